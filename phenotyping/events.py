@@ -1,0 +1,257 @@
+"""Wire messages: what wearables and phones publish, validated with pydantic v2.
+
+Every message is **batch-shaped**: one message carries an array of samples (a single
+reading is a batch of one), because devices sync in bursts and because per-message
+overhead in a stream worker costs ~40x the decoding of one sample.
+
+Every message has
+
+* ``type`` and ``version`` -- the schema name and its version (``"activity"``, ``1``);
+* ``event_id`` -- chosen by the producer and stable across re-uploads of the same data,
+  so that a re-upload is idempotent;
+* ``subject_id`` -- a pseudonymous id (letters, digits, ``._-``; never a name or MRN);
+* ``source`` -- the device or app that measured it;
+* ``tz_offset_min`` -- the subject's UTC offset in minutes *for the samples of this
+  message*, so that days are cut on the subject's local time. A producer whose batch
+  crosses a daylight-saving change splits the batch there.
+
+Validation rejects what is malformed or physically impossible and names the field and
+the rule (:class:`phenotyping.errors.InputError`). Deliberately *not* rejected: RR
+intervals outside 250-2500 ms. They are real recordings of artefacts and ectopic beats;
+the HRV artefact filter removes them and reports the fraction edited (the schema only
+rejects RR <= 0 or >= 60 s, which no heart produces).
+
+This module imports only pydantic and the standard library.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from phenotyping.errors import InputError
+
+#: Largest number of samples one message may carry (7 days of 1-s epochs is 604,800).
+MAX_SAMPLES = 604_800
+#: Largest span of time one message may cover.
+MAX_SPAN = dt.timedelta(days=7)
+#: How far in the future (relative to the ``now`` the caller passes in) a sample may lie.
+MAX_FUTURE = dt.timedelta(hours=24)
+#: Nothing before this instant is accepted (catches zeroed device clocks).
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+#: Epoch lengths (seconds) an activity batch may use: they tile a minute, or are one minute.
+EPOCHS_S = (1, 2, 5, 10, 15, 20, 30, 60)
+
+SubjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="pseudonymous id")]
+EventId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+TzOffset = Annotated[
+    int,
+    Field(ge=-720, le=840, description="subject's UTC offset in minutes for these samples"),
+]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    event_id: EventId
+    subject_id: SubjectId
+    source: Annotated[str, Field(min_length=1, max_length=128)]
+    tz_offset_min: TzOffset
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        """First and last instant this message covers."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _plausible_time(self, info: ValidationInfo) -> _Message:
+        first, last = self.span()
+        if first < EARLIEST:
+            raise ValueError(f"time: {first.isoformat()} is before {EARLIEST.date()} (device clock?)")
+        if last - first > MAX_SPAN:
+            raise ValueError(f"time: batch spans {last - first}, more than {MAX_SPAN.days} days")
+        now = (info.context or {}).get("now") if info is not None else None
+        if now is not None and last > now + MAX_FUTURE:
+            raise ValueError(
+                f"time: {last.isoformat()} is more than {MAX_FUTURE} after the ingest time"
+            )
+        return self
+
+
+class ActivityBatch(_Message):
+    """Activity counts and/or steps per epoch, starting at ``start``.
+
+    Missing epochs are ``null``. Counts are device-specific units (Actiwatch counts,
+    ActiGraph Axis1 counts...); ``source`` says which.
+    """
+
+    type: Literal["activity"] = "activity"
+    version: Literal[1] = 1
+    start: AwareDatetime = Field(description="instant the first epoch starts (RFC 3339 with offset)")
+    epoch_s: Literal[1, 2, 5, 10, 15, 20, 30, 60] = Field(description="epoch length in seconds")
+    counts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)] | None] | None = Field(
+        default=None, max_length=MAX_SAMPLES, description="activity counts per epoch (>= 0)"
+    )
+    steps: list[Annotated[int, Field(ge=0, le=1000)] | None] | None = Field(
+        default=None, max_length=MAX_SAMPLES, description="steps per epoch (0..1000)"
+    )
+
+    @model_validator(mode="after")
+    def _arrays(self) -> ActivityBatch:
+        if self.counts is None and self.steps is None:
+            raise ValueError("counts/steps: at least one of them is required")
+        if not self.n_epochs:
+            raise ValueError("counts/steps: a batch needs at least one epoch")
+        if self.counts is not None and self.steps is not None:
+            if len(self.counts) != len(self.steps):
+                raise ValueError(
+                    f"steps: length {len(self.steps)} differs from counts length {len(self.counts)}"
+                )
+        return self
+
+    @property
+    def n_epochs(self) -> int:
+        arr = self.counts if self.counts is not None else self.steps
+        return len(arr) if arr is not None else 0
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.start, self.start + dt.timedelta(seconds=self.epoch_s * max(self.n_epochs, 1))
+
+
+class HeartBeatBatch(_Message):
+    """Beat-to-beat (RR) intervals of one contiguous recording burst.
+
+    Beat 0 occurs at ``first_beat``; ``rr_ms[i]`` is the interval that *ends* at beat
+    ``i + 1``, which therefore occurs at ``first_beat + sum(rr_ms[: i + 1])``.
+    """
+
+    type: Literal["heartbeat"] = "heartbeat"
+    version: Literal[1] = 1
+    first_beat: AwareDatetime = Field(description="instant of the first beat")
+    rr_ms: list[Annotated[float, Field(gt=0, lt=60_000, allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=MAX_SAMPLES, description="RR intervals in ms (0 < rr < 60000)"
+    )
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.first_beat, self.first_beat + dt.timedelta(milliseconds=sum(self.rr_ms))
+
+
+SleepStage = Literal["wake", "light", "deep", "rem", "asleep", "unknown"]
+
+
+class SleepStages(BaseModel):
+    """Per-epoch sleep stages from ``start`` of the episode."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    epoch_s: Annotated[int, Field(ge=1, le=3600)]
+    stages: list[SleepStage] = Field(min_length=1, max_length=MAX_SAMPLES)
+
+
+class SleepEpisode(_Message):
+    """A sleep episode as a device reports it (its own algorithm, not ours)."""
+
+    type: Literal["sleep"] = "sleep"
+    version: Literal[1] = 1
+    start: AwareDatetime = Field(description="in-bed / episode start")
+    end: AwareDatetime = Field(description="out-of-bed / episode end")
+    is_main_sleep: bool = Field(description="the device's main sleep of the night (not a nap)")
+    tst_min: Annotated[float, Field(ge=0, le=1440)] | None = None
+    waso_min: Annotated[float, Field(ge=0, le=1440)] | None = None
+    latency_min: Annotated[float, Field(ge=0, le=1440)] | None = None
+    efficiency_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    stages: SleepStages | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> SleepEpisode:
+        if self.end <= self.start:
+            raise ValueError("end: must be after start")
+        minutes = (self.end - self.start).total_seconds() / 60
+        if minutes > 1440:
+            raise ValueError(f"end: episode lasts {minutes:.0f} min, more than 24 h")
+        if self.tst_min is not None and self.tst_min > minutes + 1e-9:
+            raise ValueError("tst_min: longer than the episode")
+        if self.stages is not None:
+            covered = self.stages.epoch_s * len(self.stages.stages)
+            if abs(covered - minutes * 60) > self.stages.epoch_s:
+                raise ValueError(
+                    f"stages: {len(self.stages.stages)} epochs of {self.stages.epoch_s} s "
+                    f"do not cover the episode ({minutes:.0f} min)"
+                )
+        return self
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.start, self.end
+
+
+Message = Annotated[ActivityBatch | HeartBeatBatch | SleepEpisode, Field(discriminator="type")]
+MESSAGE_TYPES: dict[str, type[_Message]] = {
+    "activity": ActivityBatch,
+    "heartbeat": HeartBeatBatch,
+    "sleep": SleepEpisode,
+}
+_ADAPTER: TypeAdapter[ActivityBatch | HeartBeatBatch | SleepEpisode] = TypeAdapter(Message)
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "message"
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def decode(
+    data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None
+) -> ActivityBatch | HeartBeatBatch | SleepEpisode:
+    """Decode and validate one message (JSON bytes/str or an already parsed dict).
+
+    ``now`` is the ingest time used for the "not in the future" rule; without it that
+    rule is not applied (replays of old recordings pass their own clock).
+
+    Raises
+    ------
+    InputError
+        naming every offending field and the rule it broke.
+    """
+    if isinstance(data, bytes | str):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"message: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError("message: must be a JSON object")
+    kind = data.get("type")
+    if kind in MESSAGE_TYPES and data.get("version") not in (None, 1):
+        raise InputError(f"version: unsupported version {data.get('version')!r} of {kind!r} (supported: 1)")
+    try:
+        return _ADAPTER.validate_python(data, context={"now": now})
+    except ValidationError as exc:
+        raise InputError(_describe(exc)) from None
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a message to compact JSON bytes (the wire format)."""
+    return orjson.dumps(message.model_dump(mode="json", exclude_none=True))
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every wire message, keyed by file name (``activity.v1.schema.json``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, model in MESSAGE_TYPES.items():
+        schema = model.model_json_schema(mode="validation")
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://phenotyping.dev/schemas/{name}.v1.schema.json"
+        out[f"{name}.v1.schema.json"] = schema
+    return out
