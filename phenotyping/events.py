@@ -78,7 +78,9 @@ class _Message(BaseModel):
     def _plausible_time(self, info: ValidationInfo) -> _Message:
         first, last = self.span()
         if first < EARLIEST:
-            raise ValueError(f"time: {first.isoformat()} is before {EARLIEST.date()} (device clock?)")
+            raise ValueError(
+                f"time: {first.isoformat()} is before {EARLIEST.date()} (device clock?)"
+            )
         if last - first > MAX_SPAN:
             raise ValueError(f"time: batch spans {last - first}, more than {MAX_SPAN.days} days")
         now = (info.context or {}).get("now") if info is not None else None
@@ -98,7 +100,9 @@ class ActivityBatch(_Message):
 
     type: Literal["activity"] = "activity"
     version: Literal[1] = 1
-    start: AwareDatetime = Field(description="instant the first epoch starts (RFC 3339 with offset)")
+    start: AwareDatetime = Field(
+        description="instant the first epoch starts (RFC 3339 with offset)"
+    )
     epoch_s: Literal[1, 2, 5, 10, 15, 20, 30, 60] = Field(description="epoch length in seconds")
     counts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)] | None] | None = Field(
         default=None, max_length=MAX_SAMPLES, description="activity counts per epoch (>= 0)"
@@ -234,7 +238,9 @@ def decode(
         raise InputError("message: must be a JSON object")
     kind = data.get("type")
     if kind in MESSAGE_TYPES and data.get("version") not in (None, 1):
-        raise InputError(f"version: unsupported version {data.get('version')!r} of {kind!r} (supported: 1)")
+        raise InputError(
+            f"version: unsupported version {data.get('version')!r} of {kind!r} (supported: 1)"
+        )
     try:
         return _ADAPTER.validate_python(data, context={"now": now})
     except ValidationError as exc:

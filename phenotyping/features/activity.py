@@ -33,8 +33,9 @@ def zero_runs(x: F64, min_run: int) -> B:
     >>> zero_runs(np.array([1.0, 0, 0, 0, 2, 0, 0]), 3).astype(int)
     array([0, 1, 1, 1, 0, 0, 0])
     """
-    z = np.r_[False, x == 0, False]
-    edges = np.flatnonzero(np.diff(z.astype(np.int8)))
+    z = np.zeros(len(x) + 2, np.int8)
+    z[1:-1] = x == 0
+    edges = np.flatnonzero(np.diff(z))
     starts, ends = edges[::2], edges[1::2]
     long = (ends - starts) >= min_run
     marks = np.zeros(len(x) + 1, np.int32)

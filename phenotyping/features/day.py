@@ -43,8 +43,54 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.features import activity as act
+from phenotyping.features import circadian as circ
+from phenotyping.features import hrv
+from phenotyping.features import sleep as slp
 
 DAY = 1440
+HRV_BIN_MIN = 5
+EPISODE_DTYPE = np.dtype(
+    [
+        ("start", "<i8"),
+        ("end", "<i8"),
+        ("off", "<i2"),
+        ("is_main", "?"),
+        ("tst", "<f8"),
+        ("waso", "<f8"),
+        ("latency", "<f8"),
+        ("efficiency", "<f8"),
+    ]
+)
+DEVICE_KEYS = (
+    "device_sleep_onset_clock_min",
+    "device_sleep_offset_clock_min",
+    "device_sleep_tib_min",
+    "device_sleep_tst_min",
+    "device_sleep_waso_min",
+    "device_sleep_latency_min",
+    "device_sleep_efficiency_pct",
+    "device_sleep_start_utc_min",
+)
+SLEEP_KEYS = (
+    "onset_clock_min",
+    "offset_clock_min",
+    "midpoint_clock_min",
+    "spt_min",
+    "tst_min",
+    "waso_min",
+    "se",
+    "n_awakenings",
+)
+NIGHT_HRV_KEYS = (
+    "n_beats",
+    "n_nn",
+    "fraction_edited",
+    "mean_nn",
+    "sdnn",
+    "rmssd",
+    "pnn50",
+    "mean_hr",
+)
 NO_OFFSET = np.int16(-32768)
 
 F32 = NDArray[np.float32]
@@ -73,6 +119,14 @@ class EngineParams:
     sedentary_threshold
         Counts per minute below which a worn, awake minute is sedentary (device
         specific; 100 is the ActiGraph convention).
+    oakley_threshold
+        Oakley sleep/wake threshold (40: the Actiwatch "medium" setting, pyActigraphy's
+        default).
+    min_night_coverage
+        A night (noon to noon) is valid when this fraction of its minutes was observed.
+    min_window_days
+        Rolling circadian features need at least this many valid days in the window;
+        otherwise they are NaN (IS/IV are unstable on fewer days).
     """
 
     grace_min: int = 36 * 60
@@ -80,9 +134,22 @@ class EngineParams:
     min_wear_fraction: float = 16 / 24
     nonwear_zero_run_min: int = 120
     sedentary_threshold: float = 100.0
+    oakley_threshold: float = 40.0
+    min_night_coverage: float = 0.8
+    min_window_days: int = 3
 
 
 _STATE_MAGIC = b"PHDS"
+_STATE_DTYPES: dict[str, np.dtype[Any]] = {
+    "counts": np.dtype("<f4"),
+    "steps": np.dtype("<f4"),
+    "offset": np.dtype("<i2"),
+    "hrv_burst": np.dtype("<i8"),
+    "hrv_bin": np.dtype("<i8"),
+    "hrv_off": np.dtype("<i2"),
+    "hrv_sums": hrv.HRV_SUMS_DTYPE,
+    "episodes": EPISODE_DTYPE,
+}
 _STATE_VERSION = 1
 
 
@@ -109,6 +176,13 @@ class SubjectDays:
     watermark_local: int = -(2**62)  # latest local minute seen (end of the latest sample)
     closed_through: int = -(2**62)  # local date ordinal of the last closed day
     late: int = 0  # samples for already-closed days: counted, not applied
+    # HRV: additive sums per (burst, 5-minute UTC bin); a re-uploaded burst replaces itself
+    hrv_burst: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    hrv_bin: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    hrv_off: NDArray[np.int16] = field(default_factory=lambda: np.empty(0, np.int16))
+    hrv_sums: NDArray[np.void] = field(default_factory=lambda: hrv.empty_sums(0))
+    # device-reported sleep episodes, one row per episode start (a re-upload replaces it)
+    episodes: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, EPISODE_DTYPE))
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -126,8 +200,8 @@ class SubjectDays:
         """
         start_min, sec = divmod(start_s, 60)
         lead = sec // epoch_s if epoch_s < 60 else 0
-        c = _to_minutes(counts, epoch_s, lead)
-        s = _to_minutes(steps, epoch_s, lead)
+        c = minute_sums(counts, epoch_s, lead)
+        s = minute_sums(steps, epoch_s, lead)
         n = len(c) if c is not None else len(s) if s is not None else 0
         if n == 0:
             return
@@ -144,6 +218,108 @@ class SubjectDays:
             self.steps[i:j] = np.fmax(self.steps[i:j], s[a:b])
         self.offset[i:j] = tz_offset_min
         self.watermark_local = max(self.watermark_local, hi + tz_offset_min)
+
+    def push_beats(self, first_beat_ms: int, rr_ms: F64, tz_offset_min: int) -> None:
+        """Add one burst of RR intervals (beat 0 at ``first_beat_ms``, UTC epoch ms).
+
+        Artefacts are edited per burst (:func:`hrv.artefact_mask`); the kept beats are
+        reduced to additive sums per 5-minute bin, keyed by the burst's first beat so that
+        a re-uploaded burst replaces its earlier copy instead of counting twice.
+        """
+        rr = np.asarray(rr_ms, dtype=np.float64)
+        if not len(rr):
+            return
+        times = hrv.beat_times(first_beat_ms, rr)
+        keep = hrv.artefact_mask(rr).keep
+        bin_ms = HRV_BIN_MIN * 60_000
+        b0, b1 = int(first_beat_ms // bin_ms), int(times[-1] // bin_ms) + 1
+        sums = hrv.segment_sums(rr, times, keep, np.arange(b0, b1 + 1) * bin_ms)
+        bins = np.arange(b0, b1, dtype=np.int64)
+        local_day = (bins * HRV_BIN_MIN + tz_offset_min) // DAY
+        closed = local_day <= self.closed_through
+        if closed.any():
+            self.late += int(sums["n_beats"][closed].sum())
+        used = ~closed & (sums["n_beats"] > 0)
+        same = self.hrv_burst == first_beat_ms
+        self.hrv_burst = np.r_[self.hrv_burst[~same], np.full(int(used.sum()), first_beat_ms)]
+        self.hrv_bin = np.r_[self.hrv_bin[~same], bins[used]]
+        self.hrv_off = np.r_[self.hrv_off[~same], np.full(int(used.sum()), tz_offset_min, np.int16)]
+        self.hrv_sums = np.concatenate([self.hrv_sums[~same], sums[used]])
+        # keep rows sorted by (bin, burst): sums are then added in one fixed order, so the
+        # result does not depend on the order bursts arrived in (floating point is not
+        # associative)
+        order = np.lexsort((self.hrv_burst, self.hrv_bin))
+        self.hrv_burst, self.hrv_bin = self.hrv_burst[order], self.hrv_bin[order]
+        self.hrv_off, self.hrv_sums = self.hrv_off[order], self.hrv_sums[order]
+        self.watermark_local = max(
+            self.watermark_local, int(times[-1] // 60_000) + 1 + tz_offset_min
+        )
+
+    def push_sleep_episode(
+        self,
+        start_min: int,
+        end_min: int,
+        tz_offset_min: int,
+        *,
+        is_main: bool,
+        tst_min: float | None = None,
+        waso_min: float | None = None,
+        latency_min: float | None = None,
+        efficiency_pct: float | None = None,
+    ) -> None:
+        """Add a device-reported sleep episode (UTC minutes); it is reported beside our own
+        actigraphy-derived night, labelled by the local date its episode ends on (before
+        noon: that morning's night)."""
+        night = _night_of(end_min + tz_offset_min)
+        if night <= self.closed_through:
+            self.late += 1
+            return
+        row = np.zeros(1, EPISODE_DTYPE)
+        nan = float("nan")
+        row[0] = (
+            start_min,
+            end_min,
+            tz_offset_min,
+            is_main,
+            nan if tst_min is None else tst_min,
+            nan if waso_min is None else waso_min,
+            nan if latency_min is None else latency_min,
+            nan if efficiency_pct is None else efficiency_pct,
+        )
+        keep = self.episodes["start"] != start_min
+        self.episodes = np.sort(np.concatenate([self.episodes[keep], row]), order="start")
+        self.watermark_local = max(self.watermark_local, end_min + tz_offset_min)
+
+    def _device_night(self, d: int) -> dict[str, float]:
+        """The device's main sleep episode of the night labelled ``d`` (the longest)."""
+        e = self.episodes
+        nights = _night_of(e["end"] + e["off"])
+        sel = e[(nights == d) & e["is_main"]]
+        out = dict.fromkeys(DEVICE_KEYS, float("nan"))
+        if len(sel):
+            r = sel[int(np.argmax(sel["end"] - sel["start"]))]
+            out.update(
+                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % DAY),
+                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % DAY),
+                device_sleep_tib_min=float(r["end"] - r["start"]),
+                device_sleep_tst_min=float(r["tst"]),
+                device_sleep_waso_min=float(r["waso"]),
+                device_sleep_latency_min=float(r["latency"]),
+                device_sleep_efficiency_pct=float(r["efficiency"]),
+                device_sleep_start_utc_min=float(r["start"]),
+            )
+        return out
+
+    def night_hrv(self, lo_min: int, hi_min: int) -> dict[str, float]:
+        """HRV over the beats whose 5-minute bin starts in UTC minutes [lo_min, hi_min)."""
+        start = self.hrv_bin * HRV_BIN_MIN
+        sel = (start >= lo_min) & (start < hi_min)
+        if not sel.any():
+            return {
+                f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
+            }
+        m = hrv.metrics_from_sums(hrv.combine(self.hrv_sums[sel]))
+        return {f"night_{k}": m[k] for k in NIGHT_HRV_KEYS}
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
         """Part [a, b) of minutes lo..hi that falls in days not yet closed."""
@@ -170,16 +346,20 @@ class SubjectDays:
             self.base = lo
         end = self.base + len(self.counts)
         if hi > end:
-            grow = max(hi - end, DAY)  # amortise: grow by at least a day
+            grow = hi - end
             self.counts = np.r_[self.counts, np.full(grow, np.nan, np.float32)]
             self.steps = np.r_[self.steps, np.full(grow, np.nan, np.float32)]
             self.offset = np.r_[self.offset, np.full(grow, NO_OFFSET, np.int16)]
 
     # ----------------------------------------------------------------- closing
+    def local_minutes(self) -> NDArray[np.int64]:
+        """Local clock minute (since 1970-01-01 local) of every grid minute."""
+        off = _fill_offsets(self.offset)
+        return self.base + np.arange(len(off), dtype=np.int64) + off
+
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
-        off = _fill_offsets(self.offset)
-        return (self.base + np.arange(len(off), dtype=np.int64) + off) // DAY
+        return self.local_minutes() // DAY
 
     def advance(self) -> list[dict[str, Any]]:
         """Close every day whose end plus the grace period the watermark has passed."""
@@ -199,43 +379,149 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        dates = self.local_dates()
+        self._cover_whole_days(last)
+        local = self.local_minutes()
+        dates = local // DAY
         has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
         rows = []
         for d in range(start, last + 1):
-            rows.append(self._day_features(d, dates))
+            rows.append(self._day_features(d, dates, local))
         self.closed_through = last
         self._trim(dates)
         return rows
 
-    def _day_features(self, d: int, dates: NDArray[np.int64]) -> dict[str, Any]:
-        lo, hi = np.searchsorted(dates, [d, d + 1])
+    def _cover_whole_days(self, last: int) -> None:
+        """Pad the grid (with missing minutes) from the first local midnight to the end of
+        day ``last``, so a partial day has its true length and low coverage."""
+        local = self.local_minutes()
+        head = int(local[0] % DAY)
+        tail = max(int((last + 1) * DAY - 1 - local[-1]), 0)
+        if head or tail:
+            self._ensure(self.base - head, self.base + len(self.counts) + tail)
+
+    def _day_features(
+        self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64]
+    ) -> dict[str, Any]:
+        p = self.params
+        lo, hi = (int(i) for i in np.searchsorted(dates, [d, d + 1]))
+        off = local - self.base - np.arange(len(local), dtype=np.int64)
         counts = self.counts[lo:hi].astype(np.float64)
         steps = self.steps[lo:hi].astype(np.float64)
-        # look back over the closed previous day for zero runs crossing midnight
-        back = int(np.searchsorted(dates, d - 1))
-        context = self.counts[back:hi].astype(np.float64)
-        worn = act.wear_mask(context, self.params.nonwear_zero_run_min)[lo - back :]
-        off = _fill_offsets(self.offset[lo:hi])
-        minute_of_day = self.base + lo + np.arange(hi - lo, dtype=np.int64) + off - d * DAY
-        row: dict[str, Any] = {"date": _iso(d)}
+        # the whole retained past up to the end of d: zero runs crossing midnight count
+        past = self.counts[:hi].astype(np.float64)
+        worn_past = act.wear_mask(past, p.nonwear_zero_run_min)
+        worn = worn_past[lo:]
+
+        # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
+        noon_before, noon = (d - 1) * DAY + DAY // 2, d * DAY + DAY // 2
+        n_lo = int(np.argmax(local >= noon_before)) if local[0] < noon_before else 0
+        n_hi = int(np.argmax(local >= noon)) if local[-1] >= noon else hi
+        n_hi = min(max(n_hi, lo), hi)
+        # non-wear minutes are missing, not sleep (a watch on the table scores as sleep)
+        night = np.where(worn_past[n_lo:n_hi], past[n_lo:n_hi], np.nan)
+        steps_off = np.diff(off[n_lo:n_hi])
+        jump = np.flatnonzero(steps_off)
+        clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
+        start_clock = float(local[n_lo] - (d - 1) * DAY) if n_hi > n_lo else 720.0
+        sleep_row = (
+            slp.night_summary(
+                night,
+                threshold=p.oakley_threshold,
+                start_clock_min=start_clock,
+                clock_jump=clock_jump,
+            )
+            if n_hi - n_lo >= 60
+            else dict.fromkeys(slp.NIGHT_KEYS, float("nan"))
+        )
+        night_cov = float(np.count_nonzero(~np.isnan(night))) / max(n_hi - n_lo, 1)  # worn
+        asleep = np.zeros(hi - lo, bool)
+        hrv_row = dict.fromkeys((f"night_{k}" for k in NIGHT_HRV_KEYS), float("nan"))
+        if np.isfinite(sleep_row["onset_min"]):
+            on = n_lo + int(sleep_row["onset_min"])
+            of = n_lo + int(sleep_row["offset_min"])
+            asleep[max(on - lo, 0) : max(of - lo, 0)] = True
+            hrv_row = self.night_hrv(self.base + on, self.base + of)
+        device = self._device_night(d)
+        if not np.isfinite(sleep_row["onset_min"]) and np.isfinite(device["device_sleep_tib_min"]):
+            on = int(device["device_sleep_start_utc_min"])
+            hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
+        del device["device_sleep_start_utc_min"]
+
+        row: dict[str, Any] = {"date": _iso(d), "weekday": int((d + 3) % 7)}
         row.update(
             act.daily_activity(
                 counts,
                 worn,
                 steps,
-                minute_of_day,
-                min_wear_fraction=self.params.min_wear_fraction,
-                sedentary_threshold=self.params.sedentary_threshold,
+                local[lo:hi] - d * DAY,
+                min_wear_fraction=p.min_wear_fraction,
+                sedentary_threshold=p.sedentary_threshold,
+                asleep=asleep,
             )
         )
+        row["night_coverage"] = night_cov
+        row["sleep_valid"] = bool(night_cov >= p.min_night_coverage and sleep_row["tst_min"] > 0)
+        row.update({f"sleep_{k}": v for k, v in sleep_row.items() if k in SLEEP_KEYS})
+        row.update(device)
+        row.update(hrv_row)
+        row.update(self._window_features(d, dates, local, past, worn_past))
         return row
+
+    def _window_features(
+        self,
+        d: int,
+        dates: NDArray[np.int64],
+        local: NDArray[np.int64],
+        past: F64,
+        worn_past: NDArray[np.bool_],
+    ) -> dict[str, Any]:
+        """Rolling circadian and regularity features over the local days d-W+1 .. d."""
+        p = self.params
+        w = p.window_days
+        first = d - w + 1
+        a = int(np.searchsorted(dates, first))
+        hi = int(np.searchsorted(dates, d + 1))
+        # non-wear minutes are missing for circadian purposes; place on the local clock grid
+        x = np.where(worn_past[a:hi], past[a:hi], np.nan)
+        idx = local[a:hi] - first * DAY
+        grid = np.full(w * DAY, np.nan)
+        grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
+        sleep_grid = np.full(w * DAY, np.nan)
+        sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
+        days_ok = np.count_nonzero(
+            (~np.isnan(grid)).reshape(w, DAY).sum(axis=1) >= p.min_wear_fraction * DAY
+        )
+        out: dict[str, Any] = {f"circ{w}d_valid_days": int(days_ok)}
+        keys = (
+            "IS",
+            "IV",
+            "L5",
+            "M10",
+            "RA",
+            "cosinor_mesor",
+            "cosinor_amplitude",
+            "cosinor_peak_minute_of_day",
+        )
+        if days_ok >= p.min_window_days:
+            c = circ.circadian_summary(grid, 0)
+            out.update({f"circ{w}d_{k}": c[k] for k in keys})
+            out[f"sri{w}d"] = slp.sri_phillips(sleep_grid)
+        else:
+            out.update({f"circ{w}d_{k}": float("nan") for k in keys})
+            out[f"sri{w}d"] = float("nan")
+        return out
 
     def _trim(self, dates: NDArray[np.int64]) -> None:
         keep_from = self.closed_through - self.params.window_days + 1
         cut = int(np.searchsorted(dates, keep_from))
+        ep = self.episodes
+        self.episodes = ep[_night_of(ep["end"] + ep["off"]) > self.closed_through]
+        old = self.hrv_bin * HRV_BIN_MIN < self.base + cut
+        if old.any():
+            self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
+            self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
         if cut > 0:
             self.counts = self.counts[cut:]
             self.steps = self.steps[cut:]
@@ -245,14 +531,23 @@ class SubjectDays:
     # ----------------------------------------------------------------- state
     def to_bytes(self) -> bytes:
         """Versioned, compressed, pickle-free serialisation of the whole state."""
-        arrays = {"counts": self.counts, "steps": self.steps, "offset": self.offset}
+        arrays: dict[str, NDArray[Any]] = {
+            "counts": self.counts,
+            "steps": self.steps,
+            "offset": self.offset,
+            "hrv_burst": self.hrv_burst,
+            "hrv_bin": self.hrv_bin,
+            "hrv_off": self.hrv_off,
+            "hrv_sums": self.hrv_sums,
+            "episodes": self.episodes,
+        }
         header = {
             "params": asdict(self.params),
             "base": self.base,
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,
             "late": self.late,
-            "arrays": {k: [str(v.dtype), len(v)] for k, v in arrays.items()},
+            "arrays": {k: int(v.shape[0]) for k, v in arrays.items()},
         }
         head = json.dumps(header, separators=(",", ":")).encode()
         body = b"".join(np.ascontiguousarray(v).tobytes() for v in arrays.values())
@@ -274,8 +569,8 @@ class SubjectDays:
         header = json.loads(payload[4 : 4 + hlen])
         pos = 4 + hlen
         arrays: dict[str, NDArray[Any]] = {}
-        for name, (dtype, n) in header["arrays"].items():
-            dt_ = np.dtype(dtype)
+        for name, n in header["arrays"].items():
+            dt_ = _STATE_DTYPES[name]
             arrays[name] = np.frombuffer(payload, dt_, n, pos).copy()
             pos += dt_.itemsize * n
         return cls(
@@ -287,10 +582,15 @@ class SubjectDays:
             counts=arrays["counts"],
             steps=arrays["steps"],
             offset=arrays["offset"],
+            hrv_burst=arrays["hrv_burst"],
+            hrv_bin=arrays["hrv_bin"],
+            hrv_off=arrays["hrv_off"],
+            hrv_sums=arrays["hrv_sums"],
+            episodes=arrays["episodes"],
         )
 
 
-def _to_minutes(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
+def minute_sums(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
     """Sum sub-minute epochs into whole minutes (a minute with no observed epoch is NaN).
 
     ``lead`` is the number of epochs of the first minute that precede the batch.
@@ -308,7 +608,12 @@ def _to_minutes(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
     seen = ~np.isnan(grid)
     out = np.where(seen, grid, 0.0).sum(axis=1)
     out[~seen.any(axis=1)] = np.nan
-    return out
+    return np.asarray(out, dtype=np.float64)
+
+
+def _night_of(local_min: Any) -> Any:
+    """Label of the night a local minute belongs to: noon (d-1) .. noon d -> d."""
+    return (np.asarray(local_min) + DAY // 2) // DAY
 
 
 def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:

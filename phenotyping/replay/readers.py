@@ -158,7 +158,10 @@ def read_actiwatch(
     report = report if report is not None else ReadReport()
     subject = subject_of(path)
     try:
-        df = pd.read_csv(path, dtype={"timestamp": str, "date": str, "activity": str})
+        try:  # fast path: a clean numeric column
+            df = pd.read_csv(path, dtype={"timestamp": str, "date": str, "activity": np.float64})
+        except ValueError:  # some row is not a number: read as text, count those rows below
+            df = pd.read_csv(path, dtype={"timestamp": str, "date": str, "activity": str})
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: unreadable ({exc})") from None
     missing = {"timestamp", "activity"} - set(df.columns)
@@ -166,7 +169,9 @@ def read_actiwatch(
         raise FormatError(f"{path}: missing column(s) {sorted(missing)}")
     report.rows += len(df)
     ts = pd.to_datetime(df["timestamp"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    counts = pd.to_numeric(df["activity"], errors="coerce")
+    counts = df["activity"]
+    if counts.dtype != np.float64:
+        counts = pd.to_numeric(counts, errors="coerce")
     bad_ts = ts.isna().to_numpy()
     bad_count = (counts.isna() | (counts < 0)).to_numpy() & ~bad_ts
     report.reject("actiwatch: unparseable timestamp", int(bad_ts.sum()))
@@ -180,8 +185,12 @@ def read_actiwatch(
     except Exception as exc:  # pytz/zoneinfo raise various types for bad local times
         raise InputError(f"{path}: timestamp: cannot resolve local time in {tz} ({exc})") from None
     utc_s = ((local - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
-    off_min = ((local.dt.tz_localize(None) - local.dt.tz_convert("UTC").dt.tz_localize(None))
-               .dt.total_seconds().to_numpy() // 60).astype(np.int64)
+    off_min = (
+        (local.dt.tz_localize(None) - local.dt.tz_convert("UTC").dt.tz_localize(None))
+        .dt.total_seconds()
+        .to_numpy()
+        // 60
+    ).astype(np.int64)
     values = counts.to_numpy(dtype=np.float64)
     if np.any(np.diff(utc_s) <= 0):
         order = np.argsort(utc_s, kind="stable")
@@ -192,9 +201,10 @@ def read_actiwatch(
     minute = utc_s // 60
     local_day = (minute + off_min) // 1440
     # a new message wherever the local day, the offset or the 1-minute cadence changes
-    cut = np.flatnonzero(
-        (np.diff(local_day) != 0) | (np.diff(off_min) != 0) | (np.diff(minute) != 1)
-    ) + 1
+    cut = (
+        np.flatnonzero((np.diff(local_day) != 0) | (np.diff(off_min) != 0) | (np.diff(minute) != 1))
+        + 1
+    )
     bounds = np.r_[0, cut, len(minute)]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         off = int(off_min[a])
@@ -242,8 +252,10 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
         bad = t.isna() | acti["Axis1"].isna() | (acti["Axis1"] < 0)
         report.reject("mmash Actigraph: bad time or Axis1", int(bad.sum()))
         acti, t = acti[~bad], t[~bad]
-        sec = ((t - pd.Timestamp("1970-01-01")).dt.total_seconds().astype(np.int64)
-               - MMASH_OFFSET_MIN * 60).to_numpy()
+        sec = (
+            (t - pd.Timestamp("1970-01-01")).dt.total_seconds().astype(np.int64)
+            - MMASH_OFFSET_MIN * 60
+        ).to_numpy()
         order = np.argsort(sec, kind="stable")
         dup = np.r_[False, np.diff(sec[order]) == 0]
         report.reject("mmash Actigraph: duplicate second", int(dup.sum()))
@@ -256,13 +268,20 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
         bounds = np.r_[0, cut, len(sec)]
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             start = dt.datetime.fromtimestamp(int(sec[a]), tz)
-            out.append(ActivityBatch.model_validate({
-                "event_id": event_id(subject, "activity", start, "actigraph-wgt3x"),
-                "subject_id": subject, "source": "actigraph-wgt3x",
-                "tz_offset_min": MMASH_OFFSET_MIN, "start": start, "epoch_s": 1,
-                "counts": axis1[a:b].tolist(),
-                "steps": None if steps is None else [int(s) for s in steps[a:b]],
-            }))
+            out.append(
+                ActivityBatch.model_validate(
+                    {
+                        "event_id": event_id(subject, "activity", start, "actigraph-wgt3x"),
+                        "subject_id": subject,
+                        "source": "actigraph-wgt3x",
+                        "tz_offset_min": MMASH_OFFSET_MIN,
+                        "start": start,
+                        "epoch_s": 1,
+                        "counts": axis1[a:b].tolist(),
+                        "steps": None if steps is None else [int(s) for s in steps[a:b]],
+                    }
+                )
+            )
 
     rr = _mmash_csv(folder, "RR")
     if rr is not None:
@@ -272,11 +291,12 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
         bad = t.isna() | ibi.isna() | (ibi <= 0) | (ibi >= 60_000)
         report.reject("mmash RR: bad time or interval outside (0, 60 s)", int(bad.sum()))
         t, ibi = t[~bad], ibi[~bad]
-        sec = ((t - pd.Timestamp("1970-01-01")).dt.total_seconds()
-               - MMASH_OFFSET_MIN * 60).to_numpy()
+        beat_s = (
+            (t - pd.Timestamp("1970-01-01")).dt.total_seconds() - MMASH_OFFSET_MIN * 60
+        ).to_numpy(np.float64)
         rr_ms = ibi.to_numpy(np.float64)
         # a new burst where the wall clock and the summed intervals disagree by > 3 s
-        drift = np.diff(sec) - rr_ms[1:] / 1000.0
+        drift = np.diff(beat_s) - rr_ms[1:] / 1000.0
         cut = np.flatnonzero(np.abs(drift) > 3.0) + 1
         # and every 5 minutes of beats, like a strap that syncs in bursts
         bounds = [0]
@@ -288,35 +308,51 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
         bounds = sorted(set(bounds))
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             # the first beat of the burst: the clock time of the row, minus its interval
-            first = dt.datetime.fromtimestamp(float(sec[a]) - rr_ms[a] / 1000.0, tz)
+            first = dt.datetime.fromtimestamp(float(beat_s[a]) - rr_ms[a] / 1000.0, tz)
             first = first.replace(microsecond=(first.microsecond // 1000) * 1000)
-            out.append(HeartBeatBatch.model_validate({
-                "event_id": event_id(subject, "heartbeat", first, "polar-h7"),
-                "subject_id": subject, "source": "polar-h7",
-                "tz_offset_min": MMASH_OFFSET_MIN, "first_beat": first,
-                "rr_ms": rr_ms[a:b].tolist(),
-            }))
+            out.append(
+                HeartBeatBatch.model_validate(
+                    {
+                        "event_id": event_id(subject, "heartbeat", first, "polar-h7"),
+                        "subject_id": subject,
+                        "source": "polar-h7",
+                        "tz_offset_min": MMASH_OFFSET_MIN,
+                        "first_beat": first,
+                        "rr_ms": rr_ms[a:b].tolist(),
+                    }
+                )
+            )
 
     sleep = _mmash_csv(folder, "sleep")
     if sleep is not None:
         report.rows += len(sleep)
         for _, row in sleep.iterrows():
             try:
-                start = _mmash_times(pd.Series([row["In Bed Date"]]),
-                                     pd.Series([row["In Bed Time"] + ":00"])).iloc[0]
-                end = _mmash_times(pd.Series([row["Out Bed Date"]]),
-                                   pd.Series([row["Out Bed Time"] + ":00"])).iloc[0]
+                start = _mmash_times(
+                    pd.Series([row["In Bed Date"]]), pd.Series([row["In Bed Time"] + ":00"])
+                ).iloc[0]
+                end = _mmash_times(
+                    pd.Series([row["Out Bed Date"]]), pd.Series([row["Out Bed Time"] + ":00"])
+                ).iloc[0]
                 s = start.to_pydatetime().replace(tzinfo=tz)
                 e = end.to_pydatetime().replace(tzinfo=tz)
-                out.append(SleepEpisode.model_validate({
-                    "event_id": event_id(subject, "sleep", s, "actilife"),
-                    "subject_id": subject, "source": "actilife", "tz_offset_min": MMASH_OFFSET_MIN,
-                    "start": s, "end": e, "is_main_sleep": True,
-                    "tst_min": float(row["Total Sleep Time (TST)"]),
-                    "waso_min": float(row["Wake After Sleep Onset (WASO)"]),
-                    "latency_min": float(row["Latency"]),
-                    "efficiency_pct": float(row["Efficiency"]),
-                }))
+                out.append(
+                    SleepEpisode.model_validate(
+                        {
+                            "event_id": event_id(subject, "sleep", s, "actilife"),
+                            "subject_id": subject,
+                            "source": "actilife",
+                            "tz_offset_min": MMASH_OFFSET_MIN,
+                            "start": s,
+                            "end": e,
+                            "is_main_sleep": True,
+                            "tst_min": float(row["Total Sleep Time (TST)"]),
+                            "waso_min": float(row["Wake After Sleep Onset (WASO)"]),
+                            "latency_min": float(row["Latency"]),
+                            "efficiency_pct": float(row["Efficiency"]),
+                        }
+                    )
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 report.reject(f"mmash sleep: {exc}")
     out.sort(key=lambda m: m.span()[0])
