@@ -45,8 +45,9 @@ def state_sizes(paths: list[Path]) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path,
-                    default=Path(os.environ.get("PHENOTYPING_DATA", "../shared/data")))
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("PHENOTYPING_DATA", "../shared/data"))
+    )
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     paths = [args.data / "depresjon"]
@@ -55,13 +56,14 @@ def main() -> None:
     t_parse, n = min(parse_only(paths) for _ in range(args.repeat))
     rows.append(("parse + validate only (1 process)", t_parse, n))
     for jobs in (1, os.cpu_count() or 1):
-        best = min((replay(paths, jobs=jobs) for _ in range(args.repeat)),
-                   key=lambda r: r.seconds)
+        best = min((replay(paths, jobs=jobs) for _ in range(args.repeat)), key=lambda r: r.seconds)
         rows.append((f"full replay, {jobs} process(es)", best.seconds, best.samples))
 
     base = rows[1][2] / rows[1][1]
-    print(f"Depresjon: {rows[1][2]:,} samples (minutes), {len(files_in(paths[0]))} recordings, "
-          f"best of {args.repeat}, {os.cpu_count()} cores")
+    print(
+        f"Depresjon: {rows[1][2]:,} samples (minutes), {len(files_in(paths[0]))} recordings, "
+        f"best of {args.repeat}, {os.cpu_count()} cores"
+    )
     print(f"{'what':38s} {'seconds':>8s} {'samples/s':>12s} {'vs 1 process':>13s}")
     for what, sec, n in rows:
         print(f"{what:38s} {sec:8.2f} {n / sec:12,.0f} {n / sec / base:12.2f}x")
@@ -69,8 +71,10 @@ def main() -> None:
     sizes = state_sizes(paths)
     print()
     print("per-subject state (compressed to_bytes, peak during the replay):")
-    print(f"  median {statistics.median(sizes) / 1024:.1f} KiB, "
-          f"max {max(sizes) / 1024:.1f} KiB over {len(sizes)} subjects (target <= 64 KiB)")
+    print(
+        f"  median {statistics.median(sizes) / 1024:.1f} KiB, "
+        f"max {max(sizes) / 1024:.1f} KiB over {len(sizes)} subjects (target <= 64 KiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,12 @@ def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    result = replay(args.paths, fmt=args.format, progress=not args.quiet and sys.stderr.isatty())
+    result = replay(
+        args.paths,
+        fmt=args.format,
+        progress=not args.quiet and sys.stderr.isatty(),
+        jobs=args.jobs,
+    )
     write_outputs(result, args.out)
     for line in result.summary_lines():
         print(line)
@@ -85,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="recording format",
     )
     p.add_argument("--broker", default=None, help="publish into Kafka instead (not yet)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes sharing the recordings (default: all cores; same result)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_replay)
 

@@ -60,8 +60,10 @@ def _window_extreme(x: F64, ok: B, width: int, highest: bool) -> tuple[float, in
     if len(x) < width:
         return float("nan"), -1
     v = np.where(ok, x, 0.0)
-    cs = np.r_[0.0, np.cumsum(v)]
-    cn = np.r_[0, np.cumsum(ok)]
+    cs = np.zeros(len(v) + 1)
+    np.cumsum(v, out=cs[1:])
+    cn = np.zeros(len(v) + 1, np.int64)
+    np.cumsum(ok, out=cn[1:])
     s = cs[width:] - cs[:-width]
     n = cn[width:] - cn[:-width]
     enough = n >= 0.5 * width

@@ -61,6 +61,7 @@ EPISODE_DTYPE = np.dtype(
         ("efficiency", "<f8"),
     ]
 )
+MIDPOINT_DTYPE = np.dtype([("date", "<i8"), ("minute", "<f8")])
 DEVICE_KEYS = (
     "device_sleep_onset_clock_min",
     "device_sleep_offset_clock_min",
@@ -149,6 +150,7 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
     "hrv_off": np.dtype("<i2"),
     "hrv_sums": hrv.HRV_SUMS_DTYPE,
     "episodes": EPISODE_DTYPE,
+    "midpoints": MIDPOINT_DTYPE,
 }
 _STATE_VERSION = 1
 
@@ -183,6 +185,8 @@ class SubjectDays:
     hrv_sums: NDArray[np.void] = field(default_factory=lambda: hrv.empty_sums(0))
     # device-reported sleep episodes, one row per episode start (a re-upload replaces it)
     episodes: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, EPISODE_DTYPE))
+    # sleep midpoints of the last nights (NaN: no valid night), for timing regularity
+    midpoints: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, MIDPOINT_DTYPE))
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -241,9 +245,13 @@ class SubjectDays:
             self.late += int(sums["n_beats"][closed].sum())
         used = ~closed & (sums["n_beats"] > 0)
         same = self.hrv_burst == first_beat_ms
-        self.hrv_burst = np.r_[self.hrv_burst[~same], np.full(int(used.sum()), first_beat_ms)]
-        self.hrv_bin = np.r_[self.hrv_bin[~same], bins[used]]
-        self.hrv_off = np.r_[self.hrv_off[~same], np.full(int(used.sum()), tz_offset_min, np.int16)]
+        self.hrv_burst = np.concatenate(
+            [self.hrv_burst[~same], np.full(int(used.sum()), first_beat_ms)]
+        )
+        self.hrv_bin = np.concatenate([self.hrv_bin[~same], bins[used]])
+        self.hrv_off = np.concatenate(
+            [self.hrv_off[~same], np.full(int(used.sum()), tz_offset_min, np.int16)]
+        )
         self.hrv_sums = np.concatenate([self.hrv_sums[~same], sums[used]])
         # keep rows sorted by (bin, burst): sums are then added in one fixed order, so the
         # result does not depend on the order bursts arrived in (floating point is not
@@ -340,16 +348,16 @@ class SubjectDays:
             self.offset = np.full(0, NO_OFFSET, np.int16)
         if lo < self.base:
             pad = self.base - lo
-            self.counts = np.r_[np.full(pad, np.nan, np.float32), self.counts]
-            self.steps = np.r_[np.full(pad, np.nan, np.float32), self.steps]
-            self.offset = np.r_[np.full(pad, NO_OFFSET, np.int16), self.offset]
+            self.counts = np.concatenate([np.full(pad, np.nan, np.float32), self.counts])
+            self.steps = np.concatenate([np.full(pad, np.nan, np.float32), self.steps])
+            self.offset = np.concatenate([np.full(pad, NO_OFFSET, np.int16), self.offset])
             self.base = lo
         end = self.base + len(self.counts)
         if hi > end:
             grow = hi - end
-            self.counts = np.r_[self.counts, np.full(grow, np.nan, np.float32)]
-            self.steps = np.r_[self.steps, np.full(grow, np.nan, np.float32)]
-            self.offset = np.r_[self.offset, np.full(grow, NO_OFFSET, np.int16)]
+            self.counts = np.concatenate([self.counts, np.full(grow, np.nan, np.float32)])
+            self.steps = np.concatenate([self.steps, np.full(grow, np.nan, np.float32)])
+            self.offset = np.concatenate([self.offset, np.full(grow, NO_OFFSET, np.int16)])
 
     # ----------------------------------------------------------------- closing
     def local_minutes(self) -> NDArray[np.int64]:
@@ -466,6 +474,11 @@ class SubjectDays:
         row.update({f"sleep_{k}": v for k, v in sleep_row.items() if k in SLEEP_KEYS})
         row.update(device)
         row.update(hrv_row)
+        mid = sleep_row["midpoint_clock_min"] if row["sleep_valid"] else float("nan")
+        keep = self.midpoints["date"] > d - p.window_days
+        self.midpoints = np.concatenate(
+            [self.midpoints[keep], np.array([(d, mid)], MIDPOINT_DTYPE)]
+        )
         row.update(self._window_features(d, dates, local, past, worn_past))
         return row
 
@@ -508,9 +521,15 @@ class SubjectDays:
             c = circ.circadian_summary(grid, 0)
             out.update({f"circ{w}d_{k}": c[k] for k in keys})
             out[f"sri{w}d"] = slp.sri_phillips(sleep_grid)
+            mids = self.midpoints
+            out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
+            free = np.isin((mids["date"] + 3) % 7, (5, 6))
+            out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys})
             out[f"sri{w}d"] = float("nan")
+            out[f"sleep_midpoint{w}d_min"] = float("nan")
+            out[f"social_jetlag{w}d_min"] = float("nan")
         return out
 
     def _trim(self, dates: NDArray[np.int64]) -> None:
@@ -540,6 +559,7 @@ class SubjectDays:
             "hrv_off": self.hrv_off,
             "hrv_sums": self.hrv_sums,
             "episodes": self.episodes,
+            "midpoints": self.midpoints,
         }
         header = {
             "params": asdict(self.params),
@@ -587,6 +607,7 @@ class SubjectDays:
             hrv_off=arrays["hrv_off"],
             hrv_sums=arrays["hrv_sums"],
             episodes=arrays["episodes"],
+            midpoints=arrays["midpoints"],
         )
 
 
@@ -619,6 +640,8 @@ def _night_of(local_min: Any) -> Any:
 def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     """Forward-fill unknown offsets (then back-fill the leading ones)."""
     known = off != NO_OFFSET
+    if known.all():
+        return off.astype(np.int64)
     if not known.any():
         return np.zeros(len(off), np.int64)
     idx = np.where(known, np.arange(len(off)), -1)

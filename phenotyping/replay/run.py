@@ -28,6 +28,7 @@ import numpy as np
 
 from phenotyping.errors import FormatError
 from phenotyping.events import ActivityBatch
+from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline
@@ -125,9 +126,23 @@ def _replay_files(
             daily.extend(pipeline.process(msg))
     daily.extend(pipeline.flush())
     late = sum(e.late for e in pipeline.store.values())
-    return ReplayResult(
-        daily, collector.summaries(), report, late, time.perf_counter() - t0, samples
-    )
+    recordings = collector.summaries()
+    for rec in recordings:
+        rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
+    return ReplayResult(daily, recordings, report, late, time.perf_counter() - t0, samples)
+
+
+def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
+    """Across a recording's valid days and nights: counts, midpoint and social jet lag."""
+    nights = [r for r in days if r.get("sleep_valid")]
+    mids = np.array([r["sleep_midpoint_clock_min"] for r in nights], dtype=np.float64)
+    free = np.isin([r["weekday"] for r in nights], (5, 6))
+    return {
+        "valid_days": sum(1 for r in days if r.get("valid")),
+        "valid_nights": len(nights),
+        "sleep_midpoint_circmean_min": sleep.circular_mean_minutes(mids),
+        "social_jetlag_min": sleep.social_jet_lag(mids, free) if len(mids) else float("nan"),
+    }
 
 
 def replay(

@@ -34,9 +34,11 @@ def test_replayed_recordings_match_pyactigraphy_on_all_55(data_dir: Path) -> Non
             got[ours].reset_index(drop=True), ref[theirs], rtol=1e-6, check_names=False
         )
     ok = ~ref["cosinor_fit_suspect"].to_numpy()
-    for ours, theirs in [("cosinor_mesor", "cosinor_Mesor"),
-                         ("cosinor_amplitude", "cosinor_Amplitude"),
-                         ("cosinor_acrophase", "cosinor_Acrophase")]:
+    for ours, theirs in [
+        ("cosinor_mesor", "cosinor_Mesor"),
+        ("cosinor_amplitude", "cosinor_Amplitude"),
+        ("cosinor_acrophase", "cosinor_Acrophase"),
+    ]:
         pd.testing.assert_series_equal(
             got[ours].reset_index(drop=True)[ok], ref[theirs][ok], rtol=1e-6, check_names=False
         )
@@ -96,13 +98,17 @@ def test_unusable_rows_are_counted_with_their_reason(tmp_path: Path) -> None:
 
 def test_jsonl_lines_that_fail_validation_are_counted_not_fatal(tmp_path: Path) -> None:
     good = {
-        "type": "activity", "event_id": "a", "subject_id": "s1", "source": "w",
-        "tz_offset_min": 0, "start": "2024-01-01T00:00:00Z", "epoch_s": 60, "counts": [1, 2],
+        "type": "activity",
+        "event_id": "a",
+        "subject_id": "s1",
+        "source": "w",
+        "tz_offset_min": 0,
+        "start": "2024-01-01T00:00:00Z",
+        "epoch_s": 60,
+        "counts": [1, 2],
     }
     f = tmp_path / "m.jsonl"
-    f.write_text(
-        json.dumps(good) + "\n{oops\n" + json.dumps({**good, "counts": [-1]}) + "\n"
-    )
+    f.write_text(json.dumps(good) + "\n{oops\n" + json.dumps({**good, "counts": [-1]}) + "\n")
     result = replay([f])
     assert result.report.messages == 1
     assert sum(result.report.unusable.values()) == 2
