@@ -151,6 +151,19 @@ def subject_of(path: Path) -> str:
     return path.name.split(".")[0]
 
 
+def _parse_wall_clock(text: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD HH:MM:SS`` strings -> naive datetimes (NaT where unparseable)."""
+    values = text.to_numpy(dtype=object)
+    if len(values) and all(
+        isinstance(v, str) and len(v) == 19 for v in values[:: max(1, len(values) // 50)]
+    ):
+        try:  # NumPy parses ISO 8601 (space or T) about 5x faster than strptime
+            return pd.Series(values.astype("datetime64[s]"), index=text.index)
+        except ValueError:
+            pass
+    return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+
+
 def read_actiwatch(
     path: Path, *, tz: str = ACTIWATCH_TZ, report: ReadReport | None = None
 ) -> Iterator[ActivityBatch]:
@@ -158,17 +171,18 @@ def read_actiwatch(
     report = report if report is not None else ReadReport()
     subject = subject_of(path)
     try:
+        cols = ["timestamp", "activity"]
         try:  # fast path: a clean numeric column
-            df = pd.read_csv(path, dtype={"timestamp": str, "date": str, "activity": np.float64})
+            df = pd.read_csv(path, usecols=cols, dtype={"timestamp": str, "activity": np.float64})
         except ValueError:  # some row is not a number: read as text, count those rows below
-            df = pd.read_csv(path, dtype={"timestamp": str, "date": str, "activity": str})
+            df = pd.read_csv(path, usecols=cols, dtype={"timestamp": str, "activity": str})
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: unreadable ({exc})") from None
     missing = {"timestamp", "activity"} - set(df.columns)
     if missing:
         raise FormatError(f"{path}: missing column(s) {sorted(missing)}")
     report.rows += len(df)
-    ts = pd.to_datetime(df["timestamp"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    ts = _parse_wall_clock(df["timestamp"])
     counts = df["activity"]
     if counts.dtype != np.float64:
         counts = pd.to_numeric(counts, errors="coerce")
