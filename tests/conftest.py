@@ -7,10 +7,14 @@ absent; ``.ci/run`` turns any such skip into a failure.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +30,33 @@ def data_dir() -> Path:
     if not root.is_dir():
         pytest.skip(f"real data not found: set PHENOTYPING_DATA (looked in {root})")
     return root
+
+
+#: The 55 Depresjon recordings of the pyActigraphy reference outputs.
+DEPRESJON = [f"condition_{i}" for i in range(1, 24)] + [f"control_{i}" for i in range(1, 33)]
+
+
+@pytest.fixture(scope="session")
+def pyactigraphy_reference(data_dir: Path) -> pd.DataFrame:
+    """pyActigraphy 1.2.2 outputs on Depresjon, one row per recording id."""
+    path = data_dir / "reference-outputs" / "pyactigraphy-1.2.2" / "depresjon_metrics.csv"
+    return pd.read_csv(path).set_index("id")
+
+
+@pytest.fixture(scope="session")
+def depresjon_series(data_dir: Path) -> Callable[[str], tuple[np.ndarray, int]]:
+    """Loader of a recording in pyActigraphy's sample-index time: the activity column in
+    file order, and the minute of day of the first timestamp."""
+
+    @functools.cache
+    def load(rec: str) -> tuple[np.ndarray, int]:
+        group = rec.split("_")[0]
+        df = pd.read_csv(data_dir / "depresjon" / group / f"{rec}.csv.gz")
+        first = pd.Timestamp(df["timestamp"].iloc[0])
+        assert first.second == 0
+        return df["activity"].to_numpy(dtype=np.float64), first.hour * 60 + first.minute
+
+    return load
 
 
 # --------------------------------------------------------------------------- strict mode

@@ -7,9 +7,8 @@ small series whose expected values are derived by hand in the comments.
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,8 @@ import pytest
 
 from phenotyping.features import circadian as c
 
-REFERENCE = Path("reference-outputs") / "pyactigraphy-1.2.2" / "depresjon_metrics.csv"
 RECORDINGS = [f"condition_{i}" for i in range(1, 24)] + [f"control_{i}" for i in range(1, 33)]
+Series = Callable[[str], tuple[np.ndarray, int]]
 NONPARAMETRIC = ["IS", "IV", "L5", "M10", "RA"]
 RTOL = 1e-6
 
@@ -26,31 +25,18 @@ RTOL = 1e-6
 # --------------------------------------------------------------------------- real data
 
 
-@functools.cache
-def _reference(root: str) -> pd.DataFrame:
-    return pd.read_csv(Path(root) / REFERENCE).set_index("id")
-
-
-@functools.cache
-def _recording(root: str, rec: str) -> tuple[np.ndarray, int]:
-    """Sample-index series: the activity column in file order, start = first timestamp."""
-    group = rec.split("_")[0]
-    df = pd.read_csv(Path(root) / "depresjon" / group / f"{rec}.csv.gz", compression="gzip")
-    first = pd.Timestamp(df["timestamp"].iloc[0])
-    assert first.second == 0
-    return df["activity"].to_numpy(dtype=np.float64), first.hour * 60 + first.minute
-
-
 @pytest.mark.realdata
-def test_reference_lists_every_recording(data_dir: Path) -> None:
-    assert sorted(_reference(str(data_dir)).index) == sorted(RECORDINGS)
+def test_reference_lists_every_recording(pyactigraphy_reference: pd.DataFrame) -> None:
+    assert sorted(pyactigraphy_reference.index) == sorted(RECORDINGS)
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("rec", RECORDINGS)
-def test_nonparametric_matches_pyactigraphy(data_dir: Path, rec: str) -> None:
-    ref = _reference(str(data_dir)).loc[rec]
-    x, start = _recording(str(data_dir), rec)
+def test_nonparametric_matches_pyactigraphy(
+    pyactigraphy_reference: pd.DataFrame, depresjon_series: Series, rec: str
+) -> None:
+    ref = pyactigraphy_reference.loc[rec]
+    x, start = depresjon_series(rec)
     assert x.size == ref["n_minutes"]
     mismatches = []
     for binarize, suffix in [(False, "raw"), (True, "bin4")]:
@@ -64,9 +50,11 @@ def test_nonparametric_matches_pyactigraphy(data_dir: Path, rec: str) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("rec", RECORDINGS)
-def test_individual_functions_agree_with_summary(data_dir: Path, rec: str) -> None:
-    x, start = _recording(str(data_dir), rec)
-    ref = _reference(str(data_dir)).loc[rec]
+def test_individual_functions_agree_with_summary(
+    pyactigraphy_reference: pd.DataFrame, depresjon_series: Series, rec: str
+) -> None:
+    x, start = depresjon_series(rec)
+    ref = pyactigraphy_reference.loc[rec]
     fns = {
         "IS": c.interdaily_stability,
         "IV": c.intradaily_variability,
@@ -80,9 +68,11 @@ def test_individual_functions_agree_with_summary(data_dir: Path, rec: str) -> No
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("rec", RECORDINGS)
-def test_cosinor_matches_pyactigraphy(data_dir: Path, rec: str) -> None:
-    ref = _reference(str(data_dir)).loc[rec]
-    x, _ = _recording(str(data_dir), rec)
+def test_cosinor_matches_pyactigraphy(
+    pyactigraphy_reference: pd.DataFrame, depresjon_series: Series, rec: str
+) -> None:
+    ref = pyactigraphy_reference.loc[rec]
+    x, _ = depresjon_series(rec)
     fit = c.cosinor(x, period=float(ref["cosinor_Period"]))
     t = np.arange(x.size, dtype=np.float64)
 

@@ -28,8 +28,9 @@ B1 = NDArray[np.bool_]
 # ----------------------------------------------------------------------------- helpers
 
 
-def assert_metrics_close(got: dict[str, float], want: dict[str, float], rel: float = 1e-9,
-                         abs_: float = 0.0) -> None:
+def assert_metrics_close(
+    got: dict[str, float], want: dict[str, float], rel: float = 1e-9, abs_: float = 0.0
+) -> None:
     assert list(got) == list(hrv.METRIC_KEYS)
     assert list(want) == list(hrv.METRIC_KEYS)
     for key in hrv.METRIC_KEYS:
@@ -48,8 +49,9 @@ def sums_route(rr: F64, keep: B1, burst_start: B1 | None = None) -> dict[str, fl
         bs[0] = True
     starts = np.flatnonzero(bs)
     ends = np.r_[starts[1:], rr.size]
-    t = np.concatenate([hrv.beat_times(0.0, rr[s:e]) for s, e in zip(starts, ends, strict=True)]
-                       or [np.zeros(0)])
+    t = np.concatenate(
+        [hrv.beat_times(0.0, rr[s:e]) for s, e in zip(starts, ends, strict=True)] or [np.zeros(0)]
+    )
     hi = float(t.max()) + 1.0 if t.size else 1.0
     edges = np.arange(0.0, hi + 300_000.0, 300_000.0)
     s = hrv.segment_sums(rr, t, keep, edges, burst_start=burst_start)
@@ -97,8 +99,9 @@ def test_range_filter_is_inclusive_and_drops_nan() -> None:
 
 
 def test_range_filter_custom_bounds_and_validation() -> None:
-    m = hrv.artefact_mask(np.array([300.0, 400.0, 2000.0]), rr_min_ms=350.0, rr_max_ms=1500.0,
-                          rule="none")
+    m = hrv.artefact_mask(
+        np.array([300.0, 400.0, 2000.0]), rr_min_ms=350.0, rr_max_ms=1500.0, rule="none"
+    )
     assert m.keep.tolist() == [False, True, False]
     with pytest.raises(InputError, match="rr_min_ms"):
         hrv.artefact_mask(np.array([800.0]), rr_min_ms=900.0, rr_max_ms=800.0)
@@ -154,7 +157,13 @@ def test_reference_skips_out_of_range_intervals() -> None:
     assert m.ectopic.tolist() == [False, False, False, True, False, False]
     # with "previous" the 800 after the split is compared with 600 (+33.3 % > 32.5 %)
     assert hrv.artefact_mask(rr, reference="previous").keep.tolist() == [
-        True, True, False, False, False, True]
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_step_change_does_not_lock_in() -> None:
@@ -165,7 +174,8 @@ def test_step_change_does_not_lock_in() -> None:
     assert m.keep.tolist() == [True] * 5 + [False, False, True, True, True]
     # previous rejects only the first
     assert hrv.artefact_mask(rr, reference="previous").keep.tolist() == (
-        [True] * 5 + [False] + [True] * 4)
+        [True] * 5 + [False] + [True] * 4
+    )
 
 
 def test_first_interval_is_judged_against_its_successor() -> None:
@@ -174,8 +184,7 @@ def test_first_interval_is_judged_against_its_successor() -> None:
     # pass 1: 1800 vs its successor 900 and 900 vs 1800 are both flagged; pass 2 judges
     # both against the nearest pass-1-clean interval (910): only 1800 goes
     assert hrv.artefact_mask(rr).keep.tolist() == [False, True, True, True]
-    assert hrv.artefact_mask(rr, reference="previous").keep.tolist() == [
-        False, False, True, True]
+    assert hrv.artefact_mask(rr, reference="previous").keep.tolist() == [False, False, True, True]
 
 
 def test_no_reference_across_bursts() -> None:
@@ -253,8 +262,10 @@ def test_mean_hr_is_mean_of_instantaneous_hr() -> None:
 def test_time_domain_edges_give_nan_without_warnings() -> None:
     empty = hrv.time_domain(np.zeros(0))
     assert empty["n_beats"] == 0.0 and empty["nn50"] == 0.0
-    assert all(math.isnan(empty[k]) for k in ("fraction_edited", "mean_nn", "sdnn", "rmssd",
-                                               "pnn50", "mean_hr", "sd_hr"))
+    assert all(
+        math.isnan(empty[k])
+        for k in ("fraction_edited", "mean_nn", "sdnn", "rmssd", "pnn50", "mean_hr", "sd_hr")
+    )
     one = hrv.time_domain(np.array([800.0]))
     assert one["mean_nn"] == 800.0 and one["mean_hr"] == 75.0
     assert math.isnan(one["sdnn"]) and math.isnan(one["rmssd"]) and one["n_diff"] == 0.0
@@ -381,10 +392,12 @@ def test_sums_equal_direct_on_random_bursts() -> None:
         t0 = t_all[e0 - 1] + rng.uniform(1_000.0, 60_000.0)
     inner = np.sort(rng.uniform(t_all.min(), t_all.max(), 40))
     edges = np.r_[t_all.min() - 1.0, inner, t_all.max() + 1.0]
-    per_burst = np.stack([
-        hrv.segment_sums(rr[s0:e0], t_all[s0:e0], keep[s0:e0], edges)
-        for s0, e0 in zip(starts, ends, strict=True)
-    ])
+    per_burst = np.stack(
+        [
+            hrv.segment_sums(rr[s0:e0], t_all[s0:e0], keep[s0:e0], edges)
+            for s0, e0 in zip(starts, ends, strict=True)
+        ]
+    )
     streamed = hrv.combine(per_burst, axis=0)  # per-bin totals
     assert streamed.shape == (edges.size - 1,)
     at_once = hrv.segment_sums(rr, t_all, keep, edges, burst_start=bs)
@@ -465,8 +478,9 @@ def test_pyhrv_conventions_are_the_ones_that_match(data_dir: Path, long_nni: F64
     assert abs(m["sdsd"] - report["SDSD (ms)"]) > 10.0
     # ...it is the SD of |d|: SDSD^2 = n/(n-1) (RMSSD^2 - mean|d|^2), from report numbers
     n = report["Number of NNIs (-)"] - 1
-    implied = math.sqrt(n / (n - 1) * (report["RMSSD (ms)"] ** 2
-                                       - report["Mean Delta-NNI (ms)"] ** 2))
+    implied = math.sqrt(
+        n / (n - 1) * (report["RMSSD (ms)"] ** 2 - report["Mean Delta-NNI (ms)"] ** 2)
+    )
     assert implied == pytest.approx(report["SDSD (ms)"], abs=0.01)
     # mean HR is mean(60000/NN), not 60000/mean(NN)
     assert abs(60000.0 / m["mean_nn"] - report["Mean Heart Rate (bpm)"]) > 0.5
@@ -505,10 +519,14 @@ def load_mmash_rr(data_dir: Path, user: int) -> tuple[F64, F64]:
     with gzip.open(path, "rt", newline="") as f:
         rows = list(csv.DictReader(f))
     rr = np.array([round(float(r["ibi_s"]) * 1000.0) for r in rows], dtype=np.float64)
-    wall = np.array([(int(r["day"]) - 1) * 86400
-                     + sum(int(v) * m for v, m in zip(r["time"].split(":"), (3600, 60, 1),
-                                                       strict=True))
-                     for r in rows], dtype=np.float64)
+    wall = np.array(
+        [
+            (int(r["day"]) - 1) * 86400
+            + sum(int(v) * m for v, m in zip(r["time"].split(":"), (3600, 60, 1), strict=True))
+            for r in rows
+        ],
+        dtype=np.float64,
+    )
     return rr, wall
 
 
@@ -529,8 +547,12 @@ def mmash_beat_times(rr: F64, wall: F64, bs: B1) -> F64:
     (taken as the time its interval ends) minus that interval."""
     starts = np.flatnonzero(bs)
     ends = np.r_[starts[1:], rr.size]
-    return np.concatenate([hrv.beat_times(wall[s] * 1000.0 - rr[s], rr[s:e])
-                           for s, e in zip(starts, ends, strict=True)])
+    return np.concatenate(
+        [
+            hrv.beat_times(wall[s] * 1000.0 - rr[s], rr[s:e])
+            for s, e in zip(starts, ends, strict=True)
+        ]
+    )
 
 
 def in_bed_window_ms(data_dir: Path, user: int) -> tuple[float, float]:
@@ -582,11 +604,13 @@ def test_mmash_artefacts_are_removed(data_dir: Path, user: int) -> None:
     gross = np.abs(rr - med) > 0.4 * med
     removed_gross = 1.0 - m.keep[gross].mean()
     removed_other = 1.0 - m.keep[~gross].mean()
-    print(f"\nMMASH user_{user}: n={rr.size} bursts={int(bs.sum())} out-of-range={int(out.sum())}"
-          f" ectopic={int(m.ectopic.sum())} fraction_edited={m.fraction_edited:.4f}"
-          f" gross={gross.mean():.4f} removed_gross={removed_gross:.4f}"
-          f" removed_other={removed_other:.4f}"
-          f" short_long={short_long.size} missed={missed.size}")
+    print(
+        f"\nMMASH user_{user}: n={rr.size} bursts={int(bs.sum())} out-of-range={int(out.sum())}"
+        f" ectopic={int(m.ectopic.sum())} fraction_edited={m.fraction_edited:.4f}"
+        f" gross={gross.mean():.4f} removed_gross={removed_gross:.4f}"
+        f" removed_other={removed_other:.4f}"
+        f" short_long={short_long.size} missed={missed.size}"
+    )
     assert removed_gross >= 0.80
     assert removed_other <= 0.05
     assert out.mean() <= m.fraction_edited <= gross.mean() + 0.05
@@ -632,11 +656,13 @@ def test_mmash_night_from_streamed_sums(data_dir: Path, user: int) -> None:
     assert got["mean_hr"] == pytest.approx(float(np.mean(60000.0 / nn)), rel=1e-9)
     assert got["sd_hr"] == pytest.approx(float(np.std(60000.0 / nn, ddof=1)), rel=1e-9)
 
-    print(f"\nMMASH user_{user} in bed {edges[0] / 3.6e6 - 24:+.2f} h .. "
-          f"{edges[-1] / 3.6e6 - 24:+.2f} h (day-2 clock): beats={int(got['n_beats'])} "
-          f"fraction_edited={got['fraction_edited']:.4f} RMSSD={got['rmssd']:.2f} ms "
-          f"SDNN={got['sdnn']:.2f} ms meanNN={got['mean_nn']:.1f} ms "
-          f"meanHR={got['mean_hr']:.2f} bpm pNN50={got['pnn50']:.2f} %")
+    print(
+        f"\nMMASH user_{user} in bed {edges[0] / 3.6e6 - 24:+.2f} h .. "
+        f"{edges[-1] / 3.6e6 - 24:+.2f} h (day-2 clock): beats={int(got['n_beats'])} "
+        f"fraction_edited={got['fraction_edited']:.4f} RMSSD={got['rmssd']:.2f} ms "
+        f"SDNN={got['sdnn']:.2f} ms meanNN={got['mean_nn']:.1f} ms "
+        f"meanHR={got['mean_hr']:.2f} bpm pNN50={got['pnn50']:.2f} %"
+    )
     # plausibility for a healthy young man asleep
     assert 15.0 <= got["rmssd"] <= 150.0
     assert 40.0 <= got["mean_hr"] <= 80.0

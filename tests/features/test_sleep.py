@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ import pytest
 
 from phenotyping.features import sleep as sl
 
-REFERENCE = Path("reference-outputs") / "pyactigraphy-1.2.2" / "depresjon_metrics.csv"
 RECORDINGS = [f"condition_{i}" for i in range(1, 24)] + [f"control_{i}" for i in range(1, 33)]
+Series = Callable[[str], tuple[np.ndarray, int]]
 RTOL = 1e-6
 NAN = float("nan")
 
@@ -335,26 +336,13 @@ def test_noon_to_noon_rows_and_labels() -> None:
 # ============================================================================ real data
 
 
-@functools.cache
-def _reference(root: str) -> pd.DataFrame:
-    return pd.read_csv(Path(root) / REFERENCE).set_index("id")
-
-
-@functools.cache
-def _recording(root: str, rec: str) -> tuple[np.ndarray, int]:
-    """Sample-index series (file order) and the minute of day of the first timestamp."""
-    group = rec.split("_")[0]
-    df = pd.read_csv(Path(root) / "depresjon" / group / f"{rec}.csv.gz", compression="gzip")
-    first = pd.Timestamp(df["timestamp"].iloc[0])
-    assert first.second == 0
-    return df["activity"].to_numpy(dtype=np.float64), first.hour * 60 + first.minute
-
-
 @pytest.mark.realdata
 @pytest.mark.parametrize("rec", RECORDINGS)
-def test_oakley_sri_smp_match_pyactigraphy(data_dir: Path, rec: str) -> None:
-    ref = _reference(str(data_dir)).loc[rec]
-    x, start = _recording(str(data_dir), rec)
+def test_oakley_sri_smp_match_pyactigraphy(
+    pyactigraphy_reference: pd.DataFrame, depresjon_series: Series, rec: str
+) -> None:
+    ref = pyactigraphy_reference.loc[rec]
+    x, start = depresjon_series(rec)
     assert x.size == ref["n_minutes"]
     s = sl.oakley(x, 40.0, missing="wake")
     got = {
@@ -372,23 +360,23 @@ def test_oakley_sri_smp_match_pyactigraphy(data_dir: Path, rec: str) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("rec", RECORDINGS)
-def test_sri_definitions_coincide_on_whole_days(data_dir: Path, rec: str) -> None:
+def test_sri_definitions_coincide_on_whole_days(depresjon_series: Series, rec: str) -> None:
     # Trimmed to whole days without NaN, every time of day has the same number of
     # pairs, so pyActigraphy's mean of per-minute probabilities equals Phillips' pooled
     # fraction (an identity, independent of either implementation's details).
-    x, _ = _recording(str(data_dir), rec)
+    x, _ = depresjon_series(rec)
     s = sl.oakley(x, 40.0, missing="wake")
     whole = s[: s.size // 1440 * 1440]
     assert math.isclose(sl.sri_phillips(whole), sl.sri_pyactigraphy(whole), rel_tol=1e-12)
 
 
 @pytest.mark.realdata
-def test_depresjon_nights_are_consistent(data_dir: Path) -> None:
+def test_depresjon_nights_are_consistent(depresjon_series: Series) -> None:
     # Every complete noon-to-noon night of every recording: the bookkeeping holds and
     # the clock times agree with the elapsed times.
     n_nights = n_complete = 0
     for rec in RECORDINGS:
-        x, start = _recording(str(data_dir), rec)
+        x, start = depresjon_series(rec)
         first_noon = (720 - start) % 1440
         n_complete += max(0, (x.size - first_noon) // 1440)
         days, _ = sl.noon_to_noon(x, start)
