@@ -18,8 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from phenotyping.features.day import SubjectDays
-from phenotyping.pipeline import step
+from phenotyping.pipeline import SubjectState, step
 from phenotyping.replay.readers import files_in, read
 from phenotyping.replay.run import replay
 
@@ -35,10 +34,10 @@ def parse_only(paths: list[Path]) -> tuple[float, int]:
 def state_sizes(paths: list[Path]) -> list[int]:
     peaks = []
     for f in (f for p in paths for f in files_in(p)):
-        eng, peak = SubjectDays(), 0
+        state, peak = SubjectState.new(), 0
         for msg in read(f):
-            step(eng, msg)
-            peak = max(peak, len(eng.to_bytes()))
+            step(state, msg)
+            peak = max(peak, len(state.to_bytes()))
         peaks.append(peak)
     return peaks
 

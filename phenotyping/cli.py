@@ -32,7 +32,7 @@ def _replay(args: argparse.Namespace) -> int:
     write_outputs(result, args.out)
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/daily_features.csv, recordings.csv, report.json")
+    print(f"wrote {args.out}/daily_features.csv, recordings.csv, notices.jsonl, report.json")
     return 0
 
 
@@ -58,7 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
     write_outputs(result, args.out)
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/daily_features.csv, recordings.csv, report.json")
+    print(f"wrote {args.out}/daily_features.csv, recordings.csv, notices.jsonl, report.json")
     return 0
 
 

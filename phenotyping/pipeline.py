@@ -1,24 +1,70 @@
-"""The one code path: message -> per-subject engine -> daily feature rows.
+"""The one code path: message -> per-subject state -> outputs.
 
-In-process replay and the Kafka workers both call :func:`step` (through
-:class:`Pipeline`), so their outputs are identical by construction. The function is
-synchronous and deterministic; it takes the subject's engine state in and gives the
-rows it closed out. Storing the state (a dict here, a faust table in the workers) is
-the caller's job.
+In-process replay and the Kafka workers both call :func:`step`, so their outputs are
+identical by construction. The function is synchronous and deterministic: it takes a
+subject's state and one validated message and returns what that message caused (daily
+feature rows, notices). Storing the state (a dict here, a faust table in the workers,
+as ``to_bytes()``) is the caller's job.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from phenotyping.errors import StateError
 from phenotyping.events import ActivityBatch, HeartBeatBatch, SleepEpisode
 from phenotyping.features.day import EngineParams, SubjectDays
 
 Message = ActivityBatch | HeartBeatBatch | SleepEpisode
+
+_MAGIC = b"PHSS"
+_VERSION = 1
+
+
+@dataclass
+class SubjectState:
+    """Everything the pipeline keeps about one subject."""
+
+    days: SubjectDays
+
+    @classmethod
+    def new(cls, params: EngineParams | None = None) -> SubjectState:
+        return cls(days=SubjectDays(params or EngineParams()))
+
+    def to_bytes(self) -> bytes:
+        """Versioned envelope of the parts' own serialisations (no pickle)."""
+        parts = [self.days.to_bytes()]
+        head = struct.pack("<4sHH", _MAGIC, _VERSION, len(parts))
+        return head + b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SubjectState:
+        if len(data) < 8:
+            raise StateError("state: too short")
+        magic, version, n = struct.unpack("<4sHH", data[:8])
+        if magic != _MAGIC:
+            raise StateError("state: not a subject state (bad magic)")
+        if version != _VERSION or n != 1:
+            raise StateError(f"state: unknown version {version}")
+        (size,) = struct.unpack("<I", data[8:12])
+        return cls(days=SubjectDays.from_bytes(data[12 : 12 + size]))
+
+
+@dataclass
+class StepOutput:
+    """What one message caused; every list may be empty."""
+
+    daily: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: StepOutput) -> None:
+        self.daily.extend(other.daily)
+        self.notices.extend(other.notices)
 
 
 def _seconds(t: Any) -> int:
@@ -26,7 +72,7 @@ def _seconds(t: Any) -> int:
 
 
 def apply(engine: SubjectDays, msg: Message) -> None:
-    """Feed one validated message into a subject's engine (no output)."""
+    """Feed one validated message into a subject's day engine (no output)."""
     if isinstance(msg, ActivityBatch):
         counts = None if msg.counts is None else np.array(msg.counts, dtype=np.float64)
         steps = None if msg.steps is None else np.array(msg.steps, dtype=np.float64)
@@ -50,10 +96,37 @@ def apply(engine: SubjectDays, msg: Message) -> None:
         )
 
 
-def step(engine: SubjectDays, msg: Message) -> list[dict[str, Any]]:
-    """Apply a message and return the daily rows it closed (each tagged with the subject)."""
-    apply(engine, msg)
-    return _tag(msg.subject_id, engine.advance())
+def step(state: SubjectState, msg: Message) -> StepOutput:
+    """Apply one message to its subject's state; return the rows and notices it caused.
+
+    A message (or part of one) for a day that is already closed is not applied; it gives a
+    ``late_data`` notice naming the event and how many samples were not used.
+    """
+    late_before = state.days.late
+    apply(state.days, msg)
+    out = StepOutput(daily=_tag(msg.subject_id, state.days.advance()))
+    late = state.days.late - late_before
+    if late:
+        out.notices.append(
+            {
+                "kind": "late_data",
+                "subject_id": msg.subject_id,
+                "event_id": msg.event_id,
+                "type": msg.type,
+                "samples_not_applied": late,
+                "closed_through": _iso(state.days.closed_through),
+            }
+        )
+    return out
+
+
+def flush(subject: str, state: SubjectState) -> StepOutput:
+    """Close every remaining day of a subject (end of a recording or replay)."""
+    return StepOutput(daily=_tag(subject, state.days.flush()))
+
+
+def _iso(d: int) -> str:
+    return str(np.datetime64(d, "D"))
 
 
 def _tag(subject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,28 +135,28 @@ def _tag(subject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass
 class Pipeline:
-    """Per-subject engines behind :func:`step`; ``store`` may be any mutable mapping."""
+    """Per-subject states behind :func:`step`; ``store`` may be any mutable mapping."""
 
     params: EngineParams = field(default_factory=EngineParams)
-    store: MutableMapping[str, SubjectDays] = field(default_factory=dict)
+    store: MutableMapping[str, SubjectState] = field(default_factory=dict)
 
-    def engine(self, subject: str) -> SubjectDays:
-        eng = self.store.get(subject)
-        if eng is None:
-            eng = self.store[subject] = SubjectDays(self.params)
-        return eng
+    def state(self, subject: str) -> SubjectState:
+        st = self.store.get(subject)
+        if st is None:
+            st = self.store[subject] = SubjectState.new(self.params)
+        return st
 
-    def process(self, msg: Message) -> list[dict[str, Any]]:
-        return step(self.engine(msg.subject_id), msg)
+    def process(self, msg: Message) -> StepOutput:
+        return step(self.state(msg.subject_id), msg)
 
     def run(self, messages: Iterable[Message]) -> Iterator[dict[str, Any]]:
-        """Process every message, then flush every subject: all rows, in output order."""
+        """Process every message, then flush every subject: all daily rows, in order."""
         for msg in messages:
-            yield from self.process(msg)
-        yield from self.flush()
+            yield from self.process(msg).daily
+        yield from self.flush().daily
 
-    def flush(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+    def flush(self) -> StepOutput:
+        out = StepOutput()
         for subject in sorted(self.store):
-            rows.extend(_tag(subject, self.store[subject].flush()))
-        return rows
+            out.extend(flush(subject, self.store[subject]))
+        return out

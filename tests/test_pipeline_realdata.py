@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phenotyping.pipeline import Pipeline
+from phenotyping.pipeline import Pipeline, SubjectState
 from phenotyping.replay.readers import read
 
 pytestmark = pytest.mark.realdata
@@ -51,3 +51,28 @@ def test_dst_days_have_their_true_length(data_dir: Path) -> None:
     fall = _daily(data_dir / "psykose" / "patient" / "patient_11.csv.gz").set_index("date")
     assert fall.loc["2003-10-26", "minutes_in_day"] == 1500
     assert fall.loc["2003-10-26", "observed_min"] == 1500
+
+
+def test_late_upload_gives_a_notice_naming_the_event(data_dir: Path) -> None:
+    messages = list(read(data_dir / "depresjon" / "control" / "control_5.csv.gz"))
+    pipeline = Pipeline()
+    for msg in messages[5:]:
+        pipeline.process(msg)
+    out = pipeline.process(messages[2])  # a day that closed long ago
+    assert out.daily == []
+    [notice] = out.notices
+    assert notice["kind"] == "late_data" and notice["event_id"] == messages[2].event_id
+    assert notice["samples_not_applied"] == messages[2].n_epochs
+
+
+def test_subject_state_round_trip(data_dir: Path) -> None:
+    messages = list(read(data_dir / "depresjon" / "condition" / "condition_3.csv.gz"))
+    a, b = Pipeline(), Pipeline()
+    for i, msg in enumerate(messages):
+        a.process(msg)
+        b.process(msg)
+        if i % 3 == 0:  # as a worker would: state through bytes after some messages
+            b.store[msg.subject_id] = SubjectState.from_bytes(b.store[msg.subject_id].to_bytes())
+    fa, fb = pd.DataFrame(a.flush().daily), pd.DataFrame(b.flush().daily)
+    assert len(fa) >= 5
+    pd.testing.assert_frame_equal(fa, fb, check_exact=True)

@@ -217,8 +217,9 @@ def _as_mask(mask: ArrayLike | None, n: int, name: str) -> B1 | None:
         return None
     m = np.asarray(mask)
     if m.dtype != np.bool_ or m.shape != (n,):
-        raise InputError(f"{name}: expected a boolean array of shape ({n},), got "
-                         f"{m.dtype} {m.shape}")
+        raise InputError(
+            f"{name}: expected a boolean array of shape ({n},), got {m.dtype} {m.shape}"
+        )
     return m
 
 
@@ -384,8 +385,7 @@ def artefact_mask(
             ectopic = in_range & np.where(ref2 >= 0, _deviates(rr, ref2, rule), ectopic)
     keep = in_range & ~ectopic
     fraction = float(np.count_nonzero(~keep)) / n if n else float("nan")
-    return ArtefactMask(keep=keep, in_range=in_range, ectopic=ectopic,
-                        fraction_edited=fraction)
+    return ArtefactMask(keep=keep, in_range=in_range, ectopic=ectopic, fraction_edited=fraction)
 
 
 def successive_diff_mask(keep: ArrayLike, burst_start: ArrayLike | None = None) -> B1:

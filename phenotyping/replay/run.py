@@ -9,6 +9,9 @@ Outputs in ``--out DIR``:
     one row per subject and local day (every feature, its coverage and validity).
 ``recordings.csv``
     one row per subject: whole-recording circadian and sleep measures.
+``notices.jsonl``
+    one JSON object per notice (e.g. ``late_data``: samples for an already-closed day that
+    were not applied, with the event id).
 ``report.json``
     files, rows and messages read, unusable rows with their reasons, late samples,
     throughput.
@@ -31,7 +34,7 @@ from phenotyping.events import ActivityBatch
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Message, Pipeline
+from phenotyping.pipeline import Message, Pipeline, StepOutput
 from phenotyping.replay.readers import ReadReport, files_in, read
 
 
@@ -83,6 +86,7 @@ class ReplayResult:
     late: int
     seconds: float
     samples: int
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -118,18 +122,21 @@ def _replay_files(
     report = ReadReport()
     pipeline = Pipeline(params)
     collector = RecordingCollector()
-    daily: list[dict[str, Any]] = []
+    out = StepOutput()
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         for msg in _tee(read(f, fmt, report), collector):
             samples += _samples(msg)
-            daily.extend(pipeline.process(msg))
-    daily.extend(pipeline.flush())
-    late = sum(e.late for e in pipeline.store.values())
+            out.extend(pipeline.process(msg))
+    out.extend(pipeline.flush())
+    daily = out.daily
+    late = sum(s.days.late for s in pipeline.store.values())
     recordings = collector.summaries()
     for rec in recordings:
         rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
-    return ReplayResult(daily, recordings, report, late, time.perf_counter() - t0, samples)
+    return ReplayResult(
+        daily, recordings, report, late, time.perf_counter() - t0, samples, out.notices
+    )
 
 
 def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
@@ -193,6 +200,7 @@ def replay(
         late=sum(p.late for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
+        notices=[n for p in parts for n in p.notices],
     )
 
 
@@ -207,6 +215,9 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "daily_features.csv", result.daily)
     _write_csv(out / "recordings.csv", result.recordings)
+    with (out / "notices.jsonl").open("w") as fh:
+        for notice in result.notices:
+            fh.write(json.dumps(notice, sort_keys=True) + "\n")
     report = {
         "files": result.report.files,
         "rows": result.report.rows,
@@ -214,6 +225,7 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "samples": result.samples,
         "unusable": dict(result.report.unusable),
         "late_samples": result.late,
+        "notices": len(result.notices),
         "seconds": round(result.seconds, 3),
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

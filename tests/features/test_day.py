@@ -210,4 +210,4 @@ def test_real_recording_day_batches_in_any_order_within_grace(data_dir: Path) ->
     pipeline = Pipeline()
     got = list(pipeline.run(shuffled))
     assert same(got, in_order)
-    assert pipeline.store["control_1"].late == 0
+    assert pipeline.store["control_1"].days.late == 0
