@@ -198,13 +198,30 @@ class SleepEpisode(_Message):
         return self.start, self.end
 
 
-Message = Annotated[ActivityBatch | HeartBeatBatch | SleepEpisode, Field(discriminator="type")]
+class RecordingEnd(_Message):
+    """A replayed recording of this subject ends: close every day that has data.
+
+    Live devices never send it; a replayer does, after a subject's last message, so that a
+    replay through Kafka closes the last days exactly as an in-process replay does.
+    """
+
+    type: Literal["recording_end"] = "recording_end"
+    version: Literal[1] = 1
+    at: AwareDatetime = Field(description="the end of the recording")
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.at, self.at
+
+
+AnyMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | RecordingEnd
+Message = Annotated[AnyMessage, Field(discriminator="type")]
 MESSAGE_TYPES: dict[str, type[_Message]] = {
     "activity": ActivityBatch,
     "heartbeat": HeartBeatBatch,
     "sleep": SleepEpisode,
+    "recording_end": RecordingEnd,
 }
-_ADAPTER: TypeAdapter[ActivityBatch | HeartBeatBatch | SleepEpisode] = TypeAdapter(Message)
+_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(Message)
 
 
 def _describe(err: ValidationError) -> str:
@@ -216,9 +233,7 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode(
-    data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None
-) -> ActivityBatch | HeartBeatBatch | SleepEpisode:
+def decode(data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None) -> AnyMessage:
     """Decode and validate one message (JSON bytes/str or an already parsed dict).
 
     ``now`` is the ingest time used for the "not in the future" rule; without it that

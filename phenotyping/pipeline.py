@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from phenotyping.errors import StateError
-from phenotyping.events import ActivityBatch, HeartBeatBatch, SleepEpisode
+from phenotyping.events import ActivityBatch, HeartBeatBatch, RecordingEnd, SleepEpisode
 from phenotyping.features.day import EngineParams, SubjectDays
 
-Message = ActivityBatch | HeartBeatBatch | SleepEpisode
+Message = ActivityBatch | HeartBeatBatch | SleepEpisode | RecordingEnd
 
 _MAGIC = b"PHSS"
 _VERSION = 1
@@ -83,7 +83,7 @@ def apply(engine: SubjectDays, msg: Message) -> None:
             np.asarray(msg.rr_ms, dtype=np.float64),
             msg.tz_offset_min,
         )
-    else:
+    elif isinstance(msg, SleepEpisode):
         engine.push_sleep_episode(
             _seconds(msg.start) // 60,
             _seconds(msg.end) // 60,
@@ -102,6 +102,8 @@ def step(state: SubjectState, msg: Message) -> StepOutput:
     A message (or part of one) for a day that is already closed is not applied; it gives a
     ``late_data`` notice naming the event and how many samples were not used.
     """
+    if isinstance(msg, RecordingEnd):
+        return flush(msg.subject_id, state)
     late_before = state.days.late
     apply(state.days, msg)
     out = StepOutput(daily=_tag(msg.subject_id, state.days.advance()))

@@ -79,3 +79,24 @@ def test_subject_state_round_trip(data_dir: Path) -> None:
     fb = pd.DataFrame(rows_b + b.flush().daily)
     assert len(fa) >= 5
     pd.testing.assert_frame_equal(fa, fb, check_exact=True)
+
+
+def test_recording_end_closes_the_last_days_like_a_flush(data_dir: Path) -> None:
+    """What a Kafka replay sends after a subject's last message."""
+    import datetime as dt
+
+    from phenotyping.events import RecordingEnd
+
+    messages = list(read(data_dir / "depresjon" / "condition" / "condition_7.csv.gz"))
+    flushed = list(Pipeline().run(messages))
+    p = Pipeline()
+    rows = [r for m in messages for r in p.process(m).daily]
+    end = RecordingEnd(
+        event_id="end:condition_7",
+        subject_id="condition_7",
+        source="replay",
+        tz_offset_min=60,
+        at=dt.datetime(2004, 1, 1, tzinfo=dt.UTC),
+    )
+    rows += p.process(end).daily
+    pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(flushed), check_exact=True)

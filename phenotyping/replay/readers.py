@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from phenotyping.errors import FormatError, InputError
-from phenotyping.events import ActivityBatch, HeartBeatBatch, SleepEpisode, decode
+from phenotyping.events import ActivityBatch, AnyMessage, HeartBeatBatch, SleepEpisode, decode
 
-Message = ActivityBatch | HeartBeatBatch | SleepEpisode
+Message = AnyMessage
 
 #: The time zone of the Depresjon and Psykose recordings (Bergen, Norway).
 ACTIWATCH_TZ = "Europe/Oslo"
