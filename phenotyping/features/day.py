@@ -33,9 +33,6 @@ Late data
 
 from __future__ import annotations
 
-import json
-import struct
-import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,6 +43,7 @@ from phenotyping.features import activity as act
 from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
+from phenotyping.features.envelope import pack, unpack
 
 DAY = 1440
 HRV_BIN_MIN = 5
@@ -567,32 +565,13 @@ class SubjectDays:
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,
             "late": self.late,
-            "arrays": {k: int(v.shape[0]) for k, v in arrays.items()},
         }
-        head = json.dumps(header, separators=(",", ":")).encode()
-        body = b"".join(np.ascontiguousarray(v).tobytes() for v in arrays.values())
-        payload = struct.pack("<I", len(head)) + head + body
-        return _STATE_MAGIC + struct.pack("<H", _STATE_VERSION) + zlib.compress(payload, 1)
+        return pack(_STATE_MAGIC, _STATE_VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SubjectDays:
         """Inverse of :meth:`to_bytes`."""
-        from phenotyping.errors import StateError
-
-        if data[:4] != _STATE_MAGIC:
-            raise StateError("state: not a day-engine state (bad magic)")
-        (version,) = struct.unpack("<H", data[4:6])
-        if version != _STATE_VERSION:
-            raise StateError(f"state: unknown version {version}")
-        payload = zlib.decompress(data[6:])
-        (hlen,) = struct.unpack("<I", payload[:4])
-        header = json.loads(payload[4 : 4 + hlen])
-        pos = 4 + hlen
-        arrays: dict[str, NDArray[Any]] = {}
-        for name, n in header["arrays"].items():
-            dt_ = _STATE_DTYPES[name]
-            arrays[name] = np.frombuffer(payload, dt_, n, pos).copy()
-            pos += dt_.itemsize * n
+        header, arrays = unpack(data, _STATE_MAGIC, _STATE_VERSION, _STATE_DTYPES)
         return cls(
             params=EngineParams(**header["params"]),
             base=header["base"],
