@@ -12,6 +12,8 @@ from pathlib import Path
 from phenotyping import __version__
 from phenotyping.errors import PhenotypingError
 
+OUTPUT_FILES = "daily_features.csv, recordings.csv, alerts.jsonl, notices.jsonl, report.json"
+
 
 def _replay(args: argparse.Namespace) -> int:
     from phenotyping.replay.run import replay, write_outputs
@@ -32,7 +34,7 @@ def _replay(args: argparse.Namespace) -> int:
     write_outputs(result, args.out)
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/daily_features.csv, recordings.csv, notices.jsonl, report.json")
+    print(f"wrote {args.out}/: {OUTPUT_FILES}")
     return 0
 
 
@@ -58,7 +60,7 @@ def _demo(args: argparse.Namespace) -> int:
     write_outputs(result, args.out)
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/daily_features.csv, recordings.csv, notices.jsonl, report.json")
+    print(f"wrote {args.out}/: {OUTPUT_FILES}")
     return 0
 
 

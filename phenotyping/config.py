@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from phenotyping.features.day import EngineParams
+from phenotyping.risk.engine import RiskParams
 
 
 class KafkaSettings(BaseModel):
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     )
 
     engine: EngineParams = Field(default_factory=EngineParams)
+    risk: RiskParams = Field(default_factory=RiskParams)
     kafka: KafkaSettings = Field(default_factory=lambda: KafkaSettings())
 
     @classmethod
@@ -82,7 +84,8 @@ class Settings(BaseSettings):
     def describe(self) -> str:
         """The settings as TOML-like lines (secrets masked), for the start of every run."""
         lines: list[str] = []
-        for section, model in (("engine", self.engine), ("kafka", self.kafka)):
+        sections = (("engine", self.engine), ("risk", self.risk), ("kafka", self.kafka))
+        for section, model in sections:
             lines.append(f"[{section}]")
             data: dict[str, Any] = (
                 model.model_dump() if isinstance(model, BaseModel) else vars(model)

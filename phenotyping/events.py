@@ -198,6 +198,46 @@ class SleepEpisode(_Message):
         return self.start, self.end
 
 
+Modality = Literal["ketamine", "esketamine", "tms", "ect", "psilocybin", "other"]
+Instrument = Literal["PHQ-9", "MADRS", "mood_0_10"]
+_SCORE_RANGE = {"PHQ-9": (0, 27), "MADRS": (0, 60), "mood_0_10": (0, 10)}
+
+
+class ClinicalEvent(_Message):
+    """Something the clinic knows: a treatment session, a response, a medication change, or
+    a self-reported score. Free text is deliberately absent (it would carry health data
+    into places that should only hold codes).
+
+    ``kind``:
+    ``treatment_session`` (needs ``modality``), ``course_end``, ``response`` (the clinician
+    judges the patient a responder), ``medication_change``, ``self_report`` (needs
+    ``instrument`` and ``score``).
+    """
+
+    type: Literal["clinical"] = "clinical"
+    version: Literal[1] = 1
+    at: AwareDatetime = Field(description="when it happened (its local date is what counts)")
+    kind: Literal["treatment_session", "course_end", "response", "medication_change", "self_report"]
+    modality: Modality | None = None
+    instrument: Instrument | None = None
+    score: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> ClinicalEvent:
+        if self.kind == "treatment_session" and self.modality is None:
+            raise ValueError("modality: required for a treatment_session")
+        if self.kind == "self_report":
+            if self.instrument is None or self.score is None:
+                raise ValueError("instrument/score: both required for a self_report")
+            lo, hi = _SCORE_RANGE[self.instrument]
+            if not lo <= self.score <= hi:
+                raise ValueError(f"score: {self.instrument} must be within {lo}..{hi}")
+        return self
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.at, self.at
+
+
 class RecordingEnd(_Message):
     """A replayed recording of this subject ends: close every day that has data.
 
@@ -213,15 +253,75 @@ class RecordingEnd(_Message):
         return self.at, self.at
 
 
-AnyMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | RecordingEnd
+AnyMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
 Message = Annotated[AnyMessage, Field(discriminator="type")]
 MESSAGE_TYPES: dict[str, type[_Message]] = {
     "activity": ActivityBatch,
     "heartbeat": HeartBeatBatch,
     "sleep": SleepEpisode,
+    "clinical": ClinicalEvent,
     "recording_end": RecordingEnd,
 }
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(Message)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Contribution(_Out):
+    """One feature behind an alert."""
+
+    feature: str = Field(description="daily feature column")
+    label: str = Field(description="human name")
+    domain: Literal["activity", "sleep", "hrv", "circadian"]
+    direction: Literal["up", "down"]
+    value: float | None = Field(description="today's value (null: no valid value today)")
+    baseline_median: float | None
+    baseline_scale: float | None = Field(description="1.4826 x MAD, floored")
+    z: float | None = Field(description="today's robust z (signed, feature units / scale)")
+    cusum_over_threshold: float = Field(description="CUSUM statistic / its threshold h")
+    days_in_deviation: int = Field(description="days since this CUSUM last left zero")
+
+
+class Alert(_Out):
+    """A relapse-risk alert for clinicians (topic: alerts, key: alert_id)."""
+
+    type: Literal["alert"] = "alert"
+    version: Literal[1] = 1
+    alert_id: str = Field(description="deterministic: same input -> same id (de-duplicate on it)")
+    subject_id: SubjectId
+    kind: Literal["opened", "escalated", "resolved"]
+    date: dt.date = Field(description="the local day judged")
+    level: Literal["watch", "elevated", "high"]
+    score: Annotated[float, Field(ge=0, le=1, description="0-1 risk ranking, not a probability")]
+    episode_start: dt.date = Field(description="estimated start of the deviation episode")
+    domains: list[Literal["activity", "sleep", "hrv", "circadian"]]
+    contributing: list[Contribution]
+    coverage: dict[str, float | int | None]
+    days_since_last_session: int | None
+    last_session_modality: Modality | None
+    after_response: bool
+    days_since_response: int | None
+    self_report: dict[str, str | float] | None
+    baseline: Literal["personal", "population prior"]
+    config_version: str
+    explanation: str = Field(description="one line a clinician can read")
+
+
+class Notice(_Out):
+    """Operational notices, separate from alerts (topic: notices, key: subject_id)."""
+
+    type: Literal["notice"] = "notice"
+    kind: Literal["data_gap", "late_data", "response_detected"]
+    subject_id: SubjectId
+    date: dt.date | None = None
+    config_version: str | None = None
+    gap_start: dt.date | None = None
+    days_without_data: int | None = None
+    event_id: EventId | None = None
+    samples_not_applied: int | None = None
+    closed_through: dt.date | None = None
 
 
 def _describe(err: ValidationError) -> str:
@@ -270,7 +370,8 @@ def encode(message: BaseModel) -> bytes:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every wire message, keyed by file name (``activity.v1.schema.json``)."""
     out: dict[str, dict[str, Any]] = {}
-    for name, model in MESSAGE_TYPES.items():
+    models: dict[str, type[BaseModel]] = {**MESSAGE_TYPES, "alert": Alert, "notice": Notice}
+    for name, model in models.items():
         schema = model.model_json_schema(mode="validation")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://phenotyping.dev/schemas/{name}.v1.schema.json"

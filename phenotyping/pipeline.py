@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from phenotyping import __version__
 from phenotyping.errors import StateError
-from phenotyping.events import ActivityBatch, HeartBeatBatch, RecordingEnd, SleepEpisode
+from phenotyping.events import (
+    ActivityBatch,
+    ClinicalEvent,
+    HeartBeatBatch,
+    RecordingEnd,
+    SleepEpisode,
+)
 from phenotyping.features.day import EngineParams, SubjectDays
+from phenotyping.risk.engine import RiskParams, RiskState, config_version
 
-Message = ActivityBatch | HeartBeatBatch | SleepEpisode | RecordingEnd
+Message = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
 
 _MAGIC = b"PHSS"
 _VERSION = 1
@@ -28,17 +36,23 @@ _VERSION = 1
 
 @dataclass
 class SubjectState:
-    """Everything the pipeline keeps about one subject."""
+    """Everything the pipeline keeps about one subject: days and risk."""
 
     days: SubjectDays
+    risk: RiskState
 
     @classmethod
-    def new(cls, params: EngineParams | None = None) -> SubjectState:
-        return cls(days=SubjectDays(params or EngineParams()))
+    def new(
+        cls, params: EngineParams | None = None, risk: RiskParams | None = None
+    ) -> SubjectState:
+        engine = params or EngineParams()
+        risk = risk or RiskParams()
+        version = config_version(risk, {"engine": asdict(engine), "package": __version__})
+        return cls(days=SubjectDays(engine), risk=RiskState(params=risk, version=version))
 
     def to_bytes(self) -> bytes:
         """Versioned envelope of the parts' own serialisations (no pickle)."""
-        parts = [self.days.to_bytes()]
+        parts = [self.days.to_bytes(), self.risk.to_bytes()]
         head = struct.pack("<4sHH", _MAGIC, _VERSION, len(parts))
         return head + b"".join(struct.pack("<I", len(p)) + p for p in parts)
 
@@ -49,21 +63,32 @@ class SubjectState:
         magic, version, n = struct.unpack("<4sHH", data[:8])
         if magic != _MAGIC:
             raise StateError("state: not a subject state (bad magic)")
-        if version != _VERSION or n != 1:
+        if version != _VERSION or n != 2:
             raise StateError(f"state: unknown version {version}")
-        (size,) = struct.unpack("<I", data[8:12])
-        return cls(days=SubjectDays.from_bytes(data[12 : 12 + size]))
+        parts, pos = [], 8
+        for _ in range(n):
+            (size,) = struct.unpack("<I", data[pos : pos + 4])
+            parts.append(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return cls(days=SubjectDays.from_bytes(parts[0]), risk=RiskState.from_bytes(parts[1]))
 
 
 @dataclass
 class StepOutput:
-    """What one message caused; every list may be empty."""
+    """What one message caused; every list may be empty.
+
+    ``daily``: feature rows (with their risk columns), one per subject and closed local day;
+    ``alerts``: relapse-risk alerts (:class:`phenotyping.events.Alert`), keyed by alert_id;
+    ``notices``: data-gap, late-data and response notices (:class:`~phenotyping.events.Notice`).
+    """
 
     daily: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: StepOutput) -> None:
         self.daily.extend(other.daily)
+        self.alerts.extend(other.alerts)
         self.notices.extend(other.notices)
 
 
@@ -97,34 +122,64 @@ def apply(engine: SubjectDays, msg: Message) -> None:
 
 
 def step(state: SubjectState, msg: Message) -> StepOutput:
-    """Apply one message to its subject's state; return the rows and notices it caused.
+    """Apply one message to its subject's state; return the rows, alerts and notices it
+    caused.
 
     A message (or part of one) for a day that is already closed is not applied; it gives a
-    ``late_data`` notice naming the event and how many samples were not used.
+    ``late_data`` notice naming the event and how many samples were not used. A clinical
+    event is recorded by the risk engine at its local date.
     """
+    subject = msg.subject_id
     if isinstance(msg, RecordingEnd):
-        return flush(msg.subject_id, state)
+        return flush(subject, state)
+    if isinstance(msg, ClinicalEvent):
+        local = msg.at.timestamp() // 60 + msg.tz_offset_min
+        notices = state.risk.clinical(
+            int(local // 1440),
+            msg.kind,
+            modality=msg.modality,
+            instrument=msg.instrument,
+            score=msg.score,
+        )
+        return StepOutput(notices=[_notice(subject, n) for n in notices])
     late_before = state.days.late
     apply(state.days, msg)
-    out = StepOutput(daily=_tag(msg.subject_id, state.days.advance()))
+    out = _judge(subject, state, state.days.advance())
     late = state.days.late - late_before
     if late:
         out.notices.append(
-            {
-                "kind": "late_data",
-                "subject_id": msg.subject_id,
-                "event_id": msg.event_id,
-                "type": msg.type,
-                "samples_not_applied": late,
-                "closed_through": _iso(state.days.closed_through),
-            }
+            _notice(
+                subject,
+                {
+                    "kind": "late_data",
+                    "event_id": msg.event_id,
+                    "samples_not_applied": late,
+                    "closed_through": _iso(state.days.closed_through),
+                },
+            )
         )
     return out
 
 
+def _judge(subject: str, state: SubjectState, rows: list[dict[str, Any]]) -> StepOutput:
+    """Tag closed daily rows with the subject and run the risk engine over them in order."""
+    out = StepOutput()
+    for row in _tag(subject, rows):
+        cols, alerts, notices = state.risk.assess(subject, row)
+        row.update(cols)
+        out.daily.append(row)
+        out.alerts.extend(alerts)
+        out.notices.extend(_notice(subject, n) for n in notices)
+    return out
+
+
+def _notice(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "notice", "subject_id": subject, **body}
+
+
 def flush(subject: str, state: SubjectState) -> StepOutput:
     """Close every remaining day of a subject (end of a recording or replay)."""
-    return StepOutput(daily=_tag(subject, state.days.flush()))
+    return _judge(subject, state, state.days.flush())
 
 
 def _iso(d: int) -> str:
@@ -140,12 +195,13 @@ class Pipeline:
     """Per-subject states behind :func:`step`; ``store`` may be any mutable mapping."""
 
     params: EngineParams = field(default_factory=EngineParams)
+    risk: RiskParams = field(default_factory=RiskParams)
     store: MutableMapping[str, SubjectState] = field(default_factory=dict)
 
     def state(self, subject: str) -> SubjectState:
         st = self.store.get(subject)
         if st is None:
-            st = self.store[subject] = SubjectState.new(self.params)
+            st = self.store[subject] = SubjectState.new(self.params, self.risk)
         return st
 
     def process(self, msg: Message) -> StepOutput:

@@ -5,8 +5,9 @@ Conventions
       are over *observed* minutes, zeros from non-wear included: that is the convention
       of the Depresjon/Psykose papers (Garcia-Ceja 2018, Jakobsen 2020), whose per-day
       table we reproduce to 1e-9.
-    * Non-wear: a run of at least ``min_run`` consecutive zero-count minutes
-      (:func:`wear_mask`). Worn minutes are observed minutes outside such runs.
+    * Non-wear (:func:`wear_mask`): a run of at least ``min_run`` consecutive minutes of
+      one identical count, zero or not (:func:`flat_runs`), or of counts that never leave
+      a device's noise floor. Worn minutes are observed minutes outside such runs.
     * Coverage = worn minutes / minutes in the local day (1380, 1440 or 1500). A day is
       valid when coverage >= ``min_wear_fraction``; invalid days are marked, their
       numbers still reported so that a reader can see why.
@@ -25,34 +26,64 @@ F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
 
 
-def zero_runs(x: F64, min_run: int) -> B:
-    """Mark minutes that lie in a run of at least ``min_run`` consecutive zeros.
+def flat_runs(x: F64, min_run: int) -> B:
+    """Mark minutes in a run of at least ``min_run`` consecutive *identical* values.
+
+    A worn wrist is never perfectly still and steady for hours: zero-count runs are a
+    watch on a table, and so are runs of one constant non-zero value (an Actiwatch lying
+    still reports its noise floor, e.g. 3 counts per minute, for days -- 28 of the 55
+    Depresjon recordings contain such runs). NaN never belongs to a run.
 
     Examples
     --------
-    >>> zero_runs(np.array([1.0, 0, 0, 0, 2, 0, 0]), 3).astype(int)
-    array([0, 1, 1, 1, 0, 0, 0])
+    >>> flat_runs(np.array([1.0, 0, 0, 0, 2, 3, 3, 3, 3]), 3).astype(int)
+    array([0, 1, 1, 1, 0, 1, 1, 1, 1])
     """
-    z = np.zeros(len(x) + 2, np.int8)
-    z[1:-1] = x == 0
-    edges = np.flatnonzero(np.diff(z))
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, bool)
+    same = np.zeros(n, bool)
+    same[1:] = x[1:] == x[:-1]  # NaN != NaN, so NaN breaks every run
+    run_id = np.cumsum(~same)
+    lengths = np.bincount(run_id)
+    return np.asarray(lengths[run_id] >= min_run) & ~np.isnan(x)
+
+
+def runs_of(mask: B, min_run: int) -> B:
+    """Mark the True runs of ``mask`` that are at least ``min_run`` long.
+
+    Examples
+    --------
+    >>> runs_of(np.array([1, 1, 0, 1, 1, 1], bool), 3).astype(int)
+    array([0, 0, 0, 1, 1, 1])
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     starts, ends = edges[::2], edges[1::2]
     long = (ends - starts) >= min_run
-    marks = np.zeros(len(x) + 1, np.int32)
+    marks = np.zeros(len(mask) + 1, np.int32)
     np.add.at(marks, starts[long], 1)
     np.add.at(marks, ends[long], -1)
     return np.cumsum(marks[:-1]) > 0
 
 
-def wear_mask(x: F64, min_run: int = 120) -> B:
-    """Worn minutes: observed (not NaN) and not inside a long zero run.
+def wear_mask(x: F64, min_run: int = 120, noise_floor: float = 0.0) -> B:
+    """Worn minutes: observed, not in a long flat run (:func:`flat_runs`) and not in a long
+    *noise-floor run*: at least ``min_run`` minutes whose counts are all in
+    ``(0, noise_floor]``. An Actiwatch on a table reports its noise floor (3, 5, 7, 9
+    counts) for hours and, unlike a sleeping wrist, no zeros; ``noise_floor=0`` disables
+    this rule (other devices).
 
     Examples
     --------
     >>> wear_mask(np.array([5.0, np.nan, 0, 0, 3]), 2).astype(int)
     array([1, 0, 0, 0, 1])
+    >>> wear_mask(np.array([9.0, 3, 5, 3, 0, 40]), 4, noise_floor=10).astype(int)
+    array([0, 0, 0, 0, 1, 1])
     """
-    return ~np.isnan(x) & ~zero_runs(x, min_run)
+    off = flat_runs(x, min_run)
+    if noise_floor > 0:
+        off |= runs_of((x > 0) & (x <= noise_floor), min_run)
+    return ~np.isnan(x) & ~off
 
 
 def _window_extreme(x: F64, ok: B, width: int, highest: bool) -> tuple[float, int]:

@@ -111,10 +111,15 @@ class EngineParams:
     min_wear_fraction
         A day is *valid* when worn minutes cover at least this fraction of it (16 h of
         24 h, a common actigraphy rule). Invalid days are marked, not averaged.
-    nonwear_zero_run_min
-        A run of at least this many consecutive zero-count minutes is non-wear (a still
-        wrist at night rarely gives 2 h of exact zeros; on Depresjon 74% of such runs
-        start in the daytime).
+    nonwear_run_min
+        A run of at least this many consecutive minutes of one identical count (zero, or
+        a device's constant noise floor such as 3) is non-wear: a still wrist at night
+        rarely gives 2 h of exact zeros (on Depresjon 74% of such zero runs start in the
+        daytime), and a worn watch never repeats one non-zero value for 2 h.
+    nonwear_noise_floor
+        Counts per minute at or below which a device at rest reports only sensor noise
+        (Actiwatch AW4: 3-9). A run of ``nonwear_run_min`` minutes of such counts with no
+        zero is non-wear; 0 disables the rule for devices without such a floor.
     sedentary_threshold
         Counts per minute below which a worn, awake minute is sedentary (device
         specific; 100 is the ActiGraph convention).
@@ -126,16 +131,22 @@ class EngineParams:
     min_window_days
         Rolling circadian features need at least this many valid days in the window;
         otherwise they are NaN (IS/IV are unstable on fewer days).
+    min_night_beats, max_night_edited
+        A night's HRV is valid (``hrv_valid``) with at least this many normal beats (about
+        15 minutes of sleep at 60 bpm) and at most this fraction of beats edited.
     """
 
     grace_min: int = 36 * 60
     window_days: int = 7
     min_wear_fraction: float = 16 / 24
-    nonwear_zero_run_min: int = 120
+    nonwear_run_min: int = 120
+    nonwear_noise_floor: float = 10.0
     sedentary_threshold: float = 100.0
     oakley_threshold: float = 40.0
     min_night_coverage: float = 0.8
     min_window_days: int = 3
+    min_night_beats: int = 1000
+    max_night_edited: float = 0.2
 
 
 _STATE_MAGIC = b"PHDS"
@@ -417,7 +428,7 @@ class SubjectDays:
         steps = self.steps[lo:hi].astype(np.float64)
         # the whole retained past up to the end of d: zero runs crossing midnight count
         past = self.counts[:hi].astype(np.float64)
-        worn_past = act.wear_mask(past, p.nonwear_zero_run_min)
+        worn_past = act.wear_mask(past, p.nonwear_run_min, p.nonwear_noise_floor)
         worn = worn_past[lo:]
 
         # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
@@ -472,6 +483,10 @@ class SubjectDays:
         row.update({f"sleep_{k}": v for k, v in sleep_row.items() if k in SLEEP_KEYS})
         row.update(device)
         row.update(hrv_row)
+        row["hrv_valid"] = bool(
+            hrv_row["night_n_nn"] >= p.min_night_beats
+            and hrv_row["night_fraction_edited"] <= p.max_night_edited
+        )
         mid = sleep_row["midpoint_clock_min"] if row["sleep_valid"] else float("nan")
         keep = self.midpoints["date"] > d - p.window_days
         self.midpoints = np.concatenate(

@@ -9,6 +9,8 @@ Outputs in ``--out DIR``:
     one row per subject and local day (every feature, its coverage and validity).
 ``recordings.csv``
     one row per subject: whole-recording circadian and sleep measures.
+``alerts.jsonl``
+    relapse-risk alerts (opened / escalated / resolved), one JSON object per line.
 ``notices.jsonl``
     one JSON object per notice (e.g. ``late_data``: samples for an already-closed day that
     were not applied, with the event id).
@@ -87,6 +89,7 @@ class ReplayResult:
     seconds: float
     samples: int
     notices: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -103,6 +106,11 @@ class ReplayResult:
             lines += [f"  {n:,}  {why}" for why, n in sorted(self.report.unusable.items())]
         if self.late:
             lines.append(f"{self.late:,} late sample(s) for already-closed days (not applied)")
+        opened = [a for a in self.alerts if a["kind"] == "opened"]
+        lines.append(
+            f"{len(opened)} alert episode(s) in {len({a['subject_id'] for a in opened})} "
+            f"subject(s) ({len(self.alerts)} alert messages), {len(self.notices)} notice(s)"
+        )
         return lines
 
 
@@ -135,7 +143,14 @@ def _replay_files(
     for rec in recordings:
         rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
     return ReplayResult(
-        daily, recordings, report, late, time.perf_counter() - t0, samples, out.notices
+        daily,
+        recordings,
+        report,
+        late,
+        time.perf_counter() - t0,
+        samples,
+        out.notices,
+        out.alerts,
     )
 
 
@@ -201,6 +216,7 @@ def replay(
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
         notices=[n for p in parts for n in p.notices],
+        alerts=[a for p in parts for a in p.alerts],
     )
 
 
@@ -215,9 +231,10 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "daily_features.csv", result.daily)
     _write_csv(out / "recordings.csv", result.recordings)
-    with (out / "notices.jsonl").open("w") as fh:
-        for notice in result.notices:
-            fh.write(json.dumps(notice, sort_keys=True) + "\n")
+    for name, items in (("alerts", result.alerts), ("notices", result.notices)):
+        with (out / f"{name}.jsonl").open("w") as fh:
+            for item in items:
+                fh.write(json.dumps(item, sort_keys=True) + "\n")
     report = {
         "files": result.report.files,
         "rows": result.report.rows,
@@ -225,6 +242,7 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "samples": result.samples,
         "unusable": dict(result.report.unusable),
         "late_samples": result.late,
+        "alerts": len(result.alerts),
         "notices": len(result.notices),
         "seconds": round(result.seconds, 3),
     }

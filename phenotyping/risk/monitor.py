@@ -1,0 +1,193 @@
+"""Which daily features the risk engine watches, in which direction, and how to say it.
+
+Directions are the clinically meaningful ones for a depressive relapse: activity down,
+night-time HRV (RMSSD) down and heart rate up, sleep regularity down, total sleep either way
+(insomnia or hypersomnia), timing shifts either way, rhythm fragmentation (IV) up, rhythm
+stability (IS) and amplitude (RA) down.
+
+``window_days`` is the number of days a feature is computed over (1 for nightly/daily
+values, 7 for the rolling circadian ones). Consecutive values of a 7-day rolling feature
+share 6 days, so their z-scores are strongly autocorrelated; the CUSUM increment is
+``z / sqrt(window_days)``, which gives the sum of increments the long-run variance of
+independent N(0, 1) days and so keeps the ARL budget honest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Domain = Literal["activity", "sleep", "hrv", "circadian"]
+Direction = Literal["down", "up", "both"]
+DOMAINS: tuple[Domain, ...] = ("activity", "sleep", "hrv", "circadian")
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """One watched feature of the daily row."""
+
+    column: str
+    domain: Domain
+    direction: Direction
+    label: str
+    unit: Literal["counts", "steps", "min", "clock", "ms", "bpm", "index"]
+    window_days: int = 1
+    valid_flag: str | None = None  # the row's flag that must be true for this value
+    circular: bool = False
+    min_scale: float = 0.0  # floor of the robust scale, in the feature's unit
+    nights: bool = False  # counted in nights, not days, when explained
+
+
+MONITORED: tuple[Monitored, ...] = (
+    Monitored(
+        "activity_mean_worn",
+        "activity",
+        "down",
+        "daily activity",
+        "counts",
+        valid_flag="valid",
+        min_scale=15.0,
+    ),
+    Monitored(
+        "steps_total",
+        "activity",
+        "down",
+        "daily steps",
+        "steps",
+        valid_flag="valid",
+        min_scale=500.0,
+    ),
+    Monitored(
+        "sleep_tst_min",
+        "sleep",
+        "both",
+        "total sleep",
+        "min",
+        valid_flag="sleep_valid",
+        min_scale=20.0,
+        nights=True,
+    ),
+    Monitored(
+        "sleep_midpoint_clock_min",
+        "sleep",
+        "both",
+        "sleep midpoint",
+        "clock",
+        valid_flag="sleep_valid",
+        circular=True,
+        min_scale=20.0,
+        nights=True,
+    ),
+    Monitored(
+        "sri7d", "sleep", "down", "sleep regularity (SRI)", "index", window_days=7, min_scale=3.0
+    ),
+    Monitored(
+        "night_rmssd",
+        "hrv",
+        "down",
+        "night-time HRV (RMSSD)",
+        "ms",
+        valid_flag="hrv_valid",
+        min_scale=3.0,
+        nights=True,
+    ),
+    Monitored(
+        "night_mean_hr",
+        "hrv",
+        "up",
+        "night-time heart rate",
+        "bpm",
+        valid_flag="hrv_valid",
+        min_scale=1.5,
+        nights=True,
+    ),
+    Monitored(
+        "circ7d_IV",
+        "circadian",
+        "up",
+        "rhythm fragmentation (IV)",
+        "index",
+        window_days=7,
+        min_scale=0.05,
+    ),
+    Monitored(
+        "circ7d_IS",
+        "circadian",
+        "down",
+        "day-to-day rhythm stability (IS)",
+        "index",
+        window_days=7,
+        min_scale=0.03,
+    ),
+    Monitored(
+        "circ7d_RA",
+        "circadian",
+        "down",
+        "rest-activity amplitude (RA)",
+        "index",
+        window_days=7,
+        min_scale=0.02,
+    ),
+    Monitored(
+        "circ7d_cosinor_peak_minute_of_day",
+        "circadian",
+        "both",
+        "activity peak time",
+        "clock",
+        window_days=7,
+        circular=True,
+        min_scale=20.0,
+    ),
+)
+
+
+def value_of(spec: Monitored, row: dict[str, Any]) -> float:
+    """The feature's value in a daily row, NaN when missing or not valid."""
+    v = row.get(spec.column)
+    if v is None or (spec.valid_flag is not None and not row.get(spec.valid_flag)):
+        return float("nan")
+    f = float(v)
+    return f if math.isfinite(f) else float("nan")
+
+
+def _duration(minutes: float) -> str:
+    m = int(round(abs(minutes)))
+    h, mm = divmod(m, 60)
+    if h and mm:
+        return f"{h} h {mm} min"
+    return f"{h} h" if h else f"{mm} min"
+
+
+def describe(spec: Monitored, value: float, median: float, delta: float, days: int) -> str:
+    """One clause a clinician can read, e.g. 'sleep midpoint 2 h 10 min later than usual
+    for 5 nights'.
+
+    Examples
+    --------
+    >>> s = MONITORED[3]
+    >>> describe(s, 250.0, 120.0, 130.0, 5)
+    'sleep midpoint 2 h 10 min later than usual for 5 nights'
+    >>> describe(MONITORED[0], 124.0, 200.0, -76.0, 1)
+    'daily activity 38% below usual'
+    """
+    span = ""
+    if days > 1:
+        span = f" for {days} {'nights' if spec.nights else 'days'}"
+    if spec.unit == "clock":
+        word = "later" if delta > 0 else "earlier"
+        return f"{spec.label} {_duration(delta)} {word} than usual{span}"
+    if spec.unit == "min":
+        word = "longer" if delta > 0 else "shorter"
+        return f"{spec.label} {_duration(delta)} {word} than usual{span}"
+    if spec.unit == "bpm":
+        word = "above" if delta > 0 else "below"
+        return f"{spec.label} {abs(delta):.0f} bpm {word} usual{span}"
+    if spec.unit == "index":
+        word = "up" if delta > 0 else "down"
+        return f"{spec.label} {word}: {value:.2f} vs usual {median:.2f}{span}"
+    pct = 100.0 * delta / median if median else float("nan")
+    word = "above" if delta > 0 else "below"
+    if not math.isfinite(pct):
+        return f"{spec.label} {word} usual{span}"
+    return f"{spec.label} {abs(pct):.0f}% {word} usual{span}"
