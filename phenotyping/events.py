@@ -277,11 +277,14 @@ class Contribution(_Out):
     domain: Literal["activity", "sleep", "hrv", "circadian"]
     direction: Literal["up", "down"]
     value: float | None = Field(description="today's value (null: no valid value today)")
+    mean_since_onset: float | None = Field(description="mean value since the deviation began")
     baseline_median: float | None
     baseline_scale: float | None = Field(description="1.4826 x MAD, floored")
     z: float | None = Field(description="today's robust z (signed, feature units / scale)")
-    cusum_over_threshold: float = Field(description="CUSUM statistic / its threshold h")
-    days_in_deviation: int = Field(description="days since this CUSUM last left zero")
+    signal_strength: float = Field(
+        description="CUSUM signals in the alert window (1 each, up to 2) + current CUSUM / h"
+    )
+    days_in_deviation: int = Field(description="days since the CUSUM run that signalled began")
 
 
 class Alert(_Out):

@@ -15,7 +15,7 @@ Baseline
     absorb a relapse. Optional day-of-week adjustment: weekend and weekday days get their
     own median when each has at least ``min_baseline_days // 2`` values.
 Change detection
-    Robust z oriented in the clinical direction(s), clipped at ``z_clip``, divided by
+    Robust z oriented in the clinical direction(s), clipped at +-``z_clip``, divided by
     ``sqrt(window_days)``, feeds one-sided CUSUMs with reference ``k`` and threshold ``h``
     from the false-alarm budget ``arl_days`` (see :mod:`phenotyping.risk.stats`). A missing
     day is a gap: nothing is updated, nothing imputed. An EWMA of z (``ewma_lambda``) is kept
@@ -24,8 +24,12 @@ Levels and score
     A domain (activity, sleep, HRV, circadian) *deviates* when one of its features' CUSUMs
     crossed ``h`` within the last ``alert_window_days``. Level: ``watch`` = 1 domain,
     ``elevated`` = ``elevated_domains`` (2) domains, ``high`` = ``high_domains`` (3) domains,
-    or 2 domains with a CUSUM at twice its threshold. Score (0-1, a ranking, not a
-    probability) = sum over domains of min(max CUSUM / h, 2), divided by 4, capped at 1.
+    or 2 domains one of whose CUSUMs signalled twice (it restarts at 0 after a signal, so a
+    second signal means the deviation persists). Score (0-1, a ranking, not a
+    probability) = sum over domains of the domain's strength (signals in the window plus the
+    current CUSUM / h, capped at 2), divided by 4, capped at 1. A signalling CUSUM restarts
+    at 0, so one bad day cannot hold a domain "deviating" for longer than the window, and
+    ``z_clip`` (3) stops a single outlier day from signalling on its own.
 Episodes and alerts
     An episode opens at ``elevated`` (one alert, ``opened``), gives an ``escalated`` update
     when its level rises and a ``resolved`` update after ``close_after_days`` consecutive
@@ -69,7 +73,10 @@ FEAT_DTYPE = np.dtype(
         ("s_down", "<f8"),
         ("run_up", "<i8"),  # date the up-CUSUM last left 0 (-1: at 0)
         ("run_down", "<i8"),
-        ("last_alarm", "<i8"),  # last date a CUSUM was above h (-1: never)
+        ("last_alarm", "<i8"),  # last date a CUSUM signalled (crossed h; then reset to 0)
+        ("prev_alarm", "<i8"),  # the signal before that (-1: none)
+        ("alarm_run", "<i8"),  # start of the run that led to the last signal
+        ("alarm_dir", "<i1"),  # +1 up, -1 down
         ("ewma", "<f8"),
     ]
 )
@@ -87,8 +94,8 @@ class RiskParams:
     min_baseline_days: int = 10
     day_of_week: bool = False
     k: float = 0.5
-    arl_days: float = 365.0
-    z_clip: float = 6.0
+    arl_days: float = 1460.0
+    z_clip: float = 3.0
     ewma_lambda: float = 0.3
     alert_window_days: int = 7
     elevated_domains: int = 2
@@ -122,7 +129,7 @@ def ordinal(date: str) -> int:
 
 def _new_feat() -> NDArray[np.void]:
     f = np.zeros(N_FEAT, FEAT_DTYPE)
-    f["run_up"] = f["run_down"] = f["last_alarm"] = -1
+    f["run_up"] = f["run_down"] = f["last_alarm"] = f["prev_alarm"] = f["alarm_run"] = -1
     f["ewma"] = np.nan
     return f
 
@@ -147,6 +154,7 @@ class RiskState:
     last_session: int = -1
     last_session_modality: str = ""
     course_active: bool = False
+    course_start: int = -1
     pre_course_phq9: float = float("nan")
     response_date: int = -1
     last_medication_change: int = -1
@@ -168,7 +176,7 @@ class RiskState:
         notices: list[dict[str, Any]] = []
         if kind == "treatment_session":
             if not self.course_active:
-                self.course_active = True
+                self.course_active, self.course_start = True, date
                 if self.report_instrument == "PHQ-9":
                     self.pre_course_phq9 = self.report_score
             self.last_session = max(self.last_session, date)
@@ -178,6 +186,8 @@ class RiskState:
         elif kind == "medication_change":
             self.last_medication_change = max(self.last_medication_change, date)
         elif kind == "self_report" and instrument is not None and score is not None:
+            if instrument == "PHQ-9" and self.course_active and date <= self.course_start:
+                self.pre_course_phq9 = float(score)  # entered late, dated before the course
             if date >= self.report_date:
                 self.report_instrument, self.report_score = instrument, float(score)
                 self.report_date = date
@@ -289,43 +299,51 @@ class RiskState:
         )
         root = math.sqrt(spec.window_days)
         for name, run, sign, used in (
-            ("s_up", "run_up", 1.0, spec.direction in ("up", "both")),
-            ("s_down", "run_down", -1.0, spec.direction in ("down", "both")),
+            ("s_up", "run_up", 1, spec.direction in ("up", "both")),
+            ("s_down", "run_down", -1, spec.direction in ("down", "both")),
         ):
             if not used:
                 continue
             before = float(f[name])
             after = stats.cusum(before, sign * z / root, p.k)
-            f[name] = after
             if after > 0 and before == 0:
                 f[run] = d
-            elif after == 0:
+            if after > p.h:  # a signal: record it, restart this CUSUM (Page's scheme)
+                f["prev_alarm"], f["last_alarm"] = f["last_alarm"], d
+                f["alarm_run"], f["alarm_dir"] = f[run], sign
+                after = 0.0
+            if after == 0:
                 f[run] = -1
-            if after > p.h:
-                f["last_alarm"] = d
+            f[name] = after
         return z, med, scale
 
     def _level(self, d: int, h: float) -> tuple[int, float, list[str], dict[str, float]]:
+        """Level and score from the signals of the last ``alert_window_days``."""
         p = self.params
-        recent = self.feat["last_alarm"] >= d - p.alert_window_days + 1
-        s_max = np.maximum(self.feat["s_up"], self.feat["s_down"]) / h
+        since = d - p.alert_window_days + 1
+        f = self.feat
+        recent = f["last_alarm"] >= since
+        repeated = f["prev_alarm"] >= since  # signalled again after its restart
+        # strength: signals in the window (0, 1, 2) plus the current CUSUM's progress
+        progress = np.maximum(f["s_up"], f["s_down"]) / h
+        strength_f = recent.astype(float) + repeated.astype(float) + progress
         domains: list[str] = []
         strength: dict[str, float] = {}
-        twice = False
+        persistent = False
         for dom in DOMAINS:
             idx = [i for i, s in enumerate(MONITORED) if s.domain == dom]
-            strength[dom] = float(s_max[idx].max()) if idx else 0.0
+            strength[dom] = min(float(strength_f[idx].max()), 2.0)
             if recent[idx].any():
                 domains.append(dom)
-                twice = twice or strength[dom] >= 2.0
+                persistent = persistent or bool(repeated[idx].any())
         n = len(domains)
-        if n >= p.high_domains or (n >= p.elevated_domains and twice):
+        if n >= p.high_domains or (n >= p.elevated_domains and persistent):
             level = 3
         elif n >= p.elevated_domains:
             level = 2
         else:
             level = 1 if n else 0
-        score = min(1.0, sum(min(v, 2.0) for v in strength.values()) / 4.0)
+        score = min(1.0, sum(strength.values()) / 4.0)
         return level, round(score, 4), domains, strength
 
     # ------------------------------------------------------------------ episodes
@@ -344,8 +362,10 @@ class RiskState:
         out: list[dict[str, Any]] = []
         if self.episode_start < 0:
             if level >= 2 and d > self.last_closed + p.cooldown_days:
-                runs = [int(r) for f in self.feat for r in (f["run_up"], f["run_down"]) if r >= 0]
-                self.episode_start = min([*runs, d])
+                since = d - p.alert_window_days + 1
+                f = self.feat
+                runs = f["alarm_run"][(f["last_alarm"] >= since) & (f["alarm_run"] >= 0)]
+                self.episode_start = int(min([*runs.tolist(), d]))
                 self.episode_level, self.days_below = level, 0
                 out.append(
                     self._alert(subject, d, "opened", level, score, domains, values, cols, row)
@@ -382,39 +402,51 @@ class RiskState:
         p = self.params
         h = p.h
         found: list[tuple[float, Monitored, dict[str, Any], float, float, float, int]] = []
+        since = d - p.alert_window_days + 1
         for i, spec in enumerate(MONITORED):
             f = self.feat[i]
-            if f["last_alarm"] < d - p.alert_window_days + 1:
+            if f["last_alarm"] < since:
                 continue
-            s_up, s_down = float(f["s_up"]), float(f["s_down"])
-            direction = "up" if s_up >= s_down else "down"
-            run = int(f["run_up"] if direction == "up" else f["run_down"])
-            days = (d - run + 1) if run >= 0 else 0
+            direction = "up" if int(f["alarm_dir"]) > 0 else "down"
+            onset = int(f["alarm_run"]) if f["alarm_run"] >= 0 else int(f["last_alarm"])
+            days = d - onset + 1
             med = float(cols[f"base_{spec.column}"])
-            value = float(values[i])
-            delta = stats.deviation(value, med, circular=spec.circular)
-            strength = round(max(s_up, s_down) / h, 3)
+            h_ = self.hist
+            sel = (h_["feature"] == i) & (h_["date"] >= onset) & (h_["date"] <= d)
+            run_values = h_["value"][sel]
+            if spec.circular and run_values.size and math.isfinite(med):
+                mean = (med + float(np.mean(stats.wrap_minutes(run_values - med)))) % 1440
+            else:
+                mean = float(np.mean(run_values)) if run_values.size else float("nan")
+            delta = stats.deviation(mean, med, circular=spec.circular)
+            strength = round(
+                1.0
+                + float(f["prev_alarm"] >= since)
+                + max(float(f["s_up"]), float(f["s_down"])) / h,
+                3,
+            )
             item = {
                 "feature": spec.column,
                 "label": spec.label,
                 "domain": spec.domain,
                 "direction": direction,
-                "value": _num(value),
+                "value": _num(values[i]),
+                "mean_since_onset": _num(mean),
                 "baseline_median": _num(med),
                 "baseline_scale": _num(cols[f"scale_{spec.column}"]),
                 "z": _num(cols[f"z_{spec.column}"]),
-                "cusum_over_threshold": strength,
+                "signal_strength": strength,
                 "days_in_deviation": days,
             }
-            found.append((strength, spec, item, value, med, delta, days))
+            found.append((strength, spec, item, mean, med, delta, days))
         found.sort(key=lambda t: -t[0])
         contributing = [t[2] for t in found]
         clauses = []
-        for _, spec, _, value, med, delta, days in found[:3]:
-            if math.isfinite(value) and math.isfinite(med):
-                clauses.append(describe(spec, value, med, delta, days))
+        for _, spec, _, mean, med, delta, days in found[:3]:
+            if math.isfinite(mean) and math.isfinite(med):
+                clauses.append(describe(spec, mean, med, delta, days))
             else:
-                clauses.append(f"{spec.label} away from usual (no value today)")
+                clauses.append(f"{spec.label} away from usual")
         after_response = self.response_date >= 0 and d > self.response_date
         explanation = "; ".join(clauses) if clauses else "deviations resolved"
         explanation = explanation[0].upper() + explanation[1:]
