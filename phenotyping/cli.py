@@ -8,11 +8,29 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from phenotyping import __version__
 from phenotyping.errors import PhenotypingError
 
+if TYPE_CHECKING:
+    from phenotyping.config import Settings
+
 OUTPUT_FILES = "daily_features.csv, recordings.csv, alerts.jsonl, notices.jsonl, report.json"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings of this run (defaults < --config/PHENOTYPING_CONFIG < environment), printed."""
+    from phenotyping.config import load_settings
+
+    settings = load_settings(getattr(args, "config", None))
+    if not getattr(args, "quiet", False):
+        print("settings (engine, risk; all in settings.txt):")
+        for line in settings.describe().splitlines():
+            if line.startswith("[kafka]"):
+                break
+            print(f"  {line}")
+    return settings
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -25,13 +43,17 @@ def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    settings = _settings(args)
     result = replay(
         args.paths,
         fmt=args.format,
+        params=settings.engine,
+        risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
     )
     write_outputs(result, args.out)
+    (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
     print(f"wrote {args.out}/: {OUTPUT_FILES}")
@@ -99,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="processes sharing the recordings (default: all cores; same result)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no settings")
+    p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     p.set_defaults(func=_replay)
 
     p = sub.add_parser("simulate", help="write a synthetic cohort as JSONL wire messages")

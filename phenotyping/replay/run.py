@@ -38,6 +38,7 @@ from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
 from phenotyping.replay.readers import ReadReport, files_in, read
+from phenotyping.risk.engine import RiskParams
 
 
 @dataclass
@@ -122,13 +123,13 @@ def _samples(msg: Message) -> int:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, progress: bool
+    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
 ) -> ReplayResult:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     report = ReadReport()
-    pipeline = Pipeline(params)
+    pipeline = Pipeline(params, risk)
     collector = RecordingCollector()
     out = StepOutput()
     samples = 0
@@ -172,6 +173,7 @@ def replay(
     *,
     fmt: str = "auto",
     params: EngineParams | None = None,
+    risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
 ) -> ReplayResult:
@@ -185,17 +187,25 @@ def replay(
         if not p.exists():
             raise FormatError(f"{p}: no such file or folder")
     params = params or EngineParams()
+    risk = risk or RiskParams()
     t0 = time.perf_counter()
     files = [f for p in paths for f in files_in(p)]
     if jobs <= 1 or len(files) < 2:
-        parts = [_replay_files(files, fmt, params, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress)]
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         groups = [files[i::jobs] for i in range(jobs)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             parts = list(
-                pool.map(_replay_files, groups, [fmt] * jobs, [params] * jobs, [False] * jobs)
+                pool.map(
+                    _replay_files,
+                    groups,
+                    [fmt] * jobs,
+                    [params] * jobs,
+                    [risk] * jobs,
+                    [False] * jobs,
+                )
             )
     report = ReadReport()
     for part in parts:
