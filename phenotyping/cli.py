@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PhenotypingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (OSError, ValueError, EOFError) as exc:  # e.g. --out is a file, a bad argument
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

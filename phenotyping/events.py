@@ -122,6 +122,13 @@ class ActivityBatch(_Message):
                 raise ValueError(
                     f"steps: length {len(self.steps)} differs from counts length {len(self.counts)}"
                 )
+        if self.epoch_s < 60:
+            # sub-minute epochs are summed into minutes: a minute split over two messages
+            # could not be merged exactly, so a message covers whole minutes (pad with null)
+            if self.start.second or self.start.microsecond:
+                raise ValueError("start: with epoch_s < 60 a batch must start on a whole minute")
+            if (self.n_epochs * self.epoch_s) % 60:
+                raise ValueError("counts/steps: with epoch_s < 60 a batch must cover whole minutes")
         return self
 
     @property

@@ -91,6 +91,12 @@ def test_rr_outside_physiology_is_accepted_by_the_schema() -> None:
         (activity(counts=None, steps=None), "counts/steps", "at least one"),
         (activity(steps=[1, 2]), "steps", "differs from counts length"),
         (activity(epoch_s=45), "epoch_s", "Input should be"),
+        (
+            activity(epoch_s=15, start="2025-12-30T12:00:30+01:00", counts=[1, 2, 3, 4]),
+            "start",
+            "must start on a whole minute",
+        ),
+        (activity(epoch_s=15, counts=[1, 2, 3]), "counts/steps", "must cover whole minutes"),
         (activity(start="2025-12-30T12:00:00"), "start", "timezone"),
         (activity(subject_id="Jane Doe"), "subject_id", "pattern"),
         (activity(tz_offset_min=900), "tz_offset_min", "less than or equal to 840"),

@@ -36,10 +36,10 @@ def test_psykose_per_day_table_reproduced(data_dir: Path) -> None:
     assert len(got) == len(ref) == 687
     for userid, ref_rows in ref.groupby("userid"):
         mine = got[got.userid == userid]
-        a = np.sort(
-            mine[["activity_mean", "activity_sd", "activity_prop_zeros"]].to_numpy(), axis=0
-        )
-        b = np.sort(ref_rows[["f.mean", "f.sd", "f.propZeros"]].to_numpy(), axis=0)
+        # the reference rows are shuffled: match whole rows (ordered by mean), not columns
+        a = mine[["activity_mean", "activity_sd", "activity_prop_zeros"]].to_numpy()
+        b = ref_rows[["f.mean", "f.sd", "f.propZeros"]].to_numpy()
+        a, b = a[np.argsort(a[:, 0])], b[np.argsort(b[:, 0])]
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, err_msg=str(userid))
 
 

@@ -57,13 +57,13 @@ def runs_of(mask: B, min_run: int) -> B:
     >>> runs_of(np.array([1, 1, 0, 1, 1, 1], bool), 3).astype(int)
     array([0, 0, 0, 1, 1, 1])
     """
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    starts, ends = edges[::2], edges[1::2]
-    long = (ends - starts) >= min_run
-    marks = np.zeros(len(mask) + 1, np.int32)
-    np.add.at(marks, starts[long], 1)
-    np.add.at(marks, ends[long], -1)
-    return np.cumsum(marks[:-1]) > 0
+    n = len(mask)
+    if n == 0:
+        return np.zeros(0, bool)
+    change = np.ones(n, bool)
+    change[1:] = mask[1:] != mask[:-1]
+    run_id = np.cumsum(change)
+    return np.asarray(mask & (np.bincount(run_id)[run_id] >= min_run))
 
 
 def wear_mask(x: F64, min_run: int = 120, noise_floor: float = 0.0) -> B:
@@ -128,7 +128,7 @@ def daily_activity(
     minute_of_day
         Local clock minute after midnight of each minute (for window onsets).
     asleep
-        Minutes of the main sleep period, excluded from sedentary time.
+        Minutes scored as sleep (at any time of day), excluded from sedentary time.
 
     Examples
     --------

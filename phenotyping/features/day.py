@@ -33,6 +33,7 @@ Late data
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -248,8 +249,9 @@ class SubjectDays:
         b0, b1 = int(first_beat_ms // bin_ms), int(times[-1] // bin_ms) + 1
         sums = hrv.segment_sums(rr, times, keep, np.arange(b0, b1 + 1) * bin_ms)
         bins = np.arange(b0, b1, dtype=np.int64)
-        local_day = (bins * HRV_BIN_MIN + tz_offset_min) // DAY
-        closed = local_day <= self.closed_through
+        # a beat belongs to the night (noon to noon) it falls in: night d is used when day
+        # d closes, so a beat at 23:00 of a closed day still counts for the next night
+        closed = _night_of(bins * HRV_BIN_MIN + tz_offset_min) <= self.closed_through
         if closed.any():
             self.late += int(sums["n_beats"][closed].sum())
         used = ~closed & (sums["n_beats"] > 0)
@@ -403,11 +405,37 @@ class SubjectDays:
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
         rows = []
-        for d in range(start, last + 1):
-            rows.append(self._day_features(d, dates, local))
+        lo = np.searchsorted(dates, np.arange(start, last + 2))
+        cum = np.concatenate([[0], np.cumsum(has)])
+        for k, d in enumerate(range(start, last + 1)):
+            if cum[lo[k + 1]] == cum[lo[k]] and self._window_empty(d, dates, has):
+                rows.append(self._empty_day(d, int(lo[k + 1] - lo[k])))
+            else:
+                rows.append(self._day_features(d, dates, local))
         self.closed_through = last
         self._trim(dates)
         return rows
+
+    def _any_hrv(self, d: int) -> bool:
+        return bool(np.any(_night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
+
+    def _window_empty(self, d: int, dates: NDArray[np.int64], has: NDArray[np.bool_]) -> bool:
+        """No data in the rolling window of day d nor in its night (noon d-1 .. noon d)."""
+        a, b = np.searchsorted(dates, [d - self.params.window_days, d + 1])
+        return not bool(has[a:b].any()) and not self._any_hrv(d)
+
+    def _empty_day(self, d: int, minutes: int) -> dict[str, Any]:
+        """A day without any data: its row says so without computing anything (fast: a
+        stray timestamp years away must not cost seconds)."""
+        row: dict[str, Any] = dict.fromkeys(_row_columns(self.params), float("nan"))
+        row.update(
+            date=_iso(d), weekday=int((d + 3) % 7), minutes_in_day=minutes, observed_min=0,
+            worn_min=0, coverage=0.0, valid=False, sleep_valid=False, hrv_valid=False,
+            sedentary_min=0, m10_start_min=-1, l5_start_min=-1, night_coverage=0.0,
+            night_n_beats=0.0, night_n_nn=0.0,
+        )
+        row[f"circ{self.params.window_days}d_valid_days"] = 0
+        return row
 
     def _cover_whole_days(self, last: int) -> None:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
@@ -430,6 +458,8 @@ class SubjectDays:
         past = self.counts[:hi].astype(np.float64)
         worn_past = act.wear_mask(past, p.nonwear_run_min, p.nonwear_noise_floor)
         worn = worn_past[lo:]
+        if np.isnan(counts).all() and not np.isnan(steps).all():
+            worn = ~np.isnan(steps)  # a steps-only device: a minute with a step count was worn
 
         # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
         noon_before, noon = (d - 1) * DAY + DAY // 2, d * DAY + DAY // 2
@@ -453,12 +483,14 @@ class SubjectDays:
             else dict.fromkeys(slp.NIGHT_KEYS, float("nan"))
         )
         night_cov = float(np.count_nonzero(~np.isnan(night))) / max(n_hi - n_lo, 1)  # worn
-        asleep = np.zeros(hi - lo, bool)
+        # minutes scored asleep (Oakley, the 2 minutes of context before midnight included;
+        # the last 2 minutes of the day have no score yet and count as awake)
+        ctx = max(lo - 2, 0)
+        asleep = slp.oakley(past[ctx:hi], p.oakley_threshold)[lo - ctx :] == 1.0
         hrv_row = dict.fromkeys((f"night_{k}" for k in NIGHT_HRV_KEYS), float("nan"))
         if np.isfinite(sleep_row["onset_min"]):
             on = n_lo + int(sleep_row["onset_min"])
             of = n_lo + int(sleep_row["offset_min"])
-            asleep[max(on - lo, 0) : max(of - lo, 0)] = True
             hrv_row = self.night_hrv(self.base + on, self.base + of)
         device = self._device_night(d)
         if not np.isfinite(sleep_row["onset_min"]) and np.isfinite(device["device_sleep_tib_min"]):
@@ -550,7 +582,7 @@ class SubjectDays:
         cut = int(np.searchsorted(dates, keep_from))
         ep = self.episodes
         self.episodes = ep[_night_of(ep["end"] + ep["off"]) > self.closed_through]
-        old = self.hrv_bin * HRV_BIN_MIN < self.base + cut
+        old = _night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
@@ -606,9 +638,16 @@ class SubjectDays:
 
 
 def minute_sums(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
-    """Sum sub-minute epochs into whole minutes (a minute with no observed epoch is NaN).
+    """Sum sub-minute epochs into whole minutes, scaled up for missing epochs; a minute
+    with fewer than half of its epochs observed is NaN.
 
-    ``lead`` is the number of epochs of the first minute that precede the batch.
+    ``lead`` is the number of epochs of the first minute that precede the batch (validated
+    messages always start on a whole minute, so it is 0 for them).
+
+    Examples
+    --------
+    >>> minute_sums(np.array([1.0, 2, np.nan, 3, np.nan, np.nan, np.nan, 4]), 15)
+    array([ 8., nan])
     """
     if x is None:
         return None
@@ -620,10 +659,22 @@ def minute_sums(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
     padded = np.full(n * per, np.nan)
     padded[lead : lead + len(x)] = x
     grid = padded.reshape(n, per)
-    seen = ~np.isnan(grid)
-    out = np.where(seen, grid, 0.0).sum(axis=1)
-    out[~seen.any(axis=1)] = np.nan
+    seen = np.count_nonzero(~np.isnan(grid), axis=1)
+    out = np.where(np.isnan(grid), 0.0, grid).sum(axis=1)
+    # a minute with some epochs missing is scaled to the whole minute; with fewer than half
+    # of its epochs it is missing (devices drop seconds: MMASH's ActiGraph keeps ~48 of 60)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = out * per / seen
+    out[seen < per / 2] = np.nan
     return np.asarray(out, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=8)
+def _row_columns(params: EngineParams) -> tuple[str, ...]:
+    """The columns of a daily row, in order (from computing one tiny real row)."""
+    eng = SubjectDays(params)
+    eng.push_activity(0, 60, np.zeros(1), None, 0)
+    return tuple(eng.flush()[0])
 
 
 def _night_of(local_min: Any) -> Any:

@@ -30,15 +30,17 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from phenotyping.errors import FormatError, InputError
 from phenotyping.events import ActivityBatch, AnyMessage, HeartBeatBatch, SleepEpisode, decode
 
 Message = AnyMessage
+M = TypeVar("M", bound=BaseModel)
 
 #: The time zone of the Depresjon and Psykose recordings (Bergen, Norway).
 ACTIWATCH_TZ = "Europe/Oslo"
@@ -103,7 +105,7 @@ def _first_line(path: Path) -> str:
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             return str(fh.readline()).strip()
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise FormatError(f"{path}: unreadable ({exc})") from None
 
 
@@ -118,7 +120,12 @@ def files_in(path: Path) -> list[Path]:
         elif p.is_file() and p.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson")):
             out.append(p)
         elif p.is_file() and p.name.lower().endswith((".csv", ".csv.gz")):
-            if _first_line(p).replace(" ", "").lower().startswith("timestamp,date,activity"):
+            try:
+                head = _first_line(p)
+            except FormatError:  # unreadable: keep it, so that reading it reports why
+                out.append(p)
+                continue
+            if head.replace(" ", "").lower().startswith("timestamp,date,activity"):
                 out.append(p)
     return sorted(out, key=_natural)
 
@@ -176,7 +183,7 @@ def read_actiwatch(
             df = pd.read_csv(path, usecols=cols, dtype={"timestamp": str, "activity": np.float64})
         except ValueError:  # some row is not a number: read as text, count those rows below
             df = pd.read_csv(path, usecols=cols, dtype={"timestamp": str, "activity": str})
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:
         raise FormatError(f"{path}: unreadable ({exc})") from None
     missing = {"timestamp", "activity"} - set(df.columns)
     if missing:
@@ -187,17 +194,24 @@ def read_actiwatch(
     if counts.dtype != np.float64:
         counts = pd.to_numeric(counts, errors="coerce")
     bad_ts = ts.isna().to_numpy()
-    bad_count = (counts.isna() | (counts < 0)).to_numpy() & ~bad_ts
+    bad_count = (~np.isfinite(counts.to_numpy(np.float64)) | (counts < 0).to_numpy()) & ~bad_ts
     report.reject("actiwatch: unparseable timestamp", int(bad_ts.sum()))
     report.reject("actiwatch: activity not a number >= 0", int(bad_count.sum()))
     ok = ~(bad_ts | bad_count)
     ts, counts = ts[ok], counts[ok]
     if not len(ts):
         return
-    try:
+    try:  # a repeated hour is resolved in recording order
         local = ts.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
-    except Exception as exc:  # pytz/zoneinfo raise various types for bad local times
-        raise InputError(f"{path}: timestamp: cannot resolve local time in {tz} ({exc})") from None
+    except (ValueError, TypeError):  # a skipped local time, or a repeat that cannot be ordered
+        local = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        unresolved = local.isna().to_numpy()
+        report.reject(
+            f"actiwatch: local time ambiguous or nonexistent in {tz}", int(unresolved.sum())
+        )
+        local, counts = local[~unresolved], counts[~unresolved]
+        if not len(local):
+            return
     utc_s = ((local - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
     off_min = (
         (local.dt.tz_localize(None) - local.dt.tz_convert("UTC").dt.tz_localize(None))
@@ -223,8 +237,8 @@ def read_actiwatch(
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         off = int(off_min[a])
         start = dt.datetime.fromtimestamp(int(utc_s[a]), dt.timezone(dt.timedelta(minutes=off)))
-        report.messages += 1
-        yield ActivityBatch.model_validate(
+        msg = _validated(
+            ActivityBatch,
             {
                 "event_id": event_id(subject, "activity", start, "actiwatch-aw4"),
                 "subject_id": subject,
@@ -233,11 +247,32 @@ def read_actiwatch(
                 "start": start,
                 "epoch_s": 60,
                 "counts": values[a:b].tolist(),
-            }
+            },
+            report,
+            b - a,
         )
+        if msg is not None:
+            report.messages += 1
+            yield msg
 
 
 # --------------------------------------------------------------------------- mmash
+def _validated(model: type[M], data: dict[str, Any], report: ReadReport, rows: int) -> M | None:
+    """``model.model_validate(data)``, or None with the rows counted under the rule broken."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "message"
+        report.reject(f"{model.__name__}: {field}: {first['msg']}", rows)
+        return None
+
+
+def _nullable(values: np.ndarray, cast: type = float) -> list[Any]:
+    """NumPy values -> a JSON-able list with None for NaN."""
+    return [None if v != v else cast(v) for v in values.tolist()]
+
+
 def _mmash_times(day: pd.Series, clock: pd.Series) -> pd.Series:
     base = pd.Timestamp(MMASH_DAY1)
     t = pd.to_timedelta(clock, errors="coerce")
@@ -245,11 +280,33 @@ def _mmash_times(day: pd.Series, clock: pd.Series) -> pd.Series:
     return base + pd.to_timedelta(d - 1, unit="D") + t
 
 
+_MMASH_COLUMNS = {
+    "Actigraph": {"Axis1", "day", "time"},
+    "RR": {"ibi_s", "day", "time"},
+    "sleep": {"In Bed Date", "In Bed Time", "Out Bed Date", "Out Bed Time"},
+}
+
+
 def _mmash_csv(folder: Path, name: str) -> pd.DataFrame | None:
     for candidate in (folder / f"{name}.csv.gz", folder / f"{name}.csv"):
         if candidate.exists():
-            return pd.read_csv(candidate, index_col=0)
+            try:
+                df = pd.read_csv(candidate, index_col=0)
+            except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:
+                raise FormatError(f"{candidate}: unreadable ({exc})") from None
+            missing = _MMASH_COLUMNS[name] - set(df.columns)
+            if missing:
+                raise FormatError(f"{candidate}: missing column(s) {sorted(missing)}")
+            return df
     return None
+
+
+def _append(
+    out: list[Message], model: type[M], data: dict[str, Any], report: ReadReport, rows: int
+) -> None:
+    msg = _validated(model, data, report, rows)
+    if msg is not None:
+        out.append(msg)  # type: ignore[arg-type]
 
 
 def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Message]:
@@ -263,7 +320,8 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
     if acti is not None:
         report.rows += len(acti)
         t = _mmash_times(acti["day"], acti["time"])
-        bad = t.isna() | acti["Axis1"].isna() | (acti["Axis1"] < 0)
+        acti["Axis1"] = pd.to_numeric(acti["Axis1"], errors="coerce")
+        bad = t.isna() | ~np.isfinite(acti["Axis1"]) | (acti["Axis1"] < 0)
         report.reject("mmash Actigraph: bad time or Axis1", int(bad.sum()))
         acti, t = acti[~bad], t[~bad]
         sec = (
@@ -271,30 +329,39 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
             - MMASH_OFFSET_MIN * 60
         ).to_numpy()
         order = np.argsort(sec, kind="stable")
-        dup = np.r_[False, np.diff(sec[order]) == 0]
+        dup = np.concatenate([[False], np.diff(sec[order]) == 0])[: len(order)]
         report.reject("mmash Actigraph: duplicate second", int(dup.sum()))
         idx = order[~dup]
         sec = sec[idx]
         axis1 = acti["Axis1"].to_numpy(np.float64)[idx]
         steps = acti["Steps"].to_numpy(np.float64)[idx] if "Steps" in acti else None
-        # runs of consecutive seconds, cut at each whole hour (hourly syncs)
-        cut = np.flatnonzero((np.diff(sec) != 1) | (np.diff(sec // 3600) != 0)) + 1
-        bounds = np.r_[0, cut, len(sec)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            start = dt.datetime.fromtimestamp(int(sec[a]), tz)
-            out.append(
-                ActivityBatch.model_validate(
-                    {
-                        "event_id": event_id(subject, "activity", start, "actigraph-wgt3x"),
-                        "subject_id": subject,
-                        "source": "actigraph-wgt3x",
-                        "tz_offset_min": MMASH_OFFSET_MIN,
-                        "start": start,
-                        "epoch_s": 1,
-                        "counts": axis1[a:b].tolist(),
-                        "steps": None if steps is None else [int(s) for s in steps[a:b]],
-                    }
-                )
+        # one message per clock hour (hourly syncs): a 3600-second grid, null where the
+        # device dropped a second (it keeps about 48 of every 60)
+        hours = sec // 3600
+        for hour in np.unique(hours):
+            sel = hours == hour
+            grid = np.full(3600, np.nan)
+            grid[sec[sel] - hour * 3600] = axis1[sel]
+            step_grid = None
+            if steps is not None:
+                step_grid = np.full(3600, np.nan)
+                step_grid[sec[sel] - hour * 3600] = steps[sel]
+            start = dt.datetime.fromtimestamp(int(hour * 3600), tz)
+            _append(
+                out,
+                ActivityBatch,
+                {
+                    "event_id": event_id(subject, "activity", start, "actigraph-wgt3x"),
+                    "subject_id": subject,
+                    "source": "actigraph-wgt3x",
+                    "tz_offset_min": MMASH_OFFSET_MIN,
+                    "start": start,
+                    "epoch_s": 1,
+                    "counts": _nullable(grid),
+                    "steps": None if step_grid is None else _nullable(step_grid, int),
+                },
+                report,
+                int(sel.sum()),
             )
 
     rr = _mmash_csv(folder, "RR")
@@ -324,17 +391,19 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Me
             # the first beat of the burst: the clock time of the row, minus its interval
             first = dt.datetime.fromtimestamp(float(beat_s[a]) - rr_ms[a] / 1000.0, tz)
             first = first.replace(microsecond=(first.microsecond // 1000) * 1000)
-            out.append(
-                HeartBeatBatch.model_validate(
-                    {
-                        "event_id": event_id(subject, "heartbeat", first, "polar-h7"),
-                        "subject_id": subject,
-                        "source": "polar-h7",
-                        "tz_offset_min": MMASH_OFFSET_MIN,
-                        "first_beat": first,
-                        "rr_ms": rr_ms[a:b].tolist(),
-                    }
-                )
+            _append(
+                out,
+                HeartBeatBatch,
+                {
+                    "event_id": event_id(subject, "heartbeat", first, "polar-h7"),
+                    "subject_id": subject,
+                    "source": "polar-h7",
+                    "tz_offset_min": MMASH_OFFSET_MIN,
+                    "first_beat": first,
+                    "rr_ms": rr_ms[a:b].tolist(),
+                },
+                report,
+                b - a,
             )
 
     sleep = _mmash_csv(folder, "sleep")

@@ -37,7 +37,7 @@ from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.readers import ReadReport, files_in, read
+from phenotyping.replay.readers import ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
 
 
@@ -134,9 +134,12 @@ def _replay_files(
     out = StepOutput()
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
-        for msg in _tee(read(f, fmt, report), collector):
-            samples += _samples(msg)
-            out.extend(pipeline.process(msg))
+        try:
+            for msg in _tee(read(f, fmt, report), collector):
+                samples += _samples(msg)
+                out.extend(pipeline.process(msg))
+        except FormatError as exc:  # one bad file is counted; the others still replay
+            report.reject(f"file not used: {exc}")
     out.extend(pipeline.flush())
     daily = out.daily
     late = sum(s.days.late for s in pipeline.store.values())
@@ -190,29 +193,35 @@ def replay(
     risk = risk or RiskParams()
     t0 = time.perf_counter()
     files = [f for p in paths for f in files_in(p)]
-    if jobs <= 1 or len(files) < 2:
+    groups = _subject_groups(files, fmt)
+    if jobs <= 1 or len(groups) < 2:
         parts = [_replay_files(files, fmt, params, risk, progress)]
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        groups = [files[i::jobs] for i in range(jobs)]
+        from tqdm import tqdm
+
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            parts = list(
-                pool.map(
-                    _replay_files,
-                    groups,
-                    [fmt] * jobs,
-                    [params] * jobs,
-                    [risk] * jobs,
-                    [False] * jobs,
-                )
+            futures = [
+                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+            ]
+            done = tqdm(
+                as_completed(futures),
+                total=len(futures),
+                unit="subject",
+                disable=not progress,
+                leave=False,
             )
+            parts = [f.result() for f in done]
     report = ReadReport()
     for part in parts:
         report.files += part.report.files
         report.rows += part.report.rows
         report.messages += part.report.messages
         report.unusable.update(part.report.unusable)
+    failed = [why for why in report.unusable if why.startswith("file not used: ")]
+    if files and len(failed) == len(files):  # nothing could be read at all: an error
+        raise FormatError(failed[0].removeprefix("file not used: "))
     key = _natural_key
     return ReplayResult(
         daily=sorted(
@@ -228,6 +237,21 @@ def replay(
         notices=[n for p in parts for n in p.notices],
         alerts=[a for p in parts for a in p.alerts],
     )
+
+
+def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
+    """Files grouped so that one subject's data never spans two processes: a recording
+    file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
+    together in one group."""
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        try:
+            kind = detect(f) if fmt == "auto" else fmt
+        except FormatError:
+            kind = "unreadable"
+        key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
+        groups.setdefault(key, []).append(f)
+    return list(groups.values())
 
 
 def _natural_key(s: str) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ CUSUM
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -84,6 +85,7 @@ def deviation(value: float, median: float, *, circular: bool = False) -> float:
     return float(wrap_minutes(d)) if circular else d
 
 
+@functools.lru_cache(maxsize=64)
 def threshold_for_arl(arl_days: float, k: float) -> float:
     """CUSUM threshold h giving an in-control ARL of ``arl_days`` (Siegmund).
 

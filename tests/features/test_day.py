@@ -156,11 +156,15 @@ def test_late_data_for_a_closed_day_is_counted_not_applied() -> None:
     assert eng.counts[0] != 999.0  # the closed day's data was not touched
 
 
-def test_sub_minute_epochs_are_summed_into_minutes_and_misaligned_starts_shift() -> None:
+def test_sub_minute_epochs_are_summed_into_minutes_scaled_for_missing_epochs() -> None:
     eng = SubjectDays()
-    # 15-s epochs starting 30 s into a minute: the first minute gets 2 epochs
+    # 15-s epochs starting 30 s into a minute (the engine allows it; the schema does not):
+    # the first minute has 2 of its 4 epochs -> scaled x2; the second is complete
     eng.push_activity(T0 * 60 + 30, 15, np.arange(1.0, 7.0), None, 0)
-    assert eng.counts[:2].tolist() == [1.0 + 2.0, 3.0 + 4.0 + 5.0 + 6.0]
+    assert eng.counts[:2].tolist() == [(1.0 + 2.0) * 2, 3.0 + 4.0 + 5.0 + 6.0]
+    # a minute with one of four epochs observed is missing, not a quarter of a minute
+    eng.push_activity((T0 + 10) * 60, 15, np.array([8.0, np.nan, np.nan, np.nan]), None, 0)
+    assert np.isnan(eng.counts[10])
 
 
 def test_local_day_is_cut_by_the_subjects_offset() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -129,3 +130,49 @@ def test_cli_replay_reports_a_missing_file_in_one_line(
     assert main(["replay", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "absent.csv: no such file or folder" in err
+
+
+def test_bad_local_times_and_non_finite_counts_are_counted(tmp_path: Path) -> None:
+    f = tmp_path / "s2.csv"
+    f.write_text(
+        "timestamp,date,activity\n"
+        "2003-03-30 01:59:00,2003-03-30,3\n"
+        "2003-03-30 02:30:00,2003-03-30,4\n"  # does not exist in Oslo (clocks jump 2 -> 3)
+        "2003-03-30 03:00:00,2003-03-30,inf\n"
+        "2003-03-30 03:01:00,2003-03-30,7\n"
+    )
+    result = replay([f])
+    assert result.report.unusable == {
+        "actiwatch: local time ambiguous or nonexistent in Europe/Oslo": 1,
+        "actiwatch: activity not a number >= 0": 1,
+    }
+    assert result.samples == 2
+
+
+def test_an_unreadable_file_is_counted_and_the_others_still_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("timestamp,date,activity\n2003-05-07 12:00:00,2003-05-07,5\n")
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gzip.compress(b"timestamp,date,activity\n2003-05-07 12:00:00,x,1\n")[:20])
+    result = replay([tmp_path])
+    assert result.samples == 1
+    [(why, n)] = [(k, v) for k, v in result.report.unusable.items() if "file not used" in k]
+    assert "bad.csv.gz" in why and n == 1
+    # named on its own, the same file is a one-line error
+    assert main(["replay", str(bad), "--out", str(tmp_path / "o"), "-q"]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_jsonl_subjects_spread_over_files_give_the_same_result_with_jobs(tmp_path: Path) -> None:
+    from phenotyping.events import encode
+    from phenotyping.replay.simulate import CohortSpec, simulate
+
+    msgs = list(simulate(CohortSpec(n_subjects=3, days=10, seed=5, rr=False)))
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[::2]) + b"\n")
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[1::2]) + b"\n")
+    one = replay([tmp_path], jobs=1)
+    two = replay([tmp_path], jobs=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(one.daily), pd.DataFrame(two.daily))
+    assert len(one.recordings) == 3
