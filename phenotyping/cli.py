@@ -16,7 +16,7 @@ from phenotyping.errors import PhenotypingError
 if TYPE_CHECKING:
     from phenotyping.config import Settings
 
-OUTPUT_FILES = "daily_features.csv, recordings.csv, alerts.jsonl, notices.jsonl, report.json"
+OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
 
 
 def _settings(args: argparse.Namespace) -> Settings:

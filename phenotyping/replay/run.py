@@ -7,7 +7,7 @@ Outputs in ``--out DIR``:
 
 ``daily_features.csv``
     one row per subject and local day (every feature, its coverage and validity).
-``recordings.csv``
+``recording_summary.csv``
     one row per subject: whole-recording circadian and sleep measures.
 ``alerts.jsonl``
     relapse-risk alerts (opened / escalated / resolved), one JSON object per line.
@@ -261,10 +261,10 @@ def _natural_key(s: str) -> tuple[Any, ...]:
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:
-    """Write ``daily_features.csv``, ``recordings.csv`` and ``report.json`` into ``out``."""
+    """Write ``daily_features.csv``, ``recording_summary.csv`` and ``report.json`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "daily_features.csv", result.daily)
-    _write_csv(out / "recordings.csv", result.recordings)
+    _write_csv(out / "recording_summary.csv", result.recordings)
     for name, items in (("alerts", result.alerts), ("notices", result.notices)):
         with (out / f"{name}.jsonl").open("w") as fh:
             for item in items:

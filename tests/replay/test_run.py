@@ -20,7 +20,7 @@ CIRCADIAN = ["IS", "IV", "L5", "M10", "RA"]
 
 @pytest.mark.realdata
 def test_replayed_recordings_match_pyactigraphy_on_all_55(data_dir: Path) -> None:
-    """recordings.csv (the replay's whole-recording summary) against pyActigraphy 1.2.2."""
+    """recording_summary.csv (the replay's whole-recording summary) against pyActigraphy 1.2.2."""
     ref = pd.read_csv(data_dir / "reference-outputs/pyactigraphy-1.2.2/depresjon_metrics.csv")
     result = replay([data_dir / "depresjon"], jobs=2)
     got = pd.DataFrame(result.recordings).set_index("subject_id").loc[ref["id"]]
