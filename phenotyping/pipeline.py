@@ -161,6 +161,13 @@ def step(state: SubjectState, msg: Message) -> StepOutput:
     return out
 
 
+def idle(subject: str, state: SubjectState, now_utc_min: int) -> StepOutput:
+    """Processing time passed without data from this subject: close the days that are
+    overdue (end + grace before ``now``). The stream shell calls this on a timer; replays
+    never do (their time is the data's)."""
+    return _judge(subject, state, state.days.advance(now_utc_min))
+
+
 def _judge(subject: str, state: SubjectState, rows: list[dict[str, Any]]) -> StepOutput:
     """Tag closed daily rows with the subject and run the risk engine over them in order."""
     out = StepOutput()

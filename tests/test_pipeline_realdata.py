@@ -100,3 +100,22 @@ def test_recording_end_closes_the_last_days_like_a_flush(data_dir: Path) -> None
     )
     rows += p.process(end).daily
     pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(flushed), check_exact=True)
+
+
+def test_idle_time_closes_overdue_days_and_raises_a_gap_notice(data_dir: Path) -> None:
+    """A subject who stops sending data: processing time closes the days and, after the
+    warm-up, the risk engine notices the gap."""
+    from phenotyping.pipeline import idle
+
+    messages = list(read(data_dir / "depresjon" / "control" / "control_2.csv.gz"))
+    p = Pipeline()
+    for m in messages:
+        p.process(m)
+    state = p.store["control_2"]
+    last_closed = state.days.closed_through
+    end_min = int(messages[-1].span()[1].timestamp() // 60)
+    out = idle("control_2", state, end_min + 10 * 1440)  # ten days later, nothing came
+    assert state.days.closed_through >= last_closed + 8
+    assert [r["valid"] for r in out.daily][-5:] == [False] * 5
+    assert any(n["kind"] == "data_gap" for n in out.notices)
+    assert out.alerts == []

@@ -380,9 +380,20 @@ class SubjectDays:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
         return self.local_minutes() // DAY
 
-    def advance(self) -> list[dict[str, Any]]:
-        """Close every day whose end plus the grace period the watermark has passed."""
-        last_closable = (self.watermark_local - self.params.grace_min) // DAY - 1
+    def advance(self, now_utc_min: int | None = None) -> list[dict[str, Any]]:
+        """Close every day whose end plus the grace period the watermark has passed.
+
+        With ``now_utc_min`` (the stream shell's processing time, passed in), days also close
+        when that much time has passed without data, so a subject who stops wearing the
+        device gets empty days -- and data-gap notices -- instead of silence. The subject's
+        last known UTC offset places "now" on their local clock.
+        """
+        mark = self.watermark_local
+        if now_utc_min is not None and self.base >= 0:
+            known = self.offset[self.offset != NO_OFFSET]
+            off = int(known[-1]) if len(known) else 0
+            mark = max(mark, now_utc_min + off)
+        last_closable = (mark - self.params.grace_min) // DAY - 1
         return self._close_through(last_closable)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -429,10 +440,21 @@ class SubjectDays:
         stray timestamp years away must not cost seconds)."""
         row: dict[str, Any] = dict.fromkeys(_row_columns(self.params), float("nan"))
         row.update(
-            date=_iso(d), weekday=int((d + 3) % 7), minutes_in_day=minutes, observed_min=0,
-            worn_min=0, coverage=0.0, valid=False, sleep_valid=False, hrv_valid=False,
-            sedentary_min=0, m10_start_min=-1, l5_start_min=-1, night_coverage=0.0,
-            night_n_beats=0.0, night_n_nn=0.0,
+            date=_iso(d),
+            weekday=int((d + 3) % 7),
+            minutes_in_day=minutes,
+            observed_min=0,
+            worn_min=0,
+            coverage=0.0,
+            valid=False,
+            sleep_valid=False,
+            hrv_valid=False,
+            sedentary_min=0,
+            m10_start_min=-1,
+            l5_start_min=-1,
+            night_coverage=0.0,
+            night_n_beats=0.0,
+            night_n_nn=0.0,
         )
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
