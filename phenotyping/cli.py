@@ -15,6 +15,7 @@ from phenotyping.errors import PhenotypingError
 
 if TYPE_CHECKING:
     from phenotyping.config import Settings
+    from phenotyping.replay.run import ReplayResult
 
 OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
 
@@ -57,6 +58,28 @@ def _replay(args: argparse.Namespace) -> int:
     for line in result.summary_lines():
         print(line)
     print(f"wrote {args.out}/: {OUTPUT_FILES}")
+    if args.plots:
+        _write_plots(result, args.out)
+    return 0
+
+
+def _write_plots(result: ReplayResult, out: Path) -> list[Path]:
+    """``out/plots/<subject>.png`` for every subject with an alert; prints each path."""
+    from phenotyping.report.plot import write_plots
+
+    paths = write_plots(result.daily, result.alerts, result.clinical, out / "plots")
+    for path in paths:
+        print(f"plot: {path}")
+    return paths
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from phenotyping.report.plot import load_outputs, plot_subject
+
+    outputs = load_outputs(args.src)
+    out = args.out or args.src / "plots" / f"{args.subject}.png"
+    plot_subject(outputs.daily, outputs.alerts, outputs.clinical, args.subject, out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -70,19 +93,49 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from phenotyping.replay.run import replay, write_outputs
-    from phenotyping.replay.simulate import CohortSpec, simulate, write_jsonl
+    import datetime as dt
 
+    from phenotyping.replay.run import replay, write_outputs
+    from phenotyping.replay.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
+
+    settings = _settings(args)
     args.out.mkdir(parents=True, exist_ok=True)
     cohort = args.out / "cohort.jsonl"
-    spec = CohortSpec(n_subjects=args.subjects, days=args.days, seed=args.seed)
+    spec = demo_spec() if args.seed is None else demo_spec(args.seed)
     n = write_jsonl(simulate(spec), cohort)
-    print(f"simulated {args.subjects} subjects x {args.days} days: {n:,} messages -> {cohort}")
-    result = replay([cohort], fmt="jsonl")
+    end = spec.start + dt.timedelta(days=spec.days - 1)
+    print(
+        f"simulated {spec.n_subjects} subjects x {spec.days} days ({spec.start} to {end}, "
+        f"seed {spec.seed}): {n:,} messages -> {cohort}"
+    )
+    treat, det = (spec.treat or {})[DEMO_RELAPSING], (spec.deteriorate or {})[DEMO_RELAPSING]
+    print(
+        f"  {DEMO_RELAPSING}: {treat.modality}, {treat.sessions} sessions every "
+        f"{treat.every_days} days from {spec.start + dt.timedelta(days=treat.start_day)} "
+        f"(PHQ-9 {treat.phq9_before:g} -> {treat.phq9_after:g}); relapse from "
+        f"{spec.start + dt.timedelta(days=det.day)} (activity "
+        f"{100 * (det.activity_factor - 1):+.0f}%, sleep and activity {det.shift_min:+.0f} min "
+        f"later); the other {spec.n_subjects - 1} subjects stable"
+    )
+    result = replay([cohort], fmt="jsonl", params=settings.engine, risk=settings.risk)
     write_outputs(result, args.out)
+    (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/: {OUTPUT_FILES}")
+    print(f"wrote {args.out}/: {OUTPUT_FILES}, clinical_events.jsonl, settings.txt")
+    for a in result.alerts:
+        if a["kind"] == "opened":
+            print(
+                f"alert: {a['subject_id']} {a['date']} {a['level']} "
+                f"(after_response={str(a['after_response']).lower()}): {a['explanation']}"
+            )
+    if result.alerts:
+        print(f"  every alert message (opened/escalated/resolved): {args.out / 'alerts.jsonl'}")
+    if args.plots:
+        _write_plots(result, args.out)
+    else:
+        for subject in dict.fromkeys(a["subject_id"] for a in result.alerts):
+            print(f"plot: phenotyping plot {subject} --from {args.out}")
     return 0
 
 
@@ -114,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "actiwatch", "mmash", "jsonl"],
         help="recording format",
     )
-    p.add_argument("--broker", default=None, help="publish into Kafka instead (not yet)")
+    p.add_argument(
+        "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
+    )
     p.add_argument(
         "--jobs",
         type=int,
@@ -123,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no settings")
     p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    p.add_argument(
+        "--plots",
+        action="store_true",
+        help="also write plots/<subject>.png for every subject with an alert",
+    )
     p.set_defaults(func=_replay)
 
     p = sub.add_parser("simulate", help="write a synthetic cohort as JSONL wire messages")
@@ -132,16 +192,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("cohort.jsonl"))
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("demo", help="simulate a small cohort and replay it in-process")
+    p = sub.add_parser(
+        "demo",
+        help="simulate 6 subjects over 12 weeks (one responds to ketamine, then relapses), "
+        "replay them in-process, plot the alerts",
+    )
     p.add_argument("--out", type=Path, default=Path("demo"))
-    p.add_argument("--subjects", type=int, default=6)
-    p.add_argument("--days", type=int, default=21)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=None, help="cohort seed (default: the demo's, see demo_spec)"
+    )
+    p.add_argument(
+        "--plots",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write plots/<subject>.png for every subject with an alert (default: yes)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the settings")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("plot", help="plot one subject of a replay output folder (PNG)")
+    p.add_argument("subject", help="pseudonymous subject id")
+    p.add_argument(
+        "--from",
+        dest="src",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="replay or demo output folder (daily_features.csv, alerts.jsonl, ...)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="PNG (default: DIR/plots/SUBJECT.png)",
+    )
+    p.set_defaults(func=_plot)
 
     p = sub.add_parser("schemas", help="write the JSON Schema of every wire message")
     p.add_argument("--out", type=Path, default=Path("schemas"))
     p.set_defaults(func=_schemas)
+
     return parser
 
 

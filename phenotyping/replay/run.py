@@ -14,6 +14,9 @@ Outputs in ``--out DIR``:
 ``notices.jsonl``
     one JSON object per notice (e.g. ``late_data``: samples for an already-closed day that
     were not applied, with the event id).
+``clinical_events.jsonl``
+    the clinical events replayed (treatment sessions, responses, self-reports), once per
+    event id, by subject and time -- what the plots mark beside the features.
 ``report.json``
     files, rows and messages read, unusable rows with their reasons, late samples,
     throughput.
@@ -22,6 +25,7 @@ Outputs in ``--out DIR``:
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch
+from phenotyping.events import ActivityBatch, ClinicalEvent, encode
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
@@ -46,8 +50,11 @@ class RecordingCollector:
     """Keeps each subject's whole activity series for the per-recording summary."""
 
     parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
+    clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
     def add(self, msg: Message) -> None:
+        if isinstance(msg, ClinicalEvent):
+            self.clinical.setdefault(msg.event_id, json.loads(encode(msg)))
         if isinstance(msg, ActivityBatch) and msg.counts is not None:
             start_s = int(msg.start.timestamp())
             values = np.array(msg.counts, dtype=np.float64)
@@ -91,6 +98,7 @@ class ReplayResult:
     samples: int
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    clinical: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -155,6 +163,7 @@ def _replay_files(
         samples,
         out.notices,
         out.alerts,
+        clinical=list(collector.clinical.values()),
     )
 
 
@@ -236,6 +245,10 @@ def replay(
         samples=sum(p.samples for p in parts),
         notices=[n for p in parts for n in p.notices],
         alerts=[a for p in parts for a in p.alerts],
+        clinical=sorted(
+            (c for p in parts for c in p.clinical),
+            key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
+        ),
     )
 
 
@@ -261,11 +274,15 @@ def _natural_key(s: str) -> tuple[Any, ...]:
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:
-    """Write ``daily_features.csv``, ``recording_summary.csv`` and ``report.json`` into ``out``."""
+    """Write the output files (module docstring) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "daily_features.csv", result.daily)
     _write_csv(out / "recording_summary.csv", result.recordings)
-    for name, items in (("alerts", result.alerts), ("notices", result.notices)):
+    for name, items in (
+        ("alerts", result.alerts),
+        ("notices", result.notices),
+        ("clinical_events", result.clinical),
+    ):
         with (out / f"{name}.jsonl").open("w") as fh:
             for item in items:
                 fh.write(json.dumps(item, sort_keys=True) + "\n")

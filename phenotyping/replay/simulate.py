@@ -1,7 +1,8 @@
 """Deterministic synthetic cohort: the wire messages a group of wearers would upload.
 
 :func:`simulate` yields :mod:`phenotyping.events` messages (:class:`ActivityBatch`,
-:class:`HeartBeatBatch`, :class:`SleepEpisode`) for ``n_subjects`` pseudonymous subjects
+:class:`HeartBeatBatch`, :class:`SleepEpisode`, and :class:`ClinicalEvent` for treated
+subjects) for ``n_subjects`` pseudonymous subjects
 (``sim-001``, ``sim-002``...) over ``days`` local days, **in upload (arrival) order**, as
 a lazy iterator. :func:`write_jsonl` writes them one :func:`phenotyping.events.encode`
 line per message.
@@ -61,6 +62,17 @@ minute states that shaped the activity, so they are mutually consistent.
 ``day + 1`` on the whole rest-activity cycle is shifted); optionally a higher heart rate
 and a lower RMSSD. ``ramp_days`` phases it in linearly.
 
+*Treatment* (:class:`Treatment`, ``CohortSpec.treat``): a course of sessions (ketamine,
+TMS...) with the clinic's records as :class:`ClinicalEvent` messages -- a session per
+session day, a weekly PHQ-9 self-report (before, during and after the course), optionally
+a clinician's ``response`` and a ``course_end``. PHQ-9 falls linearly over the course and,
+when the subject also has a later :class:`Deterioration` (a relapse after a response),
+climbs back. Optionally the course also lifts a depressed activity level. Clinical events
+come from the clinic, not the wearable: they are never late, duplicated or dropped, arrive
+1-30 min after they happen and use their own random stream, so a treatment that changes no
+signal (``pre_activity_factor=1``) adds messages but changes none of the others.
+:func:`demo_spec` is the cohort of ``phenotyping demo``.
+
 Conventions
 -----------
 *Time zone.* ``tz`` is a fixed UTC offset in minutes (default ``+60``) or an IANA zone
@@ -76,7 +88,7 @@ the same in all three shapes.
 
 *Event ids* are ``f"{subject}:{type}:{start}"`` with ``start`` the batch start in UTC
 (``2024-01-01T23:00:00Z``; for heartbeat bursts the first beat, to the millisecond), so a
-re-upload carries the same id.
+re-upload carries the same id; clinical events are ``f"{subject}:clinical:{kind}:{at}"``.
 
 *Arrival.* A message arrives after its last sample: day batches 5-120 min after local
 midnight, hour batches 1-15 min after the hour, samples at once, RR bursts 1-30 s after
@@ -125,22 +137,34 @@ from typing import Literal, NamedTuple, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.events import ActivityBatch, HeartBeatBatch, SleepEpisode, encode
+from phenotyping.events import (
+    ActivityBatch,
+    ClinicalEvent,
+    HeartBeatBatch,
+    Modality,
+    SleepEpisode,
+    encode,
+)
 
 __all__ = [
     "ACTIVITY_SOURCE",
+    "CLINIC_SOURCE",
+    "DEMO_RELAPSING",
+    "DEMO_SEED",
     "HEART_SOURCE",
     "CohortSpec",
     "Deterioration",
     "SimMessage",
+    "Treatment",
     "Upload",
+    "demo_spec",
     "simulate",
     "simulate_timed",
     "subject_ids",
     "write_jsonl",
 ]
 
-SimMessage = ActivityBatch | HeartBeatBatch | SleepEpisode
+SimMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 B1 = NDArray[np.bool_]
@@ -149,12 +173,16 @@ B1 = NDArray[np.bool_]
 ACTIVITY_SOURCE = "sim-actiwatch"
 #: ``source`` of the RR bursts.
 HEART_SOURCE = "sim-hrm"
+#: ``source`` of the clinical events (treatment sessions, self-reports).
+CLINIC_SOURCE = "sim-clinic"
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS_MIN = 60_000
 _HOUR_MS = 3_600_000
 # Random streams (first element after the seed of every SeedSequence key).
-_S_SUBJECT, _S_NIGHT, _S_DAY, _S_PERTURB, _S_RR, _S_RR_DAY = range(6)
+_S_SUBJECT, _S_NIGHT, _S_DAY, _S_PERTURB, _S_RR, _S_RR_DAY, _S_CLINIC = range(7)
+#: Days over which self-reported PHQ-9 climbs back to ``phq9_before`` after a relapse.
+_PHQ9_RELAPSE_DAYS = 21
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,138 @@ class Deterioration:
         return min(1.0, (day - self.day + 1) / self.ramp_days)
 
 
+_MODALITIES = ("ketamine", "esketamine", "tms", "ect", "psilocybin", "other")
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A treatment course of one subject and the clinic's records of it.
+
+    Emits :class:`~phenotyping.events.ClinicalEvent` messages (on the local days of the
+    cohort window only), each at a local wall-clock time relative to ``session_minute``:
+
+    * ``self_report`` (PHQ-9) at ``session_minute - 60`` every ``report_every_days``
+      days, on the days ``start_day + k * report_every_days`` for every integer ``k``
+      (also before the course, so there is a pre-course score; on a session day the
+      questionnaire is filled in before the session);
+    * ``treatment_session`` (``modality``) at ``session_minute`` on the days
+      ``start_day + i * every_days``, ``i = 0 .. sessions - 1``;
+    * ``response`` (a clinician judges the patient a responder) at ``session_minute + 60``
+      on the day ``last session + response_after_days``, when that is not ``None``;
+    * ``course_end`` at ``session_minute + 120`` on the last session's day (if
+      ``course_end``).
+
+    PHQ-9 (0-27): ``phq9_before`` up to the first session, then linear to ``phq9_after``
+    at the last session, then ``phq9_after``; if the subject also has a
+    :class:`Deterioration` that starts after the first session (a relapse), from its day
+    the score climbs linearly back to ``phq9_before`` over 21 days. Plus Gaussian noise of
+    SD ``phq9_sd``, rounded to a whole point and clipped to 0..27. (The risk engine
+    detects a response from a PHQ-9 reported *during* the course, i.e. before the
+    ``course_end``, that is at most half the pre-course score.)
+
+    ``pre_activity_factor`` models the depressed state the course treats: activity counts
+    are multiplied by it up to the first session, and the factor eases linearly to 1 at
+    the last session (1: the course changes no device signal).
+
+    Parameters
+    ----------
+    start_day
+        Local day of the first session (0 = ``CohortSpec.start``).
+    modality
+        One of the :class:`~phenotyping.events.ClinicalEvent` modalities.
+    sessions, every_days
+        Number of sessions and days between them.
+    phq9_before, phq9_after, phq9_sd
+        PHQ-9 before the course, after it, and its report-to-report noise.
+    report_every_days
+        Days between self-reports.
+    response_after_days
+        Days after the last session on which a clinician records a response (``None``:
+        never; the response is then only visible in the PHQ-9).
+    course_end
+        Emit a ``course_end`` after the last session.
+    pre_activity_factor
+        Activity multiplier before the course (see above).
+    session_minute
+        Local wall-clock minute of the sessions (60..1260).
+
+    Examples
+    --------
+    >>> t = Treatment(start_day=10, sessions=3, every_days=2)
+    >>> t.session_days()
+    [10, 12, 14]
+    >>> [t.phq9(d) for d in (9, 10, 12, 14, 30)]
+    [20.0, 20.0, 13.5, 7.0, 7.0]
+    >>> [t.activity_factor(d) for d in (0, 14)]
+    [1.0, 1.0]
+    """
+
+    start_day: int
+    modality: Modality = "ketamine"
+    sessions: int = 6
+    every_days: int = 3
+    phq9_before: float = 20.0
+    phq9_after: float = 7.0
+    phq9_sd: float = 1.0
+    report_every_days: int = 7
+    response_after_days: int | None = None
+    course_end: bool = True
+    pre_activity_factor: float = 1.0
+    session_minute: int = 600
+
+    def __post_init__(self) -> None:
+        if self.start_day < 0:
+            raise ValueError(f"start_day: must be >= 0, got {self.start_day}")
+        if self.modality not in _MODALITIES:
+            raise ValueError(f"modality: must be one of {_MODALITIES}, got {self.modality!r}")
+        if self.sessions < 1:
+            raise ValueError(f"sessions: must be >= 1, got {self.sessions}")
+        if self.every_days < 1:
+            raise ValueError(f"every_days: must be >= 1, got {self.every_days}")
+        if self.report_every_days < 1:
+            raise ValueError(f"report_every_days: must be >= 1, got {self.report_every_days}")
+        for name in ("phq9_before", "phq9_after"):
+            if not 0 <= getattr(self, name) <= 27:
+                raise ValueError(f"{name}: PHQ-9 must be within 0..27, got {getattr(self, name)}")
+        if not self.phq9_sd >= 0:
+            raise ValueError(f"phq9_sd: must be >= 0, got {self.phq9_sd}")
+        if self.response_after_days is not None and self.response_after_days < 0:
+            raise ValueError(f"response_after_days: must be >= 0, got {self.response_after_days}")
+        if not self.pre_activity_factor > 0:
+            raise ValueError(f"pre_activity_factor: must be > 0, got {self.pre_activity_factor}")
+        if not 60 <= self.session_minute <= 1260:
+            raise ValueError(f"session_minute: must be 60..1260, got {self.session_minute}")
+
+    @property
+    def last_day(self) -> int:
+        """Local day of the last session."""
+        return self.start_day + (self.sessions - 1) * self.every_days
+
+    def session_days(self) -> list[int]:
+        """Local days of the sessions."""
+        return list(range(self.start_day, self.last_day + 1, self.every_days))
+
+    def _course(self, day: int) -> float:
+        """Fraction (0..1) of the course done by local day ``day``."""
+        if day <= self.start_day:
+            return 0.0
+        if day >= self.last_day:
+            return 1.0
+        return (day - self.start_day) / (self.last_day - self.start_day)
+
+    def phq9(self, day: int, relapse_day: int | None = None) -> float:
+        """Noise-free PHQ-9 on local day ``day`` (``relapse_day``: a deterioration's day)."""
+        score = self.phq9_before + (self.phq9_after - self.phq9_before) * self._course(day)
+        if relapse_day is not None and relapse_day > self.start_day and day >= relapse_day:
+            back = min(1.0, (day - relapse_day + 1) / _PHQ9_RELAPSE_DAYS)
+            score += (self.phq9_before - score) * back
+        return score
+
+    def activity_factor(self, day: int) -> float:
+        """Activity multiplier on local day ``day`` (``pre_activity_factor`` easing to 1)."""
+        return self.pre_activity_factor + (1.0 - self.pre_activity_factor) * self._course(day)
+
+
 def _prob(name: str, p: float) -> None:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{name}: must be a probability in [0, 1], got {p}")
@@ -246,6 +406,10 @@ class CohortSpec:
         Device sleep episodes on/off.
     deteriorate
         Subject id -> :class:`Deterioration` (stored read-only).
+    treat
+        Subject id -> :class:`Treatment` (stored read-only): the course's clinical events
+        are added to the subject's messages. Combined with a :class:`Deterioration` that
+        starts after the course, it simulates a relapse after a response.
     subject_prefix
         Subject ids are ``f"{subject_prefix}-{i:03d}"`` (letters, digits, ``._-``).
 
@@ -275,6 +439,7 @@ class CohortSpec:
     sleep_episodes: bool = True
     deteriorate: Mapping[str, Deterioration] | None = field(default=None, hash=False)
     subject_prefix: str = "sim"
+    treat: Mapping[str, Treatment] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.n_subjects < 1:
@@ -304,10 +469,15 @@ class CohortSpec:
         _Clock(self.tz)  # validates tz
         if self.deteriorate is not None:
             object.__setattr__(self, "deteriorate", MappingProxyType(dict(self.deteriorate)))
+        if self.treat is not None:
+            object.__setattr__(self, "treat", MappingProxyType(dict(self.treat)))
         ids = set(subject_ids(self))
         for sid in self.deteriorate or {}:
             if sid not in ids:
                 raise ValueError(f"deteriorate: {sid!r} is not a subject of this cohort")
+        for sid in self.treat or {}:
+            if sid not in ids:
+                raise ValueError(f"treat: {sid!r} is not a subject of this cohort")
 
 
 def subject_ids(spec: CohortSpec) -> list[str]:
@@ -426,6 +596,7 @@ class _Subject:
     rmssd: float  # typical nightly RMSSD, ms
     resp_hz: float
     det: Deterioration | None
+    treat: Treatment | None = None
 
 
 @dataclass(frozen=True)
@@ -533,6 +704,35 @@ class _SleepGroup:
         )
 
 
+class _Clinical(NamedTuple):
+    minute: int  # UTC minute it happened
+    kind: Literal["treatment_session", "course_end", "response", "self_report"]
+    modality: Modality | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class _ClinicalGroup:
+    sid: str
+    clock: _Clock
+    events: list[_Clinical]
+
+    def build(self, i: int) -> ClinicalEvent:
+        ev = self.events[i]
+        off = self.clock.offset(ev.minute)
+        return ClinicalEvent(
+            event_id=f"{self.sid}:clinical:{ev.kind}:{_iso_utc(ev.minute * _MS_MIN)}",
+            subject_id=self.sid,
+            source=CLINIC_SOURCE,
+            tz_offset_min=off,
+            at=(_EPOCH + dt.timedelta(minutes=ev.minute)).astimezone(self.clock.tzinfo(off)),
+            kind=ev.kind,
+            modality=ev.modality,
+            instrument="PHQ-9" if ev.kind == "self_report" else None,
+            score=ev.score,
+        )
+
+
 _Item = tuple[int, _Group, int]  # (arrival UTC ms, group, index in group)
 
 
@@ -573,6 +773,7 @@ class _Cohort:
             rmssd=float(np.clip(np.exp(r.normal(math.log(40), 0.35)), 12, 120)),
             resp_hz=float(r.uniform(0.2, 0.3)),
             det=(self.spec.deteriorate or {}).get(sid),
+            treat=(self.spec.treat or {}).get(sid),
         )
 
     def night(self, sub: _Subject, n: int) -> _Night:
@@ -666,6 +867,8 @@ class _Cohort:
         scale = sub.level * day_level * (sub.wk_level if date.weekday() >= 5 else 1.0)
         if sub.det:
             scale *= 1 + (sub.det.activity_factor - 1) * sub.det.progress(d)
+        if sub.treat and sub.treat.pre_activity_factor != 1.0:
+            scale *= sub.treat.activity_factor(d)
         return np.round(raw * scale), awake
 
     def beats(
@@ -905,6 +1108,42 @@ class _Cohort:
             ):
                 yield at, groups[g], i
 
+    def clinical_day(self, sub: _Subject, d: int) -> Iterator[_Item]:
+        """Clinical events of local day ``d`` of a treated subject, by arrival.
+
+        They come from the clinic, not the wearable: never late, duplicated or dropped with
+        the device's data. Each arrives 1-30 min after it happened (from its own random
+        stream, so a treatment moves no device message); the events of a day are at least
+        60 min apart, so arrival keeps their order.
+        """
+        t = sub.treat
+        if t is None:
+            return
+        r = self.rng(_S_CLINIC, sub.idx, d)
+        noise = float(r.standard_normal())
+        lags = r.integers(1, 31, 4)
+        date = self.spec.start + dt.timedelta(days=d)
+        events: list[_Clinical] = []
+
+        def at(offset_min: int) -> int:
+            return self.clock.to_utc(date, t.session_minute + offset_min)
+
+        if (d - t.start_day) % t.report_every_days == 0:
+            score = t.phq9(d, sub.det.day if sub.det else None) + t.phq9_sd * noise
+            score = float(min(max(round(score), 0), 27))
+            events.append(_Clinical(at(-60), "self_report", score=score))
+        if d in t.session_days():
+            events.append(_Clinical(at(0), "treatment_session", modality=t.modality))
+        if t.response_after_days is not None and d == t.last_day + t.response_after_days:
+            events.append(_Clinical(at(60), "response"))
+        if t.course_end and d == t.last_day:
+            events.append(_Clinical(at(120), "course_end"))
+        if not events:
+            return
+        group = _ClinicalGroup(sub.sid, self.clock, events)
+        for i, ev in enumerate(events):
+            yield (ev.minute + int(lags[i])) * _MS_MIN, group, i
+
 
 def simulate_timed(spec: CohortSpec) -> Iterator[Upload]:
     """Like :func:`simulate`, also yielding each message's arrival instant (UTC).
@@ -926,6 +1165,7 @@ def simulate_timed(spec: CohortSpec) -> Iterator[Upload]:
         # arrives by then can be released now; the rest waits (lazily built) in `carry`.
         watermark = cohort.midnight(d + 1) * _MS_MIN
         streams = [cohort.subject_day(sub, d) for sub in cohort.subjects]
+        streams += [cohort.clinical_day(sub, d) for sub in cohort.subjects if sub.treat]
         pending: list[_Item] = []
         for item in heapq.merge(carry, *streams, key=itemgetter(0)):
             if item[0] <= watermark:  # merged items come sorted: once over, always over
@@ -969,3 +1209,51 @@ def write_jsonl(messages: Iterable[SimMessage], path: str | os.PathLike[str]) ->
             fh.write(b"\n")
             n += 1
     return n
+
+
+#: The subject of :func:`demo_spec` who responds to a ketamine course and then relapses.
+DEMO_RELAPSING = "sim-004"
+#: Default seed of :func:`demo_spec` (see there why).
+DEMO_SEED = 9
+
+
+def demo_spec(seed: int = DEMO_SEED, *, rr: bool = False) -> CohortSpec:
+    """The cohort of ``phenotyping demo``.
+
+    Six subjects over 84 days (2024-01-01 to 2024-03-24, fixed UTC+1) with the default
+    imperfect uploads (wear gaps, days off the wrist, late and duplicated uploads). Five
+    stay stable. :data:`DEMO_RELAPSING` is depressed at first (activity 20 % lower), gets
+    a ketamine course of 6 sessions every 3 days from day 14 (2024-01-15; PHQ-9 20 -> 7,
+    reported weekly), and relapses from day 56 (2024-02-26): daily activity 35 % lower
+    and the whole rest-activity cycle 120 min later, PHQ-9 climbing back over 3 weeks.
+
+    RR intervals are off by default: with them the replay takes about 10 times longer
+    (about 25 s instead of 2-3 s on a 2-core machine). :data:`DEMO_SEED` is a seed whose
+    five stable subjects raise no alert; the engine does raise occasional false alarms on
+    stable simulated subjects (one episode in 1-2 of the 5 on about half of the seeds
+    0-9), so another seed may show one.
+
+    Examples
+    --------
+    >>> spec = demo_spec()
+    >>> spec.n_subjects, spec.days, sorted(spec.treat or {}), sorted(spec.deteriorate or {})
+    (6, 84, ['sim-004'], ['sim-004'])
+    """
+    return CohortSpec(
+        n_subjects=6,
+        days=84,
+        seed=seed,
+        rr=rr,
+        treat={
+            DEMO_RELAPSING: Treatment(
+                start_day=14,
+                modality="ketamine",
+                sessions=6,
+                every_days=3,
+                phq9_before=20,
+                phq9_after=7,
+                pre_activity_factor=0.8,
+            )
+        },
+        deteriorate={DEMO_RELAPSING: Deterioration(day=56, activity_factor=0.65, shift_min=120)},
+    )

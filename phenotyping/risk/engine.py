@@ -350,7 +350,9 @@ class RiskState:
             after = stats.cusum(before, sign * z / root, p.k)
             if after > 0 and before == 0:
                 f[run] = d
-            if after > p.h:  # a signal: record it, restart this CUSUM (Page's scheme)
+            if after > p.h:  # a signal: record it, restart this CUSUM (Page's scheme); a
+                # head start of h/2 (fast initial response) was tried and doubled the false
+                # episodes on stable synthetic subjects
                 f["prev_alarm"], f["last_alarm"] = f["last_alarm"], d
                 f["alarm_run"], f["alarm_dir"] = f[run], sign
                 after = 0.0
@@ -408,6 +410,9 @@ class RiskState:
                 f = self.feat
                 runs = f["alarm_run"][(f["last_alarm"] >= since) & (f["alarm_run"] >= 0)]
                 self.episode_start = int(min([*runs.tolist(), d]))
+                # the days since the estimated onset were judged already but must not shape
+                # the baseline any more: the episode began then
+                self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
                 self.episode_level, self.days_below = level, 0
                 out.append(
                     self._alert(subject, d, "opened", level, score, domains, values, cols, row)

@@ -23,15 +23,19 @@ import pytest
 
 from phenotyping.events import (
     ActivityBatch,
+    ClinicalEvent,
     HeartBeatBatch,
     SleepEpisode,
     decode,
     encode,
 )
 from phenotyping.replay.simulate import (
+    DEMO_RELAPSING,
     CohortSpec,
     Deterioration,
     SimMessage,
+    Treatment,
+    demo_spec,
     simulate,
     simulate_timed,
     subject_ids,
@@ -120,6 +124,7 @@ def test_subject_ids_are_pseudonymous_and_ordered() -> None:
         dict(rr_burst_s=5),
         dict(subject_prefix="Jane Doe"),
         dict(deteriorate={"sim-999": Deterioration(day=3)}),
+        dict(treat={"sim-999": Treatment(start_day=3)}),
     ],
 )
 def test_spec_rejects_bad_values(kwargs: dict[str, Any]) -> None:
@@ -594,3 +599,182 @@ def test_larger_cohort_runs_lazily_with_expected_counts() -> None:
     kinds = Counter((m.type, m.subject_id) for m in stream)
     assert all(kinds["activity", sid] == 3 for sid in subject_ids(spec))
     assert all(kinds["sleep", sid] == 2 for sid in subject_ids(spec))
+
+
+# --------------------------------------------------------------------------- treatment
+
+#: Noise-free PHQ-9 so the expected scores are hand-derivable.
+COURSE = Treatment(
+    start_day=7,
+    modality="ketamine",
+    sessions=3,
+    every_days=7,
+    phq9_before=21,
+    phq9_after=9,
+    phq9_sd=0.0,
+    report_every_days=7,
+)
+
+
+def _clinical(msgs: tuple[SimMessage, ...], sid: str) -> list[ClinicalEvent]:
+    return [m for m in msgs if isinstance(m, ClinicalEvent) and m.subject_id == sid]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(start_day=-1),
+        dict(modality="prayer"),
+        dict(sessions=0),
+        dict(every_days=0),
+        dict(report_every_days=0),
+        dict(phq9_before=28),
+        dict(phq9_after=-1),
+        dict(phq9_sd=-0.5),
+        dict(response_after_days=-2),
+        dict(pre_activity_factor=0),
+        dict(session_minute=30),
+    ],
+)
+def test_treatment_rejects_bad_values(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Treatment(**{"start_day": 3, **kwargs})
+
+
+def test_treatment_emits_sessions_reports_and_course_end() -> None:
+    spec = clean(n_subjects=2, days=30, seed=4, rr=False, treat={"sim-002": COURSE})
+    msgs = _cohort(spec)
+    assert _clinical(msgs, "sim-001") == []
+    events = _clinical(msgs, "sim-002")
+    day = {k: START + dt.timedelta(days=k) for k in range(30)}
+    got = [(e.at.date(), e.at.time(), e.kind, e.modality, e.score) for e in events]
+    ten, nine, noon = dt.time(10), dt.time(9), dt.time(12)
+    # sessions on days 7, 14, 21 at 10:00; PHQ-9 every 7 days from day 0 at 09:00, linear
+    # from 21 at the first session to 9 at the last (day 14: half way, 15); course end at
+    # 12:00 on the last session's day
+    assert got == [
+        (day[0], nine, "self_report", None, 21.0),
+        (day[7], nine, "self_report", None, 21.0),
+        (day[7], ten, "treatment_session", "ketamine", None),
+        (day[14], nine, "self_report", None, 15.0),
+        (day[14], ten, "treatment_session", "ketamine", None),
+        (day[21], nine, "self_report", None, 9.0),
+        (day[21], ten, "treatment_session", "ketamine", None),
+        (day[21], noon, "course_end", None, None),
+        (day[28], nine, "self_report", None, 9.0),
+    ]
+    assert all(e.instrument == ("PHQ-9" if e.kind == "self_report" else None) for e in events)
+    assert all(e.tz_offset_min == 60 and e.at.utcoffset() == dt.timedelta(hours=1) for e in events)
+    # deterministic, unique ids: subject, "clinical", kind, UTC instant
+    ids = [e.event_id for e in events]
+    assert len(set(ids)) == len(ids)
+    assert ids[2] == f"sim-002:clinical:treatment_session:{day[7].isoformat()}T09:00:00Z"
+    assert ids == [e.event_id for e in _clinical(tuple(simulate(spec)), "sim-002")]
+
+
+def test_clinical_events_arrive_in_order_shortly_after_they_happen() -> None:
+    spec = dataclasses.replace(BUSY, days=16, treat={"sim-002": COURSE})
+    ups = list(simulate_timed(spec))
+    arrivals = [u.arrival for u in ups]
+    assert arrivals == sorted(arrivals)
+    clinical = [u for u in ups if isinstance(u.message, ClinicalEvent)]
+    assert len(clinical) == 5  # reports on days 0, 7, 14; sessions on days 7, 14
+    for u in clinical:
+        assert isinstance(u.message, ClinicalEvent)
+        assert MIN <= u.arrival - u.message.at <= 30 * MIN
+        assert decode(encode(u.message), now=u.arrival) == u.message
+    # within a day: questionnaire, then session (arrival keeps the order they happened in)
+    ats = [u.message.at for u in clinical if isinstance(u.message, ClinicalEvent)]
+    assert ats == sorted(ats)
+
+
+def test_a_treatment_changes_no_device_message() -> None:
+    """With pre_activity_factor 1 the course only adds clinical messages (the wearable
+    streams, their perturbations and their arrival order are those of the untreated
+    cohort)."""
+    base = dataclasses.replace(BUSY, days=10)
+    treated = dataclasses.replace(base, treat={"sim-001": Treatment(start_day=2)})
+    plain = [encode(m) for m in _cohort(base)]
+    assert [encode(m) for m in _cohort(treated) if not isinstance(m, ClinicalEvent)] == plain
+    assert len(_cohort(treated)) > len(plain)
+
+
+def test_response_event_and_phq9_relapse_with_a_deterioration() -> None:
+    course = dataclasses.replace(COURSE, response_after_days=3, course_end=False)
+    spec = clean(
+        n_subjects=1,
+        days=57,
+        rr=False,
+        treat={"sim-001": course},
+        deteriorate={"sim-001": Deterioration(day=35, activity_factor=0.7, shift_min=60)},
+    )
+    events = _clinical(_cohort(spec), "sim-001")
+    assert [e.kind for e in events].count("course_end") == 0
+    (resp,) = [e for e in events if e.kind == "response"]
+    assert resp.at.date() == START + dt.timedelta(days=24) and resp.at.time() == dt.time(11)
+    scores = {(e.at.date() - START).days: e.score for e in events if e.kind == "self_report"}
+    # 9 after the course; from day 35 it climbs back to 21 over 21 days: day 35:
+    # 9 + 12 * 1/21 = 9.57 -> 10; day 42: 9 + 12 * 8/21 = 13.57 -> 14; day 49:
+    # 9 + 12 * 15/21 = 17.57 -> 18; day 56: 21
+    assert scores == {0: 21, 7: 21, 14: 15, 21: 9, 28: 9, 35: 10, 42: 14, 49: 18, 56: 21}
+
+
+def test_phq9_noise_is_whole_points_within_range() -> None:
+    course = Treatment(start_day=0, phq9_before=26, phq9_after=1, phq9_sd=3.0, report_every_days=1)
+    spec = clean(n_subjects=3, days=40, rr=False, treat={"sim-003": course})
+    scores = [e.score for e in _clinical(_cohort(spec), "sim-003") if e.kind == "self_report"]
+    assert len(scores) == 40
+    assert all(s is not None and s == int(s) and 0 <= s <= 27 for s in scores)
+    expected = [course.phq9(d) for d in range(40)]
+    diffs = np.array(scores, dtype=float) - np.array(expected)
+    assert 1.5 < float(np.std(diffs)) < 4.5  # noise of SD 3, rounded and clipped
+    assert len(set(scores)) > 10
+
+
+def test_pre_course_activity_factor_eases_to_one_at_the_last_session() -> None:
+    base = CohortSpec(n_subjects=2, days=24, seed=8, rr=False)
+    course = Treatment(start_day=6, sessions=5, every_days=3, pre_activity_factor=0.6)
+    a = _cohort(base)
+    b = _cohort(dataclasses.replace(base, treat={"sim-002": course}))
+    da, db = _local_days(a, "sim-002"), _local_days(b, "sim-002")
+    assert da.keys() == db.keys()
+    for day, ca in da.items():
+        k = (day - START).days
+        # 0.6 up to day 6, then linear to 1 at day 18 (the 5th session)
+        factor = 0.6 + 0.4 * min(max((k - 6) / 12, 0.0), 1.0)
+        ok = ~np.isnan(ca)
+        assert np.array_equal(ok, ~np.isnan(db[day]))
+        err = np.abs(db[day][ok] - factor * ca[ok])
+        assert np.all(err <= 0.5 + 0.5 * factor + 1e-9), (k, factor)
+    assert [encode(m) for m in a if m.subject_id == "sim-001"] == [
+        encode(m) for m in b if m.subject_id == "sim-001" and not isinstance(m, ClinicalEvent)
+    ]
+
+
+def test_sessions_keep_their_local_time_across_a_dst_change() -> None:
+    course = Treatment(start_day=0, sessions=4, every_days=1, session_minute=14 * 60)
+    spec = clean(
+        n_subjects=1,
+        days=4,
+        rr=False,
+        start=dt.date(2024, 3, 29),
+        tz="Europe/Oslo",
+        treat={"sim-001": course},
+    )
+    sessions = [e for e in _clinical(_cohort(spec), "sim-001") if e.kind == "treatment_session"]
+    assert [(e.at.day, e.at.hour, e.tz_offset_min) for e in sessions] == [
+        (29, 14, 60),
+        (30, 14, 60),
+        (31, 14, 120),
+        (1, 14, 120),
+    ]
+
+
+def test_demo_spec_is_one_treated_relapsing_subject_among_stable_ones() -> None:
+    spec = demo_spec()
+    assert (spec.n_subjects, spec.days, spec.rr) == (6, 84, False)
+    assert set(spec.treat or {}) == set(spec.deteriorate or {}) == {DEMO_RELAPSING}
+    treat, det = (spec.treat or {})[DEMO_RELAPSING], (spec.deteriorate or {})[DEMO_RELAPSING]
+    assert treat.modality == "ketamine" and treat.phq9_after <= treat.phq9_before / 2
+    assert treat.last_day < det.day < spec.days - 14  # relapse after the course, time to see it
+    assert det.activity_factor == pytest.approx(0.65) and det.shift_min == 120

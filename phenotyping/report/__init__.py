@@ -1,0 +1,1 @@
+"""Reports for people: per-subject plots of a replay's outputs (:mod:`.plot`)."""
