@@ -38,12 +38,9 @@ def _replay(args: argparse.Namespace) -> int:
     from phenotyping.replay.run import replay, write_outputs
 
     if args.broker:
-        print(
-            "error: --broker (replay into Kafka) is not available yet; "
-            "omit it to replay in-process",
-            file=sys.stderr,
-        )
-        return 2
+        from phenotyping.stream.commands import replay_to_broker
+
+        return replay_to_broker(args)
     settings = _settings(args)
     result = replay(
         args.paths,
@@ -233,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("schemas"))
     p.set_defaults(func=_schemas)
 
+    from phenotyping.stream.commands import add_commands  # worker, topics, tail (no faust import)
+
+    add_commands(sub)
     return parser
 
 

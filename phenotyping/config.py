@@ -53,6 +53,82 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+    # ---- topics (names are "<topic_prefix>.<name>"; `phenotyping topics create` makes them)
+    device_topic: str = Field(
+        "device",
+        description="source topic: every device message type (activity, heartbeat, sleep, "
+        "clinical, recording_end) in one topic, keyed by subject_id, so one subject's messages "
+        "keep their order across types",
+    )
+    features_topic: str = Field("features", description="daily feature rows, key subject_id")
+    alerts_topic: str = Field("alerts", description="relapse-risk alerts, key alert_id (compacted)")
+    notices_topic: str = Field("notices", description="data-gap/late-data notices, key subject_id")
+    dead_letter_topic: str = Field(
+        "dead-letter", description="messages the worker could not use, with source and reason"
+    )
+    device_retention_ms: int = Field(
+        7 * 86_400_000, ge=-1, description="retention of the device topic (-1: forever)"
+    )
+    output_retention_ms: int = Field(
+        -1, ge=-1, description="retention of the features and notices topics (-1: forever)"
+    )
+    dead_letter_retention_ms: int = Field(
+        30 * 86_400_000, ge=-1, description="retention of the dead-letter topic (-1: forever)"
+    )
+    # ---- limits
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="largest device message the worker decodes; larger ones are dead-lettered "
+        "as 'oversized' (a 7-day batch of 1-s epochs, the schema's maximum, is ~4 MB of JSON)",
+    )
+    topic_max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="max.message.bytes of the device topic: the broker refuses larger messages "
+        "(the dead-letter topic gets 4/3 of it plus 64 KiB, room for the base64 payload)",
+    )
+    # ---- worker tuning
+    batch_max: int = Field(
+        2000, ge=1, description="messages per processing batch (faust stream.take_events)"
+    )
+    batch_within_ms: int = Field(
+        50, ge=1, description="longest wait for a batch to fill: bounds the added latency"
+    )
+    stream_buffer_maxsize: int = Field(
+        8192, ge=1, description="faust per-partition buffer of fetched, unprocessed messages"
+    )
+    fetch_max_bytes_per_partition: int = Field(
+        4 * 1024 * 1024, ge=1024, description="consumer max bytes per partition per fetch"
+    )
+    commit_interval_s: float = Field(
+        2.8, gt=0, description="how often processed offsets are committed"
+    )
+    standby_replicas: int = Field(
+        0,
+        ge=0,
+        description="warm copies of each state partition on other workers (faster "
+        "failover, more CPU and network); 0 recovers from the changelog on failover",
+    )
+    state_flush_s: float = Field(
+        1.0,
+        ge=0,
+        description="how often changed states are written to the table and the offsets "
+        "behind them released for commit (0: after every batch; exactly_once always does "
+        "that); after a crash at most this much is processed again",
+    )
+    state_cache_size: int = Field(
+        256,
+        ge=0,
+        description="unchanged decoded states a worker keeps between flushes (~150 KB each; "
+        "checked against the table before use)",
+    )
+    data_dir: Path = Field(
+        Path("phenotyping-data"), description="the worker's local directory (RocksDB files)"
+    )
+    stats_interval_s: float = Field(
+        30.0, gt=0, description="how often a worker logs its counters (never payloads)"
+    )
 
 
 class Settings(BaseSettings):

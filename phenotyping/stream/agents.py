@@ -1,0 +1,202 @@
+"""The faust agent: batches of device records in, outputs and table writes out.
+
+Imports faust. The behaviour lives in :class:`phenotyping.stream.process.BatchProcessor`;
+this module only moves bytes between faust and it, in the order that makes at-least-once
+safe: send every output and wait for the broker's acknowledgements; every
+``state_flush_s`` write the changed states into the table, and only then release the
+offsets of the records behind them (faust commits released offsets after flushing the
+producer, table changelog included). A crash loses at most the unflushed states, and their
+records are delivered again (their outputs repeat with the same ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import faust
+from faust.streams import _current_event
+from faust.types import EventT, StreamT, TableT  # faust's task-local "event being processed"
+
+from phenotyping.config import Settings
+from phenotyping.stream.process import BatchProcessor, Record
+from phenotyping.stream.topics import TopicNames
+
+log = logging.getLogger("phenotyping.stream")
+
+
+@dataclass
+class StreamStats:
+    """Counters of one worker process (no payloads, no subject ids)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    partitions: set[int] = field(default_factory=set)
+    batches: int = 0
+    first: float | None = None  # monotonic time the first batch started
+    last: float | None = None  # monotonic time the last batch ended
+
+    def add(self, counts: Mapping[str, int], partitions: set[int], t0: float) -> None:
+        self.counts.update(counts)
+        self.partitions |= partitions
+        self.batches += 1
+        self.first = t0 if self.first is None else self.first
+        self.last = time.monotonic()
+
+    def line(self) -> str:
+        c = self.counts
+        dead = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("dead_letter.")}
+        out = sum(v for k, v in c.items() if k.startswith("out."))
+        dead_text = ", ".join(f"{k} {v:,}" for k, v in sorted(dead.items())) or "none"
+        return (
+            f"stats: {c['messages']:,} messages in {self.batches:,} batches, "
+            f"{c['applied']:,} applied ({c['samples']:,} samples), {out:,} outputs, "
+            f"dead-lettered: {dead_text}, redelivered and skipped: "
+            f"{c['redelivered_skipped']:,}; partitions {sorted(self.partitions)}"
+        )
+
+
+@contextlib.contextmanager
+def as_current(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` faust's current event in this task for the block.
+
+    faust tables take the changelog partition (and the RocksDB store its per-partition
+    database) from the task-local current event; ``take_events`` consumes in a background
+    task, so the agent's task has none. The state of a subject is written "as" the last
+    record that changed it, i.e. into that record's partition.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _record(event: EventT[Any]) -> Record:
+    m = event.message
+    headers: Any = m.headers or ()
+    if isinstance(headers, Mapping):
+        headers = headers.items()
+    ts = None if m.timestamp is None else int(m.timestamp * 1000)
+    return Record(
+        m.topic,
+        m.partition,
+        m.offset,
+        m.key,
+        m.value,
+        ts,
+        tuple((str(k), bytes(v or b"")) for k, v in headers),
+    )
+
+
+def register(
+    app: faust.App,
+    settings: Settings,
+    names: TopicNames,
+    table: TableT[bytes, bytes],
+    stats: StreamStats,
+) -> None:
+    """Declare the device agent and the stats timer on ``app``."""
+    kafka = settings.kafka
+    device = app.topic(
+        names.device, partitions=kafka.partitions, key_serializer="raw", value_serializer="raw"
+    )
+    outputs = {
+        name: app.topic(
+            name, partitions=kafka.partitions, key_serializer="raw", value_serializer="raw"
+        )
+        for name in (names.features, names.alerts, names.notices, names.dead_letter)
+    }
+
+    def clock() -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def load(subject: str) -> bytes | None:
+        value: bytes | None = table.get(subject.encode())
+        return value
+
+    # exactly-once: every batch's states and offsets go into the same transaction as its
+    # outputs, so the state is flushed at the end of every batch
+    flush_every = 0.0 if kafka.processing_guarantee == "exactly_once" else kafka.state_flush_s
+
+    async def process_device(stream: StreamT[Any]) -> None:
+        processor = BatchProcessor(
+            names,
+            params=settings.engine,
+            risk=settings.risk,
+            max_message_bytes=kafka.max_message_bytes,
+            cache_size=kafka.state_cache_size,
+            clock=clock,
+        )
+        held: list[EventT[Any]] = []  # processed, offsets not yet released for commit
+        last_event: dict[str, EventT[Any]] = {}  # subject -> last record that changed it
+        lock = asyncio.Lock()
+        last_flush = time.monotonic()
+
+        async def flush() -> None:
+            """States into the table, then release the held offsets (faust commits them
+            after flushing the producer, changelog included)."""
+            nonlocal last_flush
+            for w in processor.flush():
+                with as_current(last_event[w.subject]):
+                    table[w.subject.encode()] = w.value
+            last_event.clear()
+            done, held[:] = held[:], []
+            for event in done:
+                await stream.ack(event)
+            last_flush = time.monotonic()
+
+        async def flusher() -> None:
+            """Flush an idle stream too, so its offsets are committed and a rebalance
+            (which waits for every held record) goes through."""
+            while True:
+                await asyncio.sleep(max(flush_every / 4, 0.05))
+                if held and time.monotonic() - last_flush >= flush_every:
+                    async with lock:
+                        await flush()
+
+        background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
+        within = kafka.batch_within_ms / 1000.0
+        batches = cast(faust.Stream[Any], stream).take_events(kafka.batch_max, within)
+        try:
+            async for events in batches:
+                async with lock:
+                    t0 = time.monotonic()
+                    for event in events:  # take_events acks after the batch: hold them
+                        event.message.incref()
+                    held.extend(events)
+                    records = [_record(e) for e in events]
+                    result = processor.process(records, load)
+                    pending = []
+                    for o in result.outgoing:
+                        fut = await outputs[o.topic].send(
+                            key=o.key,
+                            value=o.value,
+                            partition=o.partition,
+                            headers=list(o.headers),
+                        )
+                        pending.append(fut)
+                    if pending:  # outputs acknowledged before their state is stored
+                        await asyncio.gather(*pending)
+                    last_event.update({s: events[i] for s, i in result.touched.items()})
+                    if time.monotonic() - last_flush >= flush_every:
+                        await flush()
+                    stats.add(result.counts, {r.partition for r in records}, t0)
+        finally:
+            if background is not None:
+                background.cancel()
+
+    app.agent(device, name="phenotyping.device")(process_device)
+
+    async def log_stats() -> None:
+        if stats.batches:
+            log.info("%s", stats.line())
+
+    app.timer(kafka.stats_interval_s)(log_stats)

@@ -1,0 +1,155 @@
+"""The stream sub-commands of ``phenotyping``: ``worker``, ``topics``, ``tail``, and
+``replay --broker`` (replay into Kafka).
+
+Importing this module imports neither faust nor aiokafka: each handler imports what it
+needs when it runs, so ``phenotyping --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+#: Topics ``tail`` can print (``tail.FORMATS`` has a line format for each).
+ROLES = ("alerts", "features", "notices", "dead-letter", "device")
+#: Log levels a worker may run at. faust's DEBUG level logs message values (health data),
+#: so it is deliberately not offered.
+LOG_LEVELS = ("info", "warning", "error")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from phenotyping.config import load_settings
+
+    return load_settings(getattr(args, "config", None))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Start a faust worker; returns when it is stopped (Ctrl-C or SIGTERM)."""
+    import faust
+
+    from phenotyping.stream.app import build_app
+    from phenotyping.stream.topics import verify
+
+    settings = _load(args)
+    print(settings.describe(), file=sys.stderr)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if not args.no_check:
+        loop.run_until_complete(verify(settings.kafka))
+    built = build_app(settings)
+    worker = faust.Worker(built.app, loglevel=args.loglevel, loop=loop)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    from phenotyping.stream.topics import create
+
+    settings = _load(args)
+    kafka = settings.kafka
+    done = asyncio.run(create(kafka))
+    width = max(len(spec.name) for spec, _ in done)
+    print(f"{'topic':{width}}  {'status':7}  partitions  policy   key")
+    for spec, status in done:
+        policy = spec.config.get("cleanup.policy", "")
+        print(f"{spec.name:{width}}  {status:7}  {kafka.partitions:10}  {policy:7}  {spec.key}")
+    return 0
+
+
+def _topics_list(args: argparse.Namespace) -> int:
+    from phenotyping.stream.topics import partition_counts, specs
+
+    kafka = _load(args).kafka
+    wanted = specs(kafka)
+    counts = asyncio.run(partition_counts(kafka, [s.name for s in wanted]))
+    for spec in wanted:
+        state = f"{counts[spec.name]} partitions" if spec.name in counts else "missing"
+        print(f"{spec.name}  ({state})  key: {spec.key}; value: {spec.value}")
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from phenotyping.stream.tail import tail
+
+    kafka = _load(args).kafka
+    try:
+        asyncio.run(
+            tail(
+                kafka,
+                args.topic,
+                sys.stdout,
+                from_beginning=args.from_beginning,
+                max_records=args.max,
+                idle_exit_s=args.idle_exit,
+                as_json=args.json,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `phenotyping tail ... | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+def replay_to_broker(args: argparse.Namespace) -> int:
+    """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
+    from phenotyping.stream.publisher import publish
+
+    settings = _load(args)
+    kafka = settings.kafka.model_copy(update={"broker": args.broker})
+    report = publish(
+        args.paths,
+        kafka,
+        fmt=args.format,
+        speed=getattr(args, "speed", None),
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    for line in report.summary_lines():
+        print(line)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``worker``, ``topics`` and ``tail`` to the ``phenotyping`` sub-parsers, and
+    ``--speed`` to ``replay`` (whose ``--broker`` dispatches to :func:`replay_to_broker`)."""
+    replay = sub.choices.get("replay")
+    if replay is not None:
+        replay.add_argument(
+            "--speed",
+            type=float,
+            default=None,
+            help="with --broker: publish at N x real (event) time; default as fast as possible",
+        )
+
+    p = sub.add_parser("worker", help="run a Kafka stream worker (faust)")
+    p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    p.add_argument("--loglevel", choices=LOG_LEVELS, default="info")
+    p.add_argument(
+        "--no-check", action="store_true", help="do not check the topics before starting"
+    )
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("topics", help="create or list the Kafka topics")
+    p.add_argument("action", choices=["create", "list"])
+    p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    p.set_defaults(func=lambda a: _topics_create(a) if a.action == "create" else _topics_list(a))
+
+    p = sub.add_parser("tail", help="print a topic (alerts, features, ...) as it grows")
+    p.add_argument("topic", choices=ROLES)
+    p.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    p.add_argument("-n", "--max", type=int, default=None, help="stop after N records")
+    p.add_argument(
+        "--idle-exit", type=float, default=None, help="stop after S seconds without a record"
+    )
+    p.add_argument("--json", action="store_true", help="print each record's JSON as it is")
+    p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    p.set_defaults(func=_tail)

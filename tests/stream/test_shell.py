@@ -1,0 +1,89 @@
+"""The stream shell's pure parts: error classes, topic specs, tail lines, lazy CLI imports."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pytest
+
+from phenotyping.config import KafkaSettings
+from phenotyping.errors import InputError
+from phenotyping.events import decode
+from phenotyping.stream.codec import REASONS, Source, classify, dead_letter, decode_record
+from phenotyping.stream.commands import ROLES
+from phenotyping.stream.tail import FORMATS, format_record
+from phenotyping.stream.topics import TopicNames, dead_letter_max_bytes, specs
+
+GOOD = (
+    b'{"type":"activity","version":1,"event_id":"e1","subject_id":"s1","source":"d",'
+    b'"tz_offset_min":0,"start":"2024-01-01T00:00:00Z","epoch_s":60,"counts":[1.0]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\xff\xfe", "undecodable"),
+        (b"", "undecodable"),
+        (b"[1]", "undecodable"),
+        (GOOD.replace(b'"version":1', b'"version":2'), "unknown_version"),
+        (GOOD.replace(b'"type":"activity"', b'"type":"weight"'), "unknown_type"),
+        (GOOD.replace(b"[1.0]", b"[-1.0]"), "schema"),
+        (GOOD.replace(b'"epoch_s":60', b'"epoch_s":7'), "schema"),
+    ],
+)
+def test_decoder_errors_are_classified(payload: bytes, reason: str) -> None:
+    """The classification is pinned against the decoder's real error texts."""
+    decode(GOOD)
+    with pytest.raises(InputError) as info:
+        decode(payload)
+    assert classify(info.value) == reason
+    assert reason in REASONS
+
+
+def test_a_dead_letter_keeps_the_original_bytes_and_headers() -> None:
+    payload = bytes(range(256))
+    rec = decode_record(
+        dead_letter("schema", "x: rule", Source("t", 1, 9, 5), None, payload, [("h", b"\x00")])
+    )
+    assert base64.b64decode(rec["payload_b64"]) == payload
+    assert rec["payload_bytes"] == 256 and rec["key_b64"] is None
+    assert rec["headers"] == [["h", base64.b64encode(b"\x00").decode()]]
+    assert rec["source"] == {"topic": "t", "partition": 1, "offset": 9, "timestamp_ms": 5}
+
+
+def test_topic_specs_cover_every_name_and_fit_a_base64_dead_letter() -> None:
+    kafka = KafkaSettings(topic_prefix="p", app_id="a")
+    names = TopicNames.from_settings(kafka)
+    got = {s.name: s for s in specs(kafka)}
+    assert set(got) == {
+        names.device,
+        names.features,
+        names.alerts,
+        names.notices,
+        names.dead_letter,
+        names.changelog,
+    }
+    assert got[names.alerts].config["cleanup.policy"] == "compact"
+    assert got[names.changelog].config["cleanup.policy"] == "compact"
+    device_max = int(got[names.device].config["max.message.bytes"])
+    envelope = len(dead_letter("oversized", "e" * 200, Source("t" * 200, 0, 0), b"k" * 64, b"", []))
+    assert dead_letter_max_bytes(kafka) >= (device_max + 2) // 3 * 4 + envelope
+
+
+def test_tail_has_a_line_format_for_every_topic_it_offers() -> None:
+    assert set(FORMATS) == set(ROLES)
+    for role in ROLES:
+        assert format_record(role, b"{}")  # a record without the usual fields still prints
+        assert format_record(role, None) == "(tombstone)"
+
+
+def test_the_cli_imports_neither_faust_nor_aiokafka() -> None:
+    code = (
+        "import sys; from phenotyping.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('faust', 'aiokafka') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
