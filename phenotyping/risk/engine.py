@@ -51,11 +51,12 @@ Treatment
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,8 +66,13 @@ from phenotyping.risk import stats
 from phenotyping.risk.monitor import DOMAINS, MONITORED, Monitored, describe, value_of
 
 LEVELS = ("none", "watch", "elevated", "high")
+DOMAIN_CUSUMS = {
+    dom: sum(2 if s.direction == "both" else 1 for s in MONITORED if s.domain == dom)
+    for dom in DOMAINS
+}
 N_FEAT = len(MONITORED)
 HIST_DTYPE = np.dtype([("feature", "<i2"), ("date", "<i8"), ("value", "<f8"), ("eligible", "?")])
+FROZEN_DTYPE = np.dtype([("feature", "<i2"), ("value", "<f8")])
 FEAT_DTYPE = np.dtype(
     [
         ("s_up", "<f8"),
@@ -137,6 +143,8 @@ class RiskParams:
     day_of_week: bool = False
     k: float = 0.5
     arl_days: float = 1460.0
+    share_arl_in_domain: bool = False
+    cusum_input: Literal["robust_z", "rank"] = "robust_z"
     z_clip: float = 3.0
     ewma_lambda: float = 0.3
     alert_window_days: int = 7
@@ -151,7 +159,15 @@ class RiskParams:
 
     @property
     def h(self) -> float:
+        """Threshold of a domain with a single one-sided CUSUM."""
         return stats.threshold_for_arl(self.arl_days, self.k)
+
+    def thresholds(self) -> NDArray[np.float64]:
+        """h per monitored feature: a domain's false-alarm budget ``arl_days`` is shared by
+        its one-sided CUSUMs (a domain of 5 gives each an ARL of 5 x arl_days), so a domain
+        with many statistics does not signal more often than one with few."""
+        shares = [DOMAIN_CUSUMS[s.domain] if self.share_arl_in_domain else 1 for s in MONITORED]
+        return np.array([stats.threshold_for_arl(self.arl_days * n, self.k) for n in shares])
 
 
 def config_version(params: RiskParams, extra: dict[str, Any] | None = None) -> str:
@@ -183,6 +199,8 @@ class RiskState:
     params: RiskParams = field(default_factory=RiskParams)
     version: str = ""
     hist: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
+    # the baseline samples pinned when an episode opened (used until the washout ends)
+    frozen: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
     feat: NDArray[np.void] = field(default_factory=_new_feat)
     last_date: int = -(2**40)
     baseline_from: int = -(2**40)
@@ -253,6 +271,8 @@ class RiskState:
         if self.last_session >= 0:
             start = max(start, self.last_session + self.params.post_session_washout_days + 1)
         self.baseline_from = start
+        self.frozen = np.zeros(0, FROZEN_DTYPE)
+        self.frozen_until = -(2**40)
         self.feat = _new_feat()
         self.episode_start, self.episode_level, self.days_below = -1, 0, 0
 
@@ -305,6 +325,10 @@ class RiskState:
 
     def _baseline_values(self, i: int, d: int, weekend: bool | None) -> NDArray[np.float64]:
         p = self.params
+        if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
+            # pinned: the baseline as it was when the episode opened, not a sliding window
+            # that empties while every new day is kept out of it
+            return np.asarray(self.frozen["value"][self.frozen["feature"] == i], dtype=np.float64)
         end = d - p.exclude_recent_days
         h = self.hist
         sel = (
@@ -335,6 +359,11 @@ class RiskState:
             return nan, med, scale
         z = stats.deviation(value, med, circular=spec.circular) / scale
         z = max(-p.z_clip, min(p.z_clip, z))
+        score = (
+            stats.rank_score(value, base, med, circular=spec.circular)
+            if p.cusum_input == "rank"
+            else z
+        )
         f = self.feat[i]
         f["ewma"] = (
             z if math.isnan(f["ewma"]) else p.ewma_lambda * z + (1 - p.ewma_lambda) * f["ewma"]
@@ -347,10 +376,10 @@ class RiskState:
             if not used:
                 continue
             before = float(f[name])
-            after = stats.cusum(before, sign * z / root, p.k)
+            after = stats.cusum(before, sign * score / root, p.k)
             if after > 0 and before == 0:
                 f[run] = d
-            if after > p.h:  # a signal: record it, restart this CUSUM (Page's scheme); a
+            if after > self._h[i]:  # a signal: record it, restart this CUSUM (Page's scheme); a
                 # head start of h/2 (fast initial response) was tried and doubled the false
                 # episodes on stable synthetic subjects
                 f["prev_alarm"], f["last_alarm"] = f["last_alarm"], d
@@ -361,6 +390,10 @@ class RiskState:
             f[name] = after
         return z, med, scale
 
+    @property
+    def _h(self) -> NDArray[np.float64]:
+        return _thresholds(self.params)
+
     def _level(self, d: int, h: float) -> tuple[int, float, list[str], dict[str, float]]:
         """Level and score from the signals of the last ``alert_window_days``."""
         p = self.params
@@ -369,7 +402,7 @@ class RiskState:
         recent = f["last_alarm"] >= since
         repeated = f["prev_alarm"] >= since  # signalled again after its restart
         # strength: signals in the window (0, 1, 2) plus the current CUSUM's progress
-        progress = np.maximum(f["s_up"], f["s_down"]) / h
+        progress = np.maximum(f["s_up"], f["s_down"]) / self._h
         strength_f = recent.astype(float) + repeated.astype(float) + progress
         domains: list[str] = []
         strength: dict[str, float] = {}
@@ -409,10 +442,14 @@ class RiskState:
                 since = d - p.alert_window_days + 1
                 f = self.feat
                 runs = f["alarm_run"][(f["last_alarm"] >= since) & (f["alarm_run"] >= 0)]
-                self.episode_start = int(min([*runs.tolist(), d]))
-                # the days since the estimated onset were judged already but must not shape
-                # the baseline any more: the episode began then
+                # the estimated onset: where the signalling CUSUM runs began, at most a
+                # window before today (a CUSUM can hover above 0 long before a change)
+                onset = int(min([*runs.tolist(), d]))
+                self.episode_start = max(onset, d - p.alert_window_days)
+                # the days since the onset must not shape the baseline any more, and the
+                # baseline is pinned as it is now until the washout after the episode ends
                 self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
+                self._pin_baseline(d)
                 self.episode_level, self.days_below = level, 0
                 out.append(
                     self._alert(subject, d, "opened", level, score, domains, values, cols, row)
@@ -434,6 +471,16 @@ class RiskState:
             self.feat = _new_feat()
         return out
 
+    def _pin_baseline(self, d: int) -> None:
+        self.frozen = np.zeros(0, FROZEN_DTYPE)  # unpinned while we read the sliding window
+        parts = []
+        for i in range(N_FEAT):
+            values = self._baseline_values(i, d, None)
+            part = np.zeros(values.size, FROZEN_DTYPE)
+            part["feature"], part["value"] = i, values
+            parts.append(part)
+        self.frozen = np.concatenate(parts) if parts else np.zeros(0, FROZEN_DTYPE)
+
     def _alert(
         self,
         subject: str,
@@ -447,7 +494,6 @@ class RiskState:
         row: dict[str, Any],
     ) -> dict[str, Any]:
         p = self.params
-        h = p.h
         found: list[tuple[float, Monitored, dict[str, Any], float, float, float, int]] = []
         since = d - p.alert_window_days + 1
         for i, spec in enumerate(MONITORED):
@@ -469,7 +515,7 @@ class RiskState:
             strength = round(
                 1.0
                 + float(f["prev_alarm"] >= since)
-                + max(float(f["s_up"]), float(f["s_down"])) / h,
+                + max(float(f["s_up"]), float(f["s_down"])) / float(self._h[i]),
                 3,
             )
             item = {
@@ -565,21 +611,35 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        header = {k: v for k, v in self.__dict__.items() if k not in ("params", "hist", "feat")}
+        skip = ("params", "hist", "feat", "frozen")
+        header = {k: v for k, v in self.__dict__.items() if k not in skip}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
         header["params"] = asdict(self.params)
-        return pack(_MAGIC, _VERSION, header, {"hist": self.hist, "feat": self.feat})
+        arrays = {"hist": self.hist, "feat": self.feat, "frozen": self.frozen}
+        return pack(_MAGIC, _VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskState:
-        header, arrays = unpack(data, _MAGIC, _VERSION, {"hist": HIST_DTYPE, "feat": FEAT_DTYPE})
+        dtypes = {"hist": HIST_DTYPE, "feat": FEAT_DTYPE, "frozen": FROZEN_DTYPE}
+        header, arrays = unpack(data, _MAGIC, _VERSION, dtypes)
         params = RiskParams(**header.pop("params"))
         for key in ("pre_course_phq9", "report_score"):
             if header.get(key) is None:
                 header[key] = float("nan")
-        return cls(params=params, hist=arrays["hist"], feat=arrays["feat"], **header)
+        return cls(
+            params=params,
+            hist=arrays["hist"],
+            feat=arrays["feat"],
+            frozen=arrays["frozen"],
+            **header,
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _thresholds(params: RiskParams) -> NDArray[np.float64]:
+    return params.thresholds()
 
 
 def _weekend(d: int) -> bool:
