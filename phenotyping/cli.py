@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     from phenotyping.stream.commands import add_commands  # worker, topics, tail (no faust import)
 
     add_commands(sub)
+    from phenotyping.feed.commands import add_commands as add_feed_commands  # no aiohttp import
+
+    add_feed_commands(sub)
     return parser
 
 

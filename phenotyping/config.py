@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from phenotyping.features.day import EngineParams
+from phenotyping.feed.settings import FeedSettings
 from phenotyping.risk.engine import RiskParams
 
 
@@ -135,12 +136,16 @@ class Settings(BaseSettings):
     """All settings of one run."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PHENOTYPING_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="PHENOTYPING_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        env_ignore_empty=True,  # a compose file may pass ${VAR:-} through: empty = unset
     )
 
     engine: EngineParams = Field(default_factory=EngineParams)
     risk: RiskParams = Field(default_factory=RiskParams)
     kafka: KafkaSettings = Field(default_factory=lambda: KafkaSettings())
+    feed: FeedSettings = Field(default_factory=lambda: FeedSettings())
 
     @classmethod
     def settings_customise_sources(
@@ -160,7 +165,12 @@ class Settings(BaseSettings):
     def describe(self) -> str:
         """The settings as TOML-like lines (secrets masked), for the start of every run."""
         lines: list[str] = []
-        sections = (("engine", self.engine), ("risk", self.risk), ("kafka", self.kafka))
+        sections = (
+            ("engine", self.engine),
+            ("risk", self.risk),
+            ("kafka", self.kafka),
+            ("feed", self.feed),
+        )
         for section, model in sections:
             lines.append(f"[{section}]")
             data: dict[str, Any] = (

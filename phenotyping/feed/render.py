@@ -1,0 +1,554 @@
+"""HTML of the clinician page: alert cards and inline SVG charts. Pure string building.
+
+Every piece of data is escaped (:func:`html.escape`); the page loads no external resource
+(the machine running it may be offline, and a clinician's browser should not tell a CDN
+which page it is reading). The live page and the first render use the same functions:
+the stream sends a re-rendered card whenever something about its subject changes.
+
+Chart of one feature
+    The day's value (a dot, joined to the next day's; a missing or invalid day is a gap),
+    the personal baseline median (dashed) and the usual range, median +- 2 x robust scale
+    (shaded), for the ``chart_days`` days up to the subject's latest row. A value outside
+    the usual range is red. A dashed vertical line marks where the deviation began, a solid
+    one the day of the alert. Clock times (sleep midpoint, activity peak) are drawn around
+    the baseline median, so a night crossing midnight does not jump by 24 hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+
+import numpy as np
+from numpy.typing import NDArray
+
+from phenotyping.events import Alert, Contribution
+from phenotyping.feed.models import Ack
+from phenotyping.feed.store import Episode, Series
+from phenotyping.risk.monitor import MONITORED, Monitored
+
+LEVEL_NAMES = {"watch": "Watch", "elevated": "Elevated", "high": "High"}
+_SPECS = {s.column: s for s in MONITORED}
+_MODALITY = {
+    "ketamine": "ketamine",
+    "esketamine": "esketamine",
+    "tms": "TMS",
+    "ect": "ECT",
+    "psilocybin": "psilocybin",
+    "other": "treatment",
+}
+
+
+def e(value: object) -> str:
+    """Escaped text (quotes too: safe in attributes)."""
+    return escape(str(value), quote=True)
+
+
+def day(d: dt.date) -> str:
+    """``'4 Mar 2024'``.
+
+    Examples
+    --------
+    >>> day(dt.date(2024, 3, 4))
+    '4 Mar 2024'
+    """
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def short_day(d: dt.date) -> str:
+    return f"{d.day} {d.strftime('%b')}"
+
+
+def _duration(minutes: float) -> str:
+    m = int(round(abs(minutes)))
+    h, mm = divmod(m, 60)
+    if h and mm:
+        return f"{h} h {mm} min"
+    return f"{h} h" if h else f"{mm} min"
+
+
+def fmt(spec: Monitored, value: float | None) -> str:
+    """A feature value in its unit, as a clinician reads it.
+
+    Examples
+    --------
+    >>> fmt(_SPECS["sleep_tst_min"], 432.0), fmt(_SPECS["sleep_midpoint_clock_min"], 1500.0)
+    ('7 h 12 min', '01:00')
+    >>> fmt(_SPECS["steps_total"], 5234.4), fmt(_SPECS["circ7d_IS"], None)
+    ('5,234 steps', '-')
+    """
+    if value is None or not math.isfinite(value):
+        return "-"
+    if spec.unit == "clock":
+        m = int(round(value)) % 1440
+        return f"{m // 60:02d}:{m % 60:02d}"
+    if spec.unit == "min":
+        return _duration(value)
+    if spec.unit == "steps":
+        return f"{value:,.0f} steps"
+    if spec.unit == "counts":
+        return f"{value:,.0f} counts/min"
+    if spec.unit == "ms":
+        return f"{value:.0f} ms"
+    if spec.unit == "bpm":
+        return f"{value:.0f} bpm"
+    return f"{value:.2f}"
+
+
+def change(spec: Monitored, now: float | None, usual: float | None) -> str:
+    """How ``now`` differs from ``usual``, in words.
+
+    Examples
+    --------
+    >>> change(_SPECS["activity_mean_worn"], 70.0, 140.0)
+    '50% lower'
+    >>> change(_SPECS["sleep_midpoint_clock_min"], 30.0, 1380.0)  # 00:30 vs 23:00
+    '1 h 30 min later'
+    >>> change(_SPECS["circ7d_IS"], 0.48, 0.6)
+    '0.12 lower'
+    """
+    if now is None or usual is None or not (math.isfinite(now) and math.isfinite(usual)):
+        return "-"
+    delta = now - usual
+    if spec.unit == "clock":
+        delta = (delta + 720) % 1440 - 720
+        return f"{_duration(delta)} {'later' if delta > 0 else 'earlier'}" if delta else "same"
+    word = "higher" if delta > 0 else "lower"
+    if spec.unit == "min":
+        return f"{_duration(delta)} {'more' if delta > 0 else 'less'}" if delta else "same"
+    if spec.unit in ("counts", "steps") and usual > 0:
+        return f"{abs(delta) / usual:.0%} {word}"
+    if spec.unit in ("ms", "bpm"):
+        return f"{abs(delta):.0f} {spec.unit} {word}"
+    return f"{abs(delta):.2f} {word}"
+
+
+# --------------------------------------------------------------------------- chart
+W, H = 372, 156
+UNIT_NAMES = {
+    "counts": "(counts/min)",
+    "steps": "(steps/day)",
+    "min": "(hours)",
+    "clock": "(clock time)",
+    "ms": "(ms)",
+    "bpm": "(beats/min)",
+    "index": "(index)",
+}
+
+
+def tick_label(spec: Monitored, value: float) -> str:
+    """A short axis label (the unit is in the chart's title).
+
+    Examples
+    --------
+    >>> tick_label(_SPECS["sleep_tst_min"], 450.0), tick_label(_SPECS["steps_total"], 5000.0)
+    ('7:30', '5,000')
+    >>> tick_label(_SPECS["sleep_midpoint_clock_min"], -60.0)
+    '23:00'
+    """
+    if spec.unit == "clock":
+        return fmt(spec, value)
+    if spec.unit == "min":
+        m = int(round(value))
+        return f"{m // 60}:{m % 60:02d}"
+    if spec.unit == "index":
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+_L, _R, _T, _B = 58, 10, 24, 22
+
+
+def _segments(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Runs of true values as (first, last) index pairs.
+
+    Examples
+    --------
+    >>> _segments(np.array([True, True, False, True]))
+    [(0, 1), (3, 3)]
+    """
+    out: list[tuple[int, int]] = []
+    start = -1
+    for i, flag in enumerate(mask.tolist()):
+        if flag and start < 0:
+            start = i
+        if not flag and start >= 0:
+            out.append((start, i - 1))
+            start = -1
+    if start >= 0:
+        out.append((start, len(mask) - 1))
+    return out
+
+
+def _unwrap(series: Series) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Values and baseline medians, clock times unwrapped around the baseline median."""
+    value, base = series.value.copy(), series.base.copy()
+    if not series.spec.circular:
+        return value, base
+    finite = base[np.isfinite(base)]
+    ref = float(np.median(finite)) if finite.size else math.nan
+    if not math.isfinite(ref):
+        vals = value[np.isfinite(value)]
+        if not vals.size:
+            return value, base
+        ang = vals / 1440 * 2 * math.pi
+        ref = (
+            math.atan2(float(np.sin(ang).mean()), float(np.cos(ang).mean())) / (2 * math.pi) * 1440
+        ) % 1440
+    with np.errstate(invalid="ignore"):
+        value = ref + (value - ref + 720) % 1440 - 720
+        base = ref + (base - ref + 720) % 1440 - 720
+    return value, base
+
+
+def _ticks(lo: float, hi: float, spec: Monitored) -> list[float]:
+    """Three to six round tick values between ``lo`` and ``hi``.
+
+    Examples
+    --------
+    >>> _ticks(0.0, 100.0, _SPECS["activity_mean_worn"])
+    [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    >>> _ticks(400.0, 500.0, _SPECS["sleep_midpoint_clock_min"])  # clock: whole half hours
+    [420.0, 450.0, 480.0]
+    """
+    span = hi - lo
+    if span <= 0 or not math.isfinite(span):
+        return [lo] if math.isfinite(lo) else []
+    steps = [30.0, 60.0, 120.0, 180.0, 240.0] if spec.unit in ("clock", "min") else []
+    if not steps:
+        mag = 10.0 ** math.floor(math.log10(span / 3))
+        steps = [mag, 2 * mag, 2.5 * mag, 5 * mag, 10 * mag]
+    step = next((s for s in steps if span / s <= 5), steps[-1])
+    first = math.ceil(lo / step) * step
+    out = []
+    t = first
+    while t <= hi + 1e-9 * max(1.0, abs(hi)):
+        out.append(round(t, 10))
+        t += step
+    return out
+
+
+def chart(
+    series: Series,
+    *,
+    episode_start: dt.date | None = None,
+    alert_date: dt.date | None = None,
+) -> str:
+    """One feature's inline SVG chart (module docstring). Returns ``""`` when the series
+    has neither a value nor a baseline to draw."""
+    spec = series.spec
+    value, base = _unwrap(series)
+    scale = series.scale
+    with np.errstate(invalid="ignore"):
+        upper, lower = base + 2 * scale, base - 2 * scale
+    band_ok = np.isfinite(upper) & np.isfinite(lower)
+    seen = np.concatenate([value[np.isfinite(value)], upper[band_ok], lower[band_ok]])
+    if not seen.size:
+        return ""
+    lo, hi = float(seen.min()), float(seen.max())
+    if hi - lo < 1e-9:
+        lo, hi = lo - 1, hi + 1
+    pad = (hi - lo) * 0.08
+    lo, hi = lo - pad, hi + pad
+    n = len(series.dates)
+    pw, ph = W - _L - _R, H - _T - _B
+
+    def x(i: float) -> float:
+        return round(_L + (i + 0.5) * pw / n, 1)
+
+    def y(v: float) -> float:
+        return round(_T + (hi - v) / (hi - lo) * ph, 1)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+        f'aria-label="{e(spec.label)}: daily values against the usual range, last {n} days">',
+        f'<text class="ct" x="{_L}" y="15">{e(spec.label)}'
+        f'<tspan class="unit"> {e(UNIT_NAMES[spec.unit])}</tspan></text>',
+        f'<rect class="plot" x="{_L}" y="{_T}" width="{pw}" height="{ph}"/>',
+    ]
+    for t in _ticks(lo, hi, spec):
+        parts.append(f'<line class="grid" x1="{_L}" x2="{W - _R}" y1="{y(t)}" y2="{y(t)}"/>')
+        label = tick_label(spec, t)
+        parts.append(f'<text class="yl" x="{_L - 4}" y="{y(t) + 3.5}">{e(label)}</text>')
+    for a, b in _segments(band_ok):
+        top = " ".join(f"{x(i)},{y(float(upper[i]))}" for i in range(a, b + 1))
+        bottom = " ".join(f"{x(i)},{y(float(lower[i]))}" for i in range(b, a - 1, -1))
+        if a == b:  # a single day: a short bar
+            top = f"{x(a) - 3},{y(float(upper[a]))} {x(a) + 3},{y(float(upper[a]))}"
+            bottom = f"{x(a) + 3},{y(float(lower[a]))} {x(a) - 3},{y(float(lower[a]))}"
+        parts.append(f'<polygon class="band" points="{top} {bottom}"/>')
+        med = " ".join(f"{x(i)},{y(float(base[i]))}" for i in range(a, b + 1))
+        parts.append(f'<polyline class="median" points="{med}"/>')
+    index = {d: i for i, d in enumerate(series.dates)}
+    for when, cls in ((episode_start, "onset"), (alert_date, "alertday")):
+        if when is not None and when in index:
+            xi = x(index[when])
+            parts.append(f'<line class="{cls}" x1="{xi}" x2="{xi}" y1="{_T}" y2="{_T + ph}"/>')
+    ok = np.isfinite(value)
+    for a, b in _segments(ok):
+        if b > a:
+            pts = " ".join(f"{x(i)},{y(float(value[i]))}" for i in range(a, b + 1))
+            parts.append(f'<polyline class="line" points="{pts}"/>')
+    for i in np.flatnonzero(ok).tolist():
+        v = float(value[i])
+        out = bool(band_ok[i]) and (v > upper[i] or v < lower[i])
+        parts.append(
+            f'<circle class="{"out" if out else "pt"}" cx="{x(i)}" cy="{y(v)}" r="2.6">'
+            f"<title>{e(day(series.dates[i]))}: {e(fmt(spec, float(series.value[i])))}</title>"
+            "</circle>"
+        )
+    for i in sorted({0, n // 2, n - 1}):
+        anchor = "start" if i == 0 else ("end" if i == n - 1 else "middle")
+        parts.append(
+            f'<text class="xl" x="{x(i)}" y="{H - 6}" text-anchor="{anchor}">'
+            f"{e(short_day(series.dates[i]))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- cards
+def _session_text(a: Alert) -> str:
+    if a.days_since_last_session is None:
+        return "none on record"
+    modality = _MODALITY.get(a.last_session_modality or "other", "treatment")
+    n = a.days_since_last_session
+    return f"{modality}, {n} day{'s' if n != 1 else ''} before this alert"
+
+
+def _facts(a: Alert) -> str:
+    rows = [("Last treatment session", _session_text(a))]
+    if a.days_since_response is not None:
+        rows.append(("Judged a responder", f"{a.days_since_response} days before this alert"))
+    if a.self_report:
+        sr = a.self_report
+        when = _parse_day(sr.get("date"))
+        rows.append(
+            (
+                "Latest self-report",
+                f"{sr.get('instrument', '')} {_num(sr.get('score'))}"
+                + (f" ({day(when)})" if when else ""),
+            )
+        )
+    cov = a.coverage
+    usable, wear = cov.get("valid_days_last_7"), cov.get("day_coverage")
+    data = []
+    if isinstance(usable, int | float):
+        data.append(f"{int(usable)} of the last 7 days usable")
+    if isinstance(wear, int | float):
+        data.append(f"worn {wear:.0%} of the alert day")
+    if data:
+        rows.append(("Data", "; ".join(data)))
+    if a.baseline != "personal":
+        rows.append(("Baseline", "population prior (too little personal data yet)"))
+    return (
+        '<dl class="facts">'
+        + "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in rows)
+        + "</dl>"
+    )
+
+
+def _num(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _parse_day(v: object) -> dt.date | None:
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _contrib_table(items: Sequence[Contribution]) -> str:
+    if not items:
+        return ""
+    rows = []
+    for c in items:
+        spec = _SPECS.get(c.feature)
+        if spec is None:
+            continue
+        rows.append(
+            "<tr>"
+            f'<th scope="row">{e(c.label)}<span class="dom">{e(c.domain)}</span></th>'
+            f"<td>{e(fmt(spec, c.baseline_median))}</td>"
+            f"<td>{e(fmt(spec, c.mean_since_onset))}</td>"
+            f'<td class="chg">{e(change(spec, c.mean_since_onset, c.baseline_median))}</td>'
+            f"<td>{e(fmt(spec, c.value))}</td>"
+            f"<td>{c.days_in_deviation} {'nights' if spec.nights else 'days'}</td>"
+            "</tr>"
+        )
+    return (
+        '<table class="contrib"><thead><tr><th scope="col">Contributing feature</th>'
+        '<th scope="col">Usual</th><th scope="col">Since the change began</th>'
+        '<th scope="col">Change</th><th scope="col">On the alert day</th>'
+        '<th scope="col">Lasting</th>'
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _when(ack: Ack) -> str:
+    at = ack.at.astimezone(dt.UTC)
+    return f'<time datetime="{e(at.isoformat())}">{e(at.strftime("%Y-%m-%d %H:%M"))} UTC</time>'
+
+
+def _ack_block(ep: Episode, names: Mapping[str, str], csrf: str) -> str:
+    current = ep.current
+    done = [
+        f"<li>{e(names.get(a.clinician_id, a.clinician_id))} acknowledged the "
+        f"{e(a.alert_kind)} alert of {e(day(a.alert_date))} on {_when(a)}</li>"
+        for entry in ep.entries
+        for a in entry.acks
+    ]
+    parts = []
+    if done:
+        parts.append('<ul class="acks">' + "".join(done) + "</ul>")
+    if ep.resolved is None and not current.acks:
+        label = "Acknowledge" if not done else f"Acknowledge the {current.alert.kind} alert"
+        parts.append(
+            f'<form class="ack" method="post" action="/alerts/{e(current.alert.alert_id)}/ack">'
+            f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+            f'<button type="submit">{e(label)}</button>'
+            '<span class="hint">records your name and the time; the alert stays listed '
+            "until it resolves</span></form>"
+        )
+    return '<footer class="ackbar">' + "".join(parts) + "</footer>"
+
+
+def _history(ep: Episode) -> str:
+    steps = []
+    for entry in ep.entries:
+        a = entry.alert
+        what = {"opened": "Opened", "escalated": "Escalated", "resolved": "Resolved"}[a.kind]
+        lvl = "" if a.kind == "resolved" else f" ({LEVEL_NAMES[a.level].lower()})"
+        steps.append(f"{what} {short_day(a.date)}{lvl}")
+    return " &rarr; ".join(e(s) for s in steps)
+
+
+def card(
+    ep: Episode,
+    series: Sequence[Series],
+    *,
+    names: Mapping[str, str],
+    csrf: str,
+    latest_data: dt.date | None,
+) -> str:
+    """One patient's alert episode as an ``<article>`` (open: full card; resolved: a line)."""
+    a = ep.current.alert
+    level = a.level
+    fresh_sort = f"{ep.sort_key()[0]}|{ep.sort_key()[1]:012d}"
+    head = (
+        f'<span class="badge {e(level)}">{e(LEVEL_NAMES[level])}</span>'
+        f'<h3 class="subject">{e(ep.subject_id)}</h3>'
+        f'<span class="history">{_history(ep)}</span>'
+    )
+    if ep.resolved is not None:
+        r = ep.resolved.alert
+        return (
+            f'<article class="card resolved" id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
+            f"<header>{head}</header>"
+            f'<p class="explanation">{e(a.explanation)}</p>'
+            f'<p class="meta">Episode {e(day(ep.start))} to {e(day(r.date))}. {e(r.explanation)}.'
+            "</p>"
+            f"{_ack_block(ep, names, csrf)}</article>"
+        )
+    charts = "".join(chart(s, episode_start=ep.start, alert_date=a.date) for s in series)
+    stale = ""
+    if latest_data is not None:
+        stale = f'<p class="meta">Data received up to {e(day(latest_data))}.</p>'
+    return (
+        f'<article class="card open {e(level)}" id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
+        f"<header>{head}</header>"
+        f'<p class="explanation">{e(a.explanation)}</p>'
+        f"{_facts(a)}"
+        f"{_contrib_table(a.contributing)}"
+        + (f'<div class="charts">{charts}</div>' if charts else "")
+        + f"{stale}{_ack_block(ep, names, csrf)}</article>"
+    )
+
+
+def chart_columns(a: Alert, limit: int = 4) -> list[str]:
+    """The features to chart for an alert: its contributing features, strongest first."""
+    return [c.feature for c in a.contributing][:limit]
+
+
+LEGEND = (
+    '<p class="legend"><span class="k pt"></span>the day\'s value '
+    '<span class="k out"></span>outside the usual range '
+    '<span class="k band"></span>usual range (personal baseline: median &plusmn; 2 robust SD) '
+    '<span class="k onset"></span>deviation began <span class="k alertday"></span>alert day</p>'
+)
+
+DISCLAIMER = (
+    "An alert ranks whom to look at first; it is not a diagnosis and not a probability of "
+    "relapse. It means this patient's own wearable data (activity, sleep, heart rate, daily "
+    "rhythm) have moved away from their usual range for several days. Gaps in wear, travel, "
+    "illness or a new device can do the same. Contact the patient and use your clinical "
+    "judgement; the absence of an alert does not mean the patient is well."
+)
+
+
+def page(
+    *,
+    clinician: str,
+    n_subjects: int,
+    open_cards: Sequence[str],
+    resolved_cards: Sequence[str],
+    csrf: str,
+    seq: int,
+    resolved_shown: int,
+) -> str:
+    """The whole alerts page (cards rendered by :func:`card`)."""
+    n_open = len(open_cards)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Relapse-risk alerts</title>"
+        '<link rel="stylesheet" href="/static/feed.css">'
+        '<script src="/static/feed.js" defer></script></head>'
+        f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        f'data-resolved-shown="{resolved_shown}">'
+        '<header class="top"><h1>Relapse-risk alerts</h1>'
+        f'<div class="who"><span>{e(clinician)} &middot; {n_subjects} patient'
+        f"{'s' if n_subjects != 1 else ''} on your list</span>"
+        '<span id="live" class="live off" role="status">Not live: reload the page</span>'
+        '<form method="post" action="/logout">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        '<button type="submit" class="link">Sign out</button></form></div></header>'
+        f'<p class="disclaimer">{e(DISCLAIMER)}</p>'
+        f'<section id="open"><h2>Open alerts <span class="count">{n_open}</span></h2>'
+        f"{LEGEND}"
+        f'<div class="cards">{"".join(open_cards)}</div>'
+        '<p class="empty">No open alerts for your patients. New alerts appear here '
+        "without reloading.</p></section>"
+        '<section id="resolved"><h2>Resolved recently</h2>'
+        f'<div class="cards">{"".join(resolved_cards)}</div>'
+        '<p class="empty">None.</p></section>'
+        "</main></body></html>"
+    )
+
+
+def login_page(error: str | None = None) -> str:
+    """The sign-in form (the only page served without a session)."""
+    err = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Sign in - relapse-risk alerts</title>"
+        '<link rel="stylesheet" href="/static/feed.css"></head>'
+        '<body><main class="login"><h1>Relapse-risk alerts</h1>'
+        f"{err}"
+        '<form method="post" action="/login"><label for="token">Access token</label>'
+        '<input id="token" name="token" type="password" autocomplete="current-password" '
+        'required minlength="32">'
+        '<button type="submit">Sign in</button></form>'
+        "<p>Your access token comes from the team that runs this service. It is stored "
+        "only as a hash.</p></main></body></html>"
+    )

@@ -1,0 +1,678 @@
+"""The clinician feed's web shell (aiohttp): routes, access control, live streams.
+
+Routes (all but the first four need a bearer token or a session)::
+
+    GET  /healthz                        liveness and readiness (no data)
+    GET  /static/feed.css, feed.js       the page's stylesheet and script (no data)
+    GET  /login, POST /login             sign in with an access token -> session cookie
+    POST /logout                         end the session (CSRF token)
+    GET  /alerts                         the page: open alerts newest first, resolved ones
+    GET  /alerts/stream                  Server-Sent Events: re-rendered cards (the page's)
+    POST /alerts/{alert_id}/ack          acknowledge from the page without JavaScript
+    GET  /api/me                         who you are, which subject ids you may see
+    GET  /api/alerts?since=S&limit=N     alert messages changed after S (JSON paging)
+    GET  /api/stream?since=S             Server-Sent Events: the same entries, live
+    POST /api/alerts/{alert_id}/ack      acknowledge (JSON)
+    GET  /api/subjects/{subject_id}/features?days=N   the chart's data
+
+A request for a subject (or an alert of a subject) that is not on the caller's roster is
+answered 403 and logged with the clinician id, the pseudonymous subject id and the route
+template -- never alert contents, feature values or the query string. No URL carries more
+than a pseudonymous subject id or an alert id; tokens are accepted only in the
+``Authorization`` header or the login form, never in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from phenotyping.feed import assets, render
+from phenotyping.feed.auth import (
+    Clinician,
+    Roster,
+    RosterError,
+    check_csrf,
+    csrf_token,
+    make_session,
+    read_session,
+)
+from phenotyping.feed.bus import AckError, FeedBus
+from phenotyping.feed.models import Ack
+from phenotyping.feed.settings import FeedSettings
+from phenotyping.feed.store import AlertEntry, Episode, FeedStore
+
+log = logging.getLogger("phenotyping.feed")
+
+COOKIE = "phenotyping_feed_session"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+MAX_PAGE = 500
+_PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/static/feed.css"),
+    ("GET", "/static/feed.js"),
+}
+
+
+class RosterFile:
+    """The roster, re-read when its file changes (size or modification time).
+
+    A roster that no longer validates is not taken: the previous one stays in force and
+    the error is logged (rosters hold ids and hashes only).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._error: str | None = None
+        self._roster = self._load()
+
+    def _load(self) -> Roster:
+        st = os.stat(self.path)
+        roster = Roster.load(self.path)
+        self._stamp = (st.st_mtime_ns, st.st_size)
+        return roster
+
+    def __call__(self) -> Roster:
+        try:
+            st = os.stat(self.path)
+            if (st.st_mtime_ns, st.st_size) != self._stamp:
+                self._roster = self._load()
+                self._error = None
+                log.info("roster re-read: %d clinician(s)", len(self._roster.clinicians))
+        except (OSError, RosterError) as exc:
+            if str(exc) != self._error:  # once per distinct problem, not once per request
+                log.error("roster not re-read, the previous one stays in force: %s", exc)
+            self._error = str(exc)
+            self._stamp = None
+        return self._roster
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    clinician: Clinician
+    via: Literal["bearer", "session"]
+    cookie: str | None = None
+
+    def may_see(self, subject_id: str) -> bool:
+        return self.clinician.may_see(subject_id)
+
+
+class FeedService:
+    """The store, the bus, the roster and the clock; pumps the bus into the store and
+    wakes the live streams when something changed."""
+
+    def __init__(
+        self,
+        store: FeedStore,
+        bus: FeedBus,
+        roster: Callable[[], Roster],
+        settings: FeedSettings,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.store, self.bus, self.roster, self.settings = store, bus, roster, settings
+        self.clock = clock
+        self.on_failure = on_failure
+        if settings.session_secret is not None:
+            secret = settings.session_secret.get_secret_value()
+            if len(secret) < 32:
+                raise RosterError("feed session_secret: at least 32 characters are required")
+            self.secret = secret.encode("utf-8")
+        else:
+            self.secret = secrets.token_bytes(32)
+        self.instance = secrets.token_hex(8)
+        self.closing = False
+        self.failed: BaseException | None = None
+        self._cond: asyncio.Condition | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def cond(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def start(self) -> None:
+        if self.settings.session_secret is None:
+            log.warning(
+                "no session secret set (PHENOTYPING_FEED__SESSION_SECRET): sessions end when "
+                "the feed restarts and cannot be shared between replicas"
+            )
+        await self.bus.start()
+        self._pump = asyncio.create_task(self._run_pump(), name="feed-pump")
+
+    async def _run_pump(self) -> None:
+        try:
+            async for batch in self.bus.batches():
+                if self.store.ingest(batch):
+                    await self.notify()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the feed cannot go on without its topics
+            self.failed = exc
+            log.error("reading the topics failed: %s", exc.__class__.__name__)
+            await self.notify()
+            if self.on_failure is not None:
+                self.on_failure(exc)
+
+    async def notify(self) -> None:
+        async with self.cond:
+            self.cond.notify_all()
+
+    async def wait_for_change(self, after: int, timeout: float) -> bool:
+        """Wait until the store has changed after ``after``, or ``timeout`` seconds."""
+        async with self.cond:
+            try:
+                await asyncio.wait_for(
+                    self.cond.wait_for(lambda: self.store.seq > after or self.closing), timeout
+                )
+            except TimeoutError:
+                return False
+        return self.store.seq > after
+
+    async def close(self) -> None:
+        """Wake every live stream so that it ends (server shutdown)."""
+        self.closing = True
+        await self.notify()
+
+    async def stop(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        await self.bus.stop()
+
+    def names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.roster().clinicians.values()}
+
+    async def acknowledge(self, entry: AlertEntry, clinician: Clinician, via: str) -> Ack:
+        """Record an acknowledgement (or return the caller's earlier one of this alert)."""
+        for ack in entry.acks:
+            if ack.clinician_id == clinician.id:
+                return ack
+        ack = Ack.of(entry.alert, clinician.id, self.clock(), "web" if via == "web" else "api")
+        await self.bus.publish_ack(ack)
+        self.store.add_ack(ack)
+        await self.notify()
+        log.info("acknowledgement recorded: clinician %s, alert %s", clinician.id, ack.alert_id)
+        return ack
+
+
+SERVICE = web.AppKey("service", FeedService)
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def _service(request: web.Request) -> FeedService:
+    return request.app[SERVICE]
+
+
+def _principal(request: web.Request) -> Principal:
+    try:
+        return request[PRINCIPAL]
+    except KeyError:  # pragma: no cover - the middleware guarantees it
+        raise web.HTTPUnauthorized() from None
+
+
+# --------------------------------------------------------------------------- access control
+def _unauthorized(request: web.Request, reason: str) -> web.StreamResponse:
+    if (
+        request.method == "GET"
+        and not request.path.startswith("/api/")
+        and not (request.path.endswith("/stream"))
+    ):
+        raise web.HTTPSeeOther("/login")
+    return web.json_response(
+        {"error": "unauthorized", "detail": reason},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="phenotyping-feed"'},
+    )
+
+
+def _authenticate(request: web.Request, service: FeedService) -> Principal | str:
+    roster = service.roster()
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "the Authorization header must be 'Bearer <token>'"
+        found = roster.by_token(token.strip())
+        if found is None:
+            log.warning("refused: unknown bearer token (%s %s)", request.method, _route(request))
+            return "unknown token"
+        return Principal(found[0], "bearer")
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        now_s = int(service.clock().timestamp())
+        clinician = read_session(service.secret, cookie, roster, now_s)
+        if clinician is not None:
+            return Principal(clinician, "session", cookie)
+        return "session expired or no longer valid: sign in again"
+    return "sign in, or send 'Authorization: Bearer <token>'"
+
+
+def _route(request: web.Request) -> str:
+    """The route template (``/api/subjects/{subject_id}/features``), never the real URL."""
+    info = request.match_info
+    resource = info.route.resource if info is not None else None
+    return resource.canonical if resource is not None else "(no route)"
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (request.method, request.path) in _PUBLIC:
+        return await handler(request)
+    result = _authenticate(request, _service(request))
+    if isinstance(result, str):
+        return _unauthorized(request, result)
+    request[PRINCIPAL] = result
+    if request.method == "POST" and result.via == "session":
+        presented = request.headers.get("X-CSRF-Token")
+        if presented is None and request.content_type == "application/x-www-form-urlencoded":
+            form = await request.post()
+            value = form.get("csrf")
+            presented = value if isinstance(value, str) else None
+        assert result.cookie is not None
+        if not check_csrf(_service(request).secret, result.cookie, presented):
+            log.warning(
+                "refused: clinician %s, missing or wrong CSRF token (%s %s)",
+                result.clinician.id,
+                request.method,
+                _route(request),
+            )
+            return web.json_response({"error": "forbidden", "detail": "CSRF token"}, status=403)
+    return await handler(request)
+
+
+def _refuse(request: web.Request, subject_id: str) -> web.HTTPForbidden:
+    p = _principal(request)
+    log.warning(
+        "refused: clinician %s asked for subject %s, not on their roster (%s %s)",
+        p.clinician.id,
+        subject_id,
+        request.method,
+        _route(request),
+    )
+    return web.HTTPForbidden(
+        text=orjson.dumps(
+            {"error": "forbidden", "detail": "this subject is not on your roster"}
+        ).decode(),
+        content_type="application/json",
+    )
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/static/"):
+        h.setdefault("Cache-Control", "public, max-age=300")
+    else:
+        h["Cache-Control"] = "no-store"
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: method, route template, status, clinician id, duration.
+
+    No query strings, no real paths (they could carry a subject id into a log that is kept
+    longer than the audit trail), no user agents.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        principal = request.get(PRINCIPAL)
+        who = principal.clinician.id if principal is not None else "-"
+        route = _route(request) if isinstance(request, web.Request) else "(no route)"
+        self.logger.info(
+            "%s %s %s %s %.1fms", request.method, route, response.status, who, time * 1000
+        )
+
+
+# --------------------------------------------------------------------------- views
+def _card_message(
+    service: FeedService, ep: Episode, csrf: str, names: dict[str, str]
+) -> dict[str, Any]:
+    store, st = service.store, service.settings
+    series = []
+    if ep.resolved is None:
+        series = store.series(ep.subject_id, render.chart_columns(ep.current.alert), st.chart_days)
+    html = render.card(
+        ep, series, names=names, csrf=csrf, latest_data=store.latest_day(ep.subject_id)
+    )
+    return {
+        "id": f"ep-{ep.key}",
+        "section": "open" if ep.resolved is None else "resolved",
+        "html": html,
+    }
+
+
+def _csrf(request: web.Request) -> str:
+    p = _principal(request)
+    return csrf_token(_service(request).secret, p.cookie) if p.cookie else ""
+
+
+async def alerts_page(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    store, names, csrf = service.store, service.names(), _csrf(request)
+    episodes = store.episodes(p.may_see)
+    open_eps = [ep for ep in episodes if ep.resolved is None]
+    closed = [ep for ep in episodes if ep.resolved is not None][: service.settings.resolved_shown]
+    html = render.page(
+        clinician=p.clinician.name,
+        n_subjects=len(p.clinician.subjects),
+        open_cards=[_card_message(service, ep, csrf, names)["html"] for ep in open_eps],
+        resolved_cards=[_card_message(service, ep, csrf, names)["html"] for ep in closed],
+        csrf=csrf,
+        seq=store.seq,
+        resolved_shown=service.settings.resolved_shown,
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+def _since(request: web.Request, default: int) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("since")
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text="since: a whole number") from None
+    if value < 0:
+        raise web.HTTPBadRequest(text="since: >= 0")
+    return value
+
+
+def _event(name: str, data: Any, ident: int | None = None) -> bytes:
+    head = f"id: {ident}\n" if ident is not None else ""
+    return f"{head}event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+async def _sse(
+    request: web.Request, since: int, produce: Callable[[int], tuple[list[bytes], int]]
+) -> web.StreamResponse:
+    """A Server-Sent Events response: ``produce(since)`` gives the events after ``since``
+    and the new position, whenever the store changed; a comment line keeps it alive."""
+    service = _service(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionResetError):
+        await response.write(b"retry: 3000\n\n")
+        while not service.closing:
+            events, since = produce(since)
+            for ev in events:
+                await response.write(ev)
+            if not await service.wait_for_change(since, service.settings.heartbeat_s):
+                await response.write(b": keep-alive\n\n")
+    return response
+
+
+async def cards_stream(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    csrf = _csrf(request)
+
+    def produce(since: int) -> tuple[list[bytes], int]:
+        store = service.store
+        seq = store.seq
+        changed = store.changed_since(since, p.may_see)
+        if changed is None:
+            return [_event("reload", {}, seq)], seq
+        names = service.names() if changed else {}
+        events = []
+        for subject in sorted(changed):
+            for ep in store.subject_episodes(subject):
+                events.append(_event("card", _card_message(service, ep, csrf, names), seq))
+        return events, seq
+
+    return await _sse(request, _since(request, service.store.seq), produce)
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit: a whole number") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise web.HTTPBadRequest(text=f"limit: 1 to {MAX_PAGE}")
+    return limit
+
+
+async def api_alerts(request: web.Request) -> web.StreamResponse:
+    """``{"items": [...], "next": S, "more": bool, "seq": current}``; pass ``next`` as
+    ``since`` to get the following page (or, later, what changed since)."""
+    service, p = _service(request), _principal(request)
+    since = _since(request, 0)
+    if since > service.store.seq:  # from an earlier run of the feed: start again
+        since = 0
+    entries, more = service.store.entries_since(since, p.may_see, _limit(request))
+    nxt = entries[-1].seq if entries else max(since, service.store.seq)
+    return web.json_response(
+        {
+            "items": [entry.to_json() for entry in entries],
+            "next": nxt,
+            "more": more,
+            "seq": service.store.seq,
+            "instance": service.instance,
+            "ready": service.bus.ready,
+        },
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
+
+
+async def api_stream(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+
+    def produce(since: int) -> tuple[list[bytes], int]:
+        entries, more = service.store.entries_since(since, p.may_see, MAX_PAGE)
+        events = [_event("alert", entry.to_json(), entry.seq) for entry in entries]
+        if entries:
+            return events, entries[-1].seq
+        return events, service.store.seq
+
+    since = _since(request, service.store.seq)
+    if since > service.store.seq:  # from an earlier run of the feed: start again
+        since = 0
+    return await _sse(request, since, produce)
+
+
+async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]:
+    service, p = _service(request), _principal(request)
+    entry = service.store.alert(request.match_info["alert_id"])
+    if entry is None:
+        raise web.HTTPNotFound(
+            text=orjson.dumps({"error": "not found", "detail": "no such alert"}).decode(),
+            content_type="application/json",
+        )
+    if not p.may_see(entry.alert.subject_id):
+        raise _refuse(request, entry.alert.subject_id)
+    try:
+        ack = await service.acknowledge(entry, p.clinician, via)
+    except AckError as exc:
+        log.error("acknowledgement NOT recorded: clinician %s: %s", p.clinician.id, exc)
+        raise web.HTTPServiceUnavailable(
+            text=orjson.dumps(
+                {"error": "unavailable", "detail": "not recorded: the message bus refused it"}
+            ).decode(),
+            content_type="application/json",
+        ) from None
+    return ack, entry
+
+
+async def api_ack(request: web.Request) -> web.StreamResponse:
+    ack, entry = await _acknowledge(request, "web" if _principal(request).cookie else "api")
+    body: dict[str, Any] = {"ack": ack.model_dump(mode="json")}
+    p, service = _principal(request), _service(request)
+    if p.via == "session":
+        for ep in service.store.subject_episodes(entry.alert.subject_id):
+            if any(x.alert.alert_id == entry.alert.alert_id for x in ep.entries):
+                body["card"] = _card_message(service, ep, _csrf(request), service.names())
+    return web.json_response(body, dumps=lambda d: orjson.dumps(d).decode())
+
+
+async def form_ack(request: web.Request) -> web.StreamResponse:
+    await _acknowledge(request, "web")
+    raise web.HTTPSeeOther("/alerts")
+
+
+async def api_features(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    subject = request.match_info["subject_id"]
+    if not p.may_see(subject):
+        raise _refuse(request, subject)
+    try:
+        days = int(request.query.get("days", str(service.settings.chart_days)))
+    except ValueError:
+        raise web.HTTPBadRequest(text="days: a whole number") from None
+    days = max(1, min(days, service.settings.history_days))
+    from phenotyping.risk.monitor import MONITORED
+
+    series = service.store.series(subject, [s.column for s in MONITORED], days)
+
+    def num(v: float) -> float | None:
+        return None if v != v else v
+
+    body = {
+        "subject_id": subject,
+        "dates": [d.isoformat() for d in series[0].dates] if series else [],
+        "features": {
+            s.spec.column: {
+                "label": s.spec.label,
+                "unit": s.spec.unit,
+                "value": [num(float(v)) for v in s.value],
+                "base": [num(float(v)) for v in s.base],
+                "scale": [num(float(v)) for v in s.scale],
+            }
+            for s in series
+        },
+    }
+    return web.json_response(body, dumps=lambda d: orjson.dumps(d).decode())
+
+
+async def me(request: web.Request) -> web.StreamResponse:
+    p = _principal(request)
+    body = {
+        "clinician": p.clinician.id,
+        "name": p.clinician.name,
+        "subjects": sorted(p.clinician.subjects),
+    }
+    return web.json_response(body)
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    cookie = request.cookies.get(COOKIE)
+    now_s = int(service.clock().timestamp())
+    if cookie and read_session(service.secret, cookie, service.roster(), now_s) is not None:
+        raise web.HTTPSeeOther("/alerts")
+    return web.Response(text=render.login_page(), content_type="text/html")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    form = await request.post()
+    token = form.get("token")
+    found = service.roster().by_token(token.strip()) if isinstance(token, str) else None
+    if found is None:
+        log.warning("refused: sign-in with an unknown token")
+        return web.Response(
+            text=render.login_page("That access token is not recognised."),
+            content_type="text/html",
+            status=401,
+        )
+    clinician, token_hash = found
+    now_s = int(service.clock().timestamp())
+    ttl = service.settings.session_ttl_s
+    value = make_session(service.secret, clinician, token_hash, now_s, ttl)
+    response = web.HTTPSeeOther("/alerts")
+    secure = service.settings.cookie_secure or service.settings.tls_cert is not None
+    response.set_cookie(
+        COOKIE, value, max_age=ttl, httponly=True, samesite="Strict", secure=secure, path="/"
+    )
+    log.info("signed in: clinician %s", clinician.id)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    if service.failed is not None:
+        return web.json_response({"status": "failed", "ready": False}, status=503)
+    return web.json_response({"status": "ok", "ready": service.bus.ready})
+
+
+def _static(body: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type=content_type)
+
+    return handler
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/alerts")
+
+
+# --------------------------------------------------------------------------- the app
+def build_app(service: FeedService) -> web.Application:
+    """The aiohttp application around ``service`` (starts and stops it with the server)."""
+    app = web.Application(middlewares=[_auth], client_max_size=64 * 1024)
+    app[SERVICE] = service
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/healthz", healthz)
+    r.add_get("/static/feed.css", _static(assets.CSS, "text/css"))
+    r.add_get("/static/feed.js", _static(assets.JS, "text/javascript"))
+    r.add_get("/login", login_form)
+    r.add_post("/login", login)
+    r.add_post("/logout", logout)
+    r.add_get("/alerts", alerts_page)
+    r.add_get("/alerts/stream", cards_stream)
+    r.add_post("/alerts/{alert_id}/ack", form_ack)
+    r.add_get("/api/me", me)
+    r.add_get("/api/alerts", api_alerts)
+    r.add_get("/api/stream", api_stream)
+    r.add_post("/api/alerts/{alert_id}/ack", api_ack)
+    r.add_get("/api/subjects/{subject_id}/features", api_features)
+    app.on_response_prepare.append(_security_headers)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.stop()
+
+    async def wake_streams(app: web.Application) -> None:
+        await service.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(wake_streams)
+    return app

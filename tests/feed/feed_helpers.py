@@ -1,0 +1,229 @@
+"""Helpers of the feed tests: hand-made alerts, rosters, records as the workers publish them,
+and the feed as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from phenotyping.feed.auth import hash_token
+from phenotyping.feed.store import Incoming
+from phenotyping.stream.codec import encode_record
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def make_alert(
+    subject: str = "s-1",
+    kind: str = "opened",
+    date: str = "2024-03-04",
+    episode_start: str = "2024-02-28",
+    level: str = "elevated",
+    *,
+    alert_id: str | None = None,
+    explanation: str = "Daily activity 40% below usual for 5 days",
+    contributing: list[dict[str, Any]] | None = None,
+    days_since_last_session: int | None = 12,
+) -> dict[str, Any]:
+    """A schema-valid alert record (phenotyping.events.Alert) with the given fields."""
+    return {
+        "type": "alert",
+        "version": 1,
+        "alert_id": alert_id or f"{subject}-{episode_start}-{kind}-{date}",
+        "subject_id": subject,
+        "kind": kind,
+        "date": date,
+        "level": level,
+        "score": 0.6,
+        "episode_start": episode_start,
+        "domains": ["activity"],
+        "contributing": contributing
+        if contributing is not None
+        else [
+            {
+                "feature": "activity_mean_worn",
+                "label": "daily activity",
+                "domain": "activity",
+                "direction": "down",
+                "value": 80.0,
+                "mean_since_onset": 90.0,
+                "baseline_median": 150.0,
+                "baseline_scale": 20.0,
+                "z": -3.5,
+                "signal_strength": 1.5,
+                "days_in_deviation": 5,
+            }
+        ],
+        "coverage": {"day_coverage": 0.9, "night_coverage": 0.95, "valid_days_last_7": 6},
+        "days_since_last_session": days_since_last_session,
+        "last_session_modality": "ketamine" if days_since_last_session is not None else None,
+        "after_response": False,
+        "days_since_response": None,
+        "self_report": None,
+        "baseline": "personal",
+        "config_version": "test",
+        "explanation": explanation,
+    }
+
+
+def alert_record(alert: Mapping[str, Any]) -> Incoming:
+    return Incoming("alert", encode_record(alert))
+
+
+def feature_record(row: Mapping[str, Any]) -> Incoming:
+    """A daily row as the worker publishes it on the features topic (``id`` added)."""
+    return Incoming("features", encode_record({"id": f"{row['subject_id']}:{row['date']}", **row}))
+
+
+def demo_records(
+    daily: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]]
+) -> list[Incoming]:
+    return [feature_record(r) for r in daily] + [alert_record(a) for a in alerts]
+
+
+def roster_doc(clinicians: Mapping[str, tuple[str, list[str]]]) -> dict[str, Any]:
+    """``{id: (token, subjects)}`` -> a parsed roster document (names: 'Dr <id>')."""
+    return {
+        "clinician": [
+            {"id": cid, "name": f"Dr {cid}", "tokens": [hash_token(tok)], "subjects": subjects}
+            for cid, (tok, subjects) in clinicians.items()
+        ]
+    }
+
+
+def write_roster(path: Path, clinicians: Mapping[str, tuple[str, list[str]]]) -> Path:
+    lines = []
+    for entry in roster_doc(clinicians)["clinician"]:
+        lines += [
+            "[[clinician]]",
+            f'id = "{entry["id"]}"',
+            f'name = "{entry["name"]}"',
+            f"tokens = {json.dumps(entry['tokens'])}",
+            f"subjects = {json.dumps(entry['subjects'])}",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def get_json(url: str, token: str | None = None, timeout: float = 10.0) -> tuple[int, Any]:
+    req = urllib.request.Request(url)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+class FeedProcess:
+    """``phenotyping feed`` (or any command) as a subprocess with its output in a log file."""
+
+    def __init__(self, cmd: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> None:
+        self.log = log
+        self._fh = log.open("wb")
+        self.proc = subprocess.Popen(
+            cmd,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @classmethod
+    def feed(cls, env: Mapping[str, str], log: Path) -> FeedProcess:
+        return cls([sys.executable, "-m", "phenotyping.cli", "feed"], env, log, log.parent)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.text().splitlines()[-n:])
+
+    def wait_ready(self, base_url: str, timeout: float = 120.0) -> None:
+        """Poll ``/healthz`` (bounded) until the feed has read the topics."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"feed exited ({self.proc.returncode}):\n{self.tail()}")
+            try:
+                status, body = get_json(base_url + "/healthz", timeout=2)
+                if status == 200 and body.get("ready"):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"feed not ready after {timeout}s:\n{self.tail()}")
+            time.sleep(0.3)
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+        self._fh.close()
+        return self.proc.returncode
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any PHENOTYPING_KAFKA__/FEED__ setting, plus
+    ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
+        and k != "PHENOTYPING_CONFIG"
+    }
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def cut_cohort(src: Path, dst: Path, before: Any) -> Path:
+    """The wire messages of ``src`` (JSONL) whose last sample is before ``before`` (an aware
+    datetime), in their order: a recording that stops on that day."""
+    from phenotyping.events import decode
+
+    kept = [
+        line
+        for line in src.read_text().splitlines()
+        if line.strip() and decode(line).span()[1] < before
+    ]
+    dst.write_text("\n".join(kept) + "\n")
+    return dst
+
+
+def open_episodes(alerts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(subject, episode_start) -> latest non-resolved alert`` of the episodes not resolved."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    resolved: set[tuple[str, str]] = set()
+    for a in alerts:
+        key = (a["subject_id"], a["episode_start"])
+        if a["kind"] == "resolved":
+            resolved.add(key)
+        else:
+            latest[key] = a
+    return {k: v for k, v in latest.items() if k not in resolved}
