@@ -7,9 +7,11 @@ absent; ``.ci/run`` turns any such skip into a failure.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # kafka_broker
+sys.path.insert(0, str(Path(__file__).resolve().parent / "stream"))  # stream_helpers
 
 
 def data_root() -> Path:
@@ -57,6 +61,69 @@ def depresjon_series(data_dir: Path) -> Callable[[str], tuple[np.ndarray, int]]:
         return df["activity"].to_numpy(dtype=np.float64), first.hour * 60 + first.minute
 
     return load
+
+
+# --------------------------------------------------------------------------- Kafka
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """Bootstrap servers (``127.0.0.1:port``) of ONE real Kafka broker for the whole session
+    (``tests/kafka_broker.py``: Apache Kafka from Maven jars, no Docker; or
+    ``PHENOTYPING_BROKER=host:port``). Without Java/Maven: skipped with the reason, which CI
+    (``PHENOTYPING_STRICT=1``) counts as a failure."""
+    from kafka_broker import KafkaBroker, KafkaStartError, KafkaUnavailable
+
+    b = KafkaBroker()
+    try:
+        bootstrap = b.start()
+    except KafkaUnavailable as exc:
+        pytest.skip(f"no Kafka broker: {exc}")
+    except KafkaStartError as exc:
+        pytest.fail(f"Kafka broker did not start: {exc}")
+    try:
+        yield bootstrap
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def deployment(broker: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Factory of isolated deployments on the session broker: each gets its own topic prefix
+    and consumer group (topics created), so tests never see each other's data."""
+    from stream_helpers import Deployment, next_tag
+
+    from phenotyping.config import load_settings
+    from phenotyping.stream.topics import create
+
+    made: list[Deployment] = []
+
+    def make(**kafka: Any) -> Deployment:
+        tag = next_tag()
+        values = {
+            "broker": f"kafka://{broker}",
+            "topic_prefix": tag,
+            "app_id": f"{tag}-app",
+            "stats_interval_s": 1.0,
+            **kafka,
+        }
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
+            and k != "PHENOTYPING_CONFIG"
+        }
+        env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        settings = load_settings(kafka=values)
+        asyncio.run(create(settings.kafka))
+        workdir = tmp_path / tag
+        workdir.mkdir()
+        d = Deployment(settings.kafka, env, workdir)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
 
 
 # --------------------------------------------------------------------------- strict mode

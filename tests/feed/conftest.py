@@ -8,11 +8,10 @@ code path the stream workers run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kafka_broker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "stream"))  # stream_helpers
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # feed_helpers
-from feed_helpers import REPO  # noqa: E402
-from kafka_broker import KafkaBroker, KafkaStartError, KafkaUnavailable  # noqa: E402
 
 from phenotyping.config import load_settings  # noqa: E402
 from phenotyping.replay.run import replay  # noqa: E402
@@ -57,62 +54,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 
 
 # --------------------------------------------------------------------------- Kafka
-@pytest.fixture(scope="session")
-def broker() -> Iterator[str]:
-    """Bootstrap servers of a real Kafka broker (as tests/stream/conftest.py starts it)."""
-    b = KafkaBroker()
-    try:
-        bootstrap = b.start()
-    except KafkaUnavailable as exc:
-        pytest.skip(f"no Kafka broker: {exc}")
-    except KafkaStartError as exc:
-        pytest.fail(f"Kafka broker did not start: {exc}")
-    try:
-        yield bootstrap
-    finally:
-        b.stop()
-
-
-@pytest.fixture
-def deployment(broker: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Factory of isolated deployments (own topic prefix, topics created) on the broker."""
-    from stream_helpers import Deployment, next_tag
-
-    from phenotyping.stream.topics import create
-
-    made: list[Deployment] = []
-
-    def make(**kafka: Any) -> Deployment:
-        tag = next_tag()
-        values = {
-            "broker": f"kafka://{broker}",
-            "topic_prefix": tag,
-            "app_id": f"{tag}-app",
-            "stats_interval_s": 1.0,
-            **kafka,
-        }
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
-            and k != "PHENOTYPING_CONFIG"
-        }
-        env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        settings = load_settings(kafka=values)
-        asyncio.run(create(settings.kafka))
-        workdir = tmp_path / tag
-        workdir.mkdir()
-        d = Deployment(settings.kafka, env, workdir)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        for w in d.workers:
-            w.stop()
-
-
 # --------------------------------------------------------------------------- browser
 @pytest.fixture
 def chromium_paths() -> tuple[str, str]:
