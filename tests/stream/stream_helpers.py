@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+
 from phenotyping.config import KafkaSettings
 from phenotyping.stream.codec import decode_record
 from phenotyping.stream.topics import TopicNames, client_options
@@ -238,7 +240,10 @@ def wait_for_group(kafka: KafkaSettings, members: int, timeout: float = 90.0) ->
     deadline = time.monotonic() + timeout
     state: tuple[str, int] = ("", 0)
     while time.monotonic() < deadline:
-        state = asyncio.run(_group(kafka, kafka.app_id))
+        try:
+            state = asyncio.run(_group(kafka, kafka.app_id))
+        except GroupCoordinatorNotAvailableError:  # a fresh broker creates __consumer_offsets
+            state = ("no coordinator yet", 0)
         if state == ("Stable", members):
             return
         time.sleep(0.5)
