@@ -1,9 +1,9 @@
-"""The feed's Kafka side (aiokafka): read alerts, features and acks; publish acks.
+"""The feed's Kafka side (aiokafka): read alerts, features, notices and acks; publish acks.
 
 One consumer without a consumer group (every feed replica reads everything, and never
 disturbs the workers' group) is assigned every partition of the three topics. At start it
 reads the alerts and acks topics from the beginning (alerts are compacted by alert_id; acks
-are an audit trail) and the features topic from ``history_days`` ago (by record
+are an audit trail) and the features and notices topics from ``history_days`` ago (by record
 timestamp), so a restarted feed rebuilds its memory from the topics. Only committed
 records are read (``read_committed``), so an exactly-once deployment shows no aborted
 output. Acks are produced with ``acks=all`` and idempotence, and the web request waits for
@@ -86,6 +86,7 @@ class KafkaBus:
         self.kinds: dict[str, Kind] = {
             names.alerts: "alert",
             names.features: "features",
+            names.notices: "notice",
             self.acks: "ack",
         }
         self._now_ms = now_ms
@@ -122,7 +123,7 @@ class KafkaBus:
         await self._consumer.start()
         parts = [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]
         self._consumer.assign(parts)
-        features = [tp for tp in parts if self.kinds[tp.topic] == "features"]
+        features = [tp for tp in parts if self.kinds[tp.topic] in ("features", "notice")]
         await self._consumer.seek_to_beginning(*[tp for tp in parts if tp not in features])
         since = self._now_ms() - self.feed.history_days * 86_400_000
         found = await self._consumer.offsets_for_times({tp: since for tp in features})

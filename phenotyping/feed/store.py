@@ -35,11 +35,11 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from phenotyping.events import Alert
+from phenotyping.events import Alert, Notice
 from phenotyping.feed.models import Ack
 from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 
-Kind = Literal["alert", "features", "ack"]
+Kind = Literal["alert", "features", "ack", "notice"]
 Visible = Callable[[str], bool]
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}
 _N = len(MONITORED)
@@ -197,6 +197,7 @@ class FeedStore:
         self._orphans: OrderedDict[str, list[Ack]] = OrderedDict()  # acks before their alert
         self._days: OrderedDict[str, dict[int, NDArray[np.float64]]] = OrderedDict()
         self._changes: deque[tuple[int, str]] = deque(maxlen=max_changes)
+        self._gaps: OrderedDict[str, Notice] = OrderedDict()
 
     # ------------------------------------------------------------------ writing
     def _changed(self, subject: str) -> int:
@@ -213,12 +214,18 @@ class FeedStore:
                 self.counts[f"tombstone_{item.kind}"] += 1
                 continue
             subject: str | None
-            if item.kind == "alert":
-                subject = self._ingest_alert(item.value)
-            elif item.kind == "ack":
-                subject = self._ingest_ack(item.value)
-            else:
-                subject = self._ingest_features(item.value)
+            try:
+                if item.kind == "alert":
+                    subject = self._ingest_alert(item.value)
+                elif item.kind == "ack":
+                    subject = self._ingest_ack(item.value)
+                elif item.kind == "notice":
+                    subject = self._ingest_notice(item.value)
+                else:
+                    subject = self._ingest_features(item.value)
+            except Exception:  # any record the store cannot use is skipped and counted
+                self.counts[f"invalid_{item.kind}"] += 1
+                continue
             if subject is not None:
                 changed.add(subject)
         return changed
@@ -238,6 +245,39 @@ class FeedStore:
             self.counts["invalid_ack"] += 1
             return None
         return ack.subject_id if self.add_ack(ack) else None
+
+    def _ingest_notice(self, value: bytes) -> str | None:
+        notice = Notice.model_validate_json(value)  # a bad one raises: skipped and counted
+        if notice.kind != "data_gap":
+            self.counts[f"notice_{notice.kind}"] += 1
+            return None
+        return notice.subject_id if self.add_gap(notice) else None
+
+    def add_gap(self, notice: Notice) -> bool:
+        """Record a data-gap notice (the newest per subject; bounded like the features)."""
+        old = self._gaps.get(notice.subject_id)
+        if old == notice:
+            self.counts["duplicate_notice"] += 1
+            return False
+        self._gaps[notice.subject_id] = notice
+        self._gaps.move_to_end(notice.subject_id)
+        while len(self._gaps) > self.max_subjects:
+            self._gaps.popitem(last=False)
+        self.counts["data_gap_notices"] += 1
+        self._changed(notice.subject_id)
+        return True
+
+    def gap(self, subject: str) -> Notice | None:
+        """The subject's data-gap notice when it is still current: no daily row came in
+        after the gap began (a row after it means data flow again)."""
+        notice = self._gaps.get(subject)
+        if notice is None:
+            return None
+        began = notice.gap_start or notice.date
+        latest = self.latest_day(subject)
+        if began is not None and latest is not None and latest >= began:
+            return None
+        return notice
 
     def _ingest_features(self, value: bytes) -> str | None:
         try:
@@ -306,6 +346,7 @@ class FeedStore:
             self.counts["invalid_features"] += 1
             return False
         d = day.toordinal()
+        vec = feature_vector(row)  # before anything changes: a bad row changes nothing
         days = self._days.get(subject)
         if days is None:
             days = self._days[subject] = {}
@@ -313,7 +354,6 @@ class FeedStore:
         if days and d <= max(days) - self.history_days:
             self.counts["features_too_old"] += 1
             return False
-        vec = feature_vector(row)
         old = days.get(d)
         if old is not None and np.array_equal(old, vec, equal_nan=True):
             self.counts["duplicate_features"] += 1

@@ -15,9 +15,16 @@ Routes (all but the first four need a bearer token or a session)::
     POST /api/alerts/{alert_id}/ack      acknowledge (JSON)
     GET  /api/subjects/{subject_id}/features?days=N   the chart's data
 
-A request for a subject (or an alert of a subject) that is not on the caller's roster is
-answered 403 and logged with the clinician id, the pseudonymous subject id and the route
-template -- never alert contents, feature values or the query string. No URL carries more
+A request for a subject that is not on the caller's roster is answered 403; an alert id of
+such a subject is answered 404 exactly as an id that does not exist (no existence oracle).
+Both are logged with the clinician id, the pseudonymous subject id and the route
+template -- never alert contents, feature values or the query string; a request-supplied
+value that is not a plain id is escaped (:func:`clean`), so it cannot forge a log line.
+
+Sessions live server-side (:class:`~phenotyping.feed.auth.SessionStore`): signing out ends
+one at once, and a restarted feed asks everyone to sign in again. Failed sign-ins (and
+unknown bearer tokens) are throttled per source address and overall; sessions opened per
+clinician are throttled too (429 with ``Retry-After``). No URL carries more
 than a pseudonymous subject id or an alert id; tokens are accepted only in the
 ``Authorization`` header or the login form, never in a URL.
 """
@@ -29,6 +36,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -45,10 +53,13 @@ from phenotyping.feed.auth import (
     Clinician,
     Roster,
     RosterError,
+    SessionStore,
+    Throttle,
     check_csrf,
     csrf_token,
     make_session,
     read_session,
+    session_nonce,
 )
 from phenotyping.feed.bus import AckError, FeedBus
 from phenotyping.feed.models import Ack
@@ -63,6 +74,23 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_PAGE = 500
+_TOO_MANY = "too many failed attempts"
+_SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def clean(value: object) -> str:
+    """A request-supplied value as it may appear in a log line: an id as it is, anything
+    else escaped and cut (``repr``), so no input can start a forged line.
+
+    Examples
+    --------
+    >>> clean("s-1"), clean("s-1\n2026 INFO forged")
+    ('s-1', "'s-1\\n2026 INFO forged'")
+    """
+    text = str(value)
+    return text if _SAFE.match(text) else ascii(text[:80])
+
+
 _PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/login"),
@@ -143,6 +171,11 @@ class FeedService:
         else:
             self.secret = secrets.token_bytes(32)
         self.instance = secrets.token_hex(8)
+        self.sessions = SessionStore(settings.max_sessions)
+        window = float(settings.login_window_s)
+        self.fail_source = Throttle(settings.login_failures_per_source, window)
+        self.fail_overall = Throttle(settings.login_failures_overall, window)
+        self.per_account = Throttle(settings.logins_per_account, window)
         self.closing = False
         self.failed: BaseException | None = None
         self._cond: asyncio.Condition | None = None
@@ -257,8 +290,12 @@ def _authenticate(request: web.Request, service: FeedService) -> Principal | str
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return "the Authorization header must be 'Bearer <token>'"
+        source, now = _source(request), service.clock().timestamp()
+        if service.fail_source.blocked(source, now):
+            return f"{_TOO_MANY} from this address: try again later"
         found = roster.by_token(token.strip())
         if found is None:
+            service.fail_source.fail(source, now)
             log.warning("refused: unknown bearer token (%s %s)", request.method, _route(request))
             return "unknown token"
         return Principal(found[0], "bearer")
@@ -266,10 +303,15 @@ def _authenticate(request: web.Request, service: FeedService) -> Principal | str
     if cookie:
         now_s = int(service.clock().timestamp())
         clinician = read_session(service.secret, cookie, roster, now_s)
-        if clinician is not None:
+        if clinician is not None and service.sessions.alive(session_nonce(cookie), now_s):
             return Principal(clinician, "session", cookie)
         return "session expired or no longer valid: sign in again"
     return "sign in, or send 'Authorization: Bearer <token>'"
+
+
+def _source(request: web.Request) -> str:
+    """The throttle key of the caller's address (the proxy's, behind a reverse proxy)."""
+    return f"source:{request.remote or '-'}"
 
 
 def _route(request: web.Request) -> str:
@@ -285,6 +327,12 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     result = _authenticate(request, _service(request))
     if isinstance(result, str):
+        if result.startswith(_TOO_MANY):
+            return web.json_response(
+                {"error": "too many requests", "detail": result},
+                status=429,
+                headers={"Retry-After": str(_service(request).settings.login_window_s)},
+            )
         return _unauthorized(request, result)
     request[PRINCIPAL] = result
     if request.method == "POST" and result.via == "session":
@@ -310,7 +358,7 @@ def _refuse(request: web.Request, subject_id: str) -> web.HTTPForbidden:
     log.warning(
         "refused: clinician %s asked for subject %s, not on their roster (%s %s)",
         p.clinician.id,
-        subject_id,
+        clean(subject_id),
         request.method,
         _route(request),
     )
@@ -504,13 +552,20 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
 async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]:
     service, p = _service(request), _principal(request)
     entry = service.store.alert(request.match_info["alert_id"])
-    if entry is None:
-        raise web.HTTPNotFound(
-            text=orjson.dumps({"error": "not found", "detail": "no such alert"}).decode(),
-            content_type="application/json",
+    if entry is not None and not p.may_see(entry.alert.subject_id):
+        # logged as a refusal, answered exactly like an alert that does not exist: the
+        # answer must not tell whether another clinician's patient has this alert
+        log.warning(
+            "refused: clinician %s acknowledged an alert of subject %s, not on their roster "
+            "(%s %s)",
+            p.clinician.id,
+            clean(entry.alert.subject_id),
+            request.method,
+            _route(request),
         )
-    if not p.may_see(entry.alert.subject_id):
-        raise _refuse(request, entry.alert.subject_id)
+        entry = None
+    if entry is None:
+        raise _no_such_alert()
     try:
         ack = await service.acknowledge(entry, p.clinician, via)
     except AckError as exc:
@@ -522,6 +577,13 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
             content_type="application/json",
         ) from None
     return ack, entry
+
+
+def _no_such_alert() -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text=orjson.dumps({"error": "not found", "detail": "no such alert"}).decode(),
+        content_type="application/json",
+    )
 
 
 async def api_ack(request: web.Request) -> web.StreamResponse:
@@ -588,17 +650,29 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     cookie = request.cookies.get(COOKIE)
     now_s = int(service.clock().timestamp())
-    if cookie and read_session(service.secret, cookie, service.roster(), now_s) is not None:
+    if (
+        cookie
+        and read_session(service.secret, cookie, service.roster(), now_s) is not None
+        and service.sessions.alive(session_nonce(cookie), now_s)
+    ):
         raise web.HTTPSeeOther("/alerts")
     return web.Response(text=render.login_page(), content_type="text/html")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     service = _service(request)
+    now = service.clock().timestamp()
+    source = _source(request)
+    for throttle, key in ((service.fail_source, source), (service.fail_overall, "overall")):
+        if throttle.blocked(key, now):
+            log.warning("refused: sign-in throttled (%s)", key.split(":")[0])
+            return _throttled(throttle.retry_after(key, now))
     form = await request.post()
     token = form.get("token")
     found = service.roster().by_token(token.strip()) if isinstance(token, str) else None
     if found is None:
+        service.fail_source.fail(source, now)
+        service.fail_overall.fail("overall", now)
         log.warning("refused: sign-in with an unknown token")
         return web.Response(
             text=render.login_page("That access token is not recognised."),
@@ -606,9 +680,15 @@ async def login(request: web.Request) -> web.StreamResponse:
             status=401,
         )
     clinician, token_hash = found
-    now_s = int(service.clock().timestamp())
+    account = f"account:{clinician.id}"
+    if service.per_account.blocked(account, now):
+        log.warning("refused: sign-in throttled (clinician %s)", clinician.id)
+        return _throttled(service.per_account.retry_after(account, now))
+    service.per_account.fail(account, now)  # counts sessions opened, not failures
+    now_s = int(now)
     ttl = service.settings.session_ttl_s
     value = make_session(service.secret, clinician, token_hash, now_s, ttl)
+    service.sessions.add(session_nonce(value) or "", now_s + ttl, now_s)
     response = web.HTTPSeeOther("/alerts")
     secure = service.settings.cookie_secure or service.settings.tls_cert is not None
     response.set_cookie(
@@ -618,7 +698,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+def _throttled(retry_after: int) -> web.Response:
+    return web.Response(
+        text=render.login_page("Too many sign-in attempts. Wait a few minutes and try again."),
+        content_type="text/html",
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
+    p = _principal(request)
+    if p.cookie is not None:
+        _service(request).sessions.revoke(session_nonce(p.cookie))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
