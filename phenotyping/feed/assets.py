@@ -102,6 +102,37 @@ ul.acks li::before { content: "\\2713  "; }
 .login button { font: inherit; padding: 8px; border-radius: 6px; border: 0; background: #1f5fa8;
   color: #fff; font-weight: 600; cursor: pointer; }
 .error { color: var(--high); font-weight: 600; }
+.top nav { display: flex; gap: 16px; }
+.top nav a { color: #1f5fa8; font-weight: 600; text-decoration: none; padding: 2px 0; }
+.top nav a[aria-current="page"] { color: var(--ink); border-bottom: 3px solid var(--ink); }
+.order { color: var(--muted); font-size: 13px; font-weight: 400; margin-left: 8px; }
+form.filters { display: flex; gap: 8px; flex-wrap: wrap; align-items: center; margin: 0 0 8px; }
+form.filters select, form.filters button { font: inherit; font-size: 13.5px; padding: 3px 6px; }
+.score { color: var(--muted); font-size: 13px; }
+.card h3 a { color: inherit; }
+.contrib .win { display: block; color: var(--muted); font-size: 12px; font-weight: 400; }
+.ackbar label { color: var(--muted); font-size: 13px; display: flex; gap: 4px;
+  align-items: center; }
+.ackbar select, .ackbar input { font: inherit; font-size: 13.5px; padding: 3px 6px; }
+.ackbar .notel input { width: 22em; }
+q.note { display: block; color: var(--ink); font-weight: 400; font-style: italic;
+  margin-left: 18px; }
+table.caseload { border-collapse: collapse; width: 100%; background: var(--card);
+  font-size: 14px; }
+.caseload th, .caseload td { text-align: left; padding: 5px 8px;
+  border-bottom: 1px solid var(--line); vertical-align: top; }
+.caseload thead th { background: #eef2f6; font-size: 12.5px; white-space: nowrap; }
+.caseload thead th a { color: var(--ink); }
+.caseload td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.caseload tr.gap td.data { color: var(--high); font-weight: 700; }
+.caseload tr.fresh { outline: 3px solid #6aa7e8; }
+.caseload .subj { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600; }
+.pill { display: inline-block; padding: 0 7px; border-radius: 4px; font-size: 12px;
+  font-weight: 700; text-transform: uppercase; }
+.pill.gap { color: #fff; background: var(--high); }
+.pill.low { color: var(--watch); background: var(--watch-bg); }
+.timeline { list-style: none; padding: 0; }
+.timeline li { padding: 6px 0; border-bottom: 1px solid var(--line); }
 @media print { .ackbar form, .live, .who form { display: none; } .card { break-inside: avoid; } }
 """
 
@@ -159,7 +190,9 @@ JS = """\
     refresh();
   }
   live.textContent = "Connecting\\u2026";
-  var stream = new EventSource("/alerts/stream?since=" + encodeURIComponent(root.dataset.seq));
+  var query = root.dataset.query ? "&" + root.dataset.query : "";
+  var stream = new EventSource(
+    root.dataset.stream + "?since=" + encodeURIComponent(root.dataset.seq) + query);
   stream.addEventListener("open", function () {
     live.textContent = "Live";
     live.className = "live on";
@@ -177,10 +210,13 @@ JS = """\
     var button = form.querySelector("button");
     button.disabled = true;
     button.textContent = "Saving\\u2026";
+    var body = new URLSearchParams(new FormData(form));
+    body.delete("csrf");
     fetch("/api" + form.getAttribute("action"), {
       method: "POST",
       credentials: "same-origin",
-      headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}
+      headers: {"X-CSRF-Token": csrf, "Accept": "application/json"},
+      body: body
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from phenotyping.config import KafkaSettings
+from phenotyping.events import ClinicalEvent, encode
 from phenotyping.feed.bus import AckError
 from phenotyping.feed.models import Ack
 from phenotyping.feed.settings import FeedSettings
@@ -82,6 +83,7 @@ class KafkaBus:
     ) -> None:
         names = TopicNames.from_settings(kafka)
         self.kafka, self.feed = kafka, feed
+        self.device = names.device
         self.acks = acks_topic(kafka, feed)
         self.kinds: dict[str, Kind] = {
             names.alerts: "alert",
@@ -171,6 +173,17 @@ class KafkaBus:
             await future
         except KafkaError as exc:
             raise AckError(f"the broker did not take the acknowledgement ({exc!r})") from None
+
+    async def publish_feedback(self, event: ClinicalEvent) -> None:
+        from aiokafka.errors import KafkaError
+
+        try:
+            future = await self._producer.send(
+                self.device, encode(event), key=event.subject_id.encode()
+            )
+            await future
+        except KafkaError as exc:
+            raise AckError(f"the broker did not take the feedback ({exc!r})") from None
 
     async def stop(self) -> None:
         self._stopping = True

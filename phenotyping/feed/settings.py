@@ -41,12 +41,16 @@ class FeedSettings(BaseModel):
         300, ge=1, description="window of the sign-in throttles below (seconds)"
     )
     login_failures_per_source: int = Field(
-        10, ge=1, description="failed sign-ins (or unknown bearer tokens) per source address "
-        "within login_window_s before it is refused with 429"
+        10,
+        ge=1,
+        description="failed sign-ins (or unknown bearer tokens) per source address "
+        "within login_window_s before it is refused with 429",
     )
     login_failures_overall: int = Field(
-        200, ge=1, description="failed sign-ins from all sources together within "
-        "login_window_s before every sign-in with a new token is refused with 429"
+        200,
+        ge=1,
+        description="failed sign-ins from all sources together within "
+        "login_window_s before every sign-in with a new token is refused with 429",
     )
     logins_per_account: int = Field(
         30, ge=1, description="sessions one clinician may open within login_window_s"

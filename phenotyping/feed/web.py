@@ -38,7 +38,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +48,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from phenotyping.errors import InputError
 from phenotyping.feed import assets, render
 from phenotyping.feed.auth import (
     Clinician,
@@ -62,9 +63,10 @@ from phenotyping.feed.auth import (
     session_nonce,
 )
 from phenotyping.feed.bus import AckError, FeedBus
-from phenotyping.feed.models import Ack
+from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore
+from phenotyping.feed.triage import Filters, triage_order, triage_token
 
 log = logging.getLogger("phenotyping.feed")
 
@@ -240,17 +242,74 @@ class FeedService:
     def names(self) -> dict[str, str]:
         return {c.id: c.name for c in self.roster().clinicians.values()}
 
-    async def acknowledge(self, entry: AlertEntry, clinician: Clinician, via: str) -> Ack:
-        """Record an acknowledgement (or return the caller's earlier one of this alert)."""
+    async def acknowledge(
+        self, entry: AlertEntry, clinician: Clinician, via: str, form: AckForm | None = None
+    ) -> Ack:
+        """Record an acknowledgement (or return the caller's earlier one of this alert), then
+        tell the risk engine its reason (a feedback clinical event, never the note)."""
         for ack in entry.acks:
             if ack.clinician_id == clinician.id:
                 return ack
-        ack = Ack.of(entry.alert, clinician.id, self.clock(), "web" if via == "web" else "api")
+        form = form or AckForm()
+        ack = Ack.of(
+            entry.alert,
+            clinician.id,
+            self.clock(),
+            "web" if via == "web" else "api",
+            reason=form.reason,
+            until=form.until,
+            note=form.note,
+        )
         await self.bus.publish_ack(ack)
         self.store.add_ack(ack)
         await self.notify()
-        log.info("acknowledgement recorded: clinician %s, alert %s", clinician.id, ack.alert_id)
+        log.info(
+            "acknowledgement recorded: clinician %s, alert %s, reason %s",
+            clinician.id,
+            clean(ack.alert_id),
+            ack.reason or "-",
+        )
+        try:
+            event = feedback_event(ack)
+            if event is not None:
+                await self.bus.publish_feedback(event)
+        except Exception as exc:  # the ack stands; the engine did not hear the reason
+            log.error(
+                "feedback NOT published for alert %s: %s",
+                clean(ack.alert_id),
+                exc.__class__.__name__,
+            )
         return ack
+
+
+@dataclass(frozen=True)
+class AckForm:
+    """What a clinician says when acknowledging: a reason code, optionally until when it
+    applies, and a free-text note (never logged)."""
+
+    reason: str | None = None
+    until: dt.date | None = None
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> AckForm:
+        """From a form or a JSON body; raises :class:`InputError` naming the field."""
+        reason, until, note = data.get("reason"), data.get("until"), data.get("note")
+        if reason in (None, ""):
+            reason = None
+        elif not isinstance(reason, str) or reason not in REASONS:
+            raise InputError(f"reason: one of {', '.join(REASONS)}")
+        day: dt.date | None = None
+        if until not in (None, ""):
+            try:
+                day = dt.date.fromisoformat(str(until))
+            except ValueError:
+                raise InputError("until: a date YYYY-MM-DD") from None
+        if note in (None, ""):
+            note = None
+        elif not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise InputError(f"note: text of at most {MAX_NOTE} characters")
+        return cls(reason, day, note)
 
 
 SERVICE = web.AppKey("service", FeedService)
@@ -407,7 +466,12 @@ def _card_message(
     if ep.resolved is None:
         series = store.series(ep.subject_id, render.chart_columns(ep.current.alert), st.chart_days)
     html = render.card(
-        ep, series, names=names, csrf=csrf, latest_data=store.latest_day(ep.subject_id)
+        ep,
+        series,
+        names=names,
+        csrf=csrf,
+        latest_data=store.latest_day(ep.subject_id),
+        context=store.context(ep.subject_id),
     )
     return {
         "id": f"ep-{ep.key}",
@@ -421,11 +485,19 @@ def _csrf(request: web.Request) -> str:
     return csrf_token(_service(request).secret, p.cookie) if p.cookie else ""
 
 
+def _filters(request: web.Request) -> Filters:
+    try:
+        return Filters.parse(request.query)
+    except InputError as exc:
+        raise _bad(str(exc)) from None
+
+
 async def alerts_page(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
     store, names, csrf = service.store, service.names(), _csrf(request)
+    filters = _filters(request)
     episodes = store.episodes(p.may_see)
-    open_eps = [ep for ep in episodes if ep.resolved is None]
+    open_eps = [ep for ep in triage_order(episodes) if filters.match(ep)]
     closed = [ep for ep in episodes if ep.resolved is not None][: service.settings.resolved_shown]
     html = render.page(
         clinician=p.clinician.name,
@@ -435,8 +507,39 @@ async def alerts_page(request: web.Request) -> web.StreamResponse:
         csrf=csrf,
         seq=store.seq,
         resolved_shown=service.settings.resolved_shown,
+        filters=filters,
     )
     return web.Response(text=html, content_type="text/html")
+
+
+def _triage_item(ep: Episode) -> dict[str, Any]:
+    """One open episode in the JSON triage list (and its position key)."""
+    cur = ep.current
+    return {
+        "episode": ep.key,
+        "subject_id": ep.subject_id,
+        "triage": triage_token(ep),
+        "level": cur.alert.level,
+        "score": cur.alert.score,
+        "date": cur.alert.date.isoformat(),
+        "acknowledged": bool(cur.acks),
+        "current": cur.to_json(),
+    }
+
+
+async def api_triage(request: web.Request) -> web.StreamResponse:
+    """Open alerts in triage order (the page's order), filtered like the page."""
+    service, p = _service(request), _principal(request)
+    filters = _filters(request)
+    items = [
+        _triage_item(ep)
+        for ep in triage_order(service.store.episodes(p.may_see))
+        if filters.match(ep)
+    ]
+    return web.json_response(
+        {"items": items, "filters": filters.query(), "seq": service.store.seq},
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
 
 
 def _since(request: web.Request, default: int) -> int:
@@ -484,6 +587,7 @@ async def _sse(
 async def cards_stream(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
     csrf = _csrf(request)
+    filters = _filters(request)
 
     def produce(since: int) -> tuple[list[bytes], int]:
         store = service.store
@@ -495,7 +599,10 @@ async def cards_stream(request: web.Request) -> web.StreamResponse:
         events = []
         for subject in sorted(changed):
             for ep in store.subject_episodes(subject):
-                events.append(_event("card", _card_message(service, ep, csrf, names), seq))
+                msg = _card_message(service, ep, csrf, names)
+                if ep.resolved is None and not filters.match(ep):
+                    msg["html"] = ""  # no longer matches the page's filters: remove it
+                events.append(_event("card", msg, seq))
         return events, seq
 
     return await _sse(request, _since(request, service.store.seq), produce)
@@ -522,7 +629,7 @@ async def api_alerts(request: web.Request) -> web.StreamResponse:
     nxt = entries[-1].seq if entries else max(since, service.store.seq)
     return web.json_response(
         {
-            "items": [entry.to_json() for entry in entries],
+            "items": [_entry_json(service, entry) for entry in entries],
             "next": nxt,
             "more": more,
             "seq": service.store.seq,
@@ -533,12 +640,26 @@ async def api_alerts(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _entry_json(service: FeedService, entry: AlertEntry) -> dict[str, Any]:
+    """An alert message with its episode's triage key (``null`` once resolved): a client of
+    the paging API or the stream orders open episodes by it, descending, as the page does."""
+    body = entry.to_json()
+    a = entry.alert
+    ep = service.store.episode(a.subject_id, a.episode_start)
+    body["episode"] = {
+        "key": f"{a.subject_id}_{a.episode_start.isoformat()}",
+        "open": ep is not None and ep.resolved is None,
+        "triage": triage_token(ep) if ep is not None and ep.resolved is None else None,
+    }
+    return body
+
+
 async def api_stream(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
 
     def produce(since: int) -> tuple[list[bytes], int]:
         entries, more = service.store.entries_since(since, p.may_see, MAX_PAGE)
-        events = [_event("alert", entry.to_json(), entry.seq) for entry in entries]
+        events = [_event("alert", _entry_json(service, entry), entry.seq) for entry in entries]
         if entries:
             return events, entries[-1].seq
         return events, service.store.seq
@@ -566,8 +687,22 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
         entry = None
     if entry is None:
         raise _no_such_alert()
+    if request.content_type == "application/json" and request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise _bad("body: not valid JSON") from None
+        data = body if isinstance(body, dict) else {}
+    else:
+        data = dict(await request.post())
     try:
-        ack = await service.acknowledge(entry, p.clinician, via)
+        form = AckForm.parse(data)
+    except InputError as exc:
+        raise _bad(str(exc)) from None
+    if form.until is not None and form.until < entry.alert.episode_start:
+        raise _bad("until: not before the change began (the alert's episode start)")
+    try:
+        ack = await service.acknowledge(entry, p.clinician, via, form)
     except AckError as exc:
         log.error("acknowledgement NOT recorded: clinician %s: %s", p.clinician.id, exc)
         raise web.HTTPServiceUnavailable(
@@ -577,6 +712,13 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
             content_type="application/json",
         ) from None
     return ack, entry
+
+
+def _bad(detail: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=orjson.dumps({"error": "bad request", "detail": detail}).decode(),
+        content_type="application/json",
+    )
 
 
 def _no_such_alert() -> web.HTTPNotFound:
@@ -752,6 +894,7 @@ def build_app(service: FeedService) -> web.Application:
     r.add_post("/alerts/{alert_id}/ack", form_ack)
     r.add_get("/api/me", me)
     r.add_get("/api/alerts", api_alerts)
+    r.add_get("/api/triage", api_triage)
     r.add_get("/api/stream", api_stream)
     r.add_post("/api/alerts/{alert_id}/ack", api_ack)
     r.add_get("/api/subjects/{subject_id}/features", api_features)

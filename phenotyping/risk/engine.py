@@ -319,6 +319,12 @@ class RiskState:
             risk_level=LEVELS[level],
             risk_domains=",".join(domains),
             risk_warming_up=warm == 0,
+            # the clinical context as of this day (the clinician feed's caseload view)
+            ctx_last_session=_iso(self.last_session) if self.last_session >= 0 else None,
+            ctx_last_session_modality=self.last_session_modality or None,
+            ctx_self_report_instrument=self.report_instrument or None,
+            ctx_self_report_score=self.report_score if self.report_date >= 0 else None,
+            ctx_self_report_date=_iso(self.report_date) if self.report_date >= 0 else None,
         )
         alerts += self._episode(subject, d, level, score, domains, values, cols, row)
         return cols, alerts, notices

@@ -33,8 +33,11 @@ def _row(value: object, day: str = "2024-03-01") -> Incoming:
         _row("abc"),
         _row({"x": 1}),
         _row([1, 2]),
-        Incoming("features", b'{"subject_id": "s-1", "date": "2024-03-01", "valid": true, '
-                 b'"activity_mean_worn": 1' + b"0" * 400 + b"}"),
+        Incoming(
+            "features",
+            b'{"subject_id": "s-1", "date": "2024-03-01", "valid": true, '
+            b'"activity_mean_worn": 1' + b"0" * 400 + b"}",
+        ),
         Incoming("alert", b'{"type": "alert", "alert_id": []}'),
         Incoming("ack", b"\xff\xfe"),
         Incoming("notice", b'{"type": "notice", "kind": "data_gap", "subject_id": 5}'),
