@@ -81,7 +81,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def clean(value: object) -> str:
-    """A request-supplied value as it may appear in a log line: an id as it is, anything
+    r"""A request-supplied value as it may appear in a log line: an id as it is, anything
     else escaped and cut (``repr``), so no input can start a forged line.
 
     Examples
