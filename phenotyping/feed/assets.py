@@ -84,6 +84,10 @@ svg .pt { fill: #24527a; }
 svg .out { fill: #c81e1e; }
 svg .onset { stroke: #7a5200; stroke-dasharray: 3 3; }
 svg .alertday { stroke: #b7410e; stroke-width: 1.5; }
+svg .wear { fill: #7fa8cf; }
+svg .wearlow { fill: #e0a35a; }
+.summary { font-weight: 600; margin: 10px 0 0; }
+.muted { color: var(--muted); }
 .meta { color: var(--muted); font-size: 13px; margin: 6px 0; }
 .ackbar { margin-top: 8px; padding-top: 8px; border-top: 1px solid var(--line); }
 .ackbar form { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 0; }
@@ -157,11 +161,12 @@ JS = """\
   }
   function refresh() {
     var resolved = cardsOf("resolved");
-    while (resolved.children.length > maxResolved) {
+    while (resolved && resolved.children.length > maxResolved) {
       resolved.removeChild(resolved.lastElementChild);
     }
     ["open", "resolved"].forEach(function (name) {
       var section = document.getElementById(name);
+      if (!section) { return; }
       var n = cardsOf(name).children.length;
       section.classList.toggle("has-cards", n > 0);
       var count = section.querySelector(".count");
@@ -170,6 +175,7 @@ JS = """\
     localTimes(document);
   }
   function upsert(msg) {
+    if (!cardsOf(msg.section)) { return; }
     var old = document.getElementById(msg.id);
     if (old) { old.parentNode.removeChild(old); }
     if (msg.html) {
@@ -202,6 +208,17 @@ JS = """\
     live.className = "live off";
   });
   stream.addEventListener("card", function (ev) { upsert(JSON.parse(ev.data)); });
+  stream.addEventListener("row", function (ev) {
+    var msg = JSON.parse(ev.data);
+    var body = document.getElementById("caseload");
+    if (!body) { return; }
+    var tpl = document.createElement("template");
+    tpl.innerHTML = "<table><tbody>" + msg.html + "</tbody></table>";
+    var row = tpl.content.querySelector("tr");
+    row.classList.add("fresh");
+    var old = document.getElementById(msg.id);
+    if (old) { body.replaceChild(row, old); } else { body.appendChild(row); }
+  });
   stream.addEventListener("reload", function () { window.location.reload(); });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
@@ -221,6 +238,7 @@ JS = """\
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
     }).then(function (body) {
+      if (!cardsOf("open")) { window.location.reload(); return; }
       if (body.card) { upsert(body.card); }
     }).catch(function (err) {
       button.disabled = false;

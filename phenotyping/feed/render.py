@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.events import Alert
+from phenotyping.feed.caseload import CaseRow
 from phenotyping.feed.models import REASONS, Ack
 from phenotyping.feed.store import Episode, Series
 from phenotyping.feed.triage import DOMAINS, Filters, recency_token, triage_token
@@ -679,4 +680,209 @@ def login_page(error: str | None = None) -> str:
         '<button type="submit">Sign in</button></form>'
         "<p>Your access token comes from the team that runs this service. It is stored "
         "only as a hash.</p></main></body></html>"
+    )
+
+
+# --------------------------------------------------------------------------- caseload
+_CASE_COLUMNS = (
+    ("subject", "Patient", ""),
+    ("alert", "Open alert", ""),
+    ("data_state", "Data", "data-gap notice from the workers, or days without any data"),
+    ("last_data", "Last data", "the newest day with data from the wearable"),
+    ("worn_7", "Worn, last 7 days", "days worn long enough for their data to count"),
+    ("worn_28", "Worn, last 28 days", "days worn long enough for their data to count"),
+    ("session", "Last treatment session", ""),
+    ("self_report", "Latest self-report", "the newest score reported, whatever its date"),
+)
+
+
+def _data_cell(row: CaseRow) -> str:
+    state = row.data_state
+    if state == "gap" and row.gap_since is not None:
+        return (
+            f'<span class="pill gap">data gap</span> no usable data since {e(day(row.gap_since))}'
+        )
+    if state == "none":
+        return '<span class="pill gap">no data</span> nothing received yet'
+    n = row.days_without_data
+    if state == "stale" and n is not None:
+        return f'<span class="pill low">late</span> nothing for {n} days'
+    return "receiving"
+
+
+def case_row_html(row: CaseRow) -> str:
+    """One ``<tr>`` of the caseload table (id ``pt-<subject>``, replaced live)."""
+    if row.level is not None:
+        ack = "acknowledged" if row.acknowledged else "not acknowledged"
+        alert = (
+            f'<span class="badge {e(row.level)}">{e(LEVEL_NAMES[row.level])}</span> '
+            f"{e(short_day(row.alert_date)) if row.alert_date else ''}"
+            f'<span class="win">{e(ack)}</span>'
+        )
+    else:
+        alert = '<span class="muted">none</span>'
+    session = "-"
+    if row.last_session is not None:
+        session = f"{_MODALITY.get(row.session_modality or 'other', 'treatment')}, " + day(
+            row.last_session
+        )
+    report = "-"
+    if row.self_report is not None:
+        report = row.self_report + (
+            f" ({day(row.self_report_date)})" if row.self_report_date else ""
+        )
+    cls = f"case {row.data_state}"
+    return (
+        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}">'
+        f'<td class="subj"><a href="/patients/{e(row.subject_id)}">{e(row.subject_id)}</a></td>'
+        f"<td>{alert}</td>"
+        f'<td class="data">{_data_cell(row)}</td>'
+        f"<td>{e(day(row.last_data)) if row.last_data else '-'}</td>"
+        f'<td class="num">{row.worn_7} of 7</td>'
+        f'<td class="num">{row.worn_28} of 28</td>'
+        f"<td>{e(session)}</td>"
+        f"<td>{e(report)}</td></tr>"
+    )
+
+
+def caseload_page(
+    *,
+    clinician: str,
+    rows: Sequence[CaseRow],
+    csrf: str,
+    seq: int,
+    sort: str,
+    reverse: bool,
+) -> str:
+    """Every patient on the roster, sortable by any column (plain links, no script)."""
+    heads = []
+    for key, label, tip in _CASE_COLUMNS:
+        flip = "&amp;reverse=1" if key == sort and not reverse else ""
+        mark = (" &#9660;" if not reverse else " &#9650;") if key == sort else ""
+        title = f' title="{e(tip)}"' if tip else ""
+        heads.append(
+            f'<th scope="col"{title}><a href="/patients?sort={key}{flip}">{e(label)}</a>{mark}</th>'
+        )
+    as_of = rows[0].as_of if rows else None
+    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
+    n_alert = sum(r.level is not None for r in rows)
+    summary = (
+        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
+        f"{n_gap} without usable data"
+        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
+    )
+    return (
+        head("My patients") + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        f'data-stream="/patients/stream" data-query="">'
+        + top("My patients", clinician, len(rows), csrf, "caseload")
+        + f'<p class="summary" id="summary">{summary}</p>'
+        '<p class="disclaimer">Sorted by what needs attention first (open alert level, '
+        "then missing data, then fewest worn days) unless you pick a column. Rows update "
+        "live.</p>"
+        '<table class="caseload"><thead><tr>' + "".join(heads) + "</tr></thead>"
+        f'<tbody id="caseload">{"".join(case_row_html(r) for r in rows)}</tbody></table>'
+        "</main></body></html>"
+    )
+
+
+def coverage_chart(dates: Sequence[dt.date], coverage: NDArray[np.float64]) -> str:
+    """Daily wear coverage as bars (0-100%); a missing day has no bar."""
+    n = len(dates)
+    pw, ph = W - _L - _R, H - _T - _B
+
+    def x(i: int) -> float:
+        return round(_L + i * pw / n, 1)
+
+    bw = max(pw / n - 1, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+        f'aria-label="wear: share of each day the device was worn, last {n} days">',
+        f'<text class="ct" x="{_L}" y="15">Device worn<tspan class="unit"> (% of the day)'
+        "</tspan></text>",
+        f'<rect class="plot" x="{_L}" y="{_T}" width="{pw}" height="{ph}"/>',
+    ]
+    for t in (0, 50, 100):
+        yy = round(_T + (100 - t) / 100 * ph, 1)
+        parts.append(f'<line class="grid" x1="{_L}" x2="{W - _R}" y1="{yy}" y2="{yy}"/>')
+        parts.append(f'<text class="yl" x="{_L - 4}" y="{yy + 3.5}">{t}%</text>')
+    for i, v in enumerate(coverage.tolist()):
+        if not math.isfinite(v):
+            continue
+        hgt = round(max(v, 0.0) * ph, 1)
+        parts.append(
+            f'<rect class="{"wear" if v >= 0.5 else "wearlow"}" x="{x(i)}" '
+            f'y="{round(_T + ph - hgt, 1)}" width="{bw:.1f}" height="{hgt}">'
+            f"<title>{e(day(dates[i]))}: {v:.0%}</title></rect>"
+        )
+    for i in sorted({0, n // 2, n - 1}):
+        anchor = "start" if i == 0 else ("end" if i == n - 1 else "middle")
+        parts.append(
+            f'<text class="xl" x="{x(i) + bw / 2:.1f}" y="{H - 6}" text-anchor="{anchor}">'
+            f"{e(short_day(dates[i]))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def patient_page(
+    *,
+    clinician: str,
+    n_subjects: int,
+    row: CaseRow,
+    charts: Sequence[str],
+    episodes: Sequence[Episode],
+    names: Mapping[str, str],
+    csrf: str,
+    seq: int,
+    days: int,
+) -> str:
+    """One patient: the caseload facts, the charts of the last ``days`` days (the alert's
+    contributing features, activity, sleep and wear), and every alert with its
+    acknowledgements."""
+    facts = (
+        '<dl class="facts">'
+        f"<div><dt>Data</dt><dd>{_data_cell(row)}</dd></div>"
+        f"<div><dt>Last data</dt><dd>{e(day(row.last_data)) if row.last_data else '-'}</dd></div>"
+        f"<div><dt>Worn</dt><dd>{row.worn_7} of the last 7 days, {row.worn_28} of 28</dd></div>"
+        f"<div><dt>Latest self-report</dt><dd>{e(row.self_report or '-')}"
+        f"{' (' + e(day(row.self_report_date)) + ')' if row.self_report_date else ''}</dd></div>"
+        "</dl>"
+    )
+    items = []
+    for ep in episodes:
+        for entry in ep.entries:
+            a = entry.alert
+            lvl = (
+                ""
+                if a.kind == "resolved"
+                else (f'<span class="badge {e(a.level)}">{e(LEVEL_NAMES[a.level])}</span> ')
+            )
+            acks = "".join(ack_line(x, names) for x in entry.acks)
+            form = ""
+            if ep.resolved is None and entry is ep.current and not entry.acks:
+                form = ack_form(a, csrf)
+            items.append(
+                f"<li>{lvl}<strong>{e(a.kind.capitalize())} {e(day(a.date))}</strong>: "
+                f"{e(a.explanation)}"
+                + (f'<ul class="acks">{acks}</ul>' if acks else "")
+                + (f'<div class="ackbar">{form}</div>' if form else "")
+                + "</li>"
+            )
+    history = (
+        f'<ol class="timeline" reversed>{"".join(reversed(items))}</ol>'
+        if items
+        else '<p class="empty">No alerts for this patient.</p>'
+    )
+    return (
+        head(f"Patient {row.subject_id}")
+        + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        'data-stream="/patients/stream" data-query="">'
+        + top(f"Patient {row.subject_id}", clinician, n_subjects, csrf, "")
+        + facts
+        + f"<h2>The last {days} days</h2>"
+        + LEGEND
+        + f'<div class="charts">{"".join(charts)}</div>'
+        + "<h2>Alerts and acknowledgements</h2>"
+        + history
+        + "</main></body></html>"
     )

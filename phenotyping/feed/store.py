@@ -300,15 +300,17 @@ class FeedStore:
         return True
 
     def gap(self, subject: str) -> Notice | None:
-        """The subject's data-gap notice when it is still current: no daily row came in
-        after the gap began (a row after it means data flow again)."""
+        """The subject's data-gap notice while it holds: no usable day (a day with any
+        watched feature's value) came in on or after the day the gap began."""
         notice = self._gaps.get(subject)
         if notice is None:
             return None
         began = notice.gap_start or notice.date
-        latest = self.latest_day(subject)
-        if began is not None and latest is not None and latest >= began:
-            return None
+        if began is None:
+            return notice
+        for d, vec in (self._days.get(subject) or {}).items():
+            if d >= began.toordinal() and bool(np.isfinite(vec[:_N]).any()):
+                return None
         return notice
 
     def _ingest_features(self, value: bytes) -> str | None:
@@ -525,8 +527,10 @@ class FeedStore:
         )
 
     def data_clock(self) -> dt.date | None:
-        """The newest local day of any subject (the feed's event-time "today")."""
+        """The newest local day of any subject's data or data-gap notice (the feed's
+        event-time "today")."""
         newest = [max(days) for days in self._days.values() if days]
+        newest += [n.date.toordinal() for n in self._gaps.values() if n.date is not None]
         return dt.date.fromordinal(max(newest)) if newest else None
 
     def latest_day(self, subject: str) -> dt.date | None:

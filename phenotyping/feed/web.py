@@ -6,7 +6,7 @@ Routes (all but the first four need a bearer token or a session)::
     GET  /static/feed.css, feed.js       the page's stylesheet and script (no data)
     GET  /login, POST /login             sign in with an access token -> session cookie
     POST /logout                         end the session (CSRF token)
-    GET  /alerts                         the page: open alerts newest first, resolved ones
+    GET  /alerts?level=&domain=&...      the page: open alerts in triage order, resolved ones
     GET  /alerts/stream                  Server-Sent Events: re-rendered cards (the page's)
     POST /alerts/{alert_id}/ack          acknowledge from the page without JavaScript
     GET  /api/me                         who you are, which subject ids you may see
@@ -14,6 +14,12 @@ Routes (all but the first four need a bearer token or a session)::
     GET  /api/stream?since=S             Server-Sent Events: the same entries, live
     POST /api/alerts/{alert_id}/ack      acknowledge (JSON)
     GET  /api/subjects/{subject_id}/features?days=N   the chart's data
+    GET  /api/triage?level=&domain=&after_response=&acknowledged=   open alerts, triage order
+    GET  /patients?sort=&reverse=        the caseload: every patient on the roster
+    GET  /patients/stream                Server-Sent Events: re-rendered caseload rows
+    GET  /patients/{subject_id}          one patient: charts, alert history, acks
+    GET  /api/caseload?sort=&reverse=    the caseload (JSON)
+    GET  /api/patients/{subject_id}      one patient (JSON)
 
 A request for a subject that is not on the caller's roster is answered 403; an alert id of
 such a subject is answered 404 exactly as an id that does not exist (no existence oracle).
@@ -63,6 +69,7 @@ from phenotyping.feed.auth import (
     session_nonce,
 )
 from phenotyping.feed.bus import AckError, FeedBus
+from phenotyping.feed.caseload import SORTS, case_row, caseload
 from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore
@@ -527,6 +534,138 @@ def _triage_item(ep: Episode) -> dict[str, Any]:
     }
 
 
+def _sort(request: web.Request) -> tuple[str, bool]:
+    sort = request.query.get("sort", "attention")
+    if sort not in SORTS:
+        raise _bad(f"sort: one of {', '.join(SORTS)}")
+    return sort, request.query.get("reverse", "") in ("1", "yes", "true")
+
+
+def _roster_subjects(p: Principal) -> list[str]:
+    return sorted(p.clinician.subjects)
+
+
+async def caseload_view(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    sort, reverse = _sort(request)
+    rows = caseload(service.store, _roster_subjects(p), sort, reverse)
+    html = render.caseload_page(
+        clinician=p.clinician.name,
+        rows=rows,
+        csrf=_csrf(request),
+        seq=service.store.seq,
+        sort=sort,
+        reverse=reverse,
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+async def api_caseload(request: web.Request) -> web.StreamResponse:
+    """Every patient on the caller's roster (the caseload page's rows, its sort)."""
+    service, p = _service(request), _principal(request)
+    sort, reverse = _sort(request)
+    rows = caseload(service.store, _roster_subjects(p), sort, reverse)
+    return web.json_response(
+        {
+            "items": [r.to_json() for r in rows],
+            "as_of": rows[0].to_json()["as_of"] if rows else None,
+            "sort": sort,
+            "reverse": reverse,
+            "seq": service.store.seq,
+        },
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
+
+
+async def caseload_stream(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events of re-rendered caseload rows whose patient changed."""
+    service, p = _service(request), _principal(request)
+
+    def produce(since: int) -> tuple[list[bytes], int]:
+        store = service.store
+        seq = store.seq
+        changed = store.changed_since(since, p.may_see)
+        if changed is None:
+            return [_event("reload", {}, seq)], seq
+        as_of = store.data_clock()
+        events = [
+            _event(
+                "row",
+                {"id": f"pt-{s}", "html": render.case_row_html(case_row(store, s, as_of))},
+                seq,
+            )
+            for s in sorted(changed)
+        ]
+        return events, seq
+
+    return await _sse(request, _since(request, service.store.seq), produce)
+
+
+def _patient_charts(service: FeedService, subject: str, days: int) -> list[str]:
+    """The clinician's "fewer panels": the latest alert's contributing features, then daily
+    activity and sleep, then wear."""
+    store = service.store
+    eps = store.subject_episodes(subject)
+    columns: list[str] = []
+    start = alert_date = None
+    if eps:
+        cur = eps[0].current.alert
+        columns += render.chart_columns(cur, limit=3)
+        start, alert_date = eps[0].start, cur.date
+    for c in ("activity_mean_worn", "sleep_tst_min"):
+        if c not in columns:
+            columns.append(c)
+    end = store.latest_day(subject)
+    if end is None:
+        return []
+    out = [
+        render.chart(s, episode_start=start, alert_date=alert_date)
+        for s in store.series(subject, columns, days, end)
+    ]
+    dates = [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    out.append(render.coverage_chart(dates, store.coverage(subject, end, days)))
+    return [c for c in out if c]
+
+
+async def patient_view(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    subject = request.match_info["subject_id"]
+    if not p.may_see(subject):
+        raise _refuse(request, subject)
+    store = service.store
+    days = service.settings.history_days
+    html = render.patient_page(
+        clinician=p.clinician.name,
+        n_subjects=len(p.clinician.subjects),
+        row=case_row(store, subject, store.data_clock()),
+        charts=_patient_charts(service, subject, days),
+        episodes=list(reversed(store.subject_episodes(subject))),
+        names=service.names(),
+        csrf=_csrf(request),
+        seq=store.seq,
+        days=days,
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+async def api_patient(request: web.Request) -> web.StreamResponse:
+    """One patient: the caseload row and every alert message with its acknowledgements."""
+    service, p = _service(request), _principal(request)
+    subject = request.match_info["subject_id"]
+    if not p.may_see(subject):
+        raise _refuse(request, subject)
+    store = service.store
+    entries = [e for ep in store.subject_episodes(subject) for e in ep.entries]
+    entries.sort(key=lambda x: (x.alert.date, x.seq))
+    return web.json_response(
+        {
+            "patient": case_row(store, subject, store.data_clock()).to_json(),
+            "alerts": [_entry_json(service, x) for x in entries],
+        },
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
+
+
 async def api_triage(request: web.Request) -> web.StreamResponse:
     """Open alerts in triage order (the page's order), filtered like the page."""
     service, p = _service(request), _principal(request)
@@ -895,6 +1034,11 @@ def build_app(service: FeedService) -> web.Application:
     r.add_get("/api/me", me)
     r.add_get("/api/alerts", api_alerts)
     r.add_get("/api/triage", api_triage)
+    r.add_get("/patients", caseload_view)
+    r.add_get("/patients/stream", caseload_stream)
+    r.add_get("/patients/{subject_id}", patient_view)
+    r.add_get("/api/caseload", api_caseload)
+    r.add_get("/api/patients/{subject_id}", api_patient)
     r.add_get("/api/stream", api_stream)
     r.add_post("/api/alerts/{alert_id}/ack", api_ack)
     r.add_get("/api/subjects/{subject_id}/features", api_features)
