@@ -75,9 +75,13 @@ def _plot(args: argparse.Namespace) -> int:
 
     outputs = load_outputs(args.src)
     out = args.out or args.src / "plots" / f"{args.subject}.png"
-    panels = "all" if getattr(args, "all_panels", False) else "clinician"
     plot_subject(
-        outputs.daily, outputs.alerts, outputs.clinical, args.subject, out, panels=panels
+        outputs.daily,
+        outputs.alerts,
+        outputs.clinical,
+        args.subject,
+        out,
+        panels="all" if getattr(args, "all_panels", False) else "clinician",
     )
     print(f"wrote {out}")
     return 0
