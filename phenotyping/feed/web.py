@@ -54,12 +54,11 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from phenotyping.errors import InputError
+from phenotyping.errors import AckError, InputError, RosterError
 from phenotyping.feed import assets, render
 from phenotyping.feed.auth import (
     Clinician,
     Roster,
-    RosterError,
     SessionStore,
     Throttle,
     check_csrf,
@@ -68,7 +67,7 @@ from phenotyping.feed.auth import (
     read_session,
     session_nonce,
 )
-from phenotyping.feed.bus import AckError, FeedBus
+from phenotyping.feed.bus import FeedBus
 from phenotyping.feed.caseload import SORTS, case_row, caseload
 from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
 from phenotyping.feed.settings import FeedSettings
