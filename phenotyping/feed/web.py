@@ -18,6 +18,7 @@ Routes (all but the first four need a bearer token or a session)::
     GET  /patients?sort=&reverse=        the caseload: every patient on the roster
     GET  /patients/stream                Server-Sent Events: re-rendered caseload rows
     GET  /patients/{subject_id}          one patient: charts, alert history, acks
+    GET  /api/alerts/{alert_id}/fhir     the alert as FHIR R4 (RiskAssessment, PHQ-9 Observation)
     GET  /api/caseload?sort=&reverse=    the caseload (JSON)
     GET  /api/patients/{subject_id}      one patient (JSON)
 
@@ -69,6 +70,7 @@ from phenotyping.feed.auth import (
 )
 from phenotyping.feed.bus import FeedBus
 from phenotyping.feed.caseload import SORTS, case_row, caseload
+from phenotyping.feed.fhir import alert_bundle
 from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore
@@ -665,6 +667,28 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def api_fhir(request: web.Request) -> web.StreamResponse:
+    """The alert as FHIR R4: a Bundle with a RiskAssessment (and its PHQ-9 Observation).
+    An alert of a patient not on the roster is answered like a missing one."""
+    service, p = _service(request), _principal(request)
+    entry = service.store.alert(request.match_info["alert_id"])
+    if entry is not None and not p.may_see(entry.alert.subject_id):
+        log.warning(
+            "refused: clinician %s asked for an alert of subject %s, not on their roster (%s %s)",
+            p.clinician.id,
+            clean(entry.alert.subject_id),
+            request.method,
+            _route(request),
+        )
+        entry = None
+    if entry is None:
+        raise _no_such_alert()
+    return web.Response(
+        body=orjson.dumps(alert_bundle(entry.alert, entry.acks)),
+        content_type="application/fhir+json",
+    )
+
+
 async def api_triage(request: web.Request) -> web.StreamResponse:
     """Open alerts in triage order (the page's order), filtered like the page."""
     service, p = _service(request), _principal(request)
@@ -1033,6 +1057,7 @@ def build_app(service: FeedService) -> web.Application:
     r.add_get("/api/me", me)
     r.add_get("/api/alerts", api_alerts)
     r.add_get("/api/triage", api_triage)
+    r.add_get("/api/alerts/{alert_id}/fhir", api_fhir)
     r.add_get("/patients", caseload_view)
     r.add_get("/patients/stream", caseload_stream)
     r.add_get("/patients/{subject_id}", patient_view)
