@@ -130,7 +130,12 @@ table.caseload { border-collapse: collapse; width: 100%; background: var(--card)
 .caseload td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .caseload tr.gap td.data { color: var(--high); font-weight: 700; }
 .caseload tr.fresh { outline: 3px solid #6aa7e8; }
-.caseload .subj { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600; }
+.caseload .subj { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600;
+  white-space: nowrap; }
+.caseload td { white-space: nowrap; }
+.caseload td.data, .caseload td.report { white-space: normal; }
+.caseload .win { display: block; color: var(--muted); font-size: 12px; }
+.caseload tr.gap, .caseload tr.none { background: #fff7f8; }
 .pill { display: inline-block; padding: 0 7px; border-radius: 4px; font-size: 12px;
   font-weight: 700; text-transform: uppercase; }
 .pill.gap { color: #fff; background: var(--high); }

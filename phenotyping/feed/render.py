@@ -741,7 +741,7 @@ def case_row_html(row: CaseRow) -> str:
         f'<td class="num">{row.worn_7} of 7</td>'
         f'<td class="num">{row.worn_28} of 28</td>'
         f"<td>{e(session)}</td>"
-        f"<td>{e(report)}</td></tr>"
+        f'<td class="report">{e(report)}</td></tr>'
     )
 
 
