@@ -161,6 +161,7 @@ def tick_label(spec: Monitored, value: float) -> str:
 
 
 _L, _R, _T, _B = 58, 10, 24, 22
+_NON_NEGATIVE = frozenset({"counts", "steps", "min", "ms", "bpm"})
 
 
 def _segments(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -245,6 +246,8 @@ def chart(
     scale = series.scale
     with np.errstate(invalid="ignore"):
         upper, lower = base + 2 * scale, base - 2 * scale
+        if spec.unit in _NON_NEGATIVE:  # the band may reach below 0; the quantity cannot
+            lower = np.where(np.isfinite(lower), np.maximum(lower, 0.0), lower)
     band_ok = np.isfinite(upper) & np.isfinite(lower)
     seen = np.concatenate([value[np.isfinite(value)], upper[band_ok], lower[band_ok]])
     if not seen.size:
