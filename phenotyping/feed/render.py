@@ -460,9 +460,9 @@ def ack_form(alert: Alert, csrf: str, label: str = "Acknowledge") -> str:
         f'<label class="notel">Note <input type="text" name="note" maxlength="1000" '
         'placeholder="optional, kept in the audit trail only"></label>'
         f'<button type="submit">{e(label)}</button>'
-        '<span class="hint">records your name, the time and the reason; holiday, illness '
-        "and device days are then left out of this patient's usual range, and "
-        '"doing fine" makes the same pattern need more evidence for a while</span></form>'
+        '<span class="hint">records your name, the time, the reason and the note in the '
+        "audit trail; the reason (never the note) is also sent to the risk engine</span>"
+        "</form>"
     )
 
 
