@@ -9,6 +9,11 @@ CI sets ``PHENOTYPING_STRICT=1``: then ANY skip fails the run, wherever it comes
   ``pytest.importorskip``, a skip raised by a ``conftest.py``);
 * an ``xfail`` -- an expected failure is a check that does not currently check anything.
 
+It also makes every test independent of the developer's environment: an autouse fixture
+removes every ``PHENOTYPING_*`` variable except the few the test harness itself reads
+(:data:`HARNESS_ENV`), so a ``PHENOTYPING_CONFIG`` or ``PHENOTYPING_ENGINE__WINDOW_DAYS``
+left in a shell cannot change what a test computes.
+
 This file lives at the repository root, not under ``tests/``, so that its hooks see the
 reports of every collector and item (a ``tests/conftest.py`` hook never sees the doctests of
 ``phenotyping/``). It is tested by ``tests/test_strict_mode.py``, which runs pytest on a
@@ -18,11 +23,51 @@ small temporary project holding one of each kind of skip.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 _STRICT_ENV = "PHENOTYPING_STRICT"
+
+#: Variables of the test harness, kept: where the shared data is, strict mode, where CI keeps
+#: screenshots, an external Kafka broker and the knobs of the test broker's launcher.
+HARNESS_ENV = frozenset(
+    {
+        "PHENOTYPING_DATA",
+        "PHENOTYPING_STRICT",
+        "PHENOTYPING_ARTIFACTS",
+        "PHENOTYPING_BROKER",
+        "PHENOTYPING_KAFKA_KEEP",
+        "PHENOTYPING_KAFKA_DIR",
+        "PHENOTYPING_KAFKA_HOME",
+        "PHENOTYPING_KAFKA_PORT",
+        "PHENOTYPING_KAFKA_HEAP",
+        "PHENOTYPING_KAFKA_JAVA_OPTS",
+    }
+)
+
+
+def _foreign_env() -> list[str]:
+    return [k for k in os.environ if k.startswith("PHENOTYPING_") and k not in HARNESS_ENV]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_developer_settings_session() -> Iterator[None]:
+    """Before any session fixture (a demo replay, a broker) reads its settings."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in _foreign_env():
+            mp.delenv(key)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Again per test: a test that set a variable without monkeypatch cannot leak it."""
+    for key in _foreign_env():
+        monkeypatch.delenv(key)
+
+
 _offences: list[str] = []
 
 
