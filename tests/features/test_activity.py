@@ -154,3 +154,11 @@ def test_steps_total_over_observed_steps() -> None:
         sedentary_threshold=100,
     )
     assert f["steps_total"] == 6.0
+
+
+def test_day_shorter_than_the_windows_has_no_m10_l5() -> None:
+    f = _day(np.full(299, 5.0))
+    assert f["m10_start_min"] == -1 and f["l5_start_min"] == -1
+    assert math.isnan(f["m10_mean"]) and math.isnan(f["l5_mean"])
+    g = _day(np.full(300, 5.0))  # long enough for L5, not for M10
+    assert g["l5_start_min"] == 0 and g["l5_mean"] == 5.0 and g["m10_start_min"] == -1
