@@ -77,3 +77,39 @@ def test_streamed_sums_count_negative_differences_too() -> None:
     assert (m["nn50"], m["nn20"], m["n_diff"]) == (3.0, 5.0, 6.0)
     # RMSSD by hand: (3600 + 3600 + 625 + 625 + 100 + 3721) / 6
     assert m["rmssd"] == pytest.approx(np.sqrt(12271 / 6))
+
+
+def test_device_sleep_episode_columns_by_hand() -> None:
+    """Device episodes (UTC+1): the night labelled day 1 is the main episode that ENDS
+    before noon of day 1 (local); of two main episodes the longer; naps never count."""
+    off = 60
+    eng = SubjectDays()
+    eng.push_activity(T0 * 60, 60, _activity(), None, 0)
+    d1 = T0 + DAY  # UTC midnight of day 1 = 01:00 local
+    # main: 22:30 local (day 0) -> 06:45 local (day 1) = 21:30 UTC -> 05:45 UTC
+    eng.push_sleep_episode(
+        d1 - 150,
+        d1 + 345,
+        off,
+        is_main=True,
+        tst_min=430.0,
+        waso_min=40.0,
+        latency_min=12.0,
+        efficiency_pct=86.9,
+    )
+    # a shorter "main" one the same night, and a long nap: neither is chosen
+    eng.push_sleep_episode(d1 + 400, d1 + 500, off, is_main=True, tst_min=90.0)
+    eng.push_sleep_episode(d1 + 600, d1 + 1000, off, is_main=False, tst_min=380.0)
+    rows = {r["date"]: r for r in eng.flush()}
+    night = rows["2022-01-09"]
+    assert night["device_sleep_onset_clock_min"] == 22 * 60 + 30
+    assert night["device_sleep_offset_clock_min"] == 6 * 60 + 45
+    assert night["device_sleep_tib_min"] == 495.0
+    assert night["device_sleep_tst_min"] == 430.0
+    assert night["device_sleep_waso_min"] == 40.0
+    assert night["device_sleep_latency_min"] == 12.0
+    assert night["device_sleep_efficiency_pct"] == 86.9
+    assert "device_sleep_start_utc_min" not in night
+    # the nap ends at 17:40 local on day 1: after noon -> night of day 2, but not main
+    assert np.isnan(rows["2022-01-10"]["device_sleep_tst_min"])
+    assert np.isnan(rows["2022-01-08"]["device_sleep_tst_min"])
