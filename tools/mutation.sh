@@ -89,6 +89,7 @@ TOML
     fi
     "$repo/.venv/bin/cosmic-ray" init cosmic-ray.toml session.sqlite
     "$repo/.venv/bin/cr-filter-operators" session.sqlite cosmic-ray.toml
+    "$py" "$repo/tools/mutation_report.py" --skip-annotations session.sqlite "$module"
     start=$(date +%s)
     if [ -n "${MUTATION_BUDGET_MIN:-}" ]; then
       timeout --signal=TERM "${MUTATION_BUDGET_MIN}m" \
