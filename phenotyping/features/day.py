@@ -45,8 +45,7 @@ from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
 from phenotyping.features.envelope import pack, unpack
-from phenotyping.features.time import MINUTES_PER_DAY as DAY  # short: used in every index
-from phenotyping.features.time import iso_date, night_of, weekday
+from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
 HRV_BIN_MIN = 5
 EPISODE_DTYPE = np.dtype(
@@ -319,8 +318,8 @@ class SubjectDays:
         if len(sel):
             r = sel[int(np.argmax(sel["end"] - sel["start"]))]
             out.update(
-                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % DAY),
-                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % DAY),
+                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % MINUTES_PER_DAY),
+                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % MINUTES_PER_DAY),
                 device_sleep_tib_min=float(r["end"] - r["start"]),
                 device_sleep_tst_min=float(r["tst"]),
                 device_sleep_waso_min=float(r["waso"]),
@@ -343,7 +342,7 @@ class SubjectDays:
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
         """Part [a, b) of minutes lo..hi that falls in days not yet closed."""
-        first_open_local = (self.closed_through + 1) * DAY
+        first_open_local = (self.closed_through + 1) * MINUTES_PER_DAY
         a = max(0, first_open_local - off - lo)
         if a > 0:
             self.late += min(a, hi - lo)
@@ -379,7 +378,7 @@ class SubjectDays:
 
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
-        return self.local_minutes() // DAY
+        return self.local_minutes() // MINUTES_PER_DAY
 
     def advance(self, now_utc_min: int | None = None) -> list[dict[str, Any]]:
         """Close every day whose end plus the grace period the watermark has passed.
@@ -394,7 +393,7 @@ class SubjectDays:
             known = self.offset[self.offset != NO_OFFSET]
             off = int(known[-1]) if len(known) else 0
             mark = max(mark, now_utc_min + off)
-        last_closable = (mark - self.params.grace_min) // DAY - 1
+        last_closable = (mark - self.params.grace_min) // MINUTES_PER_DAY - 1
         return self._close_through(last_closable)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -412,7 +411,7 @@ class SubjectDays:
             return []
         self._cover_whole_days(last)
         local = self.local_minutes()
-        dates = local // DAY
+        dates = local // MINUTES_PER_DAY
         has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
@@ -464,8 +463,8 @@ class SubjectDays:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage."""
         local = self.local_minutes()
-        head = int(local[0] % DAY)
-        tail = max(int((last + 1) * DAY - 1 - local[-1]), 0)
+        head = int(local[0] % MINUTES_PER_DAY)
+        tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
 
@@ -485,7 +484,8 @@ class SubjectDays:
             worn = ~np.isnan(steps)  # a steps-only device: a minute with a step count was worn
 
         # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
-        noon_before, noon = (d - 1) * DAY + DAY // 2, d * DAY + DAY // 2
+        noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
+        noon_before = noon - MINUTES_PER_DAY
         n_lo = int(np.argmax(local >= noon_before)) if local[0] < noon_before else 0
         n_hi = int(np.argmax(local >= noon)) if local[-1] >= noon else hi
         n_hi = min(max(n_hi, lo), hi)
@@ -494,7 +494,7 @@ class SubjectDays:
         steps_off = np.diff(off[n_lo:n_hi])
         jump = np.flatnonzero(steps_off)
         clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
-        start_clock = float(local[n_lo] - (d - 1) * DAY) if n_hi > n_lo else 720.0
+        start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
         sleep_row = (
             slp.night_summary(
                 night,
@@ -527,7 +527,7 @@ class SubjectDays:
                 counts,
                 worn,
                 steps,
-                local[lo:hi] - d * DAY,
+                local[lo:hi] - d * MINUTES_PER_DAY,
                 min_wear_fraction=p.min_wear_fraction,
                 sedentary_threshold=p.sedentary_threshold,
                 asleep=asleep,
@@ -566,14 +566,13 @@ class SubjectDays:
         hi = int(np.searchsorted(dates, d + 1))
         # non-wear minutes are missing for circadian purposes; place on the local clock grid
         x = np.where(worn_past[a:hi], past[a:hi], np.nan)
-        idx = local[a:hi] - first * DAY
-        grid = np.full(w * DAY, np.nan)
+        idx = local[a:hi] - first * MINUTES_PER_DAY
+        grid = np.full(w * MINUTES_PER_DAY, np.nan)
         grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        sleep_grid = np.full(w * DAY, np.nan)
+        sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
         sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
-        days_ok = np.count_nonzero(
-            (~np.isnan(grid)).reshape(w, DAY).sum(axis=1) >= p.min_wear_fraction * DAY
-        )
+        worn_per_day = (~np.isnan(grid)).reshape(w, MINUTES_PER_DAY).sum(axis=1)
+        days_ok = np.count_nonzero(worn_per_day >= p.min_wear_fraction * MINUTES_PER_DAY)
         out: dict[str, Any] = {f"circ{w}d_valid_days": int(days_ok)}
         keys = (
             "IS",
