@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,39 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+#: How a server says the port it was given is taken (aiohttp/asyncio: errno 98, EADDRINUSE).
+PORT_TAKEN = ("address already in use", "[Errno 98]", "EADDRINUSE")
+
+
+def start_on_free_port(
+    start: Callable[[int], FeedProcess],
+    *,
+    attempts: int = 5,
+    timeout: float = 120.0,
+    ports: Iterator[int] | None = None,
+) -> tuple[FeedProcess, int]:
+    """Start a server on a free port and wait until ``/healthz`` says ready.
+
+    :func:`free_port` only finds a port that WAS free: another process (another engineer's
+    tests, a parallel worker) can bind it before our server does. When the server exits
+    because the port is taken, start it again on a new port (up to ``attempts`` times); any
+    other failure is raised at once. ``ports`` replaces :func:`free_port` (tests of this).
+    """
+    for attempt in range(1, attempts + 1):
+        port = next(ports) if ports is not None else free_port()
+        proc = start(port)
+        try:
+            proc.wait_ready(f"http://127.0.0.1:{port}", timeout)
+            return proc, port
+        except AssertionError:
+            exited = proc.proc.poll() is not None
+            proc.stop()
+            if exited and attempt < attempts and any(m in proc.text() for m in PORT_TAKEN):
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def get_json(url: str, token: str | None = None, timeout: float = 10.0) -> tuple[int, Any]:
