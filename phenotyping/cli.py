@@ -49,6 +49,7 @@ def _replay(args: argparse.Namespace) -> int:
         risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
+        tz=args.tz,
     )
     write_outputs(result, args.out)
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
@@ -161,8 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "actiwatch", "mmash", "jsonl"],
+        choices=["auto", "actiwatch", "mmash", "jsonl", "fitbit"],
         help="recording format",
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA time zone of recordings in local time without an offset (default per "
+        "format: Europe/Oslo for Depresjon/Psykose and PMData Fitbit exports)",
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"

@@ -158,7 +158,10 @@ class HeartBeatBatch(_Message):
         return self.first_beat, self.first_beat + dt.timedelta(milliseconds=sum(self.rr_ms))
 
 
-SleepStage = Literal["wake", "light", "deep", "rem", "asleep", "unknown"]
+SleepStage = Literal["wake", "light", "deep", "rem", "asleep", "restless", "unknown"]
+#: Per-stage minutes a device may report (Fitbit ``stages``: deep/light/rem/wake; Fitbit
+#: ``classic``: asleep/restless/awake).
+StageName = Literal["wake", "light", "deep", "rem", "asleep", "restless", "awake"]
 
 
 class SleepStages(BaseModel):
@@ -181,6 +184,15 @@ class SleepEpisode(_Message):
     waso_min: Annotated[float, Field(ge=0, le=1440)] | None = None
     latency_min: Annotated[float, Field(ge=0, le=1440)] | None = None
     efficiency_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    time_in_bed_min: Annotated[float, Field(ge=0, le=1440)] | None = Field(
+        default=None, description="the device's time in bed (Fitbit timeInBed)"
+    )
+    after_wakeup_min: Annotated[float, Field(ge=0, le=1440)] | None = Field(
+        default=None, description="minutes awake in bed after the final awakening"
+    )
+    stage_min: dict[StageName, Annotated[float, Field(ge=0, le=1440)]] | None = Field(
+        default=None, description="the device's own minutes per stage"
+    )
     stages: SleepStages | None = None
 
     @model_validator(mode="after")

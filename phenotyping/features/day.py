@@ -307,7 +307,29 @@ class SubjectDays:
         )
         keep = self.episodes["start"] != start_min
         self.episodes = np.sort(np.concatenate([self.episodes[keep], row]), order="start")
+        self._cover_day(int(night), tz_offset_min)
         self.watermark_local = max(self.watermark_local, end_min + tz_offset_min)
+
+    def _cover_day(self, d: int, tz_offset_min: int) -> None:
+        """Make the grid cover local day ``d`` (its minutes missing unless already known),
+        so that a day with only a device sleep episode or a daily summary gets its row."""
+        lo = d * DAY - tz_offset_min
+        self._ensure(lo, lo + DAY)
+        part = self.offset[lo - self.base : lo - self.base + DAY]
+        part[part == NO_OFFSET] = tz_offset_min
+
+    def _marked_dates(self) -> NDArray[np.int64]:
+        """Local dates that have device data without minutes (sleep episodes' nights)."""
+        e = self.episodes
+        return np.unique(_night_of(e["end"] + e["off"]).astype(np.int64))
+
+    def _has_data(self, dates: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per grid minute: it has samples, or its local date has device data."""
+        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        marked = self._marked_dates()
+        if len(marked):
+            has |= np.isin(dates, marked)
+        return has
 
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
@@ -400,10 +422,10 @@ class SubjectDays:
         """Close every day that has data (end of a recording or of a replay)."""
         if self.base < 0:
             return []
-        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        dates = self.local_dates()
+        has = self._has_data(dates)
         if not has.any():
             return []
-        dates = self.local_dates()
         return self._close_through(int(dates[np.flatnonzero(has)[-1]]))
 
     def _close_through(self, last: int) -> list[dict[str, Any]]:
@@ -412,7 +434,7 @@ class SubjectDays:
         self._cover_whole_days(last)
         local = self.local_minutes()
         dates = local // DAY
-        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        has = self._has_data(dates)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
         rows = []

@@ -47,7 +47,7 @@ ACTIWATCH_TZ = "Europe/Oslo"
 #: MMASH has day indices only: day 1 is anchored here (an arbitrary, documented choice).
 MMASH_DAY1 = dt.date(2018, 1, 1)
 MMASH_OFFSET_MIN = 60
-FORMATS = ("auto", "actiwatch", "mmash", "jsonl")
+FORMATS = ("auto", "actiwatch", "mmash", "jsonl", "fitbit")
 
 
 @dataclass
@@ -90,6 +90,8 @@ def detect(path: Path) -> str:
             if head.replace(" ", "").lower().startswith("timestamp,date,activity"):
                 return "actiwatch"
         raise FormatError(f"{path}: cannot tell the format (use --format)")
+    if _fitbit().sniff(path):
+        return "fitbit"
     if (path / "RR.csv.gz").exists() or (path / "RR.csv").exists():
         return "mmash"
     kinds = {detect(p) for p in files_in(path)}
@@ -113,8 +115,12 @@ def files_in(path: Path) -> list[Path]:
     """Recording files (or MMASH user folders) under a folder, in a stable order."""
     if path.is_file() or (path / "RR.csv.gz").exists() or (path / "RR.csv").exists():
         return [path]
-    out: list[Path] = []
+    if _fitbit().sniff(path):
+        return [path]
+    out: list[Path] = _fitbit().units(path)
     for p in sorted(path.rglob("*")):
+        if any(u in p.parents for u in out):
+            continue
         if p.is_dir() and ((p / "RR.csv.gz").exists() or (p / "RR.csv").exists()):
             out.append(p)
         elif p.is_file() and p.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson")):
@@ -136,8 +142,11 @@ def _natural(p: Path) -> tuple[Any, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p)))
 
 
-def read(path: Path, fmt: str = "auto", report: ReadReport | None = None) -> Iterator[Message]:
-    """Messages from every recording under ``path``."""
+def read(
+    path: Path, fmt: str = "auto", report: ReadReport | None = None, tz: str | None = None
+) -> Iterator[Message]:
+    """Messages from every recording under ``path`` (``tz``: IANA zone of local times,
+    None for each format's default)."""
     report = report if report is not None else ReadReport()
     fmt = detect(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
@@ -145,11 +154,25 @@ def read(path: Path, fmt: str = "auto", report: ReadReport | None = None) -> Ite
     for f in files_in(path):
         report.files += 1
         if fmt == "actiwatch":
-            yield from read_actiwatch(f, report=report)
+            yield from read_actiwatch(f, tz=tz or ACTIWATCH_TZ, report=report)
         elif fmt == "mmash":
             yield from read_mmash(f, report=report)
+        elif fmt == "fitbit":
+            yield from _fitbit().read(f, report=report, options=_Options(tz))
         else:
             yield from read_jsonl(f, report=report)
+
+
+def _fitbit() -> Any:
+    """The Fitbit reader (imported late: it imports this module's ReadReport)."""
+    from phenotyping.replay.formats import fitbit
+
+    return fitbit
+
+
+@dataclass(frozen=True)
+class _Options:
+    tz: str | None = None
 
 
 # --------------------------------------------------------------------------- actiwatch

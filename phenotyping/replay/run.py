@@ -131,7 +131,12 @@ def _samples(msg: Message) -> int:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
+    files: Sequence[Path],
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    tz: str | None = None,
 ) -> ReplayResult:
     from tqdm import tqdm
 
@@ -143,7 +148,7 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report), collector):
+            for msg in _tee(read(f, fmt, report, tz), collector):
                 samples += _samples(msg)
                 out.extend(pipeline.process(msg))
         except FormatError as exc:  # one bad file is counted; the others still replay
@@ -188,12 +193,15 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
+    tz: str | None = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``tz`` (IANA) resolves local times of formats without an offset (None: each format's
+    documented default).
     """
     for p in paths:
         if not p.exists():
@@ -204,7 +212,7 @@ def replay(
     files = [f for p in paths for f in files_in(p)]
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress, tz)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -212,7 +220,8 @@ def replay(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+                pool.submit(_replay_files, group, fmt, params, risk, False, tz)
+                for group in groups
             ]
             done = tqdm(
                 as_completed(futures),
