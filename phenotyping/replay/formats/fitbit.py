@@ -63,7 +63,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, AnyMessage, SleepEpisode
+from phenotyping.events import ActivityBatch, AnyMessage, DailySummary, SleepEpisode
 from phenotyping.replay.readers import ReadReport, event_id
 
 NAME = "fitbit"
@@ -204,9 +204,9 @@ def _validated(model: type[M], data: dict[str, Any], report: ReadReport, rows: i
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        name = ".".join(str(p) for p in first["loc"]) or "message"
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        report.reject(f"fitbit {model.__name__}: {name}: {msg}", rows)
+        name = ".".join(str(p) for p in first["loc"])
+        msg = str(first["msg"]).removeprefix("Value error, ")  # a model rule names its field
+        report.reject(f"fitbit {model.__name__}: {f'{name}: ' if name else ''}{msg}", rows)
         return None
 
 
@@ -321,7 +321,14 @@ def _stages(log: dict[str, Any], start: dt.datetime, epoch_s: int, n: int) -> li
     return [str(s) for s in out]
 
 
-def _read_sleep(files: list[Path], subject: str, tz: str, report: ReadReport) -> list[SleepEpisode]:
+def _read_sleep(
+    files: list[Path],
+    subject: str,
+    tz: str,
+    report: ReadReport,
+    dates: dict[int, dt.date] | None = None,
+) -> list[SleepEpisode]:
+    """Sleep logs -> episodes; ``dates`` collects each logId's dateOfSleep."""
     logs: list[dict[str, Any]] = []
     for path in files:
         try:
@@ -354,6 +361,10 @@ def _read_sleep(files: list[Path], subject: str, tz: str, report: ReadReport) ->
         if not (s_ok[k] and e_ok[k]):
             continue
         start, end = _aware(int(s_sec[k]), int(s_off[k])), _aware(int(e_sec[k]), int(e_off[k]))
+        day = _date_of(r.get("dateOfSleep"))
+        log_id = _num(r.get("logId"))
+        if dates is not None and day is not None and log_id is not None:
+            dates[int(log_id)] = day
         main = r.get("mainSleep")
         if not isinstance(main, bool):
             main = (_num(r.get("timeInBed")) or 0.0) >= longest[str(r.get("dateOfSleep"))]
@@ -488,6 +499,112 @@ def _activity(
     return out
 
 
+# --------------------------------------------------------------------------- daily
+#: Daily files -> the DailySummary field they fill.
+ACTIVE_MINUTES = {
+    "sedentary_minutes": "sedentary_min",
+    "lightly_active_minutes": "lightly_active_min",
+    "moderately_active_minutes": "moderately_active_min",
+    "very_active_minutes": "very_active_min",
+}
+
+
+def _date_of(text: Any) -> dt.date | None:
+    """The date of a Fitbit daily record's ``dateTime`` (``2019-11-01 00:00:00``)."""
+    t = _parse_local(pd.Series([text], dtype=object)).iloc[0]
+    return None if pd.isna(t) else t.date()
+
+
+def _daily_values(
+    folder: Path, sleep_dates: dict[int, dt.date], tz: str, report: ReadReport
+) -> dict[dt.date, dict[str, float]]:
+    """Per local date: resting heart rate, sleep score and minutes per activity level."""
+    days: dict[dt.date, dict[str, float]] = {}
+
+    def put(day: dt.date | None, name: str, value: float | None, what: str) -> None:
+        if day is None:
+            report.reject(f"fitbit {what}: dateTime missing or unparseable")
+        elif value is None:
+            report.reject(f"fitbit {what}: value missing or not a number")
+        else:
+            days.setdefault(day, {})[name] = value
+
+    for path in _parts(folder, "resting_heart_rate"):
+        try:
+            records = _load_json(path)
+        except FormatError as exc:
+            report.reject(f"file not used: {exc}")
+            continue
+        report.rows += len(records)
+        for r in records:
+            r = r if isinstance(r, dict) else {}
+            v = r.get("value")
+            bpm = _num(v.get("value")) if isinstance(v, dict) else None
+            if bpm == 0:  # Fitbit's "not enough data that day"
+                report.reject("fitbit resting heart rate: 0 (Fitbit had too little data that day)")
+                continue
+            put(_date_of(r.get("dateTime")), "resting_hr_bpm", bpm, "resting heart rate")
+    for stem, name in ACTIVE_MINUTES.items():
+        for path in _parts(folder, stem):
+            try:
+                records = _load_json(path)
+            except FormatError as exc:
+                report.reject(f"file not used: {exc}")
+                continue
+            report.rows += len(records)
+            for r in records:
+                r = r if isinstance(r, dict) else {}
+                put(_date_of(r.get("dateTime")), name, _num(r.get("value")), stem)
+    for path in sorted(folder.glob("sleep_score*.csv")):
+        try:
+            df = pd.read_csv(path, dtype=str)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            report.reject(f"file not used: {path}: unreadable ({exc.__class__.__name__})")
+            continue
+        missing = {"timestamp", "overall_score"} - set(df.columns)
+        if missing:
+            report.reject(f"file not used: {path}: missing column(s) {sorted(missing)}")
+            continue
+        report.rows += len(df)
+        raw_ids = df.get("sleep_log_entry_id", pd.Series(np.nan, index=df.index))
+        ids = pd.to_numeric(raw_ids, errors="coerce")
+        ends = pd.to_datetime(df["timestamp"], utc=True, errors="coerce", format="ISO8601")
+        for log_id, end, score in zip(ids, ends, df["overall_score"], strict=True):
+            day = sleep_dates.get(int(log_id)) if log_id == log_id else None
+            if day is None and not pd.isna(end):  # no such log: the date it ended, locally
+                day = end.tz_convert(tz).date()
+            put(day, "sleep_score", _num(score), "sleep score")
+    return days
+
+
+def _summaries(
+    subject: str, days: dict[dt.date, dict[str, float]], tz: str, report: ReadReport
+) -> list[DailySummary]:
+    out: list[DailySummary] = []
+    zone = ZoneInfo(tz)
+    for day in sorted(days):
+        noon = dt.datetime.combine(day, dt.time(12), zone)
+        off = noon.utcoffset()
+        off_min = int(off.total_seconds() // 60) if off is not None else 0
+        start = dt.datetime.combine(day, dt.time(), dt.timezone(dt.timedelta(minutes=off_min)))
+        msg = _validated(
+            DailySummary,
+            {
+                "event_id": event_id(subject, "daily_summary", start, SOURCE),
+                "subject_id": subject,
+                "source": SOURCE,
+                "tz_offset_min": off_min,
+                "date": day,
+                **days[day],
+            },
+            report,
+            len(days[day]),
+        )
+        if msg is not None:
+            out.append(msg)
+    return out
+
+
 # --------------------------------------------------------------------------- read
 def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -> Iterator[Message]:
     """One Fitbit export folder -> its messages, in the order a device would send them
@@ -498,11 +615,13 @@ def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -
         raise FormatError(f"{unit}: not a Fitbit export (no steps.json, sleep.json, ...)")
     tz = _zone(getattr(options, "tz", None) or DEFAULT_TZ)
     subject = subject_of(unit)
-    sleep = _read_sleep(_parts(folder, "sleep"), subject, tz, report)
+    sleep_dates: dict[int, dt.date] = {}
+    sleep = _read_sleep(_parts(folder, "sleep"), subject, tz, report, sleep_dates)
     minutes, steps, offsets = _read_steps(_parts(folder, "steps"), tz, report)
     hr_files = _parts(folder, "heart_rate")
     hr = _hr_minutes(hr_files, tz, report) if hr_files and len(minutes) else None
     out: list[Message] = [*sleep]
+    out.extend(_summaries(subject, _daily_values(folder, sleep_dates, tz, report), tz, report))
     out.extend(_activity(subject, minutes, steps, offsets, sleep, hr, report))
     out.sort(key=lambda m: (m.span()[1], m.span()[0], m.type))
     report.messages += len(out)
