@@ -321,3 +321,31 @@ def test_worn_minutes_against_a_loop() -> None:
             if b - a - 1 <= 50:
                 want[a:b] = True
         assert (got == want).all()
+
+
+def test_wellness_becomes_self_reports_at_their_utc_time(export: Path) -> None:
+    (export / "pmsys" / "wellness.csv").write_text(
+        "effective_time_frame,fatigue,mood,readiness,sleep_duration_h,sleep_quality,"
+        "soreness,soreness_area,stress\n"
+        "2020-01-02T07:30:00.000Z,2,4,7,8,3,2,[],0\n"
+        "not a time,2,4,7,8,3,2,[],2\n"
+    )
+    report = ReadReport()
+    events = _by_type(list(read(export, report=report)))["clinical"]
+    got = {e.instrument: e.score for e in events}
+    assert got == {
+        "pmsys_mood_1_5": 4,
+        "pmsys_fatigue_1_5": 2,
+        "pmsys_sleep_quality_1_5": 3,
+        "pmsys_readiness_0_10": 7,
+    }
+    assert {e.kind for e in events} == {"self_report"}
+    assert {e.at.isoformat() for e in events} == {"2020-01-02T08:30:00+01:00"}
+    assert report.unusable["pmsys ClinicalEvent: score: pmsys_stress_1_5 must be within 1..5"] == 1
+    assert report.unusable["pmsys wellness: effective_time_frame missing or unparseable"] == 1
+    # recorded by the risk engine as the latest self-report, never as a PHQ-9
+    pipeline = Pipeline()
+    list(pipeline.run(read(export)))
+    risk = pipeline.store["p07"].risk
+    assert risk.report_instrument.startswith("pmsys_")
+    assert not math.isfinite(risk.pre_course_phq9)

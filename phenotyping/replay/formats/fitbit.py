@@ -63,7 +63,13 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, AnyMessage, DailySummary, SleepEpisode
+from phenotyping.events import (
+    ActivityBatch,
+    AnyMessage,
+    ClinicalEvent,
+    DailySummary,
+    SleepEpisode,
+)
 from phenotyping.replay.readers import ReadReport, event_id
 
 NAME = "fitbit"
@@ -199,14 +205,16 @@ def _aware(utc_s: int, off_min: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(utc_s, dt.timezone(dt.timedelta(minutes=off_min)))
 
 
-def _validated(model: type[M], data: dict[str, Any], report: ReadReport, rows: int) -> M | None:
+def _validated(
+    model: type[M], data: dict[str, Any], report: ReadReport, rows: int, what: str = "fitbit"
+) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         name = ".".join(str(p) for p in first["loc"])
         msg = str(first["msg"]).removeprefix("Value error, ")  # a model rule names its field
-        report.reject(f"fitbit {model.__name__}: {f'{name}: ' if name else ''}{msg}", rows)
+        report.reject(f"{what} {model.__name__}: {f'{name}: ' if name else ''}{msg}", rows)
         return None
 
 
@@ -605,6 +613,75 @@ def _summaries(
     return out
 
 
+# --------------------------------------------------------------------------- self-reports
+#: PMSys wellness column -> instrument of the self-report it becomes.
+WELLNESS = {
+    "mood": "pmsys_mood_1_5",
+    "stress": "pmsys_stress_1_5",
+    "fatigue": "pmsys_fatigue_1_5",
+    "sleep_quality": "pmsys_sleep_quality_1_5",
+    "readiness": "pmsys_readiness_0_10",
+}
+
+
+def wellness_file(unit: Path) -> Path | None:
+    """PMData's ``pmsys/wellness.csv`` beside the Fitbit files, if there is one."""
+    root = unit.parent if unit.name.lower() == "fitbit" else unit
+    path = root / "pmsys" / "wellness.csv"
+    return path if path.is_file() else None
+
+
+def _self_reports(path: Path, subject: str, tz: str, report: ReadReport) -> list[ClinicalEvent]:
+    """One ``ClinicalEvent(kind="self_report")`` per answered item; ``effective_time_frame``
+    is UTC, its local offset comes from ``tz``."""
+    try:
+        df = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        report.reject(f"file not used: {path}: unreadable ({exc.__class__.__name__})")
+        return []
+    if "effective_time_frame" not in df.columns:
+        report.reject(f"file not used: {path}: missing column(s) ['effective_time_frame']")
+        return []
+    report.rows += len(df)
+    at = pd.to_datetime(df["effective_time_frame"], utc=True, errors="coerce", format="ISO8601")
+    report.reject(
+        "pmsys wellness: effective_time_frame missing or unparseable", int(at.isna().sum())
+    )
+    zone = ZoneInfo(tz)
+    out: list[ClinicalEvent] = []
+    for i in np.flatnonzero(at.notna().to_numpy()):
+        when = at.iloc[i].to_pydatetime()
+        off = when.astimezone(zone).utcoffset()
+        off_min = int(off.total_seconds() // 60) if off is not None else 0
+        local = when.astimezone(dt.timezone(dt.timedelta(minutes=off_min)))
+        for column, instrument in WELLNESS.items():
+            if column not in df.columns:
+                continue
+            score = _num(df[column].iloc[i])
+            if score is None:
+                report.reject(f"pmsys wellness: {column} missing or not a number")
+                continue
+            msg = _validated(
+                ClinicalEvent,
+                {
+                    "event_id": event_id(subject, "clinical", local, f"pmsys:{instrument}"),
+                    "subject_id": subject,
+                    "source": "pmsys",
+                    "tz_offset_min": off_min,
+                    "at": local,
+                    "kind": "self_report",
+                    "instrument": instrument,
+                    "score": score,
+                },
+                report,
+                1,
+                "pmsys",
+            )
+            if msg is not None:
+                out.append(msg)
+    return out
+
+
 # --------------------------------------------------------------------------- read
 def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -> Iterator[Message]:
     """One Fitbit export folder -> its messages, in the order a device would send them
@@ -622,6 +699,9 @@ def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -
     hr = _hr_minutes(hr_files, tz, report) if hr_files and len(minutes) else None
     out: list[Message] = [*sleep]
     out.extend(_summaries(subject, _daily_values(folder, sleep_dates, tz, report), tz, report))
+    wellness = wellness_file(unit)
+    if wellness is not None:
+        out.extend(_self_reports(wellness, subject, tz, report))
     out.extend(_activity(subject, minutes, steps, offsets, sleep, hr, report))
     out.sort(key=lambda m: (m.span()[1], m.span()[0], m.type))
     report.messages += len(out)
