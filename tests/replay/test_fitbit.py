@@ -17,8 +17,7 @@ from phenotyping.errors import InputError
 from phenotyping.events import DailySummary, SleepEpisode, decode
 from phenotyping.features.day import SubjectDays
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.formats import fitbit
-from phenotyping.replay.readers import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, fitbit, read
 
 OSLO_WINTER = 60
 
@@ -177,7 +176,7 @@ def test_export_without_steps_still_gives_sleep_and_summaries(export: Path) -> N
 
 
 def test_tz_option_moves_the_offset(export: Path) -> None:
-    msgs = _by_type(list(read(export, tz="America/New_York")))
+    msgs = _by_type(list(read(export, options=ReadOptions(tz="America/New_York"))))
     assert {m.tz_offset_min for t in msgs.values() for m in t} == {-300}
     assert msgs["sleep"][0].start.isoformat() == "2020-01-01T23:00:00-05:00"
 

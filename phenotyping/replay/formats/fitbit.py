@@ -70,7 +70,7 @@ from phenotyping.events import (
     DailySummary,
     SleepEpisode,
 )
-from phenotyping.replay.readers import ReadReport, event_id
+from phenotyping.replay.formats.base import ReadOptions, ReadReport, event_id
 
 NAME = "fitbit"
 SOURCE = "fitbit"
@@ -721,14 +721,16 @@ def _self_reports(path: Path, subject: str, tz: str, report: ReadReport) -> list
 
 
 # --------------------------------------------------------------------------- read
-def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -> Iterator[Message]:
+def read(
+    unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
+) -> Iterator[Message]:
     """One Fitbit export folder -> its messages, in the order a device would send them
     (by the end of what each covers)."""
     report = report if report is not None else ReadReport()
     folder = fitbit_dir(unit)
     if folder is None:
         raise FormatError(f"{unit}: not a Fitbit export (no steps.json, sleep.json, ...)")
-    tz = _zone(getattr(options, "tz", None) or DEFAULT_TZ)
+    tz = _zone(options.tz if options is not None and options.tz else DEFAULT_TZ)
     subject = subject_of(unit)
     sleep_dates: dict[int, dt.date] = {}
     sleep = _read_sleep(_parts(folder, "sleep"), subject, tz, report, sleep_dates)
