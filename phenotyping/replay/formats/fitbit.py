@@ -327,7 +327,7 @@ def _hr_minutes(files: list[Path], tz: str, report: ReadReport, chunk: int = 1 <
                 data = tail + block
                 last = data.rfind(b"}")
                 cut = len(data) if not block else max(last + 1, 0)
-                stamps = {m.group(1)[:16] for m in _HR_RECORD.finditer(data[:cut])}
+                stamps = {m.group(1).rsplit(b":", 1)[0] for m in _HR_RECORD.finditer(data[:cut])}
                 tail = data[cut:]
                 if stamps:
                     report.rows += len(stamps)
