@@ -161,8 +161,18 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
     "hrv_sums": hrv.HRV_SUMS_DTYPE,
     "episodes": EPISODE_DTYPE,
     "midpoints": MIDPOINT_DTYPE,
+    "win_dates": np.dtype("<i8"),
+    "win_hourly": np.dtype("<f8"),
+    "win_obs": np.dtype("<i4"),
+    "win_sleep": np.dtype("i1"),
+    "win_worn": np.dtype("u1"),
 }
-_STATE_VERSION = 1
+#: 2: the rolling window's per-day parts (``win_*``). A version-1 state still loads: its
+#: parts are empty, so the next day it closes recomputes the window from the retained
+#: minutes (identical results); older code refuses a version-2 state by name.
+_STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+_NO_DAY = -(2**62)
 
 
 @dataclass
@@ -197,6 +207,18 @@ class SubjectDays:
     episodes: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, EPISODE_DTYPE))
     # sleep midpoints of the last nights (NaN: no valid night), for timing regularity
     midpoints: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, MIDPOINT_DTYPE))
+    # the rolling window's per-day parts for the window_days - 1 latest closed days (see
+    # _window_features): hourly values, observed minutes, Oakley scores on the local clock
+    # (1 sleep, 0 wake, -1 not scored) and the worn mask they were computed with
+    win_dates: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    win_hourly: F64 = field(default_factory=lambda: np.empty(0, np.float64))
+    win_obs: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    win_sleep: NDArray[np.int8] = field(default_factory=lambda: np.empty(0, np.int8))
+    win_worn: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, bool))
+    win_through: int = _NO_DAY  # the closed day the parts belong to (else: recompute)
+    win_from_utc: int = _NO_DAY  # first UTC grid minute after that day
+    #: False: recompute every window from the minutes (the reference the tests compare to)
+    incremental: bool = field(default=True, repr=False, compare=False)
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -224,6 +246,8 @@ class SubjectDays:
         if keep is None:
             return
         a, b = keep
+        if lo + a < self.win_from_utc:  # rewrites minutes the window parts were built on
+            self.win_through = _NO_DAY
         self._ensure(lo + a, lo + b)
         i, j = lo + a - self.base, lo + b - self.base
         if c is not None:
@@ -264,12 +288,8 @@ class SubjectDays:
             [self.hrv_off[~same], np.full(int(used.sum()), tz_offset_min, np.int16)]
         )
         self.hrv_sums = np.concatenate([self.hrv_sums[~same], sums[used]])
-        # keep rows sorted by (bin, burst): sums are then added in one fixed order, so the
-        # result does not depend on the order bursts arrived in (floating point is not
-        # associative)
-        order = np.lexsort((self.hrv_burst, self.hrv_bin))
-        self.hrv_burst, self.hrv_bin = self.hrv_burst[order], self.hrv_bin[order]
-        self.hrv_off, self.hrv_sums = self.hrv_off[order], self.hrv_sums[order]
+        # rows stay in arrival order (no re-sort per burst: that cost grew with the night);
+        # night_hrv orders a night's rows once, by (bin, burst), when the day closes
         self.watermark_local = max(
             self.watermark_local, int(times[-1] // 60_000) + 1 + tz_offset_min
         )
@@ -337,7 +357,10 @@ class SubjectDays:
             return {
                 f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
             }
-        m = hrv.metrics_from_sums(hrv.combine(self.hrv_sums[sel]))
+        # add the rows in one fixed order, (bin, burst), so that the result does not
+        # depend on the order bursts arrived in (floating point is not associative)
+        order = np.lexsort((self.hrv_burst[sel], self.hrv_bin[sel]))
+        m = hrv.metrics_from_sums(hrv.combine(self.hrv_sums[sel][order]))
         return {f"night_{k}": m[k] for k in NIGHT_HRV_KEYS}
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
@@ -421,6 +444,7 @@ class SubjectDays:
         for k, d in enumerate(range(start, last + 1)):
             if cum[lo[k + 1]] == cum[lo[k]] and self._window_empty(d, dates, has):
                 rows.append(self._empty_day(d, int(lo[k + 1] - lo[k])))
+                self.win_through = _NO_DAY
             else:
                 rows.append(self._day_features(d, dates, local))
         self.closed_through = last
@@ -557,23 +581,58 @@ class SubjectDays:
         past: F64,
         worn_past: NDArray[np.bool_],
     ) -> dict[str, Any]:
-        """Rolling circadian and regularity features over the local days d-W+1 .. d."""
+        """Rolling circadian and regularity features over the local days d-W+1 .. d.
+
+        The window is kept as per-day parts (``win_*``): each day's hourly values, its
+        observed minutes and its Oakley scores on the local clock. Closing a day scores and
+        sums only that day (plus the two minutes either side of midnight, which Oakley's
+        5-minute window couples) and combines W small rows; the per-minute-of-day profile
+        (L5, M10 and the cosinor's per-phase sums) is one (W, 1440) sum. Every reduction is
+        the one a from-scratch computation over the window does, in the same order, so the
+        result is identical -- the tests compare both ways on real and synthetic data.
+        When the parts cannot be trusted (first day, a state from before version 2, a gap,
+        a write into a closed day, a worn mask of a past day changed by a flat run that
+        grew across midnight, a repeated daylight-saving hour in the window) the window is
+        recomputed from the retained minutes, which the grid always holds.
+        """
         p = self.params
         w = p.window_days
         first = d - w + 1
-        a = int(np.searchsorted(dates, first))
-        hi = int(np.searchsorted(dates, d + 1))
+        a, lo, hi = (int(i) for i in np.searchsorted(dates, [first, d, d + 1]))
         # non-wear minutes are missing for circadian purposes; place on the local clock grid
         x = np.where(worn_past[a:hi], past[a:hi], np.nan)
         idx = local[a:hi] - first * DAY
         grid = np.full(w * DAY, np.nan)
         grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        sleep_grid = np.full(w * DAY, np.nan)
-        sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
-        days_ok = np.count_nonzero(
-            (~np.isnan(grid)).reshape(w, DAY).sum(axis=1) >= p.min_wear_fraction * DAY
-        )
-        out: dict[str, Any] = {f"circ{w}d_valid_days": int(days_ok)}
+        rows = grid.reshape(w, DAY)
+        observed = ~np.isnan(rows)
+        if not self._parts_usable(d, a, lo, idx, worn_past):
+            sleep_grid = np.full(w * DAY, np.nan)
+            sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
+            sleep = np.where(np.isnan(sleep_grid), -1, sleep_grid).astype(np.int8)
+            sleep = sleep.reshape(w, DAY)
+            hourly = circ.hourly_totals(grid, 0)[0]
+            obs = observed.sum(axis=1)
+        else:
+            sleep = np.empty((w, DAY), np.int8)
+            sleep[:-1] = self.win_sleep.reshape(w - 1, DAY)
+            # score day d with two minutes of context before midnight; that also completes
+            # the scores of yesterday's last two minutes, unscored when yesterday closed
+            s = max(a, lo - 4)
+            scores = slp.oakley(x[s - a :], p.oakley_threshold)
+            codes = np.where(np.isnan(scores), -1, scores).astype(np.int8)
+            m0 = lo - 2 if s < lo else s  # first grid minute whose score is complete
+            flat = sleep.reshape(-1)
+            flat[(w - 1) * DAY :] = -1
+            flat[idx[m0 - a :]] = codes[m0 - s :]
+            a_prev = int(np.searchsorted(dates, first - 1))
+            if a > a_prev:  # the window's new first minutes have no context any more
+                flat[idx[: min(2, hi - a)]] = -1
+            hourly = np.concatenate([self.win_hourly, circ.hourly_totals(rows[-1], 0)[0]])
+            obs = np.r_[self.win_obs, int(observed[-1].sum())]
+        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * DAY))
+        self._keep_parts(d, first, a, hi, sleep, hourly, obs, dates, worn_past)
+        out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
         keys = (
             "IS",
             "IV",
@@ -585,9 +644,11 @@ class SubjectDays:
             "cosinor_peak_minute_of_day",
         )
         if days_ok >= p.min_window_days:
-            c = circ.circadian_summary(grid, 0)
+            c = circ.day_rows_summary(
+                hourly, np.where(observed, rows, 0.0).sum(axis=0), observed.sum(axis=0)
+            )
             out.update({f"circ{w}d_{k}": c[k] for k in keys})
-            out[f"sri{w}d"] = slp.sri_phillips(sleep_grid)
+            out[f"sri{w}d"] = _sri_rows(sleep)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
             free = np.isin((mids["date"] + 3) % 7, (5, 6))
@@ -598,6 +659,50 @@ class SubjectDays:
             out[f"sleep_midpoint{w}d_min"] = float("nan")
             out[f"social_jetlag{w}d_min"] = float("nan")
         return out
+
+    def _parts_usable(
+        self,
+        d: int,
+        a: int,
+        lo: int,
+        idx: NDArray[np.int64],
+        worn_past: NDArray[np.bool_],
+    ) -> bool:
+        """Whether the kept parts of days d-W+1 .. d-1 are what recomputing them would give."""
+        w = self.params.window_days
+        if not self.incremental or w < 2 or self.win_through != d - 1:
+            return False
+        if len(self.win_dates) != w - 1 or int(self.win_dates[0]) != d - w + 1:
+            return False
+        if len(self.win_worn) != lo - a or not np.array_equal(self.win_worn, worn_past[a:lo]):
+            return False  # a flat run grew across midnight: a past day's wear changed
+        # the local clock strictly increasing: no repeated hour, one grid minute per slot
+        return bool(np.all(idx[1:] > idx[:-1]))
+
+    def _keep_parts(
+        self,
+        d: int,
+        first: int,
+        a: int,
+        hi: int,
+        sleep: NDArray[np.int8],
+        hourly: F64,
+        obs: NDArray[np.int64] | NDArray[np.int32],
+        dates: NDArray[np.int64],
+        worn_past: NDArray[np.bool_],
+    ) -> None:
+        """Keep the parts of days d-W+2 .. d for closing day d+1."""
+        w = self.params.window_days
+        if w < 2:
+            return
+        b = int(np.searchsorted(dates, first + 1))
+        self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
+        self.win_hourly = np.ascontiguousarray(hourly[24:], dtype=np.float64)
+        self.win_obs = np.asarray(obs[1:], dtype=np.int32)
+        self.win_sleep = np.ascontiguousarray(sleep[1:]).reshape(-1)
+        self.win_worn = worn_past[b:hi].copy()
+        self.win_through = d
+        self.win_from_utc = self.base + hi
 
     def _trim(self, dates: NDArray[np.int64]) -> None:
         keep_from = self.closed_through - self.params.window_days + 1
@@ -627,6 +732,11 @@ class SubjectDays:
             "hrv_sums": self.hrv_sums,
             "episodes": self.episodes,
             "midpoints": self.midpoints,
+            "win_dates": self.win_dates,
+            "win_hourly": self.win_hourly,
+            "win_obs": self.win_obs,
+            "win_sleep": self.win_sleep,
+            "win_worn": np.packbits(self.win_worn),
         }
         header = {
             "params": asdict(self.params),
@@ -634,13 +744,30 @@ class SubjectDays:
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,
             "late": self.late,
+            "win_through": self.win_through,
+            "win_from_utc": self.win_from_utc,
+            "win_worn_n": len(self.win_worn),
         }
         return pack(_STATE_MAGIC, _STATE_VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SubjectDays:
         """Inverse of :meth:`to_bytes`."""
-        header, arrays = unpack(data, _STATE_MAGIC, _STATE_VERSION, _STATE_DTYPES)
+        got = int.from_bytes(data[len(_STATE_MAGIC) : len(_STATE_MAGIC) + 2], "little")
+        version = got if got in _READABLE_VERSIONS else _STATE_VERSION  # unpack names it
+        header, arrays = unpack(data, _STATE_MAGIC, version, _STATE_DTYPES)
+        parts: dict[str, Any] = {}
+        if version >= 2:
+            n = int(header["win_worn_n"])
+            parts = {
+                "win_dates": arrays["win_dates"],
+                "win_hourly": arrays["win_hourly"],
+                "win_obs": arrays["win_obs"],
+                "win_sleep": arrays["win_sleep"],
+                "win_worn": np.unpackbits(arrays["win_worn"], count=n).astype(bool),
+                "win_through": int(header["win_through"]),
+                "win_from_utc": int(header["win_from_utc"]),
+            }
         return cls(
             params=EngineParams(**header["params"]),
             base=header["base"],
@@ -656,6 +783,7 @@ class SubjectDays:
             hrv_sums=arrays["hrv_sums"],
             episodes=arrays["episodes"],
             midpoints=arrays["midpoints"],
+            **parts,
         )
 
 
@@ -697,6 +825,17 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     eng = SubjectDays(params)
     eng.push_activity(0, 60, np.zeros(1), None, 0)
     return tuple(eng.flush()[0])
+
+
+def _sri_rows(sleep: NDArray[np.int8]) -> float:
+    """:func:`slp.sri_phillips` of consecutive day rows of Oakley codes (-1: not scored)."""
+    u, v = sleep[:-1], sleep[1:]
+    ok = (u >= 0) & (v >= 0)
+    p = int(np.count_nonzero(ok))
+    if p == 0:
+        return float("nan")
+    c = int(np.count_nonzero(ok & (u == v)))
+    return -100.0 + 200.0 * c / p
 
 
 def _night_of(local_min: Any) -> Any:
