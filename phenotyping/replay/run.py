@@ -42,14 +42,16 @@ from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
 from phenotyping.replay.readers import ReadReport, detect, files_in, read
+from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
 
 
 @dataclass
 class RecordingCollector:
-    """Keeps each subject's whole activity series for the per-recording summary."""
+    """Keeps each subject's whole activity series for the per-recording summary (in a
+    temporary file: :class:`SpilledSeries`)."""
 
-    parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
+    parts: SpilledSeries = field(default_factory=SpilledSeries)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
     def add(self, msg: Message) -> None:
@@ -63,14 +65,12 @@ class RecordingCollector:
 
                 summed = minute_sums(values, msg.epoch_s, (start_s % 60) // msg.epoch_s)
                 values = values if summed is None else summed
-            self.parts.setdefault(msg.subject_id, []).append(
-                (start_s // 60, msg.tz_offset_min, values)
-            )
+            self.parts.add(msg.subject_id, start_s // 60, msg.tz_offset_min, values)
 
     def summaries(self) -> list[dict[str, Any]]:
         rows = []
-        for subject in sorted(self.parts):
-            parts = sorted(self.parts[subject], key=lambda p: p[0])
+        for subject in sorted(self.parts.subjects()):
+            parts = sorted(self.parts.parts(subject), key=lambda p: p[0])
             first = parts[0][0]
             last = max(p[0] + len(p[2]) for p in parts)
             series = np.full(last - first, np.nan)
@@ -90,7 +90,7 @@ def _tee(messages: Iterable[Message], collector: RecordingCollector) -> Iterator
 
 @dataclass
 class ReplayResult:
-    daily: list[dict[str, Any]]
+    daily: Sequence[dict[str, Any]]  # a list, or rows spilled to a temporary file
     recordings: list[dict[str, Any]]
     report: ReadReport
     late: int
@@ -131,29 +131,48 @@ def _samples(msg: Message) -> int:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
+    files: Sequence[Path],
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    spill: bool = False,
 ) -> ReplayResult:
+    """Replay ``files`` in this process. With ``spill`` (one process: the result is not
+    sent to a parent) daily rows go to a temporary file and idle subject states are kept
+    as their compressed bytes, so memory grows by little more than the states."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     report = ReadReport()
-    pipeline = Pipeline(params, risk)
+    pipeline = Pipeline(params, risk, store=ParkedStates() if spill else {})
     collector = RecordingCollector()
     out = StepOutput()
+    daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
             for msg in _tee(read(f, fmt, report), collector):
                 samples += _samples(msg)
-                out.extend(pipeline.process(msg))
+                step_out = pipeline.process(msg)
+                if spill:
+                    daily.extend(step_out.daily)
+                    step_out.daily.clear()
+                out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
-    out.extend(pipeline.flush())
-    daily = out.daily
-    late = sum(s.days.late for s in pipeline.store.values())
+    step_out = pipeline.flush()
+    if spill:
+        daily.extend(step_out.daily)
+        step_out.daily.clear()
+    out.extend(step_out)
+    late = sum(pipeline.store[s].days.late for s in list(pipeline.store))
     recordings = collector.summaries()
+    nights: dict[str, list[dict[str, Any]]] = {}
+    for r in daily:  # one pass: the rows may be on disk
+        nights.setdefault(r["subject_id"], []).append({k: r.get(k) for k in _TIMING_KEYS})
     for rec in recordings:
-        rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
+        rec.update(nightly_timing(nights.get(rec["subject_id"], [])))
     return ReplayResult(
         daily,
         recordings,
@@ -165,6 +184,9 @@ def _replay_files(
         out.alerts,
         clinical=list(collector.clinical.values()),
     )
+
+
+_TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
 
 
 def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
@@ -204,7 +226,7 @@ def replay(
     files = [f for p in paths for f in files_in(p)]
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress, spill=True)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -232,10 +254,16 @@ def replay(
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
     key = _natural_key
-    return ReplayResult(
-        daily=sorted(
+    daily: Sequence[dict[str, Any]]
+    if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
+        parts[0].daily.sort(key)
+        daily = parts[0].daily
+    else:
+        daily = sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
-        ),
+        )
+    return ReplayResult(
+        daily=daily,
         recordings=sorted(
             (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
         ),
@@ -300,7 +328,7 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
