@@ -82,7 +82,7 @@ def main() -> None:
     feat_cpu: list[float] = []
     stage_days = 0
     stage_totals: dict[str, float] = defaultdict(float)
-    close = day_mod.SubjectDays._close_through
+    close = day_mod.SubjectDays._close_through  # noqa: SLF001 (timing the engine)
     assess = risk_mod.RiskState.assess
     last: dict[str, float] = {}
 
@@ -98,7 +98,7 @@ def main() -> None:
         last["risk"] = last.get("risk", 0.0) + CLOCK() - t0
         return out
 
-    day_mod.SubjectDays._close_through = close_timed  # type: ignore[method-assign]
+    day_mod.SubjectDays._close_through = close_timed  # type: ignore[method-assign]  # noqa: SLF001
     risk_mod.RiskState.assess = assess_timed  # type: ignore[method-assign]
     for msgs in messages:
         state = SubjectState.new()

@@ -99,6 +99,7 @@ class ReplayResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
+    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -166,7 +167,11 @@ def _replay_files(
         daily.extend(step_out.daily)
         step_out.daily.clear()
     out.extend(step_out)
-    late = sum(pipeline.store[s].days.late for s in list(pipeline.store))
+    late = state_bytes = 0
+    for subject in list(pipeline.store):  # one at a time: parked states stay parked
+        state = pipeline.store[subject]
+        late += state.days.late
+        state_bytes += len(state.to_bytes())
     recordings = collector.summaries()
     nights: dict[str, list[dict[str, Any]]] = {}
     for r in daily:  # one pass: the rows may be on disk
@@ -183,6 +188,7 @@ def _replay_files(
         out.notices,
         out.alerts,
         clinical=list(collector.clinical.values()),
+        state_bytes=state_bytes,
     )
 
 
@@ -269,6 +275,7 @@ def replay(
         ),
         report=report,
         late=sum(p.late for p in parts),
+        state_bytes=sum(p.state_bytes for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
         notices=[n for p in parts for n in p.notices],
