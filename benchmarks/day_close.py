@@ -32,7 +32,7 @@ from phenotyping.features import circadian as circ
 from phenotyping.features import day as day_mod
 from phenotyping.features import sleep as slp
 from phenotyping.pipeline import SubjectState, step
-from phenotyping.replay.readers import files_in, read
+from phenotyping.replay.formats import files_in, read
 from phenotyping.risk import engine as risk_mod
 
 STAGES: dict[str, float] = defaultdict(float)

@@ -14,7 +14,7 @@ import pytest
 from phenotyping.features.day import SubjectDays
 from phenotyping.features.envelope import pack, unpack
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.readers import read_actiwatch
+from phenotyping.replay.formats.actiwatch import read_actiwatch
 
 DAY = 1440
 T0 = 19_000 * DAY  # a UTC midnight in minutes (2022-01-08)
