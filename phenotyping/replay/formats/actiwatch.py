@@ -98,7 +98,7 @@ def _raw_bytes(path: Path) -> bytes:
 
 
 def fast_columns(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Wall-clock seconds (``datetime64[s]``) and counts of a *pristine* actiwatch CSV,
+    r"""Wall-clock seconds (``datetime64[s]``) and counts of a *pristine* actiwatch CSV,
     parsed with NumPy on the raw bytes; None when any row is not exactly
     ``YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,<digits>`` with a valid date and time, so that the
     general (pandas) path reads the file and counts every bad row with its reason.
