@@ -164,12 +164,16 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
     "win_dates": np.dtype("<i8"),
     "win_hourly": np.dtype("<f8"),
     "win_obs": np.dtype("<i4"),
-    "win_sleep": np.dtype("i1"),
+    "win_sleep_scored": np.dtype("u1"),
+    "win_sleep_asleep": np.dtype("u1"),
     "win_worn": np.dtype("u1"),
+    "off_start": np.dtype("<i4"),
+    "off_value": np.dtype("<i2"),
 }
-#: 2: the rolling window's per-day parts (``win_*``). A version-1 state still loads: its
-#: parts are empty, so the next day it closes recomputes the window from the retained
-#: minutes (identical results); older code refuses a version-2 state by name.
+#: 2: the rolling window's per-day parts (``win_*``); offsets stored as runs, steps only
+#: when seen. A version-1 state still loads: its parts are empty, so the next day it closes
+#: recomputes the window from the retained minutes (identical results); older code
+#: refuses a version-2 state by name ("unknown version 2"), it cannot go back.
 _STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
@@ -722,10 +726,17 @@ class SubjectDays:
     # ----------------------------------------------------------------- state
     def to_bytes(self) -> bytes:
         """Versioned, compressed, pickle-free serialisation of the whole state."""
+        # version 2 stores the minute grid compactly (less to compress: a worker serialises
+        # the state after every message): steps only when some minute has one, the UTC
+        # offsets as runs, the window's Oakley codes and worn mask as bit planes
+        steps_seen = bool(len(self.steps)) and not bool(np.isnan(self.steps).all())
+        runs = np.flatnonzero(np.diff(self.offset)) + 1
+        off_start = np.r_[0, runs].astype(np.int32) if len(self.offset) else np.empty(0, np.int32)
         arrays: dict[str, NDArray[Any]] = {
             "counts": self.counts,
-            "steps": self.steps,
-            "offset": self.offset,
+            "steps": self.steps if steps_seen else np.empty(0, np.float32),
+            "off_start": off_start,
+            "off_value": self.offset[off_start],
             "hrv_burst": self.hrv_burst,
             "hrv_bin": self.hrv_bin,
             "hrv_off": self.hrv_off,
@@ -735,7 +746,8 @@ class SubjectDays:
             "win_dates": self.win_dates,
             "win_hourly": self.win_hourly,
             "win_obs": self.win_obs,
-            "win_sleep": self.win_sleep,
+            "win_sleep_scored": np.packbits(self.win_sleep >= 0),
+            "win_sleep_asleep": np.packbits(self.win_sleep == 1),
             "win_worn": np.packbits(self.win_worn),
         }
         header = {
@@ -747,6 +759,7 @@ class SubjectDays:
             "win_through": self.win_through,
             "win_from_utc": self.win_from_utc,
             "win_worn_n": len(self.win_worn),
+            "win_sleep_n": len(self.win_sleep),
         }
         return pack(_STATE_MAGIC, _STATE_VERSION, header, arrays)
 
@@ -757,13 +770,22 @@ class SubjectDays:
         version = got if got in _READABLE_VERSIONS else _STATE_VERSION  # unpack names it
         header, arrays = unpack(data, _STATE_MAGIC, version, _STATE_DTYPES)
         parts: dict[str, Any] = {}
+        counts = arrays["counts"]
+        steps = arrays["steps"]
+        offset: NDArray[np.int16] = arrays["offset"] if version < 2 else np.empty(0, np.int16)
         if version >= 2:
-            n = int(header["win_worn_n"])
+            n, m = int(header["win_worn_n"]), int(header["win_sleep_n"])
+            scored = np.unpackbits(arrays["win_sleep_scored"], count=m).astype(bool)
+            asleep = np.unpackbits(arrays["win_sleep_asleep"], count=m).astype(np.int8)
+            if len(steps) != len(counts):
+                steps = np.full(len(counts), np.nan, np.float32)
+            runs = np.diff(np.r_[arrays["off_start"], len(counts)])
+            offset = np.repeat(arrays["off_value"], runs).astype(np.int16)
             parts = {
                 "win_dates": arrays["win_dates"],
                 "win_hourly": arrays["win_hourly"],
                 "win_obs": arrays["win_obs"],
-                "win_sleep": arrays["win_sleep"],
+                "win_sleep": np.where(scored, asleep, np.int8(-1)).astype(np.int8),
                 "win_worn": np.unpackbits(arrays["win_worn"], count=n).astype(bool),
                 "win_through": int(header["win_through"]),
                 "win_from_utc": int(header["win_from_utc"]),
@@ -774,9 +796,9 @@ class SubjectDays:
             watermark_local=header["watermark_local"],
             closed_through=header["closed_through"],
             late=header["late"],
-            counts=arrays["counts"],
-            steps=arrays["steps"],
-            offset=arrays["offset"],
+            counts=counts,
+            steps=steps,
+            offset=offset,
             hrv_burst=arrays["hrv_burst"],
             hrv_bin=arrays["hrv_bin"],
             hrv_off=arrays["hrv_off"],

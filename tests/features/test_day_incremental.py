@@ -118,15 +118,28 @@ def test_a_version_1_state_loads_and_continues_identically() -> None:
     eng = SubjectDays()
     eng.push_activity(T0 * 60, 60, x[: 9 * DAY], None, 0)
     eng.advance()
-    header, arrays = unpack(eng.to_bytes(), b"PHDS", 2, _dtypes())
-    for k in ("win_through", "win_from_utc", "win_worn_n"):
+    header, _ = unpack(eng.to_bytes(), b"PHDS", 2, _dtypes())
+    for k in ("win_through", "win_from_utc", "win_worn_n", "win_sleep_n"):
         del header[k]
-    v1 = {k: v for k, v in arrays.items() if not k.startswith("win_")}
-    old = SubjectDays.from_bytes(pack(b"PHDS", 1, header, v1))
+    names = ("counts", "steps", "offset", "hrv_burst", "hrv_bin", "hrv_off", "hrv_sums")
+    v1 = {k: getattr(eng, k) for k in (*names, "episodes", "midpoints")}
+    old = SubjectDays.from_bytes(pack(b"PHDS", 1, header, v1))  # what version 1 wrote
     assert old.win_through != eng.win_through  # no parts: the next close recomputes
     for e in (eng, old):
         e.push_activity((T0 + 9 * DAY) * 60, 60, x[9 * DAY :], None, 0)
     assert same(old.flush(), eng.flush())
+
+
+def test_compact_encoding_round_trips_steps_and_offset_runs() -> None:
+    eng = SubjectDays()
+    x = synthetic_days(3, 9)
+    eng.push_activity(T0 * 60, 60, x[:DAY], None, 60)
+    eng.push_activity((T0 + DAY) * 60, 60, x[DAY:], np.arange(2 * DAY) % 50, 120)
+    back = SubjectDays.from_bytes(eng.to_bytes())
+    for k in ("counts", "steps", "offset"):
+        np.testing.assert_array_equal(getattr(back, k), getattr(eng, k))
+        assert getattr(back, k).dtype == getattr(eng, k).dtype
+    assert same(back.flush(), eng.flush())
 
 
 def _dtypes() -> dict[str, np.dtype[Any]]:
