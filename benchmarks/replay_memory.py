@@ -32,7 +32,10 @@ def rss():
                 return int(line.split()[1]) * 1024
     return 0
 
+import phenotyping.replay.run as run
 from phenotyping.replay.run import replay
+if int(sys.argv[2]) > 0:
+    run.LIVE_STATES = int(sys.argv[2])
 start = rss()
 samples, stop = [], threading.Event()
 t0 = time.perf_counter()
@@ -60,10 +63,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subjects", type=int, nargs="+", default=[25, 50])
     ap.add_argument("--days", type=int, default=28)
+    ap.add_argument(
+        "--live", type=int, default=0, help="states kept live (default: the replay's own)"
+    )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "phen-bench")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(f"in-process replay memory, simulated cohorts with RR, {args.days} days each")
+    live = args.live or "default"
+    print(
+        f"in-process replay memory, simulated cohorts with RR, {args.days} days each, "
+        f"live states: {live}"
+    )
     print(
         f"{'subjects':>8s} {'RSS start':>10s} {'RSS end':>9s} {'peak':>8s} {'growth':>8s} "
         f"{'per subj':>9s} {'state/subj':>10s} {'samples/s':>10s}"
@@ -77,7 +87,10 @@ def main() -> None:
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(cohort)], check=True, capture_output=True, text=True
+            [sys.executable, "-c", CHILD, str(cohort), str(args.live)],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         mb = 1 << 20

@@ -36,6 +36,8 @@ from numpy.typing import NDArray
 
 from phenotyping.pipeline import SubjectState
 
+_BUILTIN = (float, int, str, bool, type(None))
+
 
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
@@ -45,6 +47,12 @@ def _plain(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return type(v)(_plain(x) for x in v)
     return v
+
+
+def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with NumPy scalars as the built-in values they equal (one pass; nested
+    containers, rare, recursively)."""
+    return {k: v if type(v) in _BUILTIN else _plain(v) for k, v in row.items()}
 
 
 class _File:
@@ -85,7 +93,7 @@ class SpilledRows(Sequence[dict[str, Any]]):
         self._order: NDArray[np.int64] | None = None
 
     def append(self, row: dict[str, Any]) -> None:
-        data = marshal.dumps(_plain(row))
+        data = marshal.dumps(_plain_row(row))
         self._at.append(self._file.put(data))
         self._size.append(len(data))
         subject = str(row.get("subject_id", ""))
