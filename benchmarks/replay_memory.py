@@ -4,6 +4,11 @@ per subject, beside the subjects' state bytes.
 Prints a table; not a test. Run from the repository root (Linux: reads /proc):
 
     .venv/bin/python benchmarks/replay_memory.py --subjects 25 50 --days 28
+    .venv/bin/python benchmarks/replay_memory.py --depresjon-copies 2 10 --live 8
+
+``--depresjon-copies K`` replays K renamed copies of every Depresjon recording (symbolic
+links under new subject names: 55 K subjects, one file each, as in a population study),
+so the growth between two K is the per-subject cost at scale.
 
 For each cohort size a cohort with beat-level RR is simulated once (``phenotyping simulate``,
 cached under ``--cache``), then replayed in a fresh process (``replay(..., jobs=1)``) while
@@ -67,17 +72,23 @@ def main() -> None:
         "--live", type=int, default=0, help="states kept live (default: the replay's own)"
     )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "phen-bench")
+    ap.add_argument("--depresjon-copies", type=int, nargs="*", default=[])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    live = args.live or "default"
-    print(
-        f"in-process replay memory, simulated cohorts with RR, {args.days} days each, "
-        f"live states: {live}"
-    )
-    print(
-        f"{'subjects':>8s} {'RSS start':>10s} {'RSS end':>9s} {'peak':>8s} {'growth':>8s} "
-        f"{'per subj':>9s} {'state/subj':>10s} {'samples/s':>10s}"
-    )
+    if args.depresjon_copies:
+        cohorts = []
+        for k in args.depresjon_copies:
+            folder = args.cache / f"depresjon-x{k}"
+            if not folder.exists():
+                folder.mkdir()
+                for f in sorted((args.data.resolve() / "depresjon").rglob("*.csv.gz")):
+                    for c in range(k):
+                        (folder / f"copy{c}_{f.name}").symlink_to(f)
+            cohorts.append(folder)
+        report(cohorts, args.live, "Depresjon recordings under new names (one file each)")
+        return
+    cohorts = []
     for n in args.subjects:
         cohort = args.cache / f"sim-{n}x{args.days}.jsonl"
         if not cohort.exists():
@@ -86,8 +97,20 @@ def main() -> None:
                  "--days", str(args.days), "--seed", "1", "--out", str(cohort)],
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
+        cohorts.append(cohort)
+    report(cohorts, args.live, f"simulated cohorts with RR, {args.days} days each")
+
+
+def report(cohorts: list[Path], live_arg: int, what: str) -> None:
+    live = live_arg or "default"
+    print(f"in-process replay memory, {what}, live states: {live}")
+    print(
+        f"{'subjects':>8s} {'RSS start':>10s} {'RSS end':>9s} {'peak':>8s} {'growth':>8s} "
+        f"{'per subj':>9s} {'state/subj':>10s} {'samples/s':>10s}"
+    )
+    for cohort in cohorts:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(cohort), str(args.live)],
+            [sys.executable, "-c", CHILD, str(cohort), str(live_arg)],
             check=True,
             capture_output=True,
             text=True,
