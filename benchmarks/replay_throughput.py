@@ -29,7 +29,7 @@ import statistics
 import time
 from pathlib import Path
 
-from phenotyping import events
+from phenotyping.events import samples
 from phenotyping.pipeline import SubjectState, step
 from phenotyping.replay.formats import files_in, read
 from phenotyping.replay.run import replay
@@ -39,7 +39,7 @@ def parse_only(paths: list[Path]) -> tuple[float, float, int]:
     t0, c0 = time.perf_counter(), time.process_time()
     n = 0
     for msg in (m for p in paths for m in read(p)):
-        n += events.samples(msg)
+        n += samples(msg)
     return time.perf_counter() - t0, time.process_time() - c0, n
 
 

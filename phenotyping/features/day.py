@@ -45,8 +45,8 @@ from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
 from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
-DAY = 1440
 HRV_BIN_MIN = 5
 EPISODE_DTYPE = np.dtype(
     [
@@ -279,7 +279,7 @@ class SubjectDays:
         bins = np.arange(b0, b1, dtype=np.int64)
         # a beat belongs to the night (noon to noon) it falls in: night d is used when day
         # d closes, so a beat at 23:00 of a closed day still counts for the next night
-        closed = _night_of(bins * HRV_BIN_MIN + tz_offset_min) <= self.closed_through
+        closed = night_of(bins * HRV_BIN_MIN + tz_offset_min) <= self.closed_through
         if closed.any():
             self.late += int(sums["n_beats"][closed].sum())
         used = ~closed & (sums["n_beats"] > 0)
@@ -313,7 +313,7 @@ class SubjectDays:
         """Add a device-reported sleep episode (UTC minutes); it is reported beside our own
         actigraphy-derived night, labelled by the local date its episode ends on (before
         noon: that morning's night)."""
-        night = _night_of(end_min + tz_offset_min)
+        night = night_of(end_min + tz_offset_min)
         if night <= self.closed_through:
             self.late += 1
             return
@@ -336,14 +336,14 @@ class SubjectDays:
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
         e = self.episodes
-        nights = _night_of(e["end"] + e["off"])
+        nights = night_of(e["end"] + e["off"])
         sel = e[(nights == d) & e["is_main"]]
         out = dict.fromkeys(DEVICE_KEYS, float("nan"))
         if len(sel):
             r = sel[int(np.argmax(sel["end"] - sel["start"]))]
             out.update(
-                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % DAY),
-                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % DAY),
+                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % MINUTES_PER_DAY),
+                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % MINUTES_PER_DAY),
                 device_sleep_tib_min=float(r["end"] - r["start"]),
                 device_sleep_tst_min=float(r["tst"]),
                 device_sleep_waso_min=float(r["waso"]),
@@ -369,7 +369,7 @@ class SubjectDays:
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
         """Part [a, b) of minutes lo..hi that falls in days not yet closed."""
-        first_open_local = (self.closed_through + 1) * DAY
+        first_open_local = (self.closed_through + 1) * MINUTES_PER_DAY
         a = max(0, first_open_local - off - lo)
         if a > 0:
             self.late += min(a, hi - lo)
@@ -405,7 +405,7 @@ class SubjectDays:
 
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
-        return self.local_minutes() // DAY
+        return self.local_minutes() // MINUTES_PER_DAY
 
     def advance(self, now_utc_min: int | None = None) -> list[dict[str, Any]]:
         """Close every day whose end plus the grace period the watermark has passed.
@@ -420,7 +420,7 @@ class SubjectDays:
             known = self.offset[self.offset != NO_OFFSET]
             off = int(known[-1]) if len(known) else 0
             mark = max(mark, now_utc_min + off)
-        last_closable = (mark - self.params.grace_min) // DAY - 1
+        last_closable = (mark - self.params.grace_min) // MINUTES_PER_DAY - 1
         return self._close_through(last_closable)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -438,7 +438,7 @@ class SubjectDays:
             return []
         self._cover_whole_days(last)
         local = self.local_minutes()
-        dates = local // DAY
+        dates = local // MINUTES_PER_DAY
         has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
@@ -456,7 +456,7 @@ class SubjectDays:
         return rows
 
     def _any_hrv(self, d: int) -> bool:
-        return bool(np.any(_night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
+        return bool(np.any(night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
 
     def _window_empty(self, d: int, dates: NDArray[np.int64], has: NDArray[np.bool_]) -> bool:
         """No data in the rolling window of day d nor in its night (noon d-1 .. noon d)."""
@@ -468,8 +468,8 @@ class SubjectDays:
         stray timestamp years away must not cost seconds)."""
         row: dict[str, Any] = dict.fromkeys(_row_columns(self.params), float("nan"))
         row.update(
-            date=_iso(d),
-            weekday=int((d + 3) % 7),
+            date=iso_date(d),
+            weekday=int(weekday(d)),
             minutes_in_day=minutes,
             observed_min=0,
             worn_min=0,
@@ -491,8 +491,8 @@ class SubjectDays:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage."""
         local = self.local_minutes()
-        head = int(local[0] % DAY)
-        tail = max(int((last + 1) * DAY - 1 - local[-1]), 0)
+        head = int(local[0] % MINUTES_PER_DAY)
+        tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
 
@@ -512,7 +512,8 @@ class SubjectDays:
             worn = ~np.isnan(steps)  # a steps-only device: a minute with a step count was worn
 
         # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
-        noon_before, noon = (d - 1) * DAY + DAY // 2, d * DAY + DAY // 2
+        noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
+        noon_before = noon - MINUTES_PER_DAY
         n_lo = int(np.argmax(local >= noon_before)) if local[0] < noon_before else 0
         n_hi = int(np.argmax(local >= noon)) if local[-1] >= noon else hi
         n_hi = min(max(n_hi, lo), hi)
@@ -521,7 +522,7 @@ class SubjectDays:
         steps_off = np.diff(off[n_lo:n_hi])
         jump = np.flatnonzero(steps_off)
         clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
-        start_clock = float(local[n_lo] - (d - 1) * DAY) if n_hi > n_lo else 720.0
+        start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
         sleep_row = (
             slp.night_summary(
                 night,
@@ -548,13 +549,13 @@ class SubjectDays:
             hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
         del device["device_sleep_start_utc_min"]
 
-        row: dict[str, Any] = {"date": _iso(d), "weekday": int((d + 3) % 7)}
+        row: dict[str, Any] = {"date": iso_date(d), "weekday": int(weekday(d))}
         row.update(
             act.daily_activity(
                 counts,
                 worn,
                 steps,
-                local[lo:hi] - d * DAY,
+                local[lo:hi] - d * MINUTES_PER_DAY,
                 min_wear_fraction=p.min_wear_fraction,
                 sedentary_threshold=p.sedentary_threshold,
                 asleep=asleep,
@@ -605,21 +606,21 @@ class SubjectDays:
         a, lo, hi = (int(i) for i in np.searchsorted(dates, [first, d, d + 1]))
         # non-wear minutes are missing for circadian purposes; place on the local clock grid
         x = np.where(worn_past[a:hi], past[a:hi], np.nan)
-        idx = local[a:hi] - first * DAY
-        grid = np.full(w * DAY, np.nan)
+        idx = local[a:hi] - first * MINUTES_PER_DAY
+        grid = np.full(w * MINUTES_PER_DAY, np.nan)
         grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        rows = grid.reshape(w, DAY)
+        rows = grid.reshape(w, MINUTES_PER_DAY)
         observed = ~np.isnan(rows)
         if not self._parts_usable(d, a, lo, idx, worn_past):
-            sleep_grid = np.full(w * DAY, np.nan)
+            sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
             sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
             sleep = np.where(np.isnan(sleep_grid), -1, sleep_grid).astype(np.int8)
-            sleep = sleep.reshape(w, DAY)
+            sleep = sleep.reshape(w, MINUTES_PER_DAY)
             hourly = circ.hourly_totals(grid, 0)[0]
             obs = observed.sum(axis=1)
         else:
-            sleep = np.empty((w, DAY), np.int8)
-            sleep[:-1] = self.win_sleep.reshape(w - 1, DAY)
+            sleep = np.empty((w, MINUTES_PER_DAY), np.int8)
+            sleep[:-1] = self.win_sleep.reshape(w - 1, MINUTES_PER_DAY)
             # score day d with two minutes of context before midnight; that also completes
             # the scores of yesterday's last two minutes, unscored when yesterday closed
             s = max(a, lo - 4)
@@ -627,14 +628,14 @@ class SubjectDays:
             codes = np.where(np.isnan(scores), -1, scores).astype(np.int8)
             m0 = lo - 2 if s < lo else s  # first grid minute whose score is complete
             flat = sleep.reshape(-1)
-            flat[(w - 1) * DAY :] = -1
+            flat[(w - 1) * MINUTES_PER_DAY :] = -1
             flat[idx[m0 - a :]] = codes[m0 - s :]
             a_prev = int(np.searchsorted(dates, first - 1))
             if a > a_prev:  # the window's new first minutes have no context any more
                 flat[idx[: min(2, hi - a)]] = -1
             hourly = np.concatenate([self.win_hourly, circ.hourly_totals(rows[-1], 0)[0]])
             obs = np.r_[self.win_obs, int(observed[-1].sum())]
-        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * DAY))
+        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
         self._keep_parts(d, first, a, hi, sleep, hourly, obs, dates, worn_past)
         out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
         keys = (
@@ -655,7 +656,7 @@ class SubjectDays:
             out[f"sri{w}d"] = _sri_rows(sleep)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = np.isin((mids["date"] + 3) % 7, (5, 6))
+            free = np.isin(weekday(mids["date"]), (5, 6))
             out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys})
@@ -712,8 +713,8 @@ class SubjectDays:
         keep_from = self.closed_through - self.params.window_days + 1
         cut = int(np.searchsorted(dates, keep_from))
         ep = self.episodes
-        self.episodes = ep[_night_of(ep["end"] + ep["off"]) > self.closed_through]
-        old = _night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
+        self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
+        old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
@@ -860,11 +861,6 @@ def _sri_rows(sleep: NDArray[np.int8]) -> float:
     return -100.0 + 200.0 * c / p
 
 
-def _night_of(local_min: Any) -> Any:
-    """Label of the night a local minute belongs to: noon (d-1) .. noon d -> d."""
-    return (np.asarray(local_min) + DAY // 2) // DAY
-
-
 def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     """Forward-fill unknown offsets (then back-fill the leading ones)."""
     known = off != NO_OFFSET
@@ -878,6 +874,3 @@ def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     idx[idx < 0] = first
     return off[idx].astype(np.int64)
 
-
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))

@@ -37,14 +37,24 @@ import numpy as np
 
 from phenotyping import events
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, ClinicalEvent, encode
+from phenotyping.events import ActivityBatch, AnyMessage, ClinicalEvent, encode, natural_key
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.formats import ReadReport, detect, files_in, read
+from phenotyping.pipeline import Pipeline, StepOutput
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
+
+#: The files :func:`write_outputs` writes, in the order the module docstring lists them.
+OUTPUT_FILES = (
+    "daily_features.csv",
+    "recording_summary.csv",
+    "alerts.jsonl",
+    "notices.jsonl",
+    "clinical_events.jsonl",
+    "report.json",
+)
 
 
 @dataclass
@@ -55,7 +65,7 @@ class RecordingCollector:
     parts: SpilledSeries = field(default_factory=SpilledSeries)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
-    def add(self, msg: Message) -> None:
+    def add(self, msg: AnyMessage) -> None:
         if isinstance(msg, ClinicalEvent):
             self.clinical.setdefault(msg.event_id, json.loads(encode(msg)))
         if isinstance(msg, ActivityBatch) and msg.counts is not None:
@@ -83,7 +93,7 @@ class RecordingCollector:
         return rows
 
 
-def _tee(messages: Iterable[Message], collector: RecordingCollector) -> Iterator[Message]:
+def _tee(messages: Iterable[AnyMessage], collector: RecordingCollector) -> Iterator[AnyMessage]:
     for msg in messages:
         collector.add(msg)
         yield msg
@@ -138,6 +148,7 @@ def _replay_files(
     params: EngineParams,
     risk: RiskParams,
     progress: bool,
+    options: ReadOptions | None = None,
     spill: bool = False,
 ) -> ReplayResult:
     """Replay ``files`` in this process. With ``spill`` (one process: the result is not
@@ -154,7 +165,7 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report), collector):
+            for msg in _tee(read(f, fmt, report, options), collector):
                 samples += events.samples(msg)
                 step_out = pipeline.process(msg)
                 if spill:
@@ -217,8 +228,11 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
+    options: ReadOptions | None = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
+
+    ``options`` tell the readers what the files do not say (e.g. the time zone).
 
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
@@ -233,7 +247,7 @@ def replay(
     files = [f for p in paths for f in files_in(p)]
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, spill=True)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -241,7 +255,8 @@ def replay(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+                pool.submit(_replay_files, group, fmt, params, risk, False, options)
+                for group in groups
             ]
             done = tqdm(
                 as_completed(futures),
@@ -260,7 +275,7 @@ def replay(
     failed = [why for why in report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
-    key = _natural_key
+    key = natural_key
     daily: Sequence[dict[str, Any]]
     if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
         parts[0].daily.sort(key)
@@ -301,12 +316,6 @@ def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
         key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
-
-
-def _natural_key(s: str) -> tuple[Any, ...]:
-    import re
-
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:
