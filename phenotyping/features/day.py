@@ -436,8 +436,7 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        self._cover_whole_days(last)
-        local = self.local_minutes()
+        local = self._cover_whole_days(last)
         dates = local // MINUTES_PER_DAY
         has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
@@ -487,14 +486,17 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> None:
+    def _cover_whole_days(self, last: int) -> NDArray[np.int64]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
-        day ``last``, so a partial day has its true length and low coverage."""
+        day ``last``, so a partial day has its true length and low coverage; return the
+        local minute of every grid minute (computed once when nothing needed padding)."""
         local = self.local_minutes()
         head = int(local[0] % MINUTES_PER_DAY)
         tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
+            local = self.local_minutes()
+        return local
 
     def _day_features(
         self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64]
