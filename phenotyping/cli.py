@@ -164,9 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "actiwatch", "mmash", "jsonl"],
         help="recording format",
     )
-    p.add_argument(
-        "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
-    )
+    p.add_argument("--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)")
     p.add_argument(
         "--jobs",
         type=int,

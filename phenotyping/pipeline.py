@@ -9,9 +9,10 @@ as ``to_bytes()``) is the caller's job.
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ class SubjectState:
     ) -> SubjectState:
         engine = params or EngineParams()
         risk = risk or RiskParams()
+        if risk.feature_window_days != engine.window_days:  # monitored names follow the engine
+            risk = replace(risk, feature_window_days=engine.window_days)
         version = config_version(risk, {"engine": asdict(engine), "package": __version__})
         return cls(days=SubjectDays(engine), risk=RiskState(params=risk, version=version))
 
@@ -134,12 +137,15 @@ def step(state: SubjectState, msg: Message) -> StepOutput:
         return flush(subject, state)
     if isinstance(msg, ClinicalEvent):
         local = msg.at.timestamp() // 60 + msg.tz_offset_min
+        until = getattr(msg, "until", None)  # feedback fields (issue 13's ClinicalEvent)
         notices = state.risk.clinical(
             int(local // 1440),
             msg.kind,
             modality=msg.modality,
             instrument=msg.instrument,
             score=msg.score,
+            reason=getattr(msg, "reason", None),
+            until=None if until is None else int((until - dt.date(1970, 1, 1)).days),
         )
         return StepOutput(notices=[_notice(subject, n) for n in notices])
     late_before = state.days.late

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -141,23 +142,22 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 def cached_rows(
     src: Source, seed: int, names: Sequence[str], cache: Path | None
 ) -> dict[str, list[dict[str, Any]]]:
-    """:func:`scenario_rows` through a JSON cache keyed by everything that shapes them."""
+    """:func:`scenario_rows` of ``names`` through a JSON cache of every scenario, keyed by
+    everything that shapes the rows (a subset never recomputes the others)."""
     if cache is None:
         return scenario_rows(src, seed, names)
-    key = json.dumps(
-        [CACHE_VERSION, N_WEEKS, ONSET, asdict(EngineParams()), src.subject, seed, sorted(names)]
-    )
+    key = json.dumps([CACHE_VERSION, N_WEEKS, ONSET, asdict(EngineParams()), src.subject, seed])
     digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
     path = cache / f"{src.subject}-{seed}-{digest}.json"
     if path.exists():
         data: dict[str, list[dict[str, Any]]] = json.loads(path.read_text())
-        return data
-    rows = scenario_rows(src, seed, names)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows))
-    tmp.replace(path)
-    return rows
+    else:
+        data = scenario_rows(src, seed, list(SCENARIOS))
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    return {k: data[k] for k in names}
 
 
 @dataclass(frozen=True)
