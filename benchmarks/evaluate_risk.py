@@ -25,6 +25,7 @@ from pathlib import Path
 from phenotyping.evaluate import harness
 from phenotyping.evaluate.runner import N_WEEKS, ONSET, load_source
 from phenotyping.evaluate.scenarios import SCENARIOS
+from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk.engine import RiskParams
 
 
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     if args.smoke:
         chosen, seeds, names = chosen[:2], seeds[:1], ("null", "step", "holiday")
     dep = args.data / "depresjon" / "control"
-    sources = {s: load_source(dep / f"{s}.csv.gz") for s in chosen}
+    sources = {s: load_source(s, read_actiwatch(dep / f"{s}.csv.gz")) for s in chosen}
     print(f"[{time.perf_counter() - t0:.0f} s] {len(sources)} recordings read", file=sys.stderr)
     fields = {f.name: f.type for f in dataclasses.fields(RiskParams)}
     overrides: dict[str, object] = {}

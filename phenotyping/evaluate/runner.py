@@ -54,11 +54,10 @@ class Source:
         return d + (7 - sg.weekday(d)) % 7
 
 
-def load_source(path: Path) -> Source:
-    """Replay a Depresjon recording through the day engine and keep its complete days."""
-    from phenotyping.replay.readers import read_actiwatch  # the shell, imported late
-
-    msgs = list(read_actiwatch(path))
+def load_source(subject: str, messages: Iterable[ActivityBatch]) -> Source:
+    """Replay a recording's activity messages (e.g. a Depresjon CSV read by
+    ``replay.formats.actiwatch``) through the day engine and keep its complete days."""
+    msgs = list(messages)
     days = SubjectDays(EngineParams())
     rows: list[dict[str, Any]] = []
     for m in msgs:
@@ -72,7 +71,7 @@ def load_source(path: Path) -> Source:
         if m.counts is not None
     ]
     return Source(
-        subject=path.name.split(".")[0],
+        subject=subject,
         offset=int(msgs[0].tz_offset_min),
         dates=tuple(complete),
         pool=sg.local_day_grid(parts, complete),

@@ -15,7 +15,7 @@ from phenotyping.evaluate import metrics as mt
 from phenotyping.evaluate import surrogates as ev
 from phenotyping.events import ActivityBatch
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.readers import read_actiwatch
+from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk.engine import ordinal
 
 

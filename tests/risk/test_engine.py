@@ -15,10 +15,10 @@ import pytest
 from phenotyping.events import Alert, ClinicalEvent, Notice
 from phenotyping.features.day import EngineParams
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.simulate import CohortSpec, Deterioration, simulate
 from phenotyping.risk.engine import RiskState
 from phenotyping.risk.monitor import MONITORED, monitored
 from phenotyping.risk.stats import threshold_for_arl
+from phenotyping.simulate import CohortSpec, Deterioration, simulate
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 START = dt.date(2024, 1, 1)
