@@ -47,7 +47,14 @@ def _replay(args: argparse.Namespace) -> int:
         risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
+        tz=args.tz,
     )
+    if not result.report.messages:  # recordings found, but not one usable message in them
+        for line in result.summary_lines():
+            print(line)
+        what = ", ".join(map(str, args.paths))
+        print(f"error: {what}: nothing replayable (no usable message)", file=sys.stderr)
+        return 1
     write_outputs(result, args.out)
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
@@ -71,6 +78,7 @@ def _replay_to_broker(args: argparse.Namespace) -> int:
         fmt=args.format,
         speed=args.speed,
         progress=not args.quiet and sys.stderr.isatty(),
+        tz=args.tz,
     )
     for line in report.summary_lines():
         print(line)
@@ -190,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         type=_format,
         help="recording format: auto (default) or a reader's name (actiwatch, mmash, jsonl, ...)",
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA time zone of recordings in local time without an offset (default per "
+        "format: Europe/Oslo for Depresjon/Psykose and PMData Fitbit exports)",
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"

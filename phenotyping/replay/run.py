@@ -42,7 +42,7 @@ from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.formats import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
 
 
@@ -125,7 +125,12 @@ class ReplayResult:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
+    files: Sequence[Path],
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    tz: str | None = None,
 ) -> ReplayResult:
     from tqdm import tqdm
 
@@ -137,7 +142,7 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report), collector):
+            for msg in _tee(read(f, fmt, report, ReadOptions(tz=tz)), collector):
                 samples += events.samples(msg)
                 out.extend(pipeline.process(msg))
         except FormatError as exc:  # one bad file is counted; the others still replay
@@ -182,12 +187,15 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
+    tz: str | None = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``tz`` (IANA) resolves local times of formats without an offset (None: each format's
+    documented default).
     """
     for p in paths:
         if not p.exists():
@@ -196,9 +204,11 @@ def replay(
     risk = risk or RiskParams()
     t0 = time.perf_counter()
     files = [f for p in paths for f in files_in(p)]
+    if not files:
+        raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress, tz)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -206,7 +216,8 @@ def replay(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+                pool.submit(_replay_files, group, fmt, params, risk, False, tz)
+                for group in groups
             ]
             done = tqdm(
                 as_completed(futures),
@@ -244,6 +255,22 @@ def replay(
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
         ),
     )
+
+
+def found_nothing(path: Path) -> str:
+    """Why ``path`` has nothing to replay, naming what it does hold."""
+    if path.is_file():
+        return f"{path}: not a recording in a known format (use --format)"
+    kinds: dict[str, int] = {}
+    n = 0
+    for f in path.rglob("*"):
+        if f.is_file():
+            n += 1
+            suffix = "".join(f.suffixes[-2:]).lower() or "(no extension)"
+            kinds[suffix] = kinds.get(suffix, 0) + 1
+    listing = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
+    held = f"{n} file(s): {listing}" if n else "no files"
+    return f"{path}: no recording in a known format found ({held})"
 
 
 def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
