@@ -439,7 +439,9 @@ class RiskState:
             c = float(self.sig["c"][j])
             if c <= p.floor and not (self.episode_signals >> j & 1):
                 continue
-            onset = int(self.sig["run"][j]) if self.sig["run"][j] >= 0 else d
+            # described over the CUSUM's run, at most the last 14 days (a run can start
+            # long before a change while the CUSUM hovers above 0)
+            onset = max(int(self.sig["run"][j]) if self.sig["run"][j] >= 0 else d, d - 13)
             strength = round(c / p.h_single, 3)
             for i, _ in sg.members + sg.fallback:
                 if i in seen or not math.isfinite(med[i]):
