@@ -82,7 +82,11 @@ def pmdata(root: Path, params: RiskParams) -> str:
             "",
             f"All participants: **{episodes} elevated episodes in {days} assessable days = "
             f"{mt.per_90(episodes, days):.2f} per 90 person-days** (exact Poisson 95%: "
-            f"{lo:.2f}–{hi:.2f}). PMData was never used for tuning.",
+            f"{lo:.2f}–{hi:.2f}). Not an independent figure: the first PMData run gave 19 "
+            "episodes in the same days (1.36 per 90 d), 17 of them involving (15 from it alone) "
+            "Fitbit's daily resting heart rate, which led to scaling that series as a 12-day "
+            "window (its lag-1 "
+            "autocorrelation is 0.82-0.89); nothing else was changed for PMData.",
             "",
             head,
             *rows,
