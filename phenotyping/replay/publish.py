@@ -56,7 +56,7 @@ class PublishReport:
 
 
 def _file_messages(
-    path: Path, fmt: str, report: ReadReport, options: ReadOptions | None = None
+    path: Path, fmt: str, report: ReadReport, options: ReadOptions | None
 ) -> Iterator[AnyMessage]:
     try:
         yield from read(path, fmt, report, options)
@@ -194,10 +194,9 @@ def publish(
     fmt: str = "auto",
     speed: float | None = None,
     progress: bool = False,
-    tz: str | None = None,
+    options: ReadOptions | None = None,
 ) -> PublishReport:
-    """Publish the recordings under ``paths`` to the device topic (module docstring);
-    ``tz`` as for :func:`phenotyping.replay.run.replay`."""
+    """Publish the recordings under ``paths`` to the device topic (module docstring)."""
     if speed is not None and speed <= 0:
         raise PhenotypingError(f"speed: must be > 0, got {speed}")
-    return asyncio.run(_publish(paths, kafka, fmt, speed, progress, ReadOptions(tz=tz)))
+    return asyncio.run(_publish(paths, kafka, fmt, speed, progress, options))

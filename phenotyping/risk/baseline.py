@@ -36,17 +36,6 @@ from phenotyping.risk.params import RiskParams
 F64 = NDArray[np.float64]
 
 
-def is_weekend(d: int) -> bool:
-    """Saturday or Sunday (date ordinal).
-
-    Examples
-    --------
-    >>> is_weekend(2), is_weekend(3), is_weekend(4)      # 1970-01-03 Sat, 04 Sun, 05 Mon
-    (True, True, False)
-    """
-    return (d + 3) % 7 >= 5
-
-
 def transform(spec: Monitored, x: F64 | float) -> F64:
     """The value the engine judges: ``log(x + 1)`` for log features, else ``x``.
 

@@ -57,6 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
 from phenotyping.risk.change import Signal, build_signals, evidence, score
@@ -81,15 +82,6 @@ def _features(window_days: int) -> tuple[tuple[Monitored, ...], int, tuple[Signa
     main = monitored(window_days)
     feats = main + DEVICE_HRV
     return feats, len(main), build_signals(feats, len(main))
-
-
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))
-
-
-def ordinal(date: str) -> int:
-    """``'2024-01-31'`` -> days since 1970-01-01."""
-    return int(np.datetime64(date, "D").astype(np.int64))
 
 
 def _new_sig(n: int) -> NDArray[np.void]:
@@ -245,7 +237,7 @@ class RiskState:
         med = np.full(len(feats), np.nan)
         scale = np.full(len(feats), np.nan)
         prior_used = False
-        weekend = bl.is_weekend(d)
+        weekend = is_weekend(d)
         for i, spec in enumerate(feats):
             prior = self._prior(spec)
             vals, dates, warm = self._baseline(i, d, prior is not None)
@@ -494,9 +486,9 @@ class RiskState:
                 f"Closed after {p.max_episode_days} days still away from the usual range "
                 "(not resolved): the CUSUMs restart; a further change alerts again"
             )
-        episode = _iso(self.episode_start)
+        episode = iso_date(self.episode_start)
         alert_id = hashlib.blake2b(
-            f"{subject}|{episode}|{kind}|{_iso(d)}|{self.version}".encode(), digest_size=10
+            f"{subject}|{episode}|{kind}|{iso_date(d)}|{self.version}".encode(), digest_size=10
         ).hexdigest()
         domains = [x for x in cols["risk_domains"].split(",") if x]
         return {
@@ -505,7 +497,7 @@ class RiskState:
             "alert_id": alert_id,
             "subject_id": subject,
             "kind": kind,
-            "date": _iso(d),
+            "date": iso_date(d),
             "level": LEVELS[level] if kind != "resolved" else LEVELS[self.episode_level],
             "score": cols["risk_score"],
             "episode_start": episode,
@@ -524,7 +516,7 @@ class RiskState:
                 {
                     "instrument": self.report_instrument,
                     "score": self.report_score,
-                    "date": _iso(self.report_date),
+                    "date": iso_date(self.report_date),
                 }
                 if self.report_date >= 0
                 else None
@@ -550,12 +542,14 @@ class RiskState:
         n = self.days_unusable
         if n >= p.gap_notice_days and (n - p.gap_notice_days) % 7 == 0:
             notice = self._notice("data_gap", d)
-            notice.update(subject_id=subject, gap_start=_iso(self.gap_start), days_without_data=n)
+            notice.update(
+                subject_id=subject, gap_start=iso_date(self.gap_start), days_without_data=n
+            )
             return [notice]
         return []
 
     def _notice(self, kind: str, d: int) -> dict[str, Any]:
-        return {"kind": kind, "date": _iso(d), "config_version": self.version}
+        return {"kind": kind, "date": iso_date(d), "config_version": self.version}
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:

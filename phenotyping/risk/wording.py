@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from phenotyping.risk.monitor import Monitored, describe
+from phenotyping.risk.monitor import Monitored, change_clause
 
 FEEDBACK_TEXT = {
     "contacted_fine": "clinician contact found the patient well",
@@ -38,7 +38,7 @@ def explanation(
     clauses = []
     for _, spec, mean, med, delta, days in sorted(found, key=lambda t: -t[0])[:3]:
         if math.isfinite(mean) and math.isfinite(med):
-            clauses.append(describe(spec, mean, med, delta, days))
+            clauses.append(change_clause(spec, mean, med, delta, days))
         else:
             clauses.append(f"{spec.label} away from usual")
     text = "; ".join(clauses) if clauses else "deviations resolved"
