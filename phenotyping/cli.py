@@ -15,8 +15,11 @@ from phenotyping.errors import PhenotypingError
 
 if TYPE_CHECKING:
     from phenotyping.config import Settings
+    from phenotyping.replay.formats._util import ReadOptions
     from phenotyping.replay.run import ReplayResult
 
+#: --format choices (phenotyping.replay.readers.FORMATS; listed here to keep --help cheap).
+FORMATS = ("auto", "actiwatch", "mmash", "jsonl", "generic_csv", "apple_health", "empatica", "omh")
 OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
 
 
@@ -49,6 +52,7 @@ def _replay(args: argparse.Namespace) -> int:
         risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
+        options=_read_options(args),
     )
     write_outputs(result, args.out)
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
@@ -58,6 +62,22 @@ def _replay(args: argparse.Namespace) -> int:
     if args.plots:
         _write_plots(result, args.out)
     return 0
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from phenotyping.replay.formats._util import ReadOptions, zone
+
+    if args.tz is not None:
+        zone(args.tz)  # a bad name is a one-line error before anything is read
+    return ReadOptions(
+        tz=args.tz,
+        time_col=args.time_col,
+        date_col=args.date_col,
+        counts_col=args.counts_col,
+        steps_col=args.steps_col,
+        subject=args.subject,
+        epoch_s=args.epoch,
+    )
 
 
 def _write_plots(result: ReplayResult, out: Path) -> list[Path]:
@@ -161,8 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "actiwatch", "mmash", "jsonl"],
-        help="recording format",
+        choices=list(FORMATS),
+        help="recording format (default: auto, detected per path; docs/importers.md)",
+    )
+    g = p.add_argument_group("third-party formats (docs/importers.md)")
+    g.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA zone of local times without a UTC offset (default per format: UTC for "
+        "generic CSV, Empatica and Open mHealth; Apple Health records carry their own offset)",
+    )
+    g.add_argument("--time-col", default=None, help="generic CSV: the time column")
+    g.add_argument("--date-col", default=None, help="generic CSV: a separate date column")
+    g.add_argument("--counts-col", default=None, help="generic CSV: the activity counts column")
+    g.add_argument("--steps-col", default=None, help="generic CSV: the steps column")
+    g.add_argument(
+        "--epoch", type=int, default=None, metavar="SECONDS", help="generic CSV: epoch (1-60 s)"
+    )
+    g.add_argument(
+        "--subject", default=None, help="pseudonymous subject id (default: from the file name)"
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"

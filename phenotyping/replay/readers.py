@@ -47,7 +47,7 @@ ACTIWATCH_TZ = "Europe/Oslo"
 #: MMASH has day indices only: day 1 is anchored here (an arbitrary, documented choice).
 MMASH_DAY1 = dt.date(2018, 1, 1)
 MMASH_OFFSET_MIN = 60
-FORMATS = ("auto", "actiwatch", "mmash", "jsonl")
+FORMATS = ("auto", "actiwatch", "mmash", "jsonl", "generic_csv", "apple_health", "empatica", "omh")
 
 
 @dataclass
@@ -77,22 +77,39 @@ def _utc(ts: pd.Series) -> list[dt.datetime]:
 
 
 # --------------------------------------------------------------------------- detection
-def detect(path: Path) -> str:
+def detect(path: Path, options: Any = None) -> str:
     """Name the format of ``path`` (a file or a folder)."""
+    from phenotyping.replay import formats
+
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
     name = path.name.lower()
     if path.is_file():
+        for reader in formats.BEFORE_JSONL:
+            if reader.sniff(path):
+                return str(reader.NAME)
         if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
             return "jsonl"
         if name.endswith((".csv", ".csv.gz")):
             head = _first_line(path)
             if head.replace(" ", "").lower().startswith("timestamp,date,activity"):
                 return "actiwatch"
+        for reader in formats.READERS:
+            if reader.sniff(path, options) if reader.NAME == "generic_csv" else reader.sniff(path):
+                return str(reader.NAME)
         raise FormatError(f"{path}: cannot tell the format (use --format)")
     if (path / "RR.csv.gz").exists() or (path / "RR.csv").exists():
         return "mmash"
-    kinds = {detect(p) for p in files_in(path)}
+    for reader in formats.FOLDER_READERS:
+        if reader.sniff(path):
+            return str(reader.NAME)
+    kinds = set()
+    for p in files_in(path, options):
+        try:
+            kinds.add(detect(p, options))
+        except FormatError:
+            kinds.add("unreadable")
+    kinds.discard("unreadable")
     if len(kinds) == 1:
         return kinds.pop()
     if not kinds:
@@ -109,13 +126,30 @@ def _first_line(path: Path) -> str:
         raise FormatError(f"{path}: unreadable ({exc})") from None
 
 
-def files_in(path: Path) -> list[Path]:
-    """Recording files (or MMASH user folders) under a folder, in a stable order."""
-    if path.is_file() or (path / "RR.csv.gz").exists() or (path / "RR.csv").exists():
+def files_in(path: Path, options: Any = None) -> list[Path]:
+    """Recording files (or recording folders: MMASH, Apple Health, Empatica) under a
+    folder, in a stable order."""
+    from phenotyping.replay import formats
+
+    def is_folder_unit(p: Path) -> bool:
+        return (
+            (p / "RR.csv.gz").exists()
+            or (p / "RR.csv").exists()
+            or any(r.sniff(p) for r in formats.FOLDER_READERS)
+        )
+
+    if path.is_file() or is_folder_unit(path):
         return [path]
     out: list[Path] = []
+    claimed: list[Path] = []
     for p in sorted(path.rglob("*")):
-        if p.is_dir() and ((p / "RR.csv.gz").exists() or (p / "RR.csv").exists()):
+        if any(p.is_relative_to(d) for d in claimed):
+            continue
+        if p.is_dir():
+            if is_folder_unit(p):
+                out.append(p)
+                claimed.append(p)
+        elif p.is_file() and any(r.sniff(p) for r in formats.BEFORE_JSONL):
             out.append(p)
         elif p.is_file() and p.name.lower().endswith((".jsonl", ".jsonl.gz", ".ndjson")):
             out.append(p)
@@ -127,6 +161,10 @@ def files_in(path: Path) -> list[Path]:
                 continue
             if head.replace(" ", "").lower().startswith("timestamp,date,activity"):
                 out.append(p)
+            elif formats.generic_csv.sniff(p, options):
+                out.append(p)
+        elif p.is_file() and any(r.sniff(p) for r in formats.FILE_READERS):
+            out.append(p)
     return sorted(out, key=_natural)
 
 
@@ -136,15 +174,25 @@ def _natural(p: Path) -> tuple[Any, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p)))
 
 
-def read(path: Path, fmt: str = "auto", report: ReadReport | None = None) -> Iterator[Message]:
-    """Messages from every recording under ``path``."""
+def read(
+    path: Path, fmt: str = "auto", report: ReadReport | None = None, options: Any = None
+) -> Iterator[Message]:
+    """Messages from every recording under ``path``.
+
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``,
+    the column mapping and the subject override to the readers of third-party formats.
+    """
+    from phenotyping.replay import formats
+
     report = report if report is not None else ReadReport()
-    fmt = detect(path) if fmt == "auto" else fmt
+    fmt = detect(path, options) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise FormatError(f"format: {fmt!r} is not one of {FORMATS}")
-    for f in files_in(path):
+    for f in files_in(path, options):
         report.files += 1
-        if fmt == "actiwatch":
+        if fmt in formats.BY_NAME:
+            yield from formats.BY_NAME[fmt].read(f, report=report, options=options)
+        elif fmt == "actiwatch":
             yield from read_actiwatch(f, report=report)
         elif fmt == "mmash":
             yield from read_mmash(f, report=report)

@@ -131,7 +131,12 @@ def _samples(msg: Message) -> int:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
+    files: Sequence[Path],
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    options: Any = None,
 ) -> ReplayResult:
     from tqdm import tqdm
 
@@ -143,7 +148,7 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report), collector):
+            for msg in _tee(read(f, fmt, report, options), collector):
                 samples += _samples(msg)
                 out.extend(pipeline.process(msg))
         except FormatError as exc:  # one bad file is counted; the others still replay
@@ -188,12 +193,15 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
+    options: Any = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
+    column mapping and the subject override to the third-party readers.
     """
     for p in paths:
         if not p.exists():
@@ -201,10 +209,10 @@ def replay(
     params = params or EngineParams()
     risk = risk or RiskParams()
     t0 = time.perf_counter()
-    files = [f for p in paths for f in files_in(p)]
-    groups = _subject_groups(files, fmt)
+    files = [f for p in paths for f in files_in(p, options)]
+    groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -212,7 +220,8 @@ def replay(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+                pool.submit(_replay_files, group, fmt, params, risk, False, options)
+                for group in groups
             ]
             done = tqdm(
                 as_completed(futures),
@@ -252,17 +261,19 @@ def replay(
     )
 
 
-def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
+def _subject_groups(files: Sequence[Path], fmt: str, options: Any = None) -> list[list[Path]]:
     """Files grouped so that one subject's data never spans two processes: a recording
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""
     groups: dict[str, list[Path]] = {}
     for f in files:
         try:
-            kind = detect(f) if fmt == "auto" else fmt
+            kind = detect(f, options) if fmt == "auto" else fmt
         except FormatError:
             kind = "unreadable"
-        key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
+        # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
+        together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
+        key = kind if together else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
