@@ -19,7 +19,17 @@ if TYPE_CHECKING:
     from phenotyping.replay.run import ReplayResult
 
 #: --format choices (phenotyping.replay.readers.FORMATS; listed here to keep --help cheap).
-FORMATS = ("auto", "actiwatch", "mmash", "jsonl", "generic_csv", "apple_health", "empatica", "omh")
+FORMATS = (
+    "auto",
+    "actiwatch",
+    "mmash",
+    "jsonl",
+    "fitbit",
+    "generic_csv",
+    "apple_health",
+    "empatica",
+    "omh",
+)
 OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
 
 
@@ -189,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tz",
         default=None,
         metavar="ZONE",
-        help="IANA zone of local times without a UTC offset (default per format: UTC for "
-        "generic CSV, Empatica and Open mHealth; Apple Health records carry their own offset)",
+        help="IANA zone of local times without a UTC offset (default per format: Europe/Oslo "
+        "for Depresjon/Psykose and PMData Fitbit exports; UTC for generic CSV, Empatica and "
+        "Open mHealth; Apple Health records carry their own offset)",
     )
     g.add_argument("--time-col", default=None, help="generic CSV: the time column")
     g.add_argument("--date-col", default=None, help="generic CSV: a separate date column")

@@ -23,6 +23,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -47,7 +48,17 @@ ACTIWATCH_TZ = "Europe/Oslo"
 #: MMASH has day indices only: day 1 is anchored here (an arbitrary, documented choice).
 MMASH_DAY1 = dt.date(2018, 1, 1)
 MMASH_OFFSET_MIN = 60
-FORMATS = ("auto", "actiwatch", "mmash", "jsonl", "generic_csv", "apple_health", "empatica", "omh")
+FORMATS = (
+    "auto",
+    "actiwatch",
+    "mmash",
+    "jsonl",
+    "fitbit",
+    "generic_csv",
+    "apple_health",
+    "empatica",
+    "omh",
+)
 
 
 @dataclass
@@ -98,6 +109,8 @@ def detect(path: Path, options: Any = None) -> str:
             if reader.sniff(path, options) if reader.NAME == "generic_csv" else reader.sniff(path):
                 return str(reader.NAME)
         raise FormatError(f"{path}: cannot tell the format (use --format)")
+    if _fitbit().sniff(path):
+        return "fitbit"
     if (path / "RR.csv.gz").exists() or (path / "RR.csv").exists():
         return "mmash"
     for reader in formats.FOLDER_READERS:
@@ -140,8 +153,10 @@ def files_in(path: Path, options: Any = None) -> list[Path]:
 
     if path.is_file() or is_folder_unit(path):
         return [path]
-    out: list[Path] = []
-    claimed: list[Path] = []
+    if _fitbit().sniff(path):
+        return [path]
+    out: list[Path] = _fitbit().units(path)
+    claimed: list[Path] = list(out)
     for p in sorted(path.rglob("*")):
         if any(p.is_relative_to(d) for d in claimed):
             continue
@@ -175,29 +190,48 @@ def _natural(p: Path) -> tuple[Any, ...]:
 
 
 def read(
-    path: Path, fmt: str = "auto", report: ReadReport | None = None, options: Any = None
+    path: Path,
+    fmt: str = "auto",
+    report: ReadReport | None = None,
+    options: Any = None,
+    *,
+    tz: str | None = None,
 ) -> Iterator[Message]:
     """Messages from every recording under ``path``.
 
-    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``,
-    the column mapping and the subject override to the readers of third-party formats.
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`, or just an IANA zone
+    name) carries ``--tz``, the column mapping and the subject override to the readers;
+    ``tz`` None is each format's documented default.
     """
     from phenotyping.replay import formats
+    from phenotyping.replay.formats._util import ReadOptions
 
+    opts = ReadOptions(tz=options) if isinstance(options, str) else options or ReadOptions()
+    if tz is not None:
+        opts = dataclasses.replace(opts, tz=tz)
     report = report if report is not None else ReadReport()
-    fmt = detect(path, options) if fmt == "auto" else fmt
+    fmt = detect(path, opts) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise FormatError(f"format: {fmt!r} is not one of {FORMATS}")
-    for f in files_in(path, options):
+    for f in files_in(path, opts):
         report.files += 1
         if fmt in formats.BY_NAME:
-            yield from formats.BY_NAME[fmt].read(f, report=report, options=options)
+            yield from formats.BY_NAME[fmt].read(f, report=report, options=opts)
         elif fmt == "actiwatch":
-            yield from read_actiwatch(f, report=report)
+            yield from read_actiwatch(f, tz=opts.tz or ACTIWATCH_TZ, report=report)
         elif fmt == "mmash":
             yield from read_mmash(f, report=report)
+        elif fmt == "fitbit":
+            yield from _fitbit().read(f, report=report, options=opts)
         else:
             yield from read_jsonl(f, report=report)
+
+
+def _fitbit() -> Any:
+    """The Fitbit reader (imported late: it imports this module's ReadReport)."""
+    from phenotyping.replay.formats import fitbit
+
+    return fitbit
 
 
 # --------------------------------------------------------------------------- actiwatch
