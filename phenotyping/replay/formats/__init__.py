@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from phenotyping.replay.formats import generic_csv
+from phenotyping.replay.formats import apple_health, generic_csv
 
-READERS: tuple[ModuleType, ...] = (generic_csv,)
+READERS: tuple[ModuleType, ...] = (apple_health, generic_csv)
 BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in READERS}
 #: Readers whose recording is a folder (an export or a session).
-FOLDER_READERS: tuple[ModuleType, ...] = ()
+FOLDER_READERS: tuple[ModuleType, ...] = (apple_health,)
 #: Readers of single files other than CSV.
-FILE_READERS: tuple[ModuleType, ...] = ()
+FILE_READERS: tuple[ModuleType, ...] = (apple_health,)
 #: Readers of JSON files, tried before our own JSONL (they sniff the content).
 BEFORE_JSONL: tuple[ModuleType, ...] = ()

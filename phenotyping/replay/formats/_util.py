@@ -30,6 +30,7 @@ __all__ = [
     "ReadReport",
     "activity_batches",
     "beat_batches",
+    "bridge_worn",
     "event_id",
     "localize",
     "open_text",
@@ -396,6 +397,25 @@ def beat_batches(
         if msg is not None:
             out.append(msg)
     return out
+
+
+def bridge_worn(evidence: NDArray[np.bool_], max_gap: int) -> NDArray[np.bool_]:
+    """Evidence of wear per minute, plus gaps of at most ``max_gap`` minutes between two
+    evidence minutes (vectorised).
+
+    >>> bridge_worn(np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0], bool), 2).astype(int).tolist()
+    [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0]
+    """
+    n = len(evidence)
+    if not evidence.any():
+        return evidence.copy()
+    idx = np.arange(n)
+    prev = np.where(evidence, idx, -1)
+    np.maximum.accumulate(prev, out=prev)
+    nxt = np.where(evidence, idx, n)
+    nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+    inside = (prev >= 0) & (nxt < n) & (nxt - prev - 1 <= max_gap)
+    return np.asarray(evidence | inside)
 
 
 def sorted_messages(messages: Iterable[Any]) -> list[Any]:
