@@ -64,6 +64,12 @@ def _replay(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         options=_read_options(args),
     )
+    if not result.report.messages:  # recordings found, but not one usable message in them
+        for line in result.summary_lines():
+            print(line)
+        what = ", ".join(map(str, args.paths))
+        print(f"error: {what}: nothing replayable (no usable message)", file=sys.stderr)
+        return 1
     write_outputs(result, args.out)
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():

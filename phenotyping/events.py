@@ -218,8 +218,28 @@ class SleepEpisode(_Message):
 
 
 Modality = Literal["ketamine", "esketamine", "tms", "ect", "psilocybin", "other"]
-Instrument = Literal["PHQ-9", "MADRS", "mood_0_10"]
-_SCORE_RANGE = {"PHQ-9": (0, 27), "MADRS": (0, 60), "mood_0_10": (0, 10)}
+Instrument = Literal[
+    "PHQ-9",
+    "MADRS",
+    "mood_0_10",
+    "pmsys_mood_1_5",
+    "pmsys_stress_1_5",
+    "pmsys_fatigue_1_5",
+    "pmsys_sleep_quality_1_5",
+    "pmsys_readiness_0_10",
+]
+_SCORE_RANGE = {
+    "PHQ-9": (0, 27),
+    "MADRS": (0, 60),
+    "mood_0_10": (0, 10),
+    # PMSys daily wellness (PMData): the answers as given, not re-oriented (each scale's
+    # wording is PMSys's, see the PMData paper); 0 on a 1-5 scale is not an answer
+    "pmsys_mood_1_5": (1, 5),
+    "pmsys_stress_1_5": (1, 5),
+    "pmsys_fatigue_1_5": (1, 5),
+    "pmsys_sleep_quality_1_5": (1, 5),
+    "pmsys_readiness_0_10": (0, 10),
+}
 
 
 class ClinicalEvent(_Message):

@@ -199,6 +199,7 @@ def test_bad_rows_are_counted_with_their_reason(export: Path) -> None:
         [
             {"dateTime": "2020-01-02 08:00:00", "value": "10"},
             {"dateTime": "yesterday", "value": "3"},
+            {"dateTime": "2300-01-01 00:00:00", "value": "3"},
             {"dateTime": "2020-01-02 08:01:00", "value": "-4"},
             {"dateTime": "2020-01-02 08:02:00", "value": "lots"},
             {"dateTime": "2020-01-02 08:02:00", "value": "5"},
@@ -211,7 +212,7 @@ def test_bad_rows_are_counted_with_their_reason(export: Path) -> None:
     msgs = _by_type(list(read(export, report=report)))
     assert msgs["activity"][0].steps == [10, 0, 5]
     assert report.unusable == {
-        "fitbit steps: dateTime missing or unparseable": 2,
+        "fitbit steps: dateTime missing, unparseable or outside 1990..2099": 3,
         "fitbit steps: value not a whole number 0..1000": 2,
         "fitbit steps: minute repeated with the same value (used once)": 1,
         "fitbit sleep: a log is not a JSON object": 1,
@@ -321,3 +322,91 @@ def test_worn_minutes_against_a_loop() -> None:
             if b - a - 1 <= 50:
                 want[a:b] = True
         assert (got == want).all()
+
+
+def test_wellness_becomes_self_reports_at_their_utc_time(export: Path) -> None:
+    (export / "pmsys" / "wellness.csv").write_text(
+        "effective_time_frame,fatigue,mood,readiness,sleep_duration_h,sleep_quality,"
+        "soreness,soreness_area,stress\n"
+        "2020-01-02T07:30:00.000Z,2,4,7,8,3,2,[],0\n"
+        "not a time,2,4,7,8,3,2,[],2\n"
+    )
+    report = ReadReport()
+    events = _by_type(list(read(export, report=report)))["clinical"]
+    got = {e.instrument: e.score for e in events}
+    assert got == {
+        "pmsys_mood_1_5": 4,
+        "pmsys_fatigue_1_5": 2,
+        "pmsys_sleep_quality_1_5": 3,
+        "pmsys_readiness_0_10": 7,
+    }
+    assert {e.kind for e in events} == {"self_report"}
+    assert {e.at.isoformat() for e in events} == {"2020-01-02T08:30:00+01:00"}
+    assert report.unusable["pmsys ClinicalEvent: score: pmsys_stress_1_5 must be within 1..5"] == 1
+    assert report.unusable["pmsys wellness: effective_time_frame missing or unparseable"] == 1
+    # recorded by the risk engine as the latest self-report, never as a PHQ-9
+    pipeline = Pipeline()
+    list(pipeline.run(read(export)))
+    risk = pipeline.store["p07"].risk
+    assert risk.report_instrument.startswith("pmsys_")
+    assert not math.isfinite(risk.pre_course_phq9)
+
+
+_WEIRD: list[Any] = [None, 1, "x", [], {}, [1], -5, True, "2300-01-01 00:00:00", [{"a": {}}]]
+_SLEEP_KEYS = ["startTime", "endTime", "levels", "minutesAsleep", "mainSleep", "type", "logId"]
+
+
+def _malformed() -> list[tuple[str, str]]:
+    cases = [("steps.json", "{bad"), ("steps.json", '{"a": 1}'), ("sleep.json", "[1, 2]")]
+    for w in _WEIRD:
+        cases.append(("steps.json", json.dumps([{"dateTime": w, "value": w}])))
+        cases.append(("resting_heart_rate.json", json.dumps([{"dateTime": w, "value": w}, w])))
+        cases.append(("very_active_minutes.json", json.dumps([{"dateTime": w, "value": w}])))
+        for key in _SLEEP_KEYS:
+            log = _sleep_log(**{key: w})
+            log["levels"] = {"data": [{"dateTime": w, "level": w, "seconds": w}], "summary": w}
+            cases.append(("sleep.json", json.dumps([log])))
+    cases.append(("sleep_score.csv", "timestamp,sleep_log_entry_id,overall_score\nzz,1e400,500\n"))
+    cases.append(("sleep_score.csv", "a,b\n1,2\n"))
+    return cases
+
+
+def test_malformed_files_are_counted_never_raised(tmp_path: Path) -> None:
+    """Each malformed file or field: the replay completes, counts something, and the good
+    steps and sleep files beside it still give their messages."""
+    for k, (name, text) in enumerate(_malformed()):
+        fb = tmp_path / f"s{k}" / "fitbit"
+        _write(fb, "steps.json", _steps("2020-01-02", {"08:00": 10}))
+        _write(fb, "sleep.json", [_sleep_log()])
+        (fb / name).write_text(text)
+        report = ReadReport()
+        rows = list(Pipeline().run(read(fb.parent, report=report)))
+        assert rows, (name, text)
+        types = {m.type for m in read(fb.parent)}
+        assert name == "steps.json" or "activity" in types, (name, text)
+        assert name == "sleep.json" or "sleep" in types, (name, text)
+        assert report.unusable or name == "sleep.json", (name, text)
+
+
+def test_path_with_nothing_replayable_says_what_it_found_and_fails(
+    tmp_path: Path, capsys: Any
+) -> None:
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "sub" / "notes.json").write_text("{}")
+    (tmp_path / "in" / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "in" / "other.csv").write_text("a,b\n1,2\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(tmp_path / "in"), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "no recording in a known format found (3 file(s): 2 .csv, 1 .json)" in err
+    assert not out.exists()
+
+
+def test_export_whose_files_hold_nothing_usable_fails(tmp_path: Path, capsys: Any) -> None:
+    _write(tmp_path / "p01" / "fitbit", "steps.json", [{"dateTime": "garbage", "value": "1"}])
+    out = tmp_path / "out"
+    assert main(["replay", str(tmp_path / "p01"), "--out", str(out), "-q"]) == 1
+    captured = capsys.readouterr()
+    assert "nothing replayable (no usable message)" in captured.err
+    assert "fitbit steps: dateTime missing, unparseable" in captured.out  # the reason shown
+    assert not out.exists()

@@ -63,7 +63,13 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, AnyMessage, DailySummary, SleepEpisode
+from phenotyping.events import (
+    ActivityBatch,
+    AnyMessage,
+    ClinicalEvent,
+    DailySummary,
+    SleepEpisode,
+)
 from phenotyping.replay.readers import ReadReport, event_id
 
 NAME = "fitbit"
@@ -74,6 +80,8 @@ DEFAULT_TZ = "Europe/Oslo"
 MAX_GAP_MIN = 120
 #: With heart rate, only gaps this short are bridged (short optical dropouts).
 HR_GAP_MIN = 5
+#: Years a Fitbit time may have (others: a broken clock or a broken file).
+YEARS = (1990, 2099)
 #: Largest steps per minute the schema accepts.
 MAX_STEPS = 1000
 #: File stems of an export that mark a folder as a Fitbit export.
@@ -151,18 +159,38 @@ def _load_json(path: Path) -> list[Any]:
     return data
 
 
-def _parse_local(text: pd.Series) -> pd.Series:
-    """Fitbit local time strings -> naive datetimes (NaT where unparseable).
+def _naive(value: Any) -> dt.datetime | None:
+    """One Fitbit local time string -> a naive datetime (None: absent, unparseable, with an
+    offset, or outside :data:`YEARS`).
 
-    Fitbit writes ``2019-11-01 00:00:00``, ``2019-11-02T07:19:30.000`` or (older
-    exports) ``11/01/19 00:00:00``.
+    Fitbit writes ``2019-11-01 00:00:00``, ``2019-11-02T07:19:30.000`` or (older exports)
+    ``11/01/19 00:00:00``.
+
+    Examples
+    --------
+    >>> _naive("2019-11-02T07:19:30.000"), _naive("11/01/19 00:00:00")
+    (datetime.datetime(2019, 11, 2, 7, 19, 30), datetime.datetime(2019, 11, 1, 0, 0))
+    >>> _naive("2300-01-01 00:00:00"), _naive(5), _naive("2020-01-01T00:00:00+01:00")
+    (None, None, None)
     """
-    text = text.astype("string")
-    out = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    todo = out.isna() & text.notna()
-    if todo.any():
-        out[todo] = pd.to_datetime(text[todo], format="%m/%d/%y %H:%M:%S", errors="coerce")
-    return out
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            t = dt.datetime.strptime(value.strip(), "%m/%d/%y %H:%M:%S")
+        except ValueError:
+            return None
+    if t.tzinfo is not None or not YEARS[0] <= t.year <= YEARS[1]:
+        return None
+    return t
+
+
+def _parse_local(values: Any) -> pd.Series:
+    """Fitbit local time strings -> naive datetimes (NaT where :func:`_naive` gives None)."""
+    parsed = [_naive(v) for v in values]
+    return pd.Series(parsed, dtype="datetime64[ns]")
 
 
 def _zone(tz: str) -> str:
@@ -199,14 +227,16 @@ def _aware(utc_s: int, off_min: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(utc_s, dt.timezone(dt.timedelta(minutes=off_min)))
 
 
-def _validated(model: type[M], data: dict[str, Any], report: ReadReport, rows: int) -> M | None:
+def _validated(
+    model: type[M], data: dict[str, Any], report: ReadReport, rows: int, what: str = "fitbit"
+) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         name = ".".join(str(p) for p in first["loc"])
         msg = str(first["msg"]).removeprefix("Value error, ")  # a model rule names its field
-        report.reject(f"fitbit {model.__name__}: {f'{name}: ' if name else ''}{msg}", rows)
+        report.reject(f"{what} {model.__name__}: {f'{name}: ' if name else ''}{msg}", rows)
         return None
 
 
@@ -225,16 +255,17 @@ def _read_steps(
             report.reject(f"file not used: {exc}")
             continue
         report.rows += len(records)
-        df = pd.DataFrame.from_records(
-            [r if isinstance(r, dict) else {} for r in records], columns=["dateTime", "value"]
-        )
-        ts = _parse_local(df["dateTime"])
-        value = pd.to_numeric(df["value"], errors="coerce").to_numpy(np.float64)
+        rows = [r if isinstance(r, dict) else {} for r in records]
+        ts = _parse_local([r.get("dateTime") for r in rows])
+        value = np.array([_num(r.get("value")) for r in rows], dtype=np.float64)
         bad_ts = ts.isna().to_numpy()
         bad_v = ~bad_ts & ~(
             np.isfinite(value) & (value >= 0) & (value <= MAX_STEPS) & (value == np.round(value))
         )
-        report.reject("fitbit steps: dateTime missing or unparseable", int(bad_ts.sum()))
+        report.reject(
+            f"fitbit steps: dateTime missing, unparseable or outside {YEARS[0]}..{YEARS[1]}",
+            int(bad_ts.sum()),
+        )
         report.reject(f"fitbit steps: value not a whole number 0..{MAX_STEPS}", int(bad_v.sum()))
         keep = ~(bad_ts | bad_v)
         secs, off, ok = _localize(ts[keep], tz, report, "steps")
@@ -244,6 +275,8 @@ def _read_steps(
     if not mins:
         return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
     m, v, o = np.concatenate(mins), np.concatenate(vals), np.concatenate(offs)
+    if not len(m):
+        return m, v, o
     order = np.lexsort((-v, m))  # by minute, the larger value first
     m, v, o = m[order], v[order], o[order]
     dup = np.r_[False, np.diff(m) == 0]
@@ -280,7 +313,9 @@ def _hr_minutes(files: list[Path], tz: str, report: ReadReport, chunk: int = 1 <
                 tail = data[cut:]
                 if stamps:
                     report.rows += len(stamps)
-                    naive = _parse_local(pd.Series([s.decode() + ":00" for s in sorted(stamps)]))
+                    naive = _parse_local(
+                        [s.decode(errors="replace") + ":00" for s in sorted(stamps)]
+                    )
                     report.reject("fitbit heart rate: unparseable minute", int(naive.isna().sum()))
                     secs, _, ok = _localize(naive[naive.notna()], tz, report, "heart rate")
                     found.append(np.unique(secs[ok] // 60))
@@ -305,18 +340,18 @@ def _stages(log: dict[str, Any], start: dt.datetime, epoch_s: int, n: int) -> li
     """Per-epoch stages from ``levels.data`` with ``levels.shortData`` (short wakes) on
     top; ``start`` is the log's naive local start."""
     out = np.full(n, "unknown", dtype=object)
-    levels = log.get("levels") or {}
+    levels = _dict(log.get("levels"))
     for key in ("data", "shortData"):
-        for run in levels.get(key) or []:
+        runs = levels.get(key)
+        for run in runs if isinstance(runs, list) else []:
+            run = _dict(run)
             stage = _STAGE_MAP.get(str(run.get("level", "")).lower())
-            try:
-                t = dt.datetime.fromisoformat(str(run.get("dateTime", "")))
-            except ValueError:
-                continue
-            if stage is None or t.tzinfo is not None:
+            t = _naive(run.get("dateTime"))
+            seconds = _num(run.get("seconds"))
+            if stage is None or t is None or seconds is None or not 0 < seconds <= 86_400:
                 continue
             i = int((t - start).total_seconds() // epoch_s)
-            k = int(float(run.get("seconds", 0)) // epoch_s)
+            k = int(seconds // epoch_s)
             out[max(i, 0) : max(i + k, 0)] = stage
     return [str(s) for s in out]
 
@@ -349,10 +384,13 @@ def _read_sleep(
     for r in logs:
         key = str(r.get("dateOfSleep"))
         longest[key] = max(longest.get(key, 0.0), _num(r.get("timeInBed")) or 0.0)
-    starts = _parse_local(pd.Series([r.get("startTime") for r in logs], dtype=object))
-    ends = _parse_local(pd.Series([r.get("endTime") for r in logs], dtype=object))
+    starts = _parse_local([r.get("startTime") for r in logs])
+    ends = _parse_local([r.get("endTime") for r in logs])
     bad = (starts.isna() | ends.isna()).to_numpy()
-    report.reject("fitbit sleep: startTime/endTime missing or unparseable", int(bad.sum()))
+    report.reject(
+        f"fitbit sleep: startTime/endTime missing, unparseable or outside {YEARS[0]}..{YEARS[1]}",
+        int(bad.sum()),
+    )
     naive_starts = list(starts[~bad].dt.to_pydatetime())
     s_sec, s_off, s_ok = _localize(starts[~bad], tz, report, "sleep")
     e_sec, e_off, e_ok = _localize(ends[~bad], tz, report, "sleep")
@@ -370,11 +408,14 @@ def _read_sleep(
             main = (_num(r.get("timeInBed")) or 0.0) >= longest[str(r.get("dateOfSleep"))]
         epoch_s = 30 if r.get("type") == "stages" else 60
         n = round((end - start).total_seconds() / epoch_s)
-        summary = (r.get("levels") or {}).get("summary") or {}
+        summary = _dict(_dict(r.get("levels")).get("summary"))
         stage_min = {
             name: _num(v.get("minutes"))
             for name, v in summary.items()
-            if isinstance(v, dict) and name in _STAGE_MAP and _num(v.get("minutes")) is not None
+            if isinstance(v, dict)
+            and name in _STAGE_MAP
+            and _num(v.get("minutes")) is not None
+            and 0 <= (_num(v.get("minutes")) or 0) <= 1440
         }
         msg = _validated(
             SleepEpisode,
@@ -405,6 +446,11 @@ def _read_sleep(
         if msg is not None:
             out.append(msg)
     return out
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    """``v`` if it is a JSON object, else an empty one (a malformed part reads as absent)."""
+    return v if isinstance(v, dict) else {}
 
 
 def _num(v: Any) -> float | None:
@@ -511,8 +557,8 @@ ACTIVE_MINUTES = {
 
 def _date_of(text: Any) -> dt.date | None:
     """The date of a Fitbit daily record's ``dateTime`` (``2019-11-01 00:00:00``)."""
-    t = _parse_local(pd.Series([text], dtype=object)).iloc[0]
-    return None if pd.isna(t) else t.date()
+    t = _naive(text)
+    return None if t is None else t.date()
 
 
 def _daily_values(
@@ -566,11 +612,11 @@ def _daily_values(
             report.reject(f"file not used: {path}: missing column(s) {sorted(missing)}")
             continue
         report.rows += len(df)
-        raw_ids = df.get("sleep_log_entry_id", pd.Series(np.nan, index=df.index))
-        ids = pd.to_numeric(raw_ids, errors="coerce")
+        raw_ids = df["sleep_log_entry_id"] if "sleep_log_entry_id" in df else [None] * len(df)
+        ids = [_num(v) for v in raw_ids]
         ends = pd.to_datetime(df["timestamp"], utc=True, errors="coerce", format="ISO8601")
         for log_id, end, score in zip(ids, ends, df["overall_score"], strict=True):
-            day = sleep_dates.get(int(log_id)) if log_id == log_id else None
+            day = sleep_dates.get(int(log_id)) if log_id is not None else None
             if day is None and not pd.isna(end):  # no such log: the date it ended, locally
                 day = end.tz_convert(tz).date()
             put(day, "sleep_score", _num(score), "sleep score")
@@ -605,6 +651,75 @@ def _summaries(
     return out
 
 
+# --------------------------------------------------------------------------- self-reports
+#: PMSys wellness column -> instrument of the self-report it becomes.
+WELLNESS = {
+    "mood": "pmsys_mood_1_5",
+    "stress": "pmsys_stress_1_5",
+    "fatigue": "pmsys_fatigue_1_5",
+    "sleep_quality": "pmsys_sleep_quality_1_5",
+    "readiness": "pmsys_readiness_0_10",
+}
+
+
+def wellness_file(unit: Path) -> Path | None:
+    """PMData's ``pmsys/wellness.csv`` beside the Fitbit files, if there is one."""
+    root = unit.parent if unit.name.lower() == "fitbit" else unit
+    path = root / "pmsys" / "wellness.csv"
+    return path if path.is_file() else None
+
+
+def _self_reports(path: Path, subject: str, tz: str, report: ReadReport) -> list[ClinicalEvent]:
+    """One ``ClinicalEvent(kind="self_report")`` per answered item; ``effective_time_frame``
+    is UTC, its local offset comes from ``tz``."""
+    try:
+        df = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        report.reject(f"file not used: {path}: unreadable ({exc.__class__.__name__})")
+        return []
+    if "effective_time_frame" not in df.columns:
+        report.reject(f"file not used: {path}: missing column(s) ['effective_time_frame']")
+        return []
+    report.rows += len(df)
+    at = pd.to_datetime(df["effective_time_frame"], utc=True, errors="coerce", format="ISO8601")
+    report.reject(
+        "pmsys wellness: effective_time_frame missing or unparseable", int(at.isna().sum())
+    )
+    zone = ZoneInfo(tz)
+    out: list[ClinicalEvent] = []
+    for i in np.flatnonzero(at.notna().to_numpy()):
+        when = at.iloc[i].to_pydatetime()
+        off = when.astimezone(zone).utcoffset()
+        off_min = int(off.total_seconds() // 60) if off is not None else 0
+        local = when.astimezone(dt.timezone(dt.timedelta(minutes=off_min)))
+        for column, instrument in WELLNESS.items():
+            if column not in df.columns:
+                continue
+            score = _num(df[column].iloc[i])
+            if score is None:
+                report.reject(f"pmsys wellness: {column} missing or not a number")
+                continue
+            msg = _validated(
+                ClinicalEvent,
+                {
+                    "event_id": event_id(subject, "clinical", local, f"pmsys:{instrument}"),
+                    "subject_id": subject,
+                    "source": "pmsys",
+                    "tz_offset_min": off_min,
+                    "at": local,
+                    "kind": "self_report",
+                    "instrument": instrument,
+                    "score": score,
+                },
+                report,
+                1,
+                "pmsys",
+            )
+            if msg is not None:
+                out.append(msg)
+    return out
+
+
 # --------------------------------------------------------------------------- read
 def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -> Iterator[Message]:
     """One Fitbit export folder -> its messages, in the order a device would send them
@@ -622,6 +737,9 @@ def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -
     hr = _hr_minutes(hr_files, tz, report) if hr_files and len(minutes) else None
     out: list[Message] = [*sleep]
     out.extend(_summaries(subject, _daily_values(folder, sleep_dates, tz, report), tz, report))
+    wellness = wellness_file(unit)
+    if wellness is not None:
+        out.extend(_self_reports(wellness, subject, tz, report))
     out.extend(_activity(subject, minutes, steps, offsets, sleep, hr, report))
     out.sort(key=lambda m: (m.span()[1], m.span()[0], m.type))
     report.messages += len(out)
