@@ -15,21 +15,9 @@ from phenotyping.errors import PhenotypingError
 
 if TYPE_CHECKING:
     from phenotyping.config import Settings
-    from phenotyping.replay.formats._util import ReadOptions
+    from phenotyping.replay.formats.base import ReadOptions
     from phenotyping.replay.run import ReplayResult
 
-#: --format choices (phenotyping.replay.readers.FORMATS; listed here to keep --help cheap).
-FORMATS = (
-    "auto",
-    "actiwatch",
-    "mmash",
-    "jsonl",
-    "fitbit",
-    "generic_csv",
-    "apple_health",
-    "empatica",
-    "omh",
-)
 OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
 
 
@@ -51,9 +39,7 @@ def _replay(args: argparse.Namespace) -> int:
     from phenotyping.replay.run import replay, write_outputs
 
     if args.broker:
-        from phenotyping.stream.commands import replay_to_broker
-
-        return replay_to_broker(args)
+        return _replay_to_broker(args)
     settings = _settings(args)
     result = replay(
         args.paths,
@@ -81,19 +67,45 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
-    from phenotyping.replay.formats._util import ReadOptions, zone
+    from phenotyping.replay.formats._util import zone
+    from phenotyping.replay.formats.base import ReadOptions
 
     if args.tz is not None:
         zone(args.tz)  # a bad name is a one-line error before anything is read
     return ReadOptions(
         tz=args.tz,
-        time_col=args.time_col,
-        date_col=args.date_col,
-        counts_col=args.counts_col,
-        steps_col=args.steps_col,
+        columns={
+            k: v
+            for k, v in (
+                ("time", args.time_col),
+                ("date", args.date_col),
+                ("counts", args.counts_col),
+                ("steps", args.steps_col),
+            )
+            if v is not None
+        },
         subject=args.subject,
         epoch_s=args.epoch,
     )
+
+
+def _replay_to_broker(args: argparse.Namespace) -> int:
+    """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
+    from phenotyping.config import load_settings
+    from phenotyping.replay.publish import publish
+
+    settings = load_settings(args.config)
+    kafka = settings.kafka.model_copy(update={"broker": args.broker})
+    report = publish(
+        args.paths,
+        kafka,
+        fmt=args.format,
+        speed=args.speed,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    for line in report.summary_lines():
+        print(line)
+    return 0
 
 
 def _write_plots(result: ReplayResult, out: Path) -> list[Path]:
@@ -117,7 +129,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from phenotyping.replay.simulate import CohortSpec, simulate, write_jsonl
+    from phenotyping.simulate import CohortSpec, simulate, write_jsonl
 
     spec = CohortSpec(n_subjects=args.subjects, days=args.days, seed=args.seed)
     n = write_jsonl(simulate(spec), args.out)
@@ -129,7 +141,7 @@ def _demo(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from phenotyping.replay.run import replay, write_outputs
-    from phenotyping.replay.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
+    from phenotyping.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
 
     settings = _settings(args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -182,6 +194,16 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format(name: str) -> str:
+    """``--format``: ``auto`` or a name in the reader registry (imported only when parsing,
+    so that ``phenotyping --help`` stays fast)."""
+    from phenotyping.replay.formats import FORMATS
+
+    if name not in FORMATS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {FORMATS})")
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phenotyping",
@@ -197,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=list(FORMATS),
-        help="recording format (default: auto, detected per path; docs/importers.md)",
+        type=_format,
+        help="recording format: auto (default) or a reader's name (actiwatch, mmash, jsonl, ...)",
     )
     g = p.add_argument_group("third-party formats (docs/importers.md)")
     g.add_argument(
@@ -221,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="with --broker: publish at N x real (event) time; default as fast as possible",
     )
     p.add_argument(
         "--jobs",

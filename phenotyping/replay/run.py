@@ -35,13 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from phenotyping import events
 from phenotyping.errors import FormatError
 from phenotyping.events import ActivityBatch, ClinicalEvent, encode
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.readers import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
 
 
@@ -123,13 +124,6 @@ class ReplayResult:
         return lines
 
 
-def _samples(msg: Message) -> int:
-    if isinstance(msg, ActivityBatch):
-        return msg.n_epochs
-    rr = getattr(msg, "rr_ms", None)
-    return len(rr) if rr is not None else 1
-
-
 def _replay_files(
     files: Sequence[Path],
     fmt: str,
@@ -149,7 +143,7 @@ def _replay_files(
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
             for msg in _tee(read(f, fmt, report, options), collector):
-                samples += _samples(msg)
+                samples += events.samples(msg)
                 out.extend(pipeline.process(msg))
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")

@@ -15,8 +15,7 @@ import pytest
 from phenotyping.cli import main
 from phenotyping.errors import FormatError
 from phenotyping.events import ActivityBatch, DailySummary, HeartBeatBatch, SleepEpisode
-from phenotyping.replay.formats import apple_health
-from phenotyping.replay.readers import ReadReport, detect
+from phenotyping.replay.formats import ReadReport, apple_health, detect
 
 DATA = Path(__file__).parent.parent / "data" / "importers"
 EXPORT = DATA / "apple_health_export"

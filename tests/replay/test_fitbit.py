@@ -17,8 +17,7 @@ from phenotyping.errors import InputError
 from phenotyping.events import DailySummary, SleepEpisode, decode
 from phenotyping.features.day import SubjectDays
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.formats import fitbit
-from phenotyping.replay.readers import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadReport, detect, files_in, fitbit, read
 
 OSLO_WINTER = 60
 

@@ -12,9 +12,8 @@ import pytest
 
 from phenotyping.cli import main
 from phenotyping.errors import FormatError
-from phenotyping.replay.formats import generic_csv
-from phenotyping.replay.formats._util import ReadOptions
-from phenotyping.replay.readers import ReadReport, detect
+from phenotyping.replay.formats import ReadReport, detect, generic_csv
+from phenotyping.replay.formats.base import ReadOptions
 
 DATA = Path(__file__).parent.parent / "data" / "importers"
 
@@ -93,8 +92,10 @@ def test_column_mapping_by_flag_and_unix_times(tmp_path: Path) -> None:
     rows = "\n".join(f"{t0 + 10 * i},{i},{i % 3}" for i in range(6))
     f.write_text(f"t_unix,mag,stp\n{rows}\n")
     assert not generic_csv.sniff(f)
-    assert generic_csv.sniff(f, ReadOptions(time_col="t_unix", counts_col="mag"))
-    (m,), report = _read(f, time_col="t_unix", counts_col="mag", steps_col="stp", subject="p01")
+    assert generic_csv.sniff(f, ReadOptions(columns={"time": "t_unix", "counts": "mag"}))
+    (m,), report = _read(
+        f, columns={"time": "t_unix", "counts": "mag", "steps": "stp"}, subject="p01"
+    )
     assert m.subject_id == "p01" and m.epoch_s == 10
     assert m.start == dt.datetime.fromtimestamp(1_600_000_040 // 60 * 60, dt.UTC)
     assert m.counts == [None, None, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, None, None, None, None]
@@ -109,7 +110,7 @@ def test_a_file_that_cannot_be_used_says_why_in_one_line(tmp_path: Path) -> None
     with pytest.raises(FormatError, match=r"epoch: the times step by 7 s"):
         _read(f)
     with pytest.raises(FormatError, match=r"--counts-col: no column 'nope'"):
-        _read(f, counts_col="nope")
+        _read(f, columns={"counts": "nope"})
     g = tmp_path / "b.csv"
     g.write_text("timestamp,lux\n2021-01-01 00:00:00,1\n")
     with pytest.raises(FormatError, match="no counts or steps column"):

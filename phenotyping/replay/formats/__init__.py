@@ -1,23 +1,135 @@
-"""Readers of third-party recording formats, one module per format.
+"""Readers for recorded streams, one module per format, and the registry that picks one.
 
-Each module exposes ``NAME``, ``sniff(path) -> bool``, ``units(path) -> list[Path]`` (the
-recordings under a path, a file or a folder each) and
-``read(unit, *, report, options) -> Iterator[Message]``. ``--format auto`` tries
-:data:`BEFORE_JSONL` first (content-sniffed JSON), then the built-in actiwatch, MMASH and
-JSONL readers, then :data:`READERS` in order.
+Each reader turns a recording into the wire messages a device would have sent, in
+event-time order per subject, counting unusable rows with their reason in a
+:class:`~phenotyping.replay.formats.base.ReadReport` (nothing is silently dropped).
+:mod:`phenotyping.replay.formats.base` describes the contract a reader module fulfils; to
+add a format, write ``formats/<name>.py`` in that shape and list it in :data:`READERS`.
+
+Formats: ``actiwatch`` (Depresjon / Psykose minute CSV), ``mmash`` (MMASH user folders),
+``fitbit`` (Fitbit account exports), ``apple_health`` (Apple Health ``export.xml``),
+``jsonl`` (our own wire messages), ``generic_csv`` (ActiLife / GGIR / any epoch CSV; last,
+as it accepts any CSV with a time and a count column). ``docs/importers.md`` says what each
+gives. A recording folder (an MMASH user, a Fitbit or Apple export) owns the files inside
+it: they are not also read as recordings of another format.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
 
-from phenotyping.replay.formats import apple_health, generic_csv
+from phenotyping.errors import FormatError
+from phenotyping.replay.formats import (
+    actiwatch,
+    apple_health,
+    fitbit,
+    generic_csv,
+    jsonl,
+    mmash,
+)
+from phenotyping.replay.formats.base import (
+    Message,
+    Reader,
+    ReadOptions,
+    ReadReport,
+    event_id,
+    natural_key,
+)
 
-READERS: tuple[ModuleType, ...] = (apple_health, generic_csv)
-BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in READERS}
-#: Readers whose recording is a folder (an export or a session).
-FOLDER_READERS: tuple[ModuleType, ...] = (apple_health,)
-#: Readers of single files other than CSV.
-FILE_READERS: tuple[ModuleType, ...] = (apple_health,)
-#: Readers of JSON files, tried before our own JSONL (they sniff the content).
-BEFORE_JSONL: tuple[ModuleType, ...] = ()
+__all__ = [
+    "FORMATS",
+    "READERS",
+    "Message",
+    "ReadOptions",
+    "ReadReport",
+    "Reader",
+    "detect",
+    "event_id",
+    "files_in",
+    "read",
+    "reader",
+]
+
+#: Every reader, in the order :func:`detect` asks them.
+READERS: tuple[Reader, ...] = (actiwatch, mmash, fitbit, apple_health, jsonl, generic_csv)
+#: What ``--format`` accepts.
+FORMATS: tuple[str, ...] = ("auto", *(r.NAME for r in READERS))
+
+
+def reader(name: str) -> Reader:
+    """The reader module called ``name``.
+
+    Examples
+    --------
+    >>> reader("mmash").NAME
+    'mmash'
+    >>> reader("garmin")
+    Traceback (most recent call last):
+    ...
+    phenotyping.errors.FormatError: format: 'garmin' is not one of ('auto', ...)
+    """
+    for r in READERS:
+        if r.NAME == name:
+            return r
+    raise FormatError(f"format: {name!r} is not one of {FORMATS}")
+
+
+def _sniff(r: Reader, path: Path, options: ReadOptions | None) -> bool:
+    if r.NAME == generic_csv.NAME:  # column names given on the command line count for detection
+        return generic_csv.sniff(path, options)
+    return r.sniff(path)
+
+
+def detect(path: Path, options: ReadOptions | None = None) -> str:
+    """Name the format of ``path`` (a file or a folder)."""
+    if not path.exists():
+        raise FormatError(f"{path}: no such file or folder")
+    for r in READERS:
+        if _sniff(r, path, options):
+            return r.NAME
+    if path.is_file():
+        raise FormatError(f"{path}: cannot tell the format (use --format)")
+    kinds = set()
+    for p in files_in(path, options):
+        try:
+            kinds.add(detect(p, options))
+        except FormatError:  # unreadable: reading it will say why
+            continue
+    if len(kinds) == 1:
+        return kinds.pop()
+    if not kinds:
+        raise FormatError(f"{path}: no recordings found")
+    raise FormatError(f"{path}: mixed formats {sorted(kinds)}; replay them separately")
+
+
+def files_in(path: Path, options: ReadOptions | None = None) -> list[Path]:
+    """Recordings (files, or folders such as MMASH users) under ``path``, in a stable
+    (natural) order; a file is its own recording, and a recording folder owns its files."""
+    if path.is_file() or any(r.sniff(path) for r in READERS):
+        return [path]
+    found = {u for r in READERS for u in r.units(path)}
+    found |= set(generic_csv.units(path, options))
+    folders = {u for u in found if u.is_dir()}
+    found = {u for u in found if not any(f in u.parents for f in folders)}
+    return sorted(sorted(found), key=natural_key)
+
+
+def read(
+    path: Path,
+    fmt: str = "auto",
+    report: ReadReport | None = None,
+    options: ReadOptions | None = None,
+    *,
+    tz: str | None = None,
+) -> Iterator[Message]:
+    """Messages from every recording under ``path`` (``tz`` overrides ``options.tz``)."""
+    report = report if report is not None else ReadReport()
+    if tz is not None:
+        options = dataclasses.replace(options or ReadOptions(), tz=tz)
+    fmt = detect(path, options) if fmt == "auto" else fmt
+    r = reader(fmt)
+    for f in files_in(path, options):
+        report.files += 1
+        yield from r.read(f, report=report, options=options)

@@ -12,7 +12,6 @@ import datetime as dt
 import gzip
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +22,7 @@ from numpy.typing import NDArray
 
 from phenotyping.errors import FormatError
 from phenotyping.events import EARLIEST, EPOCHS_S, ActivityBatch, HeartBeatBatch
-from phenotyping.replay.readers import ReadReport, _validated, event_id
+from phenotyping.replay.formats.base import ReadOptions, ReadReport, event_id, validated
 
 __all__ = [
     "ReadOptions",
@@ -40,7 +39,6 @@ __all__ = [
     "zone",
 ]
 
-validated = _validated
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 
@@ -48,25 +46,6 @@ F64 = NDArray[np.float64]
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _EARLIEST_S = int(EARLIEST.timestamp())
 _LATEST_S = int(LATEST.timestamp())
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read a recording, as the researcher says on the command line.
-
-    ``tz`` (IANA name) resolves local times that carry no UTC offset; ``None`` is each
-    format's documented default (``docs/importers.md``). The column names map a generic
-    CSV; ``epoch_s`` overrides the epoch a reader would infer; ``subject`` overrides the
-    pseudonymous id a reader takes from the file or folder name.
-    """
-
-    tz: str | None = None
-    time_col: str | None = None
-    date_col: str | None = None
-    counts_col: str | None = None
-    steps_col: str | None = None
-    subject: str | None = None
-    epoch_s: int | None = None
 
 
 def zone(name: str) -> ZoneInfo:

@@ -62,7 +62,7 @@ from phenotyping.replay.formats._util import (
     subject_from,
     validated,
 )
-from phenotyping.replay.readers import Message
+from phenotyping.replay.formats.base import Message
 
 NAME = "apple_health"
 SOURCE = "apple-health"
@@ -221,10 +221,11 @@ def _spread(start_s: int, end_s: int, total: int) -> tuple[NDArray[np.int64], ND
 
 
 def read(
-    unit: Path, *, report: ReadReport, options: ReadOptions | None = None
+    unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
 ) -> Iterator[Message]:
     """One export -> activity, heart-beat, sleep-episode and daily-summary messages."""
     opts = options or ReadOptions()
+    report = report if report is not None else ReadReport()
     xml = _xml_of(unit)
     holder = xml.parent if xml.name.lower() == "export.xml" else xml
     subject = subject_from(opts.subject or holder.name.split(".")[0])

@@ -70,7 +70,7 @@ from phenotyping.events import (
     DailySummary,
     SleepEpisode,
 )
-from phenotyping.replay.readers import ReadReport, event_id
+from phenotyping.replay.formats.base import ReadReport, event_id
 
 NAME = "fitbit"
 SOURCE = "fitbit"

@@ -43,7 +43,7 @@ from phenotyping.replay.formats._util import (
     parse_instants,
     subject_from,
 )
-from phenotyping.replay.readers import Message
+from phenotyping.replay.formats.base import Message
 
 NAME = "generic_csv"
 DEFAULT_TZ = "UTC"
@@ -73,6 +73,11 @@ class ActiLifeHeader:
     epoch_s: int
 
 
+def _flag(opts: ReadOptions, name: str) -> str | None:
+    """The column given on the command line for our ``name`` (``--time-col`` ...), if any."""
+    return opts.columns.get(name)
+
+
 def _is_actilife(lines: list[str]) -> bool:
     return bool(lines) and "data file created by actigraph" in lines[0].lower()
 
@@ -95,8 +100,9 @@ def sniff(path: Path, options: ReadOptions | None = None) -> bool:
     if names[:3] == ["timestamp", "date", "activity"]:  # the Depresjon/Psykose layout
         return False
     opts = options or ReadOptions()
-    times = (opts.time_col.lower(),) if opts.time_col else TIME_COLUMNS
-    values = tuple(c.lower() for c in (opts.counts_col, opts.steps_col) if c) or (
+    time_flag = _flag(opts, "time")
+    times = (time_flag.lower(),) if time_flag else TIME_COLUMNS
+    values = tuple(c.lower() for c in (_flag(opts, "counts"), _flag(opts, "steps")) if c) or (
         COUNT_COLUMNS + STEP_COLUMNS
     )
     return any(t in names for t in times) and any(v in names for v in values)
@@ -198,10 +204,11 @@ def _numbers(df: pd.DataFrame, col: str | None) -> np.ndarray | None:
 
 
 def read(
-    unit: Path, *, report: ReadReport, options: ReadOptions | None = None
+    unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
 ) -> Iterator[Message]:
     """One CSV -> :class:`~phenotyping.events.ActivityBatch` messages (per local day)."""
     opts = options or ReadOptions()
+    report = report if report is not None else ReadReport()
     tz = opts.tz or DEFAULT_TZ
     subject = subject_from(opts.subject or unit.name.split(".")[0])
     lines = head_lines(unit, 11)
@@ -224,11 +231,11 @@ def read(
         return
     columns = [str(c) for c in df.columns]
     df.columns = columns
-    counts_col = _pick(columns, opts.counts_col, COUNT_COLUMNS)
-    steps_col = _pick(columns, opts.steps_col, STEP_COLUMNS)
+    counts_col = _pick(columns, _flag(opts, "counts"), COUNT_COLUMNS)
+    steps_col = _pick(columns, _flag(opts, "steps"), STEP_COLUMNS)
     for flag, wanted, got in (
-        ("--counts-col", opts.counts_col, counts_col),
-        ("--steps-col", opts.steps_col, steps_col),
+        ("--counts-col", _flag(opts, "counts"), counts_col),
+        ("--steps-col", _flag(opts, "steps"), steps_col),
     ):
         if wanted is not None and got is None:
             raise FormatError(f"{unit}: {flag}: no column {wanted!r} (columns: {columns[:12]})")
@@ -241,13 +248,13 @@ def read(
         source = "ggir-enmo"
 
     label = NAME
-    time_col = _pick(columns, opts.time_col, TIME_COLUMNS)
-    date_col = _pick(columns, opts.date_col, ("date",))
-    if opts.date_col is None and (time_col or "").lower() != "time":
+    time_col = _pick(columns, _flag(opts, "time"), TIME_COLUMNS)
+    date_col = _pick(columns, _flag(opts, "date"), ("date",))
+    if _flag(opts, "date") is None and (time_col or "").lower() != "time":
         date_col = None  # a full timestamp column needs no date column
-    if opts.time_col is not None and time_col is None:
+    if _flag(opts, "time") is not None and time_col is None:
         raise FormatError(
-            f"{unit}: --time-col: no column {opts.time_col!r} (columns: {columns[:12]})"
+            f"{unit}: --time-col: no column {_flag(opts, 'time')!r} (columns: {columns[:12]})"
         )
     if acti is not None and time_col is None:
         # no Date/Time columns: epoch i starts at the header's start + i x epoch
