@@ -8,6 +8,7 @@ add a format, write ``formats/<name>.py`` in that shape and list it in :data:`RE
 
 Formats: ``actiwatch`` (Depresjon / Psykose minute CSV), ``mmash`` (MMASH user folders),
 ``fitbit`` (Fitbit account exports), ``apple_health`` (Apple Health ``export.xml``),
+``empatica`` (Empatica E4 session folders: ``IBI.csv``, ``ACC.csv``),
 ``jsonl`` (our own wire messages), ``generic_csv`` (ActiLife / GGIR / any epoch CSV; last,
 as it accepts any CSV with a time and a count column). ``docs/importers.md`` says what each
 gives. A recording folder (an MMASH user, a Fitbit or Apple export) owns the files inside
@@ -24,6 +25,7 @@ from phenotyping.errors import FormatError
 from phenotyping.replay.formats import (
     actiwatch,
     apple_health,
+    empatica,
     fitbit,
     generic_csv,
     jsonl,
@@ -53,7 +55,15 @@ __all__ = [
 ]
 
 #: Every reader, in the order :func:`detect` asks them.
-READERS: tuple[Reader, ...] = (actiwatch, mmash, fitbit, apple_health, jsonl, generic_csv)
+READERS: tuple[Reader, ...] = (
+    actiwatch,
+    mmash,
+    fitbit,
+    apple_health,
+    empatica,
+    jsonl,
+    generic_csv,
+)
 #: What ``--format`` accepts.
 FORMATS: tuple[str, ...] = ("auto", *(r.NAME for r in READERS))
 

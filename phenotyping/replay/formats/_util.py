@@ -44,8 +44,8 @@ F64 = NDArray[np.float64]
 
 #: Latest instant a recording may hold (a row in year 2300 is a device-clock error, counted).
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-_EARLIEST_S = int(EARLIEST.timestamp())
-_LATEST_S = int(LATEST.timestamp())
+EARLIEST_S = _EARLIEST_S = int(EARLIEST.timestamp())
+LATEST_S = _LATEST_S = int(LATEST.timestamp())
 
 
 def zone(name: str) -> ZoneInfo:

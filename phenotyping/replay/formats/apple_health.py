@@ -125,7 +125,7 @@ def units(path: Path) -> list[Path]:
     if sniff(path):
         return [path]
     if path.is_dir():
-        return [p for p in sorted(path.rglob("export.xml")) if sniff(p)]
+        return [p.parent for p in sorted(path.rglob("export.xml")) if sniff(p)]
     return []
 
 
