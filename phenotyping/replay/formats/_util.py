@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +26,8 @@ from phenotyping.events import EARLIEST, EPOCHS_S, ActivityBatch, HeartBeatBatch
 from phenotyping.replay.formats.base import ReadOptions, ReadReport, event_id, validated
 
 __all__ = [
+    "StepGrid",
+    "spread_steps",
     "ReadOptions",
     "ReadReport",
     "activity_batches",
@@ -45,6 +48,7 @@ F64 = NDArray[np.float64]
 #: Latest instant a recording may hold (a row in year 2300 is a device-clock error, counted).
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 EARLIEST_S = _EARLIEST_S = int(EARLIEST.timestamp())
+_DAY = 1440
 LATEST_S = _LATEST_S = int(LATEST.timestamp())
 
 
@@ -395,6 +399,113 @@ def bridge_worn(evidence: NDArray[np.bool_], max_gap: int) -> NDArray[np.bool_]:
     nxt = np.minimum.accumulate(nxt[::-1])[::-1]
     inside = (prev >= 0) & (nxt < n) & (nxt - prev - 1 <= max_gap)
     return np.asarray(evidence | inside)
+
+
+class StepGrid:
+    """Steps and evidence of wear per UTC minute, allocated only for days that have data
+    (memory grows with the days recorded, not with the records read).
+
+    Steps of one source add up; across sources each minute takes the largest (a phone and
+    a watch counting the same walk are not summed). A minute is worn when a step record,
+    a heart-rate sample or a sleep record covers it (:meth:`mark`); gaps between worn
+    minutes are bridged up to ``heart_gap`` minutes when heart rate was seen, else
+    ``step_gap`` (:meth:`batches`).
+    """
+
+    def __init__(self) -> None:
+        self.steps: dict[str, dict[int, NDArray[np.float32]]] = defaultdict(dict)
+        self.evidence: dict[int, NDArray[np.bool_]] = {}
+        self.offset: dict[int, NDArray[np.int16]] = {}
+        self.heart = False  # any heart-rate sample: wear is known more precisely
+
+    def _day(self, d: int) -> tuple[NDArray[np.bool_], NDArray[np.int16]]:
+        if d not in self.evidence:
+            self.evidence[d] = np.zeros(_DAY, bool)
+            self.offset[d] = np.full(_DAY, -32768, np.int16)
+        return self.evidence[d], self.offset[d]
+
+    def mark(self, a: int, b: int, off: int) -> None:
+        """UTC minutes [a, b) are worn, at offset ``off``."""
+        for d in range(a // _DAY, (b - 1) // _DAY + 1):
+            ev, o = self._day(d)
+            lo, hi = max(a - d * _DAY, 0), min(b - d * _DAY, _DAY)
+            ev[lo:hi] = True
+            o[lo:hi] = off
+
+    def add_steps(self, source: str, minutes: NDArray[np.int64], values: NDArray[np.int64]) -> None:
+        per = self.steps[source]
+        for d in np.unique(minutes // _DAY).tolist():
+            sel = minutes // _DAY == d
+            arr = per.get(d)
+            if arr is None:
+                arr = per[d] = np.full(_DAY, np.nan, np.float32)
+            idx = minutes[sel] - d * _DAY  # distinct minutes of one record
+            arr[idx] = np.nan_to_num(arr[idx]) + values[sel]
+
+    def batches(
+        self,
+        subject: str,
+        source: str,
+        report: ReadReport,
+        label: str,
+        *,
+        heart_gap: int,
+        step_gap: int,
+    ) -> list[ActivityBatch]:
+        """Steps-only 60-s :class:`ActivityBatch` es of the worn minutes (0 steps where worn
+        without a step record), one per local day; nothing without any step record."""
+        if not self.steps:
+            return []  # wear without any step record gives no activity messages
+        days = sorted(self.evidence)
+        out: list[Any] = []
+        # contiguous runs of days are processed together (gaps can be bridged across midnight)
+        runs: list[list[int]] = [[days[0]]]
+        for d in days[1:]:
+            (runs[-1].append(d) if d == runs[-1][-1] + 1 else runs.append([d]))
+        max_gap = heart_gap if self.heart else step_gap
+        for run in runs:
+            ev = np.concatenate([self.evidence[d] for d in run])
+            offs = np.concatenate([self.offset[d] for d in run]).astype(np.int64)
+            steps = np.full(len(ev), np.nan, np.float64)
+            for per in self.steps.values():
+                for i, d in enumerate(run):
+                    arr = per.get(d)
+                    if arr is not None:
+                        seg = steps[i * _DAY : (i + 1) * _DAY]
+                        np.fmax(seg, arr.astype(np.float64), out=seg)
+            worn = bridge_worn(ev, max_gap)
+            # offsets: each record's, carried over the bridged minutes
+            known = offs != -32768
+            idx = np.where(known, np.arange(len(offs)), 0)
+            np.maximum.accumulate(idx, out=idx)
+            first_known = int(np.flatnonzero(known)[0]) if known.any() else 0
+            idx[: first_known + 1] = first_known
+            offs = offs[idx]
+            sel = np.flatnonzero(worn)
+            values = np.where(np.isnan(steps[sel]), 0.0, steps[sel])
+            utc_s = (run[0] * _DAY + sel) * 60
+            out += activity_batches(
+                subject, source, utc_s, offs[sel], None, values, 60, report, label
+            )
+        return out
+
+
+def spread_steps(
+    start_s: int, end_s: int, total: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Whole steps over the UTC minutes a record spans, in proportion to the overlap, the
+    total kept exactly.
+
+    >>> m, v = spread_steps(90, 210, 7)
+    >>> m.tolist(), v.tolist()
+    ([1, 2, 3], [2, 3, 2])
+    """
+    if end_s <= start_s:
+        return np.array([start_s // 60], np.int64), np.array([total], np.int64)
+    a, b = start_s // 60, -(-end_s // 60)
+    edges = np.clip(np.arange(a, b + 1, dtype=np.int64) * 60, start_s, end_s)
+    cum = np.round((edges - start_s) / (end_s - start_s) * total).astype(np.int64)
+    return np.arange(a, b, dtype=np.int64), np.diff(cum)
 
 
 def sorted_messages(messages: Iterable[Any]) -> list[Any]:

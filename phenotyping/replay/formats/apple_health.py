@@ -47,18 +47,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from phenotyping.errors import FormatError
 from phenotyping.events import DailySummary, SleepEpisode
 from phenotyping.replay.formats._util import (
     ReadOptions,
     ReadReport,
-    activity_batches,
+    StepGrid,
     beat_batches,
-    bridge_worn,
     event_id,
     sorted_messages,
+    spread_steps,
     subject_from,
     validated,
 )
@@ -170,56 +169,6 @@ def _clock_seconds(text: str) -> float:
     return h * 3600 + mi * 60 + s + frac
 
 
-class _Minutes:
-    """Per-UTC-day minute arrays, allocated only for days that have data."""
-
-    def __init__(self) -> None:
-        self.steps: dict[str, dict[int, NDArray[np.float32]]] = defaultdict(dict)
-        self.evidence: dict[int, NDArray[np.bool_]] = {}
-        self.offset: dict[int, NDArray[np.int16]] = {}
-        self.heart = False  # any heart-rate sample: wear is known more precisely
-
-    def _day(self, d: int) -> tuple[NDArray[np.bool_], NDArray[np.int16]]:
-        if d not in self.evidence:
-            self.evidence[d] = np.zeros(_DAY, bool)
-            self.offset[d] = np.full(_DAY, -32768, np.int16)
-        return self.evidence[d], self.offset[d]
-
-    def mark(self, a: int, b: int, off: int) -> None:
-        """UTC minutes [a, b) are worn, at offset ``off``."""
-        for d in range(a // _DAY, (b - 1) // _DAY + 1):
-            ev, o = self._day(d)
-            lo, hi = max(a - d * _DAY, 0), min(b - d * _DAY, _DAY)
-            ev[lo:hi] = True
-            o[lo:hi] = off
-
-    def add_steps(self, source: str, minutes: NDArray[np.int64], values: NDArray[np.int64]) -> None:
-        per = self.steps[source]
-        for d in np.unique(minutes // _DAY).tolist():
-            sel = minutes // _DAY == d
-            arr = per.get(d)
-            if arr is None:
-                arr = per[d] = np.full(_DAY, np.nan, np.float32)
-            idx = minutes[sel] - d * _DAY  # distinct minutes of one record
-            arr[idx] = np.nan_to_num(arr[idx]) + values[sel]
-
-
-def _spread(start_s: int, end_s: int, total: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Whole steps over the UTC minutes a record spans, in proportion to the overlap, the
-    total kept exactly.
-
-    >>> m, v = _spread(90, 210, 7)
-    >>> m.tolist(), v.tolist()
-    ([1, 2, 3], [2, 3, 2])
-    """
-    if end_s <= start_s:
-        return np.array([start_s // 60], np.int64), np.array([total], np.int64)
-    a, b = start_s // 60, -(-end_s // 60)
-    edges = np.clip(np.arange(a, b + 1, dtype=np.int64) * 60, start_s, end_s)
-    cum = np.round((edges - start_s) / (end_s - start_s) * total).astype(np.int64)
-    return np.arange(a, b, dtype=np.int64), np.diff(cum)
-
-
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
 ) -> Iterator[Message]:
@@ -229,7 +178,7 @@ def read(
     xml = _xml_of(unit)
     holder = xml.parent if xml.name.lower() == "export.xml" else xml
     subject = subject_from(opts.subject or holder.name.split(".")[0])
-    minutes = _Minutes()
+    minutes = StepGrid()
     beats: list[tuple[list[float], list[float], int]] = []
     daily: dict[tuple[int, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     segments: list[tuple[int, int, int, int]] = []  # start s, end s, offset, priority
@@ -268,7 +217,11 @@ def read(
     except OSError as exc:
         raise FormatError(f"{xml}: unreadable ({exc.strerror or exc})") from None
     out: list[Any] = []
-    out += _activity(subject, minutes, segments, report)
+    for seg_start, seg_end, seg_off, _ in segments:
+        minutes.mark(seg_start // 60, -(-seg_end // 60), seg_off)
+    out += minutes.batches(
+        subject, SOURCE, report, "apple_health steps", heart_gap=HR_GAP_MIN, step_gap=STEP_GAP_MIN
+    )
     for beat_ms, rr, off in beats:
         out += beat_batches(subject, SOURCE, beat_ms, rr, off, report, "apple_health HRV beats")
     out += _sleep(subject, segments, report)
@@ -284,7 +237,7 @@ def _short(kind: str) -> str:
 def _record(
     kind: str,
     elem: ET.Element,
-    minutes: _Minutes,
+    minutes: StepGrid,
     beats: list[tuple[list[float], list[float], int]],
     daily: dict[tuple[int, int], dict[str, list[float]]],
     segments: list[tuple[int, int, int, int]],
@@ -312,7 +265,7 @@ def _record(
     if not np.isfinite(number) or number < 0:
         raise ValueError(f"value {text[:20]!r} is not a number >= 0")
     if kind == STEPS:
-        mins, vals = _spread(start, end, round(number))
+        mins, vals = spread_steps(start, end, round(number))
         if vals.max(initial=0) > 1000:
             raise ValueError("more than 1000 steps in a minute")
         minutes.add_steps(elem.get("sourceName") or "", mins, vals)
@@ -351,49 +304,6 @@ def _beats(points: list[ET.Element], start: int, off: int) -> tuple[list[float],
         times.append((local - off * 60) * 1000.0)
         rr.append(60000.0 / bpm if bpm > 0 else float("nan"))
     return times, rr, off
-
-
-def _activity(
-    subject: str, minutes: _Minutes, segments: list[tuple[int, int, int, int]], report: ReadReport
-) -> list[Any]:
-    for s, e, off, _ in segments:
-        minutes.mark(s // 60, -(-e // 60), off)
-    if not minutes.evidence:
-        return []
-    if not minutes.steps:
-        return []  # wear without any step record gives no activity messages
-    days = sorted(minutes.evidence)
-    out: list[Any] = []
-    # contiguous runs of days are processed together (gaps can be bridged across midnight)
-    runs: list[list[int]] = [[days[0]]]
-    for d in days[1:]:
-        (runs[-1].append(d) if d == runs[-1][-1] + 1 else runs.append([d]))
-    max_gap = HR_GAP_MIN if minutes.heart else STEP_GAP_MIN
-    for run in runs:
-        ev = np.concatenate([minutes.evidence[d] for d in run])
-        offs = np.concatenate([minutes.offset[d] for d in run]).astype(np.int64)
-        steps = np.full(len(ev), np.nan, np.float64)
-        for per in minutes.steps.values():
-            for i, d in enumerate(run):
-                arr = per.get(d)
-                if arr is not None:
-                    seg = steps[i * _DAY : (i + 1) * _DAY]
-                    np.fmax(seg, arr.astype(np.float64), out=seg)
-        worn = bridge_worn(ev, max_gap)
-        # offsets: each record's, carried over the bridged minutes
-        known = offs != -32768
-        idx = np.where(known, np.arange(len(offs)), 0)
-        np.maximum.accumulate(idx, out=idx)
-        first_known = int(np.flatnonzero(known)[0]) if known.any() else 0
-        idx[: first_known + 1] = first_known
-        offs = offs[idx]
-        sel = np.flatnonzero(worn)
-        values = np.where(np.isnan(steps[sel]), 0.0, steps[sel])
-        utc_s = (run[0] * _DAY + sel) * 60
-        out += activity_batches(
-            subject, SOURCE, utc_s, offs[sel], None, values, 60, report, "apple_health steps"
-        )
-    return out
 
 
 def _sleep(
