@@ -184,6 +184,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from phenotyping.replay.omh_export import export_omh
+
+    path, n = export_omh(args.omh, args.out, args.tz or "UTC")
+    print(f"wrote {n:,} Open mHealth data point(s) to {path}")
+    return 0
+
+
 def _schemas(args: argparse.Namespace) -> int:
     from phenotyping.events import json_schemas
 
@@ -241,9 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--subject", default=None, help="pseudonymous subject id (default: from the file name)"
     )
-    p.add_argument(
-        "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
-    )
+    p.add_argument("--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)")
     p.add_argument(
         "--speed",
         type=float,
@@ -308,6 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="PNG (default: DIR/plots/SUBJECT.png)",
     )
     p.set_defaults(func=_plot)
+
+    p = sub.add_parser("export", help="export a replay's daily features (Open mHealth)")
+    p.add_argument(
+        "--omh",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="replay output folder: its daily_features.csv becomes OMH data points (JSONL)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="file (default: DIR/daily_features.omh.jsonl)"
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA zone that places each local day (default: UTC; daily rows carry dates only)",
+    )
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("schemas", help="write the JSON Schema of every wire message")
     p.add_argument("--out", type=Path, default=Path("schemas"))

@@ -9,10 +9,12 @@ add a format, write ``formats/<name>.py`` in that shape and list it in :data:`RE
 Formats: ``actiwatch`` (Depresjon / Psykose minute CSV), ``mmash`` (MMASH user folders),
 ``fitbit`` (Fitbit account exports), ``apple_health`` (Apple Health ``export.xml``),
 ``empatica`` (Empatica E4 session folders: ``IBI.csv``, ``ACC.csv``),
-``jsonl`` (our own wire messages), ``generic_csv`` (ActiLife / GGIR / any epoch CSV; last,
-as it accepts any CSV with a time and a count column). ``docs/importers.md`` says what each
-gives. A recording folder (an MMASH user, a Fitbit or Apple export) owns the files inside
-it: they are not also read as recordings of another format.
+``omh`` (Open mHealth data points, JSON or JSONL; before ``jsonl``, which would claim
+any ``.jsonl``), ``jsonl`` (our own wire messages), ``generic_csv`` (ActiLife / GGIR /
+any epoch CSV; last, as it accepts any CSV with a time and a count column).
+``docs/importers.md`` says what each gives. A recording folder (an MMASH user, a Fitbit
+or Apple export, an Empatica session) owns the files inside it: they are not also read as
+recordings of another format.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from phenotyping.replay.formats import (
     generic_csv,
     jsonl,
     mmash,
+    omh,
 )
 from phenotyping.replay.formats.base import (
     Message,
@@ -61,6 +64,7 @@ READERS: tuple[Reader, ...] = (
     fitbit,
     apple_health,
     empatica,
+    omh,
     jsonl,
     generic_csv,
 )
