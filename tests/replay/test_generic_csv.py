@@ -161,3 +161,19 @@ def test_cli_bad_tz_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["replay", str(DATA / "ggir_epochs.csv"), "--tz", "Mars/Olympus", "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --tz: 'Mars/Olympus' is not an IANA time zone (e.g. Europe/Oslo)"]
+
+
+def test_one_bad_file_does_not_lose_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.csv").write_text((DATA / "ggir_epochs.csv").read_text())
+    (folder / "bad.csv").write_text(
+        "timestamp,counts\n2021-01-01 00:00:00,1\n2021-01-01 00:00:07,1\n"
+    )
+    out = tmp_path / "out"
+    assert main(["replay", str(folder), "--out", str(out), "-q"]) == 0
+    daily = pd.read_csv(out / "daily_features.csv")
+    assert list(daily["subject_id"].unique()) == ["good"]
+    report = json.loads((out / "report.json").read_text())
+    (why,) = report["unusable"]
+    assert why.startswith("file not used: ") and "epoch: the times step by 7 s" in why

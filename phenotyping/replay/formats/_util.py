@@ -134,7 +134,8 @@ def parse_instants(
         good = np.isfinite(x)
         x = np.where(good, x, 0.0)
         x = np.where(np.abs(x) > 1e11, x / 1000.0, x)  # unix milliseconds
-        sec = np.floor(x).astype(np.int64)
+        good &= np.abs(x) < 1e11  # far outside any date: counted below as unparseable
+        sec = np.floor(np.where(good, x, 0.0)).astype(np.int64)
         utc, ok = sec, good
         off = _offsets_in(utc, ok, tz)
     else:
@@ -343,6 +344,8 @@ def beat_batches(
     bad |= (t < _EARLIEST_S * 1000.0) | (t >= _LATEST_S * 1000.0)
     report.reject(f"{label}: bad time or interval outside (0, 60 s)", int(bad.sum()))
     t, rr, offs = t[~bad], rr[~bad], offs[~bad]
+    if not len(t):
+        return []
     order = np.argsort(t, kind="stable")
     t, rr, offs = t[order], rr[order], offs[order]
     dup = np.r_[False, np.diff(t) <= 0]
