@@ -102,6 +102,7 @@ def _replay_to_broker(args: argparse.Namespace) -> int:
         fmt=args.format,
         speed=args.speed,
         progress=not args.quiet and sys.stderr.isatty(),
+        options=_read_options(args),
     )
     for line in report.summary_lines():
         print(line)
