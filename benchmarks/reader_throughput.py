@@ -8,10 +8,10 @@ Every input is generated into a temporary folder (removed afterwards; nothing is
 generic minute CSV (28 days), ActiLife 1-s epochs (2 days), GGIR 5-s epochs (7 days), an
 Empatica E4 session (2 h of 32 Hz ACC and its IBI), Open mHealth JSONL (minute step counts
 and RR intervals, 7 days), and an Apple Health ``export.xml`` of ``--apple-mb`` MB made by
-``benchmarks/make_apple_export.py``. PMData's Fitbit export (real data) is read where
-``--data`` has it. Each format is read in its own subprocess, which reports its wall time
-and its peak resident memory (``ru_maxrss``); the first row is a subprocess that only
-imports the package, the floor under every other figure.
+``benchmarks/make_apple_export.py``. PMData's Fitbit exports (real data: p10, p01 and all
+eleven) are read where ``--data`` has them. Each format is read in its own subprocess,
+which reports its wall time and its peak resident memory (``ru_maxrss``); the first row is
+a subprocess that only imports the package, the floor under every other figure.
 
 Columns: ``rows`` = records/rows the reader looked at, ``samples`` = what the messages carry
 (epochs, beats, 1 per episode or summary: :func:`phenotyping.events.samples`); the rate is
@@ -232,9 +232,14 @@ def main(argv: list[str] | None = None) -> int:
             ("empatica: E4 session", "empatica", _empatica(folder)),
             ("omh: JSONL points", "omh", _omh(folder)),
         ]
-        fitbit = args.data / "pmdata" / "p03"
-        if (fitbit / "fitbit" / "steps.json").exists():
-            inputs.append(("fitbit: PMData p03 (real)", "fitbit", fitbit))
+        pm = args.data / "pmdata"
+        for label, path in (
+            ("fitbit: PMData p10 (steps, sleep...)", pm / "p10"),
+            ("fitbit: PMData p01 (no steps.json)", pm / "p01"),
+            ("fitbit: PMData, all 11 exports", pm),
+        ):
+            if path.exists():  # real data, where --data has it
+                inputs.append((label, "fitbit", path))
         t0 = time.perf_counter()
         apple = folder / "apple_health_export"
         write_export(apple, int(args.apple_mb * 1e6), seed=0)

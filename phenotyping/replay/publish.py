@@ -15,6 +15,7 @@ Imports aiokafka when publishing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import heapq
 import time
@@ -195,9 +196,13 @@ def publish(
     speed: float | None = None,
     progress: bool = False,
     options: ReadOptions | None = None,
+    tz: str | None = None,
 ) -> PublishReport:
     """Publish the recordings under ``paths`` to the device topic (module docstring);
-    ``options`` carries ``--tz``, the column mapping and ``--subject`` to the readers."""
+    ``options`` carries ``--tz``, the column mapping and ``--subject`` to the readers
+    (``tz`` overrides ``options.tz``)."""
     if speed is not None and speed <= 0:
         raise PhenotypingError(f"speed: must be > 0, got {speed}")
+    if tz is not None:
+        options = dataclasses.replace(options or ReadOptions(), tz=tz)
     return asyncio.run(_publish(paths, kafka, fmt, speed, progress, options))

@@ -42,7 +42,7 @@ from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
 from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.formats import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
 
 
@@ -130,7 +130,7 @@ def _replay_files(
     params: EngineParams,
     risk: RiskParams,
     progress: bool,
-    options: Any = None,
+    options: ReadOptions | None = None,
 ) -> ReplayResult:
     from tqdm import tqdm
 
@@ -187,7 +187,7 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
-    options: Any = None,
+    options: ReadOptions | None = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
@@ -273,7 +273,9 @@ def found_nothing(path: Path) -> str:
     return f"{path}: no recording in a known format found ({held})"
 
 
-def _subject_groups(files: Sequence[Path], fmt: str, options: Any = None) -> list[list[Path]]:
+def _subject_groups(
+    files: Sequence[Path], fmt: str, options: ReadOptions | None = None
+) -> list[list[Path]]:
     """Files grouped so that one subject's data never spans two processes: a recording
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""

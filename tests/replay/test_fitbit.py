@@ -17,7 +17,7 @@ from phenotyping.errors import InputError
 from phenotyping.events import DailySummary, SleepEpisode, decode
 from phenotyping.features.day import SubjectDays
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.formats import ReadReport, detect, files_in, fitbit, read
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, fitbit, read
 
 OSLO_WINTER = 60
 
@@ -176,7 +176,7 @@ def test_export_without_steps_still_gives_sleep_and_summaries(export: Path) -> N
 
 
 def test_tz_option_moves_the_offset(export: Path) -> None:
-    msgs = _by_type(list(read(export, tz="America/New_York")))
+    msgs = _by_type(list(read(export, options=ReadOptions(tz="America/New_York"))))
     assert {m.tz_offset_min for t in msgs.values() for m in t} == {-300}
     assert msgs["sleep"][0].start.isoformat() == "2020-01-01T23:00:00-05:00"
 
@@ -409,3 +409,35 @@ def test_export_whose_files_hold_nothing_usable_fails(tmp_path: Path, capsys: An
     assert "nothing replayable (no usable message)" in captured.err
     assert "fitbit steps: dateTime missing, unparseable" in captured.out  # the reason shown
     assert not out.exists()
+
+
+def test_heart_rate_marks_wear_and_only_short_gaps_are_bridged(export: Path) -> None:
+    """With heart_rate.json, a minute is worn when it has a heart-rate sample (or a step
+    record, or a sleep log); gaps of more than 5 minutes are not bridged."""
+    beats = [
+        {"dateTime": f"01/02/20 {hm}:{sec:02d}", "value": {"bpm": 70, "confidence": 2}}
+        for hm in ("08:03", "08:10", "08:11", "08:12", "08:20", "09:00")
+        for sec in (5, 35)
+    ]
+    _write(export / "fitbit", "heart_rate.json", beats)
+    (batch,) = _by_type(list(read(export)))["activity"]
+    steps = batch.steps
+    worn = [i for i, v in enumerate(steps) if v is not None]
+    # step records 08:00 and 08:30 (+ 12:00, 12:01); heart rate 08:03, 08:10-08:12, 08:20,
+    # 09:00; 08:01-08:02 (2 minutes) is bridged, 08:04-08:09 (6) and the longer gaps are not
+    assert worn == [0, 1, 2, 3, 10, 11, 12, 20, 30, 60, 240, 241]
+    assert [steps[i] for i in (0, 10, 30, 60)] == [10, 0, 0, 0]
+
+
+def test_heart_rate_scan_is_the_same_in_small_chunks(export: Path) -> None:
+    beats = [
+        {"dateTime": f"2020-01-02 {h:02d}:{m:02d}:{s:02d}", "value": {"bpm": 60 + s}}
+        for h in (7, 8)
+        for m in range(0, 60, 7)
+        for s in (1, 31)
+    ]
+    _write(export / "fitbit", "heart_rate.json", beats)
+    files = [export / "fitbit" / "heart_rate.json"]
+    whole = fitbit._hr_minutes(files, "Europe/Oslo", ReadReport())
+    small = fitbit._hr_minutes(files, "Europe/Oslo", ReadReport(), chunk=50)
+    assert len(whole) == 2 * 9 and whole.tolist() == small.tolist()

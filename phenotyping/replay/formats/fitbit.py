@@ -50,14 +50,16 @@ not lose the others.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import orjson
 import pandas as pd
 from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
@@ -70,7 +72,7 @@ from phenotyping.events import (
     DailySummary,
     SleepEpisode,
 )
-from phenotyping.replay.formats.base import ReadReport, event_id
+from phenotyping.replay.formats.base import ReadOptions, ReadReport, event_id
 
 NAME = "fitbit"
 SOURCE = "fitbit"
@@ -150,9 +152,8 @@ def subject_of(unit: Path) -> str:
 # --------------------------------------------------------------------------- helpers
 def _load_json(path: Path) -> list[Any]:
     try:
-        with path.open("rb") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
         raise FormatError(f"{path}: unreadable ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(data, list):
         raise FormatError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
@@ -188,9 +189,26 @@ def _naive(value: Any) -> dt.datetime | None:
 
 
 def _parse_local(values: Any) -> pd.Series:
-    """Fitbit local time strings -> naive datetimes (NaT where :func:`_naive` gives None)."""
-    parsed = [_naive(v) for v in values]
-    return pd.Series(parsed, dtype="datetime64[ns]")
+    """Fitbit local time strings -> naive datetimes (NaT where :func:`_naive` gives None).
+
+    Examples
+    --------
+    >>> _parse_local(["2019-11-01 00:48:00", "2019-11-02T07:19:30.000"]).tolist()
+    [Timestamp('2019-11-01 00:48:00'), Timestamp('2019-11-02 07:19:30')]
+    """
+    vals = list(values)
+    if vals and all(type(v) is str and len(v) in (19, 23) and v[4] == "-" for v in vals):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an offset ("Z", "+01:00") warns: not this path
+            try:  # the common case, ISO 8601 without an offset: NumPy parses it ~10x faster
+                arr = np.array(vals, dtype="datetime64[s]")
+            except (ValueError, Warning):
+                arr = None
+        if arr is not None:
+            years = arr.astype("datetime64[Y]").astype(np.int64) + 1970
+            arr[(years < YEARS[0]) | (years > YEARS[1])] = np.datetime64("NaT")
+            return pd.Series(arr.astype("datetime64[ns]"))
+    return pd.Series([_naive(v) for v in vals], dtype="datetime64[ns]")
 
 
 def _zone(tz: str) -> str:
@@ -309,7 +327,7 @@ def _hr_minutes(files: list[Path], tz: str, report: ReadReport, chunk: int = 1 <
                 data = tail + block
                 last = data.rfind(b"}")
                 cut = len(data) if not block else max(last + 1, 0)
-                stamps = {m.group(1)[:16] for m in _HR_RECORD.finditer(data[:cut])}
+                stamps = {m.group(1).rsplit(b":", 1)[0] for m in _HR_RECORD.finditer(data[:cut])}
                 tail = data[cut:]
                 if stamps:
                     report.rows += len(stamps)
@@ -455,13 +473,16 @@ def _dict(v: Any) -> dict[str, Any]:
 
 def _num(v: Any) -> float | None:
     """A JSON number (or numeric string) as float; None when absent or not a number."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
+    if isinstance(v, str):
+        try:
+            x = float(v)
+        except ValueError:
+            return None
+    elif isinstance(v, int | float) and not isinstance(v, bool):
         x = float(v)
-    except (TypeError, ValueError):
+    else:
         return None
-    return x if np.isfinite(x) else None
+    return x if math.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------- wear
@@ -721,14 +742,16 @@ def _self_reports(path: Path, subject: str, tz: str, report: ReadReport) -> list
 
 
 # --------------------------------------------------------------------------- read
-def read(unit: Path, *, report: ReadReport | None = None, options: Any = None) -> Iterator[Message]:
+def read(
+    unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
+) -> Iterator[Message]:
     """One Fitbit export folder -> its messages, in the order a device would send them
     (by the end of what each covers)."""
     report = report if report is not None else ReadReport()
     folder = fitbit_dir(unit)
     if folder is None:
         raise FormatError(f"{unit}: not a Fitbit export (no steps.json, sleep.json, ...)")
-    tz = _zone(getattr(options, "tz", None) or DEFAULT_TZ)
+    tz = _zone(options.tz if options is not None and options.tz else DEFAULT_TZ)
     subject = subject_of(unit)
     sleep_dates: dict[int, dt.date] = {}
     sleep = _read_sleep(_parts(folder, "sleep"), subject, tz, report, sleep_dates)
