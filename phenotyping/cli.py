@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from phenotyping.replay.formats.base import ReadOptions
     from phenotyping.replay.run import ReplayResult
 
-OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
-
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings of this run (defaults < --config/PHENOTYPING_CONFIG < environment), printed."""
@@ -36,7 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from phenotyping.replay.run import replay, write_outputs
+    from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
 
     if args.broker:
         return _replay_to_broker(args)
@@ -60,7 +58,7 @@ def _replay(args: argparse.Namespace) -> int:
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/: {OUTPUT_FILES}")
+    print(f"wrote {args.out}/: {', '.join(OUTPUT_FILES)}, settings.txt")
     if args.plots:
         _write_plots(result, args.out)
     return 0
@@ -141,7 +139,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from phenotyping.replay.run import replay, write_outputs
+    from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
     from phenotyping.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
 
     settings = _settings(args)
@@ -168,7 +166,7 @@ def _demo(args: argparse.Namespace) -> int:
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/: {OUTPUT_FILES}, clinical_events.jsonl, settings.txt")
+    print(f"wrote {args.out}/: {', '.join(OUTPUT_FILES)}, settings.txt")
     for a in result.alerts:
         if a["kind"] == "opened":
             print(

@@ -24,8 +24,14 @@ CONTRACT = Contract(
     layers=(
         (f"{P}.cli",),
         # the shells, independent of each other
-        (f"{P}.stream", f"{P}.feed", f"{P}.replay", f"{P}.report", f"{P}.simulate",
-         f"{P}.evaluate"),
+        (
+            f"{P}.stream",
+            f"{P}.feed",
+            f"{P}.replay",
+            f"{P}.report",
+            f"{P}.simulate",
+            f"{P}.evaluate",
+        ),
         (f"{P}.kafkaio",),
         (f"{P}.config",),
         # the pure core

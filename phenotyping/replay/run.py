@@ -37,13 +37,23 @@ import numpy as np
 
 from phenotyping import events
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, ClinicalEvent, encode
+from phenotyping.events import ActivityBatch, AnyMessage, ClinicalEvent, encode, natural_key
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Message, Pipeline, StepOutput
+from phenotyping.pipeline import Pipeline, StepOutput
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
+
+#: The files :func:`write_outputs` writes, in the order the module docstring lists them.
+OUTPUT_FILES = (
+    "daily_features.csv",
+    "recording_summary.csv",
+    "alerts.jsonl",
+    "notices.jsonl",
+    "clinical_events.jsonl",
+    "report.json",
+)
 
 
 @dataclass
@@ -53,7 +63,7 @@ class RecordingCollector:
     parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
-    def add(self, msg: Message) -> None:
+    def add(self, msg: AnyMessage) -> None:
         if isinstance(msg, ClinicalEvent):
             self.clinical.setdefault(msg.event_id, json.loads(encode(msg)))
         if isinstance(msg, ActivityBatch) and msg.counts is not None:
@@ -83,7 +93,7 @@ class RecordingCollector:
         return rows
 
 
-def _tee(messages: Iterable[Message], collector: RecordingCollector) -> Iterator[Message]:
+def _tee(messages: Iterable[AnyMessage], collector: RecordingCollector) -> Iterator[AnyMessage]:
     for msg in messages:
         collector.add(msg)
         yield msg
@@ -191,6 +201,8 @@ def replay(
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
+    ``options`` tell the readers what the files do not say (e.g. the time zone).
+
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
@@ -236,7 +248,7 @@ def replay(
     failed = [why for why in report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
-    key = _natural_key
+    key = natural_key
     return ReplayResult(
         daily=sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
@@ -290,12 +302,6 @@ def _subject_groups(
         key = kind if together else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
-
-
-def _natural_key(s: str) -> tuple[Any, ...]:
-    import re
-
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:

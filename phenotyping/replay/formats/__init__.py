@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from phenotyping.errors import FormatError
+from phenotyping.events import AnyMessage, natural_key
 from phenotyping.replay.formats import (
     actiwatch,
     apple_health,
@@ -35,18 +36,15 @@ from phenotyping.replay.formats import (
     omh,
 )
 from phenotyping.replay.formats.base import (
-    Message,
     Reader,
     ReadOptions,
     ReadReport,
     event_id,
-    natural_key,
 )
 
 __all__ = [
     "FORMATS",
     "READERS",
-    "Message",
     "ReadOptions",
     "ReadReport",
     "Reader",
@@ -137,7 +135,7 @@ def read(
     options: ReadOptions | None = None,
     *,
     tz: str | None = None,
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """Messages from every recording under ``path`` (``tz`` overrides ``options.tz``)."""
     report = report if report is not None else ReadReport()
     if tz is not None:

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from phenotyping.errors import FormatError
-from phenotyping.events import DailySummary, SleepEpisode
+from phenotyping.events import AnyMessage, DailySummary, SleepEpisode
 from phenotyping.replay.formats._util import (
     ReadOptions,
     ReadReport,
@@ -61,7 +61,6 @@ from phenotyping.replay.formats._util import (
     subject_from,
     validated,
 )
-from phenotyping.replay.formats.base import Message
 
 NAME = "apple_health"
 SOURCE = "apple-health"
@@ -171,7 +170,7 @@ def _clock_seconds(text: str) -> float:
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """One export -> activity, heart-beat, sleep-episode and daily-summary messages."""
     opts = options or ReadOptions()
     report = report if report is not None else ReadReport()

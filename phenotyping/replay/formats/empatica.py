@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from phenotyping.errors import FormatError
+from phenotyping.events import AnyMessage
 from phenotyping.replay.formats._util import (
     EARLIEST_S,
     LATEST_S,
@@ -42,7 +43,7 @@ from phenotyping.replay.formats._util import (
     sorted_messages,
     subject_from,
 )
-from phenotyping.replay.formats.base import Message, ReadOptions, ReadReport
+from phenotyping.replay.formats.base import ReadOptions, ReadReport
 
 NAME = "empatica"
 DEFAULT_TZ = "UTC"
@@ -108,7 +109,7 @@ def _offsets(
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """One E4 session folder -> heart-beat batches (IBI.csv) and activity (ACC.csv)."""
     opts = options or ReadOptions()
     report = report if report is not None else ReadReport()

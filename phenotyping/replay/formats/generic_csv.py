@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from phenotyping.errors import FormatError
-from phenotyping.events import EPOCHS_S
+from phenotyping.events import EPOCHS_S, AnyMessage
 from phenotyping.replay.formats._util import (
     ReadOptions,
     ReadReport,
@@ -43,7 +43,6 @@ from phenotyping.replay.formats._util import (
     parse_instants,
     subject_from,
 )
-from phenotyping.replay.formats.base import Message
 
 NAME = "generic_csv"
 DEFAULT_TZ = "UTC"
@@ -205,7 +204,7 @@ def _numbers(df: pd.DataFrame, col: str | None) -> np.ndarray | None:
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """One CSV -> :class:`~phenotyping.events.ActivityBatch` messages (per local day)."""
     opts = options or ReadOptions()
     report = report if report is not None else ReadReport()

@@ -43,7 +43,7 @@ import numpy as np
 import orjson
 
 from phenotyping.errors import FormatError
-from phenotyping.events import SleepEpisode
+from phenotyping.events import AnyMessage, SleepEpisode
 from phenotyping.replay.formats._util import (
     EARLIEST_S,
     LATEST_S,
@@ -56,7 +56,7 @@ from phenotyping.replay.formats._util import (
     validated,
     zone,
 )
-from phenotyping.replay.formats.base import Message, ReadOptions, ReadReport
+from phenotyping.replay.formats.base import ReadOptions, ReadReport
 
 NAME = "omh"
 DEFAULT_TZ = "UTC"
@@ -174,7 +174,7 @@ class _Subject:
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """One OMH file -> activity, heart-beat and sleep-episode messages per subject."""
     opts = options or ReadOptions()
     report = report if report is not None else ReadReport()
