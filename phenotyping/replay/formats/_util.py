@@ -429,21 +429,28 @@ class StepGrid:
 
     def mark(self, a: int, b: int, off: int) -> None:
         """UTC minutes [a, b) are worn, at offset ``off``."""
+        if b - a == 1:  # the common case (a heart-rate sample): no slicing
+            d, i = divmod(a, _DAY)
+            ev1, o1 = self._day(d)
+            ev1[i] = True
+            o1[i] = off
+            return
         for d in range(a // _DAY, (b - 1) // _DAY + 1):
             ev, o = self._day(d)
             lo, hi = max(a - d * _DAY, 0), min(b - d * _DAY, _DAY)
             ev[lo:hi] = True
             o[lo:hi] = off
 
-    def add_steps(self, source: str, minutes: NDArray[np.int64], values: NDArray[np.int64]) -> None:
+    def add_steps(self, source: str, minutes: Sequence[int], values: Sequence[int]) -> None:
+        """Add one record's steps (``values`` per UTC minute) to ``source``'s minutes."""
         per = self.steps[source]
-        for d in np.unique(minutes // _DAY).tolist():
-            sel = minutes // _DAY == d
+        for m, v in zip(minutes, values, strict=True):
+            d, i = divmod(m, _DAY)
             arr = per.get(d)
             if arr is None:
                 arr = per[d] = np.full(_DAY, np.nan, np.float32)
-            idx = minutes[sel] - d * _DAY  # distinct minutes of one record
-            arr[idx] = np.nan_to_num(arr[idx]) + values[sel]
+            old = arr[i]
+            arr[i] = v if old != old else old + v  # NaN: no step record yet
 
     def batches(
         self,
@@ -493,22 +500,27 @@ class StepGrid:
         return out
 
 
-def spread_steps(
-    start_s: int, end_s: int, total: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def spread_steps(start_s: int, end_s: int, total: int) -> tuple[list[int], list[int]]:
     """Whole steps over the UTC minutes a record spans, in proportion to the overlap, the
-    total kept exactly.
+    total kept exactly (plain Python: records are short and there are millions of them).
 
-    >>> m, v = spread_steps(90, 210, 7)
-    >>> m.tolist(), v.tolist()
+    >>> spread_steps(90, 210, 7)
     ([1, 2, 3], [2, 3, 2])
+    >>> spread_steps(120, 120, 5)
+    ([2], [5])
     """
-    if end_s <= start_s:
-        return np.array([start_s // 60], np.int64), np.array([total], np.int64)
     a, b = start_s // 60, -(-end_s // 60)
-    edges = np.clip(np.arange(a, b + 1, dtype=np.int64) * 60, start_s, end_s)
-    cum = np.round((edges - start_s) / (end_s - start_s) * total).astype(np.int64)
-    return np.arange(a, b, dtype=np.int64), np.diff(cum)
+    if end_s <= start_s or b - a == 1:
+        return [a], [total]
+    span = end_s - start_s
+    minutes, values, prev = [], [], 0
+    for m in range(a, b):
+        edge = min(max((m + 1) * 60, start_s), end_s)
+        cum = round((edge - start_s) / span * total)
+        minutes.append(m)
+        values.append(cum - prev)
+        prev = cum
+    return minutes, values
 
 
 def sorted_messages(messages: Iterable[Any]) -> list[Any]:

@@ -241,8 +241,10 @@ def _record(
     daily: dict[tuple[int, int], dict[str, list[float]]],
     segments: list[tuple[int, int, int, int]],
 ) -> None:
-    start, off = _instant(elem.get("startDate"))
-    end, _ = _instant(elem.get("endDate") or elem.get("startDate"))
+    start_text = elem.get("startDate")
+    end_text = elem.get("endDate") or start_text
+    start, off = _instant(start_text)
+    end = start if end_text == start_text else _instant(end_text)[0]
     if end < start:
         raise ValueError("endDate before startDate")
     if not (631152000 <= start < 4102444800):  # 1990..2100
@@ -265,10 +267,10 @@ def _record(
         raise ValueError(f"value {text[:20]!r} is not a number >= 0")
     if kind == STEPS:
         mins, vals = spread_steps(start, end, round(number))
-        if vals.max(initial=0) > 1000:
+        if max(vals) > 1000:
             raise ValueError("more than 1000 steps in a minute")
         minutes.add_steps(elem.get("sourceName") or "", mins, vals)
-        minutes.mark(int(mins[0]), int(mins[-1]) + 1, off)
+        minutes.mark(mins[0], mins[-1] + 1, off)
     elif kind == HEART_RATE:
         if not 20 <= number <= 250:
             raise ValueError("heart rate outside 20..250 bpm")

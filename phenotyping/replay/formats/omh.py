@@ -259,10 +259,10 @@ def _apply(
             raise ValueError("step_count: not a number >= 0")
         start, end, off = _interval(frame, tz)
         mins, vals = spread_steps(start, end, round(n))
-        if vals.max(initial=0) > 1000:
+        if max(vals) > 1000:
             raise ValueError("step_count: more than 1000 steps in a minute")
         subj.grid.add_steps(source, mins, vals)
-        subj.grid.mark(int(mins[0]), int(mins[-1]) + 1, off)
+        subj.grid.mark(mins[0], mins[-1] + 1, off)
     elif name == "heart-rate":
         if not isinstance(frame, dict) or "date_time" not in frame:
             report.reject("omh heart-rate: over an interval (a summary): not used")
