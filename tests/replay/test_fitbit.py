@@ -110,20 +110,29 @@ def test_detected_as_one_subject_whether_given_the_export_or_its_parent(export: 
     assert fitbit.subject_of(export / "fitbit") == fitbit.subject_of(export) == "p07"
 
 
+def _minutes(batches: list[Any], since: dt.datetime) -> dict[int, int | None]:
+    """Minute (from ``since``) -> steps over all activity batches; each minute once."""
+    out: dict[int, int | None] = {}
+    for b in batches:
+        first = int((b.start - since).total_seconds() // 60)
+        for k, v in enumerate(b.steps):
+            assert first + k not in out
+            out[first + k] = v
+    return out
+
+
 def test_missing_minutes_are_zero_within_two_hours_of_evidence_else_not_worn(
     export: Path,
 ) -> None:
     """08:00 (10 steps) .. 08:30 (0): 29 missing minutes between -> worn, 0 steps;
-    08:30 .. 12:00: 209 missing minutes -> not worn (null)."""
-    msgs = _by_type(list(read(export)))
-    (batch,) = msgs["activity"]
-    assert batch.start == dt.datetime(2020, 1, 2, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    steps = batch.steps
-    assert steps[0] == 10 and steps[30] == 0 and steps[240:242] == [5, 7]
-    assert steps[1:30] == [0] * 29
-    assert steps[31:240] == [None] * 209
-    assert len(steps) == 242  # only the span the steps file covers
-    assert batch.tz_offset_min == OSLO_WINTER
+    08:30 .. 12:00: 209 missing minutes -> not worn (no sample at all)."""
+    batches = _by_type(list(read(export)))["activity"]
+    eight = dt.datetime(2020, 1, 2, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert [b.start for b in batches] == [eight, eight + dt.timedelta(hours=4)]
+    assert {b.tz_offset_min for b in batches} == {OSLO_WINTER}
+    got = _minutes(batches, eight)
+    want = {0: 10, **dict.fromkeys(range(1, 30), 0), 30: 0, 240: 5, 241: 7}
+    assert got == want  # only the span the steps file covers, null nowhere
 
 
 def test_sleep_log_carried_with_fitbit_numbers_and_stages(export: Path) -> None:
@@ -185,7 +194,7 @@ def test_bad_file_is_counted_and_the_others_still_replay(export: Path) -> None:
     (export / "fitbit" / "sleep.json").write_text("{not json")
     report = ReadReport()
     msgs = _by_type(list(read(export, report=report)))
-    assert "sleep" not in msgs and len(msgs["activity"]) == 1 and len(msgs["daily_summary"]) == 1
+    assert "sleep" not in msgs and len(msgs["activity"]) == 2 and len(msgs["daily_summary"]) == 1
     (why,) = [k for k in report.unusable if k.startswith("file not used:")]
     assert "sleep.json: unreadable" in why
 
@@ -420,13 +429,12 @@ def test_heart_rate_marks_wear_and_only_short_gaps_are_bridged(export: Path) -> 
         for sec in (5, 35)
     ]
     _write(export / "fitbit", "heart_rate.json", beats)
-    (batch,) = _by_type(list(read(export)))["activity"]
-    steps = batch.steps
-    worn = [i for i, v in enumerate(steps) if v is not None]
+    batches = _by_type(list(read(export)))["activity"]
+    steps = _minutes(batches, dt.datetime(2020, 1, 2, 7, 0, tzinfo=dt.UTC))
     # step records 08:00 and 08:30 (+ 12:00, 12:01); heart rate 08:03, 08:10-08:12, 08:20,
     # 09:00; 08:01-08:02 (2 minutes) is bridged, 08:04-08:09 (6) and the longer gaps are not
-    assert worn == [0, 1, 2, 3, 10, 11, 12, 20, 30, 60, 240, 241]
-    assert [steps[i] for i in (0, 10, 30, 60)] == [10, 0, 0, 0]
+    assert sorted(steps) == [0, 1, 2, 3, 10, 11, 12, 20, 30, 60, 240, 241]
+    assert [steps[i] for i in (0, 1, 10, 30, 60, 240)] == [10, 0, 0, 0, 0, 5]
 
 
 def test_heart_rate_scan_is_the_same_in_small_chunks(export: Path) -> None:
@@ -441,3 +449,13 @@ def test_heart_rate_scan_is_the_same_in_small_chunks(export: Path) -> None:
     whole = fitbit._hr_minutes(files, "Europe/Oslo", ReadReport())
     small = fitbit._hr_minutes(files, "Europe/Oslo", ReadReport(), chunk=50)
     assert len(whole) == 2 * 9 and whole.tolist() == small.tolist()
+
+
+def test_a_stray_record_years_away_is_its_own_small_batch(export: Path) -> None:
+    """Grids follow the evidence: one record in 2099 gives a one-minute batch there, not a
+    grid over the 79 years between."""
+    records = _steps("2020-01-02", {"08:00": 10, "08:01": 3}) + _steps("2099-06-01", {"12:00": 4})
+    _write(export / "fitbit", "steps.json", records)
+    batches = _by_type(list(read(export)))["activity"]
+    assert [len(b.steps) for b in batches] == [2, 1]
+    assert batches[1].start.isoformat() == "2099-06-01T12:00:00+02:00"

@@ -507,62 +507,75 @@ def worn_minutes(evidence: I64, lo: int, hi: int, max_gap: int) -> NDArray[np.bo
     return worn
 
 
+def _offsets(utc_min: I64, tz: str) -> I64:
+    """UTC offset (minutes) in zone ``tz`` of each UTC minute.
+
+    Examples
+    --------
+    >>> _offsets(np.array([26_424_059, 26_424_060]), "Europe/Oslo").tolist()  # 01:00Z 29 Mar 2020
+    [60, 120]
+    """
+    t = pd.DatetimeIndex(pd.to_datetime(utc_min * 60, unit="s", utc=True)).tz_convert(tz)
+    local = t.tz_localize(None).to_numpy().astype("datetime64[m]").astype(np.int64)
+    return np.asarray(local - utc_min, dtype=np.int64)
+
+
 def _activity(
     subject: str,
     minutes: I64,
     steps: NDArray[np.float64],
-    offsets: I64,
+    tz: str,
     sleep: list[SleepEpisode],
     hr: I64 | None,
     report: ReadReport,
 ) -> list[ActivityBatch]:
-    """The steps-file span as one batch per local day and offset (null = not worn)."""
+    """The steps-file span as batches per local day, UTC offset and worn stretch.
+
+    The worn minutes are the evidence (step records, sleep logs, heart rate) with gaps of
+    at most ``gap`` minutes bridged; a longer gap is never bridged, so each stretch of
+    evidence is laid out on its own grid: memory follows the data, not the span (a stray
+    record years away is one more small stretch, not a grid over the years between).
+    """
     if not len(minutes):
         return []
     lo, hi = int(minutes[0]), int(minutes[-1]) + 1
-    evidence = [minutes]
+    parts = [minutes]
     for ep in sleep:
         a, b = int(ep.start.timestamp()) // 60, -(-int(ep.end.timestamp()) // 60)
         if b > lo and a < hi:
-            evidence.append(np.arange(max(a, lo), min(b, hi), dtype=np.int64))
+            parts.append(np.arange(max(a, lo), min(b, hi), dtype=np.int64))
     if hr is not None:
-        evidence.append(hr)
-    worn = worn_minutes(np.concatenate(evidence), lo, hi, MAX_GAP_MIN if hr is None else HR_GAP_MIN)
-    grid = np.where(worn, 0.0, np.nan)
-    grid[minutes - lo] = steps
-    # offsets per minute: each record's, carried forward over the minutes between records
-    off = np.full(hi - lo, np.iinfo(np.int64).min)
-    off[minutes - lo] = offsets
-    idx = np.where(off != np.iinfo(np.int64).min, np.arange(hi - lo), 0)
-    np.maximum.accumulate(idx, out=idx)
-    off = off[idx]
-    local_day = (np.arange(lo, hi) + off) // 1440
-    cut = np.flatnonzero((np.diff(local_day) != 0) | (np.diff(off) != 0)) + 1
-    bounds = np.r_[0, cut, hi - lo]
+        parts.append(hr[(hr >= lo) & (hr < hi)])
+    evidence = np.unique(np.concatenate(parts))
+    gap = MAX_GAP_MIN if hr is None else HR_GAP_MIN
     out: list[ActivityBatch] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        seen = np.flatnonzero(~np.isnan(grid[a:b]))
-        if not len(seen):
-            continue
-        a, b = a + int(seen[0]), a + int(seen[-1]) + 1
-        start = _aware((lo + a) * 60, int(off[a]))
-        values: list[int | None] = [None if v != v else int(v) for v in grid[a:b].tolist()]
-        msg = _validated(
-            ActivityBatch,
-            {
-                "event_id": event_id(subject, "activity", start, SOURCE),
-                "subject_id": subject,
-                "source": SOURCE,
-                "tz_offset_min": int(off[a]),
-                "start": start,
-                "epoch_s": 60,
-                "steps": values,
-            },
-            report,
-            int(np.count_nonzero(~np.isnan(grid[a:b]))),
-        )
-        if msg is not None:
-            out.append(msg)
+    for stretch in np.split(evidence, np.flatnonzero(np.diff(evidence) > gap + 1) + 1):
+        s_lo, s_hi = int(stretch[0]), int(stretch[-1]) + 1
+        grid = np.zeros(s_hi - s_lo)  # every minute of a stretch is worn
+        i, j = np.searchsorted(minutes, [s_lo, s_hi])
+        grid[minutes[i:j] - s_lo] = steps[i:j]
+        utc = np.arange(s_lo, s_hi, dtype=np.int64)
+        off = _offsets(utc, tz)
+        local_day = (utc + off) // 1440
+        cut = np.flatnonzero((np.diff(local_day) != 0) | (np.diff(off) != 0)) + 1
+        for a, b in zip(np.r_[0, cut], np.r_[cut, s_hi - s_lo], strict=True):
+            start = _aware((s_lo + int(a)) * 60, int(off[a]))
+            msg = _validated(
+                ActivityBatch,
+                {
+                    "event_id": event_id(subject, "activity", start, SOURCE),
+                    "subject_id": subject,
+                    "source": SOURCE,
+                    "tz_offset_min": int(off[a]),
+                    "start": start,
+                    "epoch_s": 60,
+                    "steps": [int(v) for v in grid[a:b].tolist()],
+                },
+                report,
+                int(b - a),
+            )
+            if msg is not None:
+                out.append(msg)
     return out
 
 
@@ -755,7 +768,7 @@ def read(
     subject = subject_of(unit)
     sleep_dates: dict[int, dt.date] = {}
     sleep = _read_sleep(_parts(folder, "sleep"), subject, tz, report, sleep_dates)
-    minutes, steps, offsets = _read_steps(_parts(folder, "steps"), tz, report)
+    minutes, steps, _ = _read_steps(_parts(folder, "steps"), tz, report)
     hr_files = _parts(folder, "heart_rate")
     hr = _hr_minutes(hr_files, tz, report) if hr_files and len(minutes) else None
     out: list[Message] = [*sleep]
@@ -763,7 +776,7 @@ def read(
     wellness = wellness_file(unit)
     if wellness is not None:
         out.extend(_self_reports(wellness, subject, tz, report))
-    out.extend(_activity(subject, minutes, steps, offsets, sleep, hr, report))
+    out.extend(_activity(subject, minutes, steps, tz, sleep, hr, report))
     out.sort(key=lambda m: (m.span()[1], m.span()[0], m.type))
     report.messages += len(out)
     yield from out
