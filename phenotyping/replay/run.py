@@ -237,6 +237,8 @@ def replay(
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
+    column mapping and the subject override to the third-party readers.
     """
     for p in paths:
         if not p.exists():
@@ -244,10 +246,10 @@ def replay(
     params = params or EngineParams()
     risk = risk or RiskParams()
     t0 = time.perf_counter()
-    files = [f for p in paths for f in files_in(p)]
+    files = [f for p in paths for f in files_in(p, options)]
     if not files:
         raise FormatError("; ".join(found_nothing(p) for p in paths))
-    groups = _subject_groups(files, fmt)
+    groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
         parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
@@ -321,17 +323,21 @@ def found_nothing(path: Path) -> str:
     return f"{path}: no recording in a known format found ({held})"
 
 
-def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
+def _subject_groups(
+    files: Sequence[Path], fmt: str, options: ReadOptions | None = None
+) -> list[list[Path]]:
     """Files grouped so that one subject's data never spans two processes: a recording
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""
     groups: dict[str, list[Path]] = {}
     for f in files:
         try:
-            kind = detect(f) if fmt == "auto" else fmt
+            kind = detect(f, options) if fmt == "auto" else fmt
         except FormatError:
             kind = "unreadable"
-        key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
+        # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
+        together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
+        key = kind if together else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
