@@ -37,6 +37,8 @@ Reason = Literal[
     "late_data",  # (part of) the message is for a day already closed: not applied
     "state_error",  # the subject's stored state cannot be read
     "processing_error",  # the engine raised on a valid message (a bug): see the error type
+    "misrouted",  # the record's key belongs to another partition than the one it arrived on
+    "time_window",  # a sample too far ahead of / behind the subject's data (pipeline window)
 ]
 REASONS: tuple[str, ...] = get_args(Reason)
 
@@ -149,6 +151,20 @@ def dead_letter(
     if detail:
         record["detail"] = dict(detail)
     return encode_record(record)
+
+
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client
+    and aiokafka compute it): where every record of that subject must arrive.
+
+    Examples
+    --------
+    >>> [default_partition(k, 4) for k in (b"sim-001", b"sim-002", b"sim-003", b"sim-004")]
+    [1, 0, 1, 2]
+    """
+    from aiokafka.partitioner import murmur2  # pure Python; no client is started
+
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 # --------------------------------------------------------------------------- table value
