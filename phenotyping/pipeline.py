@@ -34,9 +34,9 @@ Message = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | Record
 #: sample seen, or the end of the last closed day if later): one stray timestamp years
 #: ahead would otherwise make the minute grid and the closed days span the years between.
 MAX_AHEAD_DAYS = 62
-#: ... and its first sample at most this many days before it (older data is dropped
-#: anyway once its days are closed; this bounds the grid of a subject whose days have not
-#: closed yet).
+#: ... and its first sample at most this many days before it, unless the whole message
+#: lies in days already closed (then it is late data, counted and not applied, as before):
+#: this bounds the grid of a subject whose days have not closed yet.
 MAX_BEHIND_DAYS = 31
 _DAY = 1440
 
@@ -221,7 +221,8 @@ def reference_min(days: SubjectDays) -> int | None:
 
 def check_window(days: SubjectDays, msg: Message) -> None:
     """Raise :class:`OutOfWindow` unless every sample of ``msg`` lies within
-    [reference - MAX_BEHIND_DAYS, reference + MAX_AHEAD_DAYS] (local time). A subject's
+    [reference - MAX_BEHIND_DAYS, reference + MAX_AHEAD_DAYS] (local time) -- or wholly in
+    closed days (late data, which the engine counts without growing anything). A subject's
     first message sets the reference (its own span is at most 7 days: the schema).
 
     >>> from phenotyping.events import decode
@@ -250,7 +251,10 @@ def check_window(days: SubjectDays, msg: Message) -> None:
             f"subject's latest data ({_iso((ref - 1) // _DAY)}); not applied",
             "ahead",
         )
-    if _seconds(first) // 60 + tz < ref - MAX_BEHIND_DAYS * _DAY:
+    open_from = (days.closed_through + 1) * _DAY
+    if _seconds(first) // 60 + tz < ref - MAX_BEHIND_DAYS * _DAY and (
+        _seconds(last) // 60 + tz > open_from
+    ):  # (wholly in closed days it is late data: counted, cheaply, by the engine)
         raise OutOfWindow(
             f"time: {first.isoformat()} is more than {MAX_BEHIND_DAYS} days before this "
             f"subject's latest data ({_iso((ref - 1) // _DAY)}); not applied",

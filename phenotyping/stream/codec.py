@@ -7,10 +7,12 @@ computed) is written as ``null``; every other float is written with the shortest
 reads back to the same double, so a row read from Kafka equals the in-process row exactly.
 
 The table value is a small envelope around :meth:`phenotyping.pipeline.SubjectState.to_bytes`
-that also records *where the state has got to*: the source partition and the offset of the
-last message applied. A worker that is restarted after a crash re-reads messages from the
+that also records *where the state has got to*: the source partition, the offset of the
+last message applied and the latest record timestamp applied. A worker that is restarted after a crash re-reads messages from the
 last committed offset; a message at or below the stored offset is already in the state and
-is skipped, so a redelivery neither applies data twice nor reports it as late.
+is skipped, so a redelivery neither applies data twice nor reports it as late -- unless its
+timestamp is later than every record the state has applied: then it cannot be a redelivery
+(the device topic was re-created and its offsets restarted), see :mod:`.process`.
 """
 
 from __future__ import annotations
@@ -169,24 +171,28 @@ def default_partition(key: bytes, partitions: int) -> int:
 
 # --------------------------------------------------------------------------- table value
 _STATE_MAGIC = b"PHTV"
-_STATE_VERSION = 1
-_STATE_HEAD = struct.Struct("<4sHiq")  # magic, version, partition, offset
+_STATE_VERSION = 2
+_STATE_HEAD_V1 = struct.Struct("<4sHiq")  # magic, version, partition, offset
+_STATE_HEAD = struct.Struct("<4sHiqq")  # ... and the latest record timestamp applied (ms)
 
 
-def pack_state(partition: int, offset: int, state: bytes) -> bytes:
-    """The table value: the source partition and the offset of the last message applied,
-    then ``SubjectState.to_bytes()`` unchanged.
+def pack_state(partition: int, offset: int, state: bytes, max_ts_ms: int = -1) -> bytes:
+    """The table value: the source partition, the offset of the last message applied and
+    the latest record timestamp applied (-1: unknown), then ``SubjectState.to_bytes()``.
 
     Examples
     --------
     >>> unpack_state(pack_state(3, 1234, b"PHSS..."))
     (3, 1234, b'PHSS...')
+    >>> unpack_state_ts(pack_state(3, 1234, b"PHSS...", 1_700_000_000_000))
+    (3, 1234, 1700000000000, b'PHSS...')
     """
-    return _STATE_HEAD.pack(_STATE_MAGIC, _STATE_VERSION, partition, offset) + state
+    return _STATE_HEAD.pack(_STATE_MAGIC, _STATE_VERSION, partition, offset, max_ts_ms) + state
 
 
 def unpack_state(value: bytes) -> tuple[int, int, bytes]:
-    """Inverse of :func:`pack_state`; raises :class:`StateError` on anything else.
+    """Inverse of :func:`pack_state` without the timestamp; raises :class:`StateError` on
+    anything else.
 
     Examples
     --------
@@ -195,11 +201,23 @@ def unpack_state(value: bytes) -> tuple[int, int, bytes]:
     ...
     phenotyping.errors.StateError: table value: too short
     """
-    if len(value) < _STATE_HEAD.size:
+    partition, offset, _, body = unpack_state_ts(value)
+    return partition, offset, body
+
+
+def unpack_state_ts(value: bytes) -> tuple[int, int, int, bytes]:
+    """``(partition, offset, max_ts_ms, state bytes)``; reads version 1 values (written
+    before the timestamp was kept) with ``max_ts_ms = -1``."""
+    if len(value) < _STATE_HEAD_V1.size:
         raise StateError("table value: too short")
-    magic, version, partition, offset = _STATE_HEAD.unpack_from(value)
+    magic, version, partition, offset = _STATE_HEAD_V1.unpack_from(value)
     if magic != _STATE_MAGIC:
         raise StateError("table value: bad magic")
+    if version == 1:
+        return partition, offset, -1, value[_STATE_HEAD_V1.size :]
     if version != _STATE_VERSION:
         raise StateError(f"table value: unknown version {version}")
-    return partition, offset, value[_STATE_HEAD.size :]
+    if len(value) < _STATE_HEAD.size:
+        raise StateError("table value: too short")
+    max_ts = _STATE_HEAD.unpack_from(value)[4]
+    return partition, offset, max_ts, value[_STATE_HEAD.size :]

@@ -21,9 +21,10 @@ Per record:
    wrong partition); a subject whose state lives in another partition ->
    ``wrong_partition``; an unreadable stored state -> ``state_error``;
 4. an offset at or below the one stored with the subject's state -> skipped (redelivery),
-   unless the stored offset is at or beyond the partition's end (``highwater``): then the
-   device topic was re-created or truncated, the record is new, and it is applied (counted
-   as ``topic_reset``; the worker logs a warning);
+   unless the record's timestamp is later than every record the state has applied, or the
+   stored offset is at or beyond the partition's end (``highwater``): then the device topic
+   was re-created or truncated, the record is new, and it is applied (counted as
+   ``topic_reset``; the worker logs a warning);
 5. :func:`phenotyping.pipeline.step`; a sample outside the subject's event-time window ->
    ``time_window`` (nothing applied); any other exception -> ``processing_error`` naming
    the exception type (the record is consumed, the partition goes on). Outputs are
@@ -55,7 +56,7 @@ from phenotyping.stream.codec import (
     dead_letter,
     encode_record,
     pack_state,
-    unpack_state,
+    unpack_state_ts,
 )
 from phenotyping.stream.topics import TopicNames
 
@@ -171,6 +172,7 @@ class _Slot:
     partition: int
     offset: int
     written: bytes | None = None  # the table value this state was loaded from / flushed as
+    max_ts: int = -1  # latest record timestamp (ms) applied; -1 unknown
     dirty: bool = False
 
 
@@ -281,14 +283,15 @@ class BatchProcessor:
             return
         slot = self._live.get(subject)
         if slot is None or not slot.dirty:
-            partition, offset, body = unpack_state(value)
+            partition, offset, max_ts, body = unpack_state_ts(value)
             if slot is None or slot.written != value:
-                slot = _Slot(SubjectState.from_bytes(body), partition, offset, value)
+                slot = _Slot(SubjectState.from_bytes(body), partition, offset, value, max_ts)
                 self._live[subject] = slot
         if not owned(slot.partition):
             return
+        # the silence counts from the subject's last record; a day closes only once, so
+        # judging the same silence again changes nothing
         out = idle_for(subject, slot.state, silent / 60.0)
-        self._seen[subject] = now  # the silence up to now is accounted for
         if not (out.daily or out.alerts or out.notices):
             return
         slot.dirty = True
@@ -313,7 +316,9 @@ class BatchProcessor:
         writes = []
         for subject, slot in self._live.items():
             if slot.dirty:
-                value = pack_state(slot.partition, slot.offset, slot.state.to_bytes())
+                value = pack_state(
+                    slot.partition, slot.offset, slot.state.to_bytes(), slot.max_ts
+                )
                 writes.append(StateWrite(subject, slot.partition, value))
                 slot.written, slot.dirty = value, False
         excess = len(self._live) - self.cache_size
@@ -354,8 +359,8 @@ class BatchProcessor:
         if value is None:
             slot = _Slot(SubjectState.new(self.params, self.risk), rec.partition, -1)
         else:
-            partition, offset, body = unpack_state(value)
-            slot = _Slot(SubjectState.from_bytes(body), partition, offset, value)
+            partition, offset, max_ts, body = unpack_state_ts(value)
+            slot = _Slot(SubjectState.from_bytes(body), partition, offset, value, max_ts)
         self._live[subject] = slot
         self._live.move_to_end(subject)
         return slot
@@ -417,11 +422,15 @@ class BatchProcessor:
             return
         if rec.offset <= slot.offset:
             end = highwater(rec.partition)
-            if end is None or slot.offset < end:
+            newer = rec.timestamp_ms is not None and slot.max_ts >= 0 and (
+                rec.timestamp_ms > slot.max_ts
+            )
+            if not newer and (end is None or slot.offset < end):
                 result.counts["redelivered_skipped"] += 1
                 return
-            # the state has applied an offset the log does not have: the topic was
-            # re-created or truncated, so this is a new record (its data, if old, is late)
+            # a redelivered record is one the state applied: never later than every record
+            # applied, never at an offset the log does not have. This one is new: the
+            # device topic was re-created or truncated (its data, if old, is late data)
             result.counts["topic_reset"] += 1
         try:
             out = step(slot.state, msg)
@@ -430,10 +439,14 @@ class BatchProcessor:
             return
         except Exception as exc:  # a bug in the engine must not stop the worker
             slot.offset, slot.dirty = rec.offset, True
+            if rec.timestamp_ms is not None:
+                slot.max_ts = max(slot.max_ts, rec.timestamp_ms)
             result.touched[subject] = index
             self._dead(result, rec, "processing_error", f"engine raised {type(exc).__name__}")
             return
         slot.offset, slot.dirty = rec.offset, True
+        if rec.timestamp_ms is not None:
+            slot.max_ts = max(slot.max_ts, rec.timestamp_ms)
         self._seen[subject] = self.ticker()
         result.touched[subject] = index
         result.counts["applied"] += 1
