@@ -96,7 +96,10 @@ def test_the_templates_are_valid() -> None:
         ({**VALID["activity"], "version": [1]}, "version"),
         ({**VALID["activity"], "start": "9999-12-31T23:59:00+00:00"}, "time"),
         ({**VALID["heartbeat"], "first_beat": "9999-12-31T23:59:59+00:00"}, "time"),
-        ({**VALID["sleep"], "start": "9999-12-31T00:00:00Z", "end": "9999-12-31T08:00:00Z"}, "time"),
+        (
+            {**VALID["sleep"], "start": "9999-12-31T00:00:00Z", "end": "9999-12-31T08:00:00Z"},
+            "time",
+        ),
         ({**VALID["clinical"], "at": "2250-01-01T00:00:00Z"}, "time"),
         ({**VALID["activity"], "counts": [1e308, 1.0, None]}, "counts.0"),
         ({**VALID["activity"], "counts": [MAX_COUNT * 1.01, 1.0, None]}, "counts.0"),

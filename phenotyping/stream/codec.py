@@ -8,11 +8,12 @@ reads back to the same double, so a row read from Kafka equals the in-process ro
 
 The table value is a small envelope around :meth:`phenotyping.pipeline.SubjectState.to_bytes`
 that also records *where the state has got to*: the source partition, the offset of the
-last message applied and the latest record timestamp applied. A worker that is restarted after a crash re-reads messages from the
-last committed offset; a message at or below the stored offset is already in the state and
-is skipped, so a redelivery neither applies data twice nor reports it as late -- unless its
-timestamp is later than every record the state has applied: then it cannot be a redelivery
-(the device topic was re-created and its offsets restarted), see :mod:`.process`.
+last message applied and the latest record timestamp applied. A worker that is restarted
+after a crash re-reads messages from the last committed offset; a message at or below the
+stored offset is already in the state and is skipped, so a redelivery neither applies data
+twice nor reports it as late -- unless its timestamp is later than every record the state
+has applied: then it cannot be a redelivery (the device topic was re-created and its
+offsets restarted), see :mod:`.process`.
 """
 
 from __future__ import annotations
