@@ -14,7 +14,7 @@ Method (also printed with the results)
 --------------------------------------
 Data
     Depresjon (Garcia-Ceja et al. 2018): 32 controls, 23 depressed patients, Actiwatch AW4
-    minute counts, read with :func:`phenotyping.replay.readers.read_actiwatch`.
+    minute counts, read with :func:`phenotyping.replay.formats.actiwatch.read_actiwatch`.
 Complete days and surrogates
     See :mod:`phenotyping.risk.evaluation`: a complete day is ``valid`` in the streamed daily
     rows of an in-process replay of the raw recording (>= 16 h worn) *and* has all 1440
@@ -64,7 +64,8 @@ from sklearn.svm import LinearSVC
 from phenotyping.events import ActivityBatch
 from phenotyping.features.sleep import circular_mean_minutes
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.readers import event_id, read_actiwatch
+from phenotyping.replay.formats.actiwatch import read_actiwatch
+from phenotyping.replay.formats.base import event_id
 from phenotyping.risk import evaluation as ev
 from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskParams, ordinal

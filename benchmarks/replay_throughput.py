@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from phenotyping.pipeline import SubjectState, step
-from phenotyping.replay.readers import files_in, read
+from phenotyping.replay.formats import files_in, read
 from phenotyping.replay.run import replay
 
 

@@ -116,7 +116,7 @@ async def _produce(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from phenotyping.stream.topics import TopicNames, client_options
+    from phenotyping.kafkaio import TopicNames, client_options
 
     topic = TopicNames.from_settings(settings.kafka).device
     producer = AIOKafkaProducer(
@@ -146,7 +146,7 @@ def produce(settings: Any, records: list[tuple[bytes, bytes]]) -> None:
 
 
 def create_topics(settings: Any) -> None:
-    from phenotyping.stream.topics import create
+    from phenotyping.kafkaio import create
 
     asyncio.run(create(settings.kafka))
 
@@ -160,7 +160,7 @@ async def _raw(settings: Any, expect: int) -> dict[str, float]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from phenotyping.events import ActivityBatch, decode
-    from phenotyping.stream.topics import TopicNames, client_options
+    from phenotyping.kafkaio import TopicNames, client_options
 
     kafka = settings.kafka
     topic = TopicNames.from_settings(kafka).device
@@ -203,7 +203,7 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
     import faust
 
     from phenotyping.events import ActivityBatch, decode
-    from phenotyping.stream.topics import TopicNames
+    from phenotyping.kafkaio import TopicNames
 
     kafka = settings.kafka
     app = faust.App(
@@ -301,8 +301,8 @@ def run_role(role: str, settings: Any, expect: int, timeout: float = 600) -> dic
 async def _latency(settings: Any, records: list[tuple[bytes, bytes]], rate: float) -> list[float]:
     from aiokafka import AIOKafkaConsumer
 
+    from phenotyping.kafkaio import TopicNames, client_options
     from phenotyping.stream.process import SOURCE_TS_HEADER
-    from phenotyping.stream.topics import TopicNames, client_options
 
     names = TopicNames.from_settings(settings.kafka)
     consumer = AIOKafkaConsumer(

@@ -38,9 +38,7 @@ def _replay(args: argparse.Namespace) -> int:
     from phenotyping.replay.run import replay, write_outputs
 
     if args.broker:
-        from phenotyping.stream.commands import replay_to_broker
-
-        return replay_to_broker(args)
+        return _replay_to_broker(args)
     settings = _settings(args)
     result = replay(
         args.paths,
@@ -57,6 +55,25 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}/: {OUTPUT_FILES}")
     if args.plots:
         _write_plots(result, args.out)
+    return 0
+
+
+def _replay_to_broker(args: argparse.Namespace) -> int:
+    """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
+    from phenotyping.config import load_settings
+    from phenotyping.replay.publish import publish
+
+    settings = load_settings(args.config)
+    kafka = settings.kafka.model_copy(update={"broker": args.broker})
+    report = publish(
+        args.paths,
+        kafka,
+        fmt=args.format,
+        speed=args.speed,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    for line in report.summary_lines():
+        print(line)
     return 0
 
 
@@ -81,7 +98,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from phenotyping.replay.simulate import CohortSpec, simulate, write_jsonl
+    from phenotyping.simulate import CohortSpec, simulate, write_jsonl
 
     spec = CohortSpec(n_subjects=args.subjects, days=args.days, seed=args.seed)
     n = write_jsonl(simulate(spec), args.out)
@@ -93,7 +110,7 @@ def _demo(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from phenotyping.replay.run import replay, write_outputs
-    from phenotyping.replay.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
+    from phenotyping.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
 
     settings = _settings(args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +163,16 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format(name: str) -> str:
+    """``--format``: ``auto`` or a name in the reader registry (imported only when parsing,
+    so that ``phenotyping --help`` stays fast)."""
+    from phenotyping.replay.formats import FORMATS
+
+    if name not in FORMATS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {FORMATS})")
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phenotyping",
@@ -161,11 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "actiwatch", "mmash", "jsonl"],
-        help="recording format",
+        type=_format,
+        help="recording format: auto (default) or a reader's name (actiwatch, mmash, jsonl, ...)",
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="with --broker: publish at N x real (event) time; default as fast as possible",
     )
     p.add_argument(
         "--jobs",

@@ -3,8 +3,9 @@
 Sources, later ones winning: the defaults below, a TOML file (``--config FILE`` or
 ``PHENOTYPING_CONFIG=FILE``), then environment variables ``PHENOTYPING_<SECTION>__<FIELD>``
 (e.g. ``PHENOTYPING_ENGINE__GRACE_MIN=2880``, ``PHENOTYPING_KAFKA__BROKER=kafka://h:9092``).
-This is the only module that reads the environment. Every run prints the settings it used
-(:meth:`Settings.describe`); secrets are never printed.
+This is the only module that reads the environment, and it imports no shell: every
+section (engine, risk, kafka, feed) is defined here or imported from the core. Every run
+prints the settings it used (:meth:`Settings.describe`); secrets are never printed.
 
 The pure core never sees this object: the shell hands each part its plain parameters
 (``settings.engine`` *is* the :class:`~phenotyping.features.day.EngineParams` dataclass).
@@ -25,7 +26,6 @@ from pydantic_settings import (
 )
 
 from phenotyping.features.day import EngineParams
-from phenotyping.feed.settings import FeedSettings
 from phenotyping.risk.engine import RiskParams
 
 
@@ -150,6 +150,55 @@ class KafkaSettings(BaseModel):
     )
 
 
+class FeedSettings(BaseModel):
+    """Web server, access control, topics and memory bounds of the clinician feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 in a container)")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
+    roster: Path | None = Field(
+        None,
+        description="roster TOML: clinicians, their token hashes and the subject ids each may "
+        "see (required; deploy/roster.example.toml shows the format)",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="key that signs session cookies (>= 32 characters); unset: a random key "
+        "per process, so sessions end when the feed restarts and replicas cannot share them",
+    )
+    session_ttl_s: int = Field(12 * 3600, ge=60, description="lifetime of a login session")
+    cookie_secure: bool = Field(
+        False,
+        description="mark the session cookie Secure (set it when a TLS proxy is in front; "
+        "automatic with tls_cert)",
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS itself")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    acks_topic: str = Field(
+        "acks",
+        description="topic of acknowledgements, '<topic_prefix>.<acks_topic>', key alert_id, "
+        "kept forever (an audit trail)",
+    )
+    create_acks_topic: bool = Field(
+        True, description="create the acks topic at start when it is missing"
+    )
+    max_alerts: int = Field(
+        20_000, ge=10, description="alert messages kept in memory (oldest dropped first)"
+    )
+    max_subjects: int = Field(
+        5_000, ge=1, description="subjects whose daily features are kept (least recent dropped)"
+    )
+    history_days: int = Field(
+        90, ge=7, description="days of daily features kept per subject (and read at start)"
+    )
+    chart_days: int = Field(56, ge=7, description="days shown in a patient's chart")
+    resolved_shown: int = Field(20, ge=0, description="resolved episodes listed on the page")
+    heartbeat_s: float = Field(
+        15.0, gt=0, description="idle seconds between keep-alive comments on a live stream"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one run."""
 
@@ -191,14 +240,27 @@ class Settings(BaseSettings):
         )
         for section, model in sections:
             lines.append(f"[{section}]")
-            data: dict[str, Any] = (
-                model.model_dump() if isinstance(model, BaseModel) else vars(model)
-            )
-            for key, value in data.items():
-                if isinstance(value, SecretStr):
-                    value = "********"
-                lines.append(f"{key} = {value!r}")
+            lines.extend(setting_lines(model))
         return "\n".join(lines)
+
+
+def setting_lines(section: object) -> list[str]:
+    """One ``key = value`` line per field of a settings section (a pydantic model or a
+    dataclass), secrets masked: the one place that decides how settings are printed.
+
+    Examples
+    --------
+    >>> setting_lines(FeedSettings(session_secret="x" * 32))[3]
+    "session_secret = '********'"
+    """
+    data: dict[str, Any] = (
+        section.model_dump() if isinstance(section, BaseModel) else dict(vars(section))
+    )
+    return [f"{key} = {_masked(value)!r}" for key, value in data.items()]
+
+
+def _masked(value: object) -> object:
+    return "********" if isinstance(value, SecretStr) else value
 
 
 _config_file: Path | None = None

@@ -408,6 +408,24 @@ def encode(message: BaseModel) -> bytes:
     return orjson.dumps(message.model_dump(mode="json", exclude_none=True))
 
 
+def samples(msg: AnyMessage) -> int:
+    """Samples a message carries: epochs of an activity batch, beats of a heart-beat
+    batch, 1 for anything else (an episode, an event). The one sample counter of the
+    package (throughput figures, progress).
+
+    Examples
+    --------
+    >>> samples(decode({"type": "recording_end", "event_id": "e", "subject_id": "s",
+    ...                 "source": "x", "tz_offset_min": 0, "at": "2024-01-01T00:00:00Z"}))
+    1
+    """
+    if isinstance(msg, ActivityBatch):
+        return msg.n_epochs
+    if isinstance(msg, HeartBeatBatch):
+        return len(msg.rr_ms)
+    return 1
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every wire message, keyed by file name (``activity.v1.schema.json``)."""
     out: dict[str, dict[str, Any]] = {}

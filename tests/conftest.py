@@ -92,7 +92,7 @@ def deployment(broker: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     from stream_helpers import Deployment, next_tag
 
     from phenotyping.config import load_settings
-    from phenotyping.stream.topics import create
+    from phenotyping.kafkaio import create
 
     made: list[Deployment] = []
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.readers import read
+from phenotyping.replay.formats import read
 
 pytestmark = pytest.mark.realdata
 

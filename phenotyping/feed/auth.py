@@ -44,16 +44,12 @@ from typing import Any
 
 import orjson
 
-from phenotyping.errors import InputError
+from phenotyping.errors import RosterError
 
 #: Shortest token accepted by :func:`hash_token` (a generated token has 43 characters).
 MIN_TOKEN_CHARS = 32
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # clinician ids and subject ids
-
-
-class RosterError(InputError):
-    """The roster file cannot be used (the message names the entry and the rule)."""
 
 
 def new_token() -> str:
@@ -77,7 +73,7 @@ def hash_token(token: str) -> str:
     >>> hash_token("short")
     Traceback (most recent call last):
     ...
-    phenotyping.feed.auth.RosterError: token: 5 characters, at least 32 are required
+    phenotyping.errors.RosterError: token: 5 characters, at least 32 are required
     """
     if len(token) < MIN_TOKEN_CHARS:
         raise RosterError(

@@ -12,13 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
-from phenotyping.errors import PhenotypingError
+from phenotyping.errors import AckError
 from phenotyping.feed.models import Ack
 from phenotyping.feed.store import Incoming
-
-
-class AckError(PhenotypingError):
-    """An acknowledgement could not be recorded (nothing was saved)."""
 
 
 class FeedBus(Protocol):

@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from phenotyping.config import KafkaSettings
-from phenotyping.feed.bus import AckError
+from phenotyping.errors import AckError, TopicError
 from phenotyping.feed.models import Ack
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import Incoming, Kind
-from phenotyping.stream.topics import TopicError, TopicNames, client_options, partition_counts
+from phenotyping.kafkaio import TopicNames, client_options, create_topic, partition_counts
 
 log = logging.getLogger("phenotyping.feed")
 
@@ -44,30 +44,10 @@ ACKS_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1"}
 
 async def create_acks_topic(kafka: KafkaSettings, feed: FeedSettings) -> str:
     """Create the acks topic if it is missing; return ``created`` or ``exists``."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
     name = acks_topic(kafka, feed)
     if name in await partition_counts(kafka, [name]):
         return "exists"
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        topic = NewTopic(
-            name, kafka.partitions, kafka.replication_factor, topic_configs=ACKS_CONFIG
-        )
-        try:
-            response = await admin.create_topics([topic])
-        except TopicAlreadyExistsError:
-            return "exists"
-        for _name, code, message in response.topic_errors:
-            if code == TopicAlreadyExistsError.errno:
-                return "exists"
-            if code != 0:
-                raise TopicError(f"{name}: broker refused to create it ({message})")
-    finally:
-        await admin.close()
-    return "created"
+    return await create_topic(kafka, name, ACKS_CONFIG)
 
 
 class KafkaBus:

@@ -40,17 +40,17 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from phenotyping.errors import AckError, RosterError
 from phenotyping.feed import assets, render
 from phenotyping.feed.auth import (
     Clinician,
     Roster,
-    RosterError,
     check_csrf,
     csrf_token,
     make_session,
     read_session,
 )
-from phenotyping.feed.bus import AckError, FeedBus
+from phenotyping.feed.bus import FeedBus
 from phenotyping.feed.models import Ack
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore

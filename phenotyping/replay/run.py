@@ -28,13 +28,14 @@ import csv
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from phenotyping import events
 from phenotyping.errors import FormatError, InputError
 from phenotyping.events import ActivityBatch, ClinicalEvent, encode
 from phenotyping.features import sleep
@@ -48,7 +49,7 @@ from phenotyping.pipeline import (
     Pipeline,
     StepOutput,
 )
-from phenotyping.replay.readers import ReadReport, detect, files_in, read
+from phenotyping.replay.formats import ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
 
 
@@ -89,12 +90,6 @@ class RecordingCollector:
         return rows
 
 
-def _tee(messages: Iterable[Message], collector: RecordingCollector) -> Iterator[Message]:
-    for msg in messages:
-        collector.add(msg)
-        yield msg
-
-
 @dataclass
 class ReplayResult:
     daily: list[dict[str, Any]]
@@ -130,13 +125,6 @@ class ReplayResult:
         return lines
 
 
-def _samples(msg: Message) -> int:
-    if isinstance(msg, ActivityBatch):
-        return msg.n_epochs
-    rr = getattr(msg, "rr_ms", None)
-    return len(rr) if rr is not None else 1
-
-
 def _replay_files(
     files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
 ) -> ReplayResult:
@@ -157,7 +145,7 @@ def _replay_files(
                     report.reject(_message_reason(exc))
                     continue
                 collector.add(msg)
-                samples += _samples(msg)
+                samples += events.samples(msg)
                 out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")

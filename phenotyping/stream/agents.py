@@ -28,9 +28,9 @@ from faust.streams import _current_event
 from faust.types import TP, EventT, StreamT, TableT  # faust's task-local "event being processed"
 
 from phenotyping.config import Settings
+from phenotyping.kafkaio import TopicNames
 from phenotyping.stream.codec import default_partition
 from phenotyping.stream.process import BatchProcessor, Record
-from phenotyping.stream.topics import TopicNames
 
 log = logging.getLogger("phenotyping.stream")
 

@@ -16,8 +16,8 @@ import faust
 from faust.types import TableT
 
 from phenotyping.config import KafkaSettings, Settings, load_settings
+from phenotyping.kafkaio import STATE_TABLE, TopicNames, dead_letter_max_bytes
 from phenotyping.stream.agents import StreamStats, register
-from phenotyping.stream.topics import STATE_TABLE, TopicNames, dead_letter_max_bytes
 
 
 @dataclass

@@ -1,5 +1,4 @@
-"""The stream sub-commands of ``phenotyping``: ``worker``, ``topics``, ``tail``, and
-``replay --broker`` (replay into Kafka).
+"""The stream sub-commands of ``phenotyping``: ``worker``, ``topics`` and ``tail``.
 
 Importing this module imports neither faust nor aiokafka: each handler imports what it
 needs when it runs, so ``phenotyping --help`` stays fast.
@@ -30,8 +29,8 @@ def _worker(args: argparse.Namespace) -> int:
     """Start a faust worker; returns when it is stopped (Ctrl-C or SIGTERM)."""
     import faust
 
+    from phenotyping.kafkaio import verify
     from phenotyping.stream.app import build_app
-    from phenotyping.stream.topics import verify
 
     settings = _load(args)
     print(settings.describe(), file=sys.stderr)
@@ -76,7 +75,7 @@ def _worker_class(base: Any, grace_s: float) -> Any:
 
 
 def _topics_create(args: argparse.Namespace) -> int:
-    from phenotyping.stream.topics import create
+    from phenotyping.kafkaio import create
 
     settings = _load(args)
     kafka = settings.kafka
@@ -90,7 +89,7 @@ def _topics_create(args: argparse.Namespace) -> int:
 
 
 def _topics_list(args: argparse.Namespace) -> int:
-    from phenotyping.stream.topics import partition_counts, specs
+    from phenotyping.kafkaio import partition_counts, specs
 
     kafka = _load(args).kafka
     wanted = specs(kafka)
@@ -127,36 +126,8 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def replay_to_broker(args: argparse.Namespace) -> int:
-    """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
-    from phenotyping.stream.publisher import publish
-
-    settings = _load(args)
-    kafka = settings.kafka.model_copy(update={"broker": args.broker})
-    report = publish(
-        args.paths,
-        kafka,
-        fmt=args.format,
-        speed=getattr(args, "speed", None),
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
-    for line in report.summary_lines():
-        print(line)
-    return 0
-
-
 def add_commands(sub: Any) -> None:
-    """Add ``worker``, ``topics`` and ``tail`` to the ``phenotyping`` sub-parsers, and
-    ``--speed`` to ``replay`` (whose ``--broker`` dispatches to :func:`replay_to_broker`)."""
-    replay = sub.choices.get("replay")
-    if replay is not None:
-        replay.add_argument(
-            "--speed",
-            type=float,
-            default=None,
-            help="with --broker: publish at N x real (event) time; default as fast as possible",
-        )
-
+    """Add ``worker``, ``topics`` and ``tail`` to the ``phenotyping`` sub-parsers."""
     p = sub.add_parser("worker", help="run a Kafka stream worker (faust)")
     p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     p.add_argument("--loglevel", choices=LOG_LEVELS, default="info")

@@ -45,8 +45,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from phenotyping.errors import InputError, StateError
-from phenotyping.events import ActivityBatch, AnyMessage, HeartBeatBatch, decode
+from phenotyping.events import decode, samples
 from phenotyping.features.day import EngineParams
+from phenotyping.kafkaio import TopicNames
 from phenotyping.pipeline import OutOfWindow, StepOutput, SubjectState, idle_for, step
 from phenotyping.risk.engine import RiskParams
 from phenotyping.stream.codec import (
@@ -58,7 +59,6 @@ from phenotyping.stream.codec import (
     pack_state,
     unpack_state_ts,
 )
-from phenotyping.stream.topics import TopicNames
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -155,15 +155,6 @@ def outputs(out: StepOutput, table: Mapping[str, Route]) -> Iterator[tuple[Route
         for item in items:
             rec = item if route.ident is None else {"id": route.ident(item), **item}
             yield route, rec
-
-
-def samples(msg: AnyMessage) -> int:
-    """Samples a message carries (epochs, beats; 1 for an episode or an event)."""
-    if isinstance(msg, ActivityBatch):
-        return msg.n_epochs
-    if isinstance(msg, HeartBeatBatch):
-        return len(msg.rr_ms)
-    return 1
 
 
 @dataclass

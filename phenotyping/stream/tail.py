@@ -16,7 +16,8 @@ from typing import Any, TextIO
 import orjson
 
 from phenotyping.config import KafkaSettings
-from phenotyping.stream.topics import TopicError, TopicNames, client_options, partition_counts
+from phenotyping.errors import TopicError
+from phenotyping.kafkaio import TopicNames, client_options, partition_counts
 
 
 def _num(v: Any, fmt: str = ".1f") -> str:

@@ -13,7 +13,7 @@ from phenotyping.errors import StateError
 from phenotyping.features import hrv
 from phenotyping.features.day import EngineParams, SubjectDays
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.readers import read_actiwatch
+from phenotyping.replay.formats.actiwatch import read_actiwatch
 
 DAY = 1440
 T0 = 19_000 * DAY  # a UTC midnight in minutes (2022-01-08)

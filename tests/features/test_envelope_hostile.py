@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from phenotyping.errors import StateError
 from phenotyping.features.envelope import MAX_STATE_BYTES, pack, unpack
 from phenotyping.pipeline import Pipeline, SubjectState
-from phenotyping.replay.simulate import CohortSpec, simulate
+from phenotyping.simulate import CohortSpec, simulate
 
 BUDGET = settings(
     max_examples=300,

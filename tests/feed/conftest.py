@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # feed_helpers
 
 from phenotyping.config import load_settings  # noqa: E402
 from phenotyping.replay.run import replay  # noqa: E402
-from phenotyping.replay.simulate import demo_spec, simulate, write_jsonl  # noqa: E402
+from phenotyping.simulate import demo_spec, simulate, write_jsonl  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:

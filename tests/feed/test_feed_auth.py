@@ -11,9 +11,9 @@ import orjson
 import pytest
 from feed_helpers import REPO, roster_doc, write_roster
 
+from phenotyping.errors import RosterError
 from phenotyping.feed.auth import (
     Roster,
-    RosterError,
     check_csrf,
     csrf_token,
     hash_token,

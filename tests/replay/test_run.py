@@ -12,7 +12,8 @@ import pytest
 
 from phenotyping.cli import main
 from phenotyping.errors import FormatError
-from phenotyping.replay.readers import detect, read_mmash
+from phenotyping.replay.formats import detect
+from phenotyping.replay.formats.mmash import read_mmash
 from phenotyping.replay.run import replay
 
 CIRCADIAN = ["IS", "IV", "L5", "M10", "RA"]
@@ -167,7 +168,7 @@ def test_an_unreadable_file_is_counted_and_the_others_still_replay(
 
 def test_jsonl_subjects_spread_over_files_give_the_same_result_with_jobs(tmp_path: Path) -> None:
     from phenotyping.events import encode
-    from phenotyping.replay.simulate import CohortSpec, simulate
+    from phenotyping.simulate import CohortSpec, simulate
 
     msgs = list(simulate(CohortSpec(n_subjects=3, days=10, seed=5, rr=False)))
     (tmp_path / "a.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[::2]) + b"\n")

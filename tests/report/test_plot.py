@@ -25,7 +25,6 @@ from matplotlib.patches import Patch
 
 from phenotyping.cli import main
 from phenotyping.errors import FormatError, InputError
-from phenotyping.replay.simulate import DEMO_RELAPSING, demo_spec
 from phenotyping.report.plot import (
     LEVEL_COLOURS,
     load_outputs,
@@ -33,6 +32,7 @@ from phenotyping.report.plot import (
     subject_figure,
     write_plots,
 )
+from phenotyping.simulate import DEMO_RELAPSING, demo_spec
 
 D0 = dt.date(2024, 1, 1)
 SUBJECT = "p-01"

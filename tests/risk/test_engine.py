@@ -14,9 +14,9 @@ import pytest
 
 from phenotyping.events import Alert, ClinicalEvent, Notice
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.simulate import CohortSpec, Deterioration, simulate
 from phenotyping.risk.engine import RiskParams, RiskState
 from phenotyping.risk.stats import arl_for_threshold
+from phenotyping.simulate import CohortSpec, Deterioration, simulate
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 START = dt.date(2024, 1, 1)

@@ -13,7 +13,7 @@ import pytest
 
 from phenotyping.events import ActivityBatch
 from phenotyping.pipeline import Pipeline
-from phenotyping.replay.readers import read_actiwatch
+from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk import evaluation as ev
 from phenotyping.risk.engine import ordinal
 

@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from phenotyping.config import KafkaSettings
+from phenotyping.kafkaio import TopicNames, client_options
 from phenotyping.stream.codec import decode_record
-from phenotyping.stream.topics import TopicNames, client_options
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

@@ -21,9 +21,9 @@ import pytest
 from stream_helpers import Consumed, Deployment, produce, read_topic, wait_for_group, wait_for_ids
 
 from phenotyping.events import RecordingEnd, encode
-from phenotyping.replay.readers import read
+from phenotyping.replay.formats import read
 from phenotyping.replay.run import replay
-from phenotyping.replay.simulate import CohortSpec, Deterioration, simulate, write_jsonl
+from phenotyping.simulate import CohortSpec, Deterioration, simulate, write_jsonl
 from phenotyping.stream.codec import decode_record, encode_record
 
 pytestmark = [pytest.mark.kafka]

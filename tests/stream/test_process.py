@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from phenotyping.events import ActivityBatch, AnyMessage, RecordingEnd, encode
+from phenotyping.kafkaio import TopicNames
 from phenotyping.pipeline import Pipeline, StepOutput
-from phenotyping.replay.simulate import CohortSpec, simulate
+from phenotyping.simulate import CohortSpec, simulate
 from phenotyping.stream.codec import (
     REASONS,
     decode_record,
@@ -28,7 +29,6 @@ from phenotyping.stream.process import (
     check_routes,
     routes,
 )
-from phenotyping.stream.topics import TopicNames
 
 NAMES = TopicNames("d", "f", "a", "n", "dl", "c")
 PARTITIONS = 3

@@ -15,11 +15,11 @@ import pytest
 
 import phenotyping.stream.process as process_mod
 from phenotyping.events import AnyMessage, RecordingEnd, decode, encode
+from phenotyping.kafkaio import TopicNames
 from phenotyping.pipeline import Pipeline, StepOutput
-from phenotyping.replay.simulate import CohortSpec, simulate
+from phenotyping.simulate import CohortSpec, simulate
 from phenotyping.stream.codec import REASONS, decode_record, default_partition, encode_record
 from phenotyping.stream.process import BatchProcessor, Record
-from phenotyping.stream.topics import TopicNames
 
 NAMES = TopicNames("d", "f", "a", "n", "dl", "c")
 PARTITIONS = 3

@@ -11,10 +11,10 @@ import pytest
 from phenotyping.config import KafkaSettings
 from phenotyping.errors import InputError
 from phenotyping.events import decode
+from phenotyping.kafkaio import TopicNames, dead_letter_max_bytes, specs
 from phenotyping.stream.codec import REASONS, Source, classify, dead_letter, decode_record
 from phenotyping.stream.commands import ROLES
 from phenotyping.stream.tail import FORMATS, format_record
-from phenotyping.stream.topics import TopicNames, dead_letter_max_bytes, specs
 
 GOOD = (
     b'{"type":"activity","version":1,"event_id":"e1","subject_id":"s1","source":"d",'

@@ -1,4 +1,4 @@
-"""Tests for phenotyping.replay.simulate (the synthetic cohort generator).
+"""Tests for phenotyping.simulate (the synthetic cohort generator).
 
 Expected values are structural (derived from the documented model parameters, e.g.
 "a day batch arrives at most 120 min after local midnight", "Europe/Oslo springs from
@@ -29,7 +29,7 @@ from phenotyping.events import (
     decode,
     encode,
 )
-from phenotyping.replay.simulate import (
+from phenotyping.simulate import (
     DEMO_RELAPSING,
     CohortSpec,
     Deterioration,

@@ -1,6 +1,6 @@
 """Replay into Kafka: recorded streams -> device messages on the device topic.
 
-The same readers as the in-process replay (:mod:`phenotyping.replay.readers`) turn each
+The same readers as the in-process replay (:mod:`phenotyping.replay.formats`) turn each
 recording into the messages a device would have sent; each is published keyed by its
 subject_id (so one subject's messages stay in order in one partition), with its event times
 untouched. After the last message a :class:`~phenotyping.events.RecordingEnd` per subject
@@ -24,15 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from phenotyping.config import KafkaSettings
-from phenotyping.errors import FormatError, PhenotypingError
-from phenotyping.events import AnyMessage, RecordingEnd, encode
-from phenotyping.replay.readers import ReadReport, event_id, files_in, read
-from phenotyping.stream.process import samples
-from phenotyping.stream.topics import TopicError, TopicNames, client_options, partition_counts
-
-
-class PublishError(PhenotypingError):
-    """The broker did not take a message."""
+from phenotyping.errors import FormatError, PhenotypingError, PublishError, TopicError
+from phenotyping.events import AnyMessage, RecordingEnd, encode, samples
+from phenotyping.kafkaio import TopicNames, client_options, partition_counts
+from phenotyping.replay.formats import ReadReport, event_id, files_in, read
 
 
 @dataclass

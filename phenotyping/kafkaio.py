@@ -1,4 +1,9 @@
-"""Topic names and configurations, and ``phenotyping topics create``.
+"""The Kafka client side every shell shares: topic names and configurations, client
+connection options, and topic administration (``phenotyping topics create``).
+
+Used by the stream workers (:mod:`phenotyping.stream`), the clinician feed
+(:mod:`phenotyping.feed`) and the replay publisher (:mod:`phenotyping.replay.publish`), so
+that no shell borrows from another.
 
 Every topic has the same number of partitions (``KafkaSettings.partitions``): the device
 topic is keyed by subject_id, the state changelog follows it partition by partition, and
@@ -15,15 +20,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 from phenotyping.config import KafkaSettings
-from phenotyping.errors import PhenotypingError
+from phenotyping.errors import TopicError
 
 #: Name of the faust table that holds each subject's state (its changelog topic is
 #: ``<app_id>-subject_state-changelog``).
 STATE_TABLE = "subject_state"
-
-
-class TopicError(PhenotypingError):
-    """Topics are missing or do not match the settings (run ``phenotyping topics create``)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def client_options(kafka: KafkaSettings) -> dict[str, object]:
 
 
 async def partition_counts(kafka: KafkaSettings, names: list[str]) -> dict[str, int]:
+    """Partition count of each topic in ``names`` that exists."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(**client_options(kafka))
@@ -195,38 +197,43 @@ async def partition_counts(kafka: KafkaSettings, names: list[str]) -> dict[str, 
     return counts
 
 
+async def create_topic(kafka: KafkaSettings, name: str, config: dict[str, str]) -> str:
+    """Create topic ``name`` (``kafka.partitions`` partitions, ``config``) unless it exists;
+    return ``created`` or ``exists``. Raises :class:`TopicError` when the broker refuses."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        topic = NewTopic(name, kafka.partitions, kafka.replication_factor, topic_configs=config)
+        try:
+            response = await admin.create_topics([topic])
+        except TopicAlreadyExistsError:
+            return "exists"
+        for _name, code, message in response.topic_errors:
+            if code == TopicAlreadyExistsError.errno:
+                return "exists"
+            if code != 0:
+                raise TopicError(f"{name}: broker refused to create it ({message})")
+    finally:
+        await admin.close()
+    return "created"
+
+
 async def create(kafka: KafkaSettings) -> list[tuple[TopicSpec, str]]:
     """Create the missing topics; return each spec with ``created`` or ``exists``.
 
     Raises :class:`TopicError` when an existing topic has another partition count.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
     wanted = specs(kafka)
     existing = await partition_counts(kafka, [s.name for s in wanted])
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
     result: list[tuple[TopicSpec, str]] = []
-    try:
-        for spec in wanted:
-            if spec.name in existing:
-                result.append((spec, "exists"))
-                continue
-            topic = NewTopic(
-                spec.name, kafka.partitions, kafka.replication_factor, topic_configs=spec.config
-            )
-            try:
-                response = await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                result.append((spec, "exists"))
-                continue
-            for _name, code, message in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
-                    raise TopicError(f"{spec.name}: broker refused to create it ({message})")
-            result.append((spec, "created"))
-    finally:
-        await admin.close()
+    for spec in wanted:
+        if spec.name in existing:
+            result.append((spec, "exists"))
+        else:
+            result.append((spec, await create_topic(kafka, spec.name, spec.config)))
     counts = await _wait_for(kafka, [s.name for s in wanted])
     check_counts(kafka, counts)
     return result
