@@ -90,6 +90,8 @@ def _parse_wall_clock(text: pd.Series) -> pd.Series:
             parsed = None
     if parsed is None:
         parsed = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        lo, hi = pd.Timestamp("1990-01-01"), pd.Timestamp("2200-01-01")
+        parsed = parsed.where((parsed >= lo) & (parsed < hi))
     return parsed
 
 
