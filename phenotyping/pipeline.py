@@ -20,15 +20,15 @@ from phenotyping import __version__
 from phenotyping.errors import InputError, StateError
 from phenotyping.events import (
     ActivityBatch,
+    AnyMessage,
     ClinicalEvent,
     HeartBeatBatch,
     RecordingEnd,
     SleepEpisode,
 )
 from phenotyping.features.day import NO_OFFSET, EngineParams, SubjectDays
+from phenotyping.features.time import iso_date
 from phenotyping.risk.engine import RiskParams, RiskState, config_version
-
-Message = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
 
 #: A sample may lie at most this many days after the subject's time reference (the latest
 #: sample seen, or the end of the last closed day if later): one stray timestamp years
@@ -142,7 +142,7 @@ def _seconds(t: Any) -> int:
     return int(t.timestamp())
 
 
-def apply(engine: SubjectDays, msg: Message) -> None:
+def apply(engine: SubjectDays, msg: AnyMessage) -> None:
     """Feed one validated message into a subject's day engine (no output)."""
     if isinstance(msg, ActivityBatch):
         counts = None if msg.counts is None else np.array(msg.counts, dtype=np.float64)
@@ -167,7 +167,7 @@ def apply(engine: SubjectDays, msg: Message) -> None:
         )
 
 
-def step(state: SubjectState, msg: Message) -> StepOutput:
+def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
     """Apply one message to its subject's state; return the rows, alerts and notices it
     caused.
 
@@ -205,7 +205,7 @@ def step(state: SubjectState, msg: Message) -> StepOutput:
                     "kind": "late_data",
                     "event_id": msg.event_id,
                     "samples_not_applied": late,
-                    "closed_through": _iso(state.days.closed_through),
+                    "closed_through": iso_date(state.days.closed_through),
                 },
             )
         )
@@ -219,7 +219,7 @@ def reference_min(days: SubjectDays) -> int | None:
     return None if ref < -(2**61) else int(ref)
 
 
-def check_window(days: SubjectDays, msg: Message) -> None:
+def check_window(days: SubjectDays, msg: AnyMessage) -> None:
     """Raise :class:`OutOfWindow` unless every sample of ``msg`` lies within
     [reference - MAX_BEHIND_DAYS, reference + MAX_AHEAD_DAYS] (local time) -- or wholly in
     closed days (late data, which the engine counts without growing anything). A subject's
@@ -248,7 +248,7 @@ def check_window(days: SubjectDays, msg: Message) -> None:
     if _seconds(last) // 60 + tz > ref + MAX_AHEAD_DAYS * _DAY:
         raise OutOfWindow(
             f"time: {last.isoformat()} is more than {MAX_AHEAD_DAYS} days after this "
-            f"subject's latest data ({_iso((ref - 1) // _DAY)}); not applied",
+            f"subject's latest data ({iso_date((ref - 1) // _DAY)}); not applied",
             "ahead",
         )
     open_from = (days.closed_through + 1) * _DAY
@@ -257,7 +257,7 @@ def check_window(days: SubjectDays, msg: Message) -> None:
     ):  # (wholly in closed days it is late data: counted, cheaply, by the engine)
         raise OutOfWindow(
             f"time: {first.isoformat()} is more than {MAX_BEHIND_DAYS} days before this "
-            f"subject's latest data ({_iso((ref - 1) // _DAY)}); not applied",
+            f"subject's latest data ({iso_date((ref - 1) // _DAY)}); not applied",
             "behind",
         )
 
@@ -304,10 +304,6 @@ def flush(subject: str, state: SubjectState) -> StepOutput:
     return _judge(subject, state, state.days.flush())
 
 
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))
-
-
 def _tag(subject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"subject_id": subject, **row} for row in rows]
 
@@ -326,10 +322,10 @@ class Pipeline:
             st = self.store[subject] = SubjectState.new(self.params, self.risk)
         return st
 
-    def process(self, msg: Message) -> StepOutput:
+    def process(self, msg: AnyMessage) -> StepOutput:
         return step(self.state(msg.subject_id), msg)
 
-    def run(self, messages: Iterable[Message]) -> Iterator[dict[str, Any]]:
+    def run(self, messages: Iterable[AnyMessage]) -> Iterator[dict[str, Any]]:
         """Process every message, then flush every subject: all daily rows, in order."""
         for msg in messages:
             yield from self.process(msg).daily

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from subprocess_helpers import CliProcess
 
 from phenotyping.feed.auth import hash_token
 from phenotyping.feed.store import Incoming
@@ -123,6 +123,39 @@ def free_port() -> int:
         return port
 
 
+#: How a server says the port it was given is taken (aiohttp/asyncio: errno 98, EADDRINUSE).
+PORT_TAKEN = ("address already in use", "[Errno 98]", "EADDRINUSE")
+
+
+def start_on_free_port(
+    start: Callable[[int], FeedProcess],
+    *,
+    attempts: int = 5,
+    timeout: float = 120.0,
+    ports: Iterator[int] | None = None,
+) -> tuple[FeedProcess, int]:
+    """Start a server on a free port and wait until ``/healthz`` says ready.
+
+    :func:`free_port` only finds a port that WAS free: another process (another engineer's
+    tests, a parallel worker) can bind it before our server does. When the server exits
+    because the port is taken, start it again on a new port (up to ``attempts`` times); any
+    other failure is raised at once. ``ports`` replaces :func:`free_port` (tests of this).
+    """
+    for attempt in range(1, attempts + 1):
+        port = next(ports) if ports is not None else free_port()
+        proc = start(port)
+        try:
+            proc.wait_ready(f"http://127.0.0.1:{port}", timeout)
+            return proc, port
+        except AssertionError:
+            exited = proc.proc.poll() is not None
+            proc.stop()
+            if exited and attempt < attempts and any(m in proc.text() for m in PORT_TAKEN):
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def get_json(url: str, token: str | None = None, timeout: float = 10.0) -> tuple[int, Any]:
     req = urllib.request.Request(url)
     if token is not None:
@@ -134,38 +167,18 @@ def get_json(url: str, token: str | None = None, timeout: float = 10.0) -> tuple
         return exc.code, json.loads(exc.read() or b"null")
 
 
-class FeedProcess:
-    """``phenotyping feed`` (or any command) as a subprocess with its output in a log file."""
-
-    def __init__(self, cmd: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> None:
-        self.log = log
-        self._fh = log.open("wb")
-        self.proc = subprocess.Popen(
-            cmd,
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+class FeedProcess(CliProcess):
+    """``phenotyping feed`` (or any command) under test, which can wait until it serves."""
 
     @classmethod
     def feed(cls, env: Mapping[str, str], log: Path) -> FeedProcess:
         return cls([sys.executable, "-m", "phenotyping.cli", "feed"], env, log, log.parent)
 
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.text().splitlines()[-n:])
-
     def wait_ready(self, base_url: str, timeout: float = 120.0) -> None:
         """Poll ``/healthz`` (bounded) until the feed has read the topics."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"feed exited ({self.proc.returncode}):\n{self.tail()}")
+            self.check_alive()
             try:
                 status, body = get_json(base_url + "/healthz", timeout=2)
                 if status == 200 and body.get("ready"):
@@ -175,17 +188,6 @@ class FeedProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"feed not ready after {timeout}s:\n{self.tail()}")
             time.sleep(0.3)
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._fh.close()
-        return self.proc.returncode
 
 
 def clean_env(**extra: str) -> dict[str, str]:

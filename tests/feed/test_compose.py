@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from compose_helpers import interpolate, load, mounts, service_env, variables
-from feed_helpers import REPO, FeedProcess, free_port, get_json, write_roster
+from feed_helpers import REPO, FeedProcess, get_json, start_on_free_port, write_roster
 
 from phenotyping.feed.auth import new_token
 
@@ -320,7 +320,7 @@ def test_compose_parity_each_service_command_end_to_end(
         "PHENOTYPING_RECORDINGS": str(recordings),
     }
     services = load(COMPOSE, host)["services"]
-    port = free_port()
+    port = 0  # the feed's, chosen when it starts (start_on_free_port)
     changes: list[str] = []
     procs: list[FeedProcess] = []
 
@@ -344,9 +344,14 @@ def test_compose_parity_each_service_command_end_to_end(
     try:
         finish(start("topic-init"), 120)
         workers = [start("worker", i) for i in range(2)]  # --scale worker=2
-        feed = start("feed")
+
+        def start_feed(p: int) -> FeedProcess:
+            nonlocal port
+            port = p
+            return start("feed", p)
+
+        feed, port = start_on_free_port(start_feed)
         base = f"http://127.0.0.1:{port}"
-        feed.wait_ready(base)
         kafka = KafkaSettings(broker=f"kafka://{broker}", topic_prefix=tag, app_id=f"{tag}-app")
         wait_for_group(kafka, members=2, timeout=120)
         finish(start("replayer"), 300)

@@ -15,8 +15,8 @@ import pytest
 from feed_helpers import (
     FeedProcess,
     cut_cohort,
-    free_port,
     open_episodes,
+    start_on_free_port,
     write_roster,
 )
 from stream_helpers import read_topic
@@ -76,20 +76,19 @@ def test_a_clinician_sees_an_alert_arrive_live_and_acknowledges_it(
     token = new_token()
     subjects = sorted({a["subject_id"] for a in demo.alerts} | {"sim-001"})
     roster = write_roster(tmp_path / "roster.toml", {"dr-live": (token, subjects)})
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    feed = FeedProcess.feed(
-        {
-            **d.env,
-            "PHENOTYPING_FEED__ROSTER": str(roster),
-            "PHENOTYPING_FEED__PORT": str(port),
-            "PHENOTYPING_FEED__SESSION_SECRET": "browser-test-" + "x" * 32,
-        },
-        d.workdir / "feed.log",
+    feed, port = start_on_free_port(
+        lambda port: FeedProcess.feed(
+            {
+                **d.env,
+                "PHENOTYPING_FEED__ROSTER": str(roster),
+                "PHENOTYPING_FEED__PORT": str(port),
+                "PHENOTYPING_FEED__SESSION_SECRET": "browser-test-" + "x" * 32,
+            },
+            d.workdir / f"feed-{port}.log",
+        )
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        feed.wait_ready(base)
-
         # sign in the way a clinician does
         browser.get(base + "/alerts")
         assert browser.current_url.endswith("/login")

@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 import pytest
-from stream_helpers import REPO, Deployment, Worker, next_tag, read_topic, wait_for_group
+from stream_helpers import REPO, Deployment, next_tag, read_topic, wait_for_group
+from subprocess_helpers import CliProcess as Worker
 
 from phenotyping.config import load_settings
 from phenotyping.events import AnyMessage, RecordingEnd, encode

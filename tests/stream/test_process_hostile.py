@@ -90,7 +90,7 @@ class Harness:
         for o in result.outgoing:
             self.sent.append((o.topic, o.partition, decode_record(o.value)))
         self.counts.update(result.counts)
-        for w in self.proc.flush():
+        for w in self.proc.take_writes():
             self.table[w.subject] = w.value
 
     def topic(self, name: str) -> list[dict[str, Any]]:

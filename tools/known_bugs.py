@@ -1,0 +1,202 @@
+"""Re-plant the nine bugs of issue 14's audit, one at a time, and check a test catches each.
+
+Each bug is a one-line edit of the core applied to a scratch copy of the repository; the
+tests that run in CI WITHOUT the shared data are run against that copy (``PHENOTYPING_DATA``
+points nowhere, so real-data tests skip and cannot be what catches the bug). A bug is
+"killed" when pytest fails. The unmodified copy must pass first.
+
+Usage: ``.venv/bin/python tools/known_bugs.py`` (about 1-2 minutes; prints a table, exits 1
+if any bug survives).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    occurrence: int = 1  # which occurrence of ``old`` to replace (1 = first)
+
+
+FEATURES = ("tests/features",)
+EVENTS = ("tests/test_events.py", "tests/test_events_rules.py")
+RISK = ("tests/risk",)
+
+BUGS = (
+    Bug(
+        "7-day rolling window computed over 6 days",
+        "phenotyping/features/day.py",
+        "first = d - w + 1",
+        "first = d - w + 2",
+        FEATURES,
+    ),
+    Bug(
+        "sleep-midpoint window of 8 nights",
+        "phenotyping/features/day.py",
+        'keep = self.midpoints["date"] > d - p.window_days',
+        'keep = self.midpoints["date"] >= d - p.window_days',
+        FEATURES,
+    ),
+    Bug(
+        "hrv_valid ignores the edited-beat fraction",
+        "phenotyping/features/day.py",
+        'and hrv_row["night_fraction_edited"] <= p.max_night_edited',
+        "and True",
+        FEATURES,
+    ),
+    Bug(
+        "sedentary minutes include sleep",
+        "phenotyping/features/activity.py",
+        "awake = worn if asleep is None else worn & ~asleep",
+        "awake = worn",
+        FEATURES,
+    ),
+    Bug(
+        "noise-floor boundary <= -> <",
+        "phenotyping/features/activity.py",
+        "(x <= noise_floor)",
+        "(x < noise_floor)",
+        FEATURES,
+    ),
+    Bug(
+        "two-domain alert window of 8 days instead of 7",
+        "phenotyping/risk/engine.py",
+        "since = d - p.alert_window_days + 1",
+        "since = d - p.alert_window_days",
+        RISK,
+    ),
+    Bug(
+        "episode-over-24-h rule removed",
+        "phenotyping/events.py",
+        "if minutes > 1440:",
+        "if False:",
+        EVENTS,
+    ),
+    Bug(
+        "stages-coverage rule removed",
+        "phenotyping/events.py",
+        "if abs(covered - minutes * 60) > self.stages.epoch_s:",
+        "if False:",
+        EVENTS,
+    ),
+    Bug(
+        "MAX_SPAN rule removed",
+        "phenotyping/events.py",
+        "if last - first > MAX_SPAN:",
+        "if False:",
+        EVENTS,
+    ),
+)
+
+
+def scratch_copy(dst: Path) -> None:
+    ignore = shutil.ignore_patterns(
+        ".venv",
+        ".git",
+        "artifacts",
+        "mutants",
+        "__pycache__",
+        "*.egg-info",
+        ".mypy_cache",
+        ".ruff_cache",
+    )
+    for name in ("phenotyping", "tests", "schemas", "deploy"):
+        shutil.copytree(REPO / name, dst / name, ignore=ignore)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy2(REPO / name, dst / name)
+
+
+def plant(root: Path, bug: Bug) -> None:
+    path = root / bug.path
+    text = path.read_text()
+    at = -1
+    for _ in range(bug.occurrence):
+        at = text.index(bug.old, at + 1)  # ValueError: the code moved, update this table
+    path.write_text(text[:at] + bug.new + text[at + len(bug.old) :])
+
+
+def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHENOTYPING_")}
+    env["PHENOTYPING_DATA"] = str(root / "no-shared-data")
+    env["PYTHONPATH"] = str(root)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not kafka and not browser",
+            *tests,
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
+    return proc.returncode, time.monotonic() - t0, failed[0] if failed else proc.stdout[-200:]
+
+
+def main() -> int:
+    survived = 0
+    with tempfile.TemporaryDirectory(prefix="known-bugs-") as tmp:
+        clean = Path(tmp) / "clean"
+        scratch_copy(clean)
+        probe = subprocess.run(
+            [sys.executable, "-c", "import phenotyping; print(phenotyping.__file__)"],
+            cwd=clean,
+            env={**os.environ, "PYTHONPATH": str(clean)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if not probe.startswith(str(clean)):
+            print(f"scratch copy not imported (got {probe})", file=sys.stderr)
+            return 2
+        all_tests = tuple(sorted({t for b in BUGS for t in b.tests}))
+        rc, secs, tail = run_tests(clean, all_tests)
+        if rc != 0:
+            print(f"the unmodified copy fails its tests (rc={rc}): {tail}", file=sys.stderr)
+            return 2
+        print(f"baseline: {' '.join(all_tests)} pass ({secs:.0f} s)\n")
+        print(f"| {'bug':48} | {'where':34} | result | first failing test")
+        print(f"|{'-' * 50}|{'-' * 36}|--------|-------------------")
+        for i, bug in enumerate(BUGS):
+            root = Path(tmp) / f"bug{i}"
+            scratch_copy(root)
+            plant(root, bug)
+            rc, secs, first = run_tests(root, bug.tests)
+            killed = rc == 1
+            survived += not killed
+            verdict = "KILLED" if killed else f"SURVIVED (rc={rc})"
+            print(
+                f"| {bug.name:48} | {bug.path:34} | {verdict} | {first} ({secs:.0f} s)", flush=True
+            )
+            shutil.rmtree(root)
+    print(f"\n{len(BUGS) - survived} of {len(BUGS)} killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Summarise one cosmic-ray session: a table row (stdout) and the surviving mutants with
+their diffs (a file). Used by ``tools/mutation.sh``; works on a partial session too.
+
+cosmic-ray runs pending mutants in random order, so when a time budget stops a session
+early the judged mutants are a random sample of all of them: the kill rate is then reported
+with a 95 % Wilson interval, and the pending count is printed -- never counted as killed.
+
+Usage: mutation_report.py SESSION.sqlite NAME MODULE SECONDS SURVIVORS_FILE
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+ANNOTATION = "equivalent: mutates a type annotation"
+
+HEADER = (
+    "| module | mutants | judged | pending | incompetent | killed | survived | killed % "
+    "(95% CI) | wall time |\n|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) of every type annotation of a module (1-based lines, 0-based columns)."""
+    spans = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        notes: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            notes.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            notes.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+        for a in notes:
+            if a is not None and a.end_lineno is not None and a.end_col_offset is not None:
+                spans.append(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)))
+    return spans
+
+
+def in_annotation(
+    pos: tuple[int, int], spans: list[tuple[tuple[int, int], tuple[int, int]]]
+) -> bool:
+    return any(lo <= tuple(pos) < hi for lo, hi in spans)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return 100 * (mid - half), 100 * (mid + half)
+
+
+def skip_annotations(session: str, module: str) -> int:
+    """Mark the mutants of type annotations as skipped before the run (equivalent: with
+    ``from __future__ import annotations`` an annotation is never evaluated)."""
+    spans = annotation_spans(Path(module))
+    n = 0
+    with use_db(session, WorkDB.Mode.open) as db:
+        for item in db.pending_work_items:
+            if in_annotation(item.mutations[0].start_pos, spans):
+                db.set_result(
+                    item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=ANNOTATION)
+                )
+                n += 1
+    print(f"{module}: {n} mutants of type annotations marked equivalent, not run")
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1] == "--skip-annotations":
+        return skip_annotations(sys.argv[2], sys.argv[3])
+    session, name, module, seconds, survivors_path = sys.argv[1:6]
+    counts: Counter[str] = Counter()
+    survivors = []
+    spans = annotation_spans(Path(module))
+    with use_db(session, WorkDB.Mode.open) as db:
+        total = db.num_work_items
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED and result.output == ANNOTATION:
+                counts["equivalent (annotation)"] += 1
+            elif result.worker_outcome == WorkerOutcome.SKIPPED:
+                counts["excluded"] += 1  # filtered out by the operator set
+            elif result.worker_outcome != WorkerOutcome.NORMAL:
+                counts["killed"] += 1  # a timeout or a crashed worker: detected
+            elif result.test_outcome == TestOutcome.SURVIVED and in_annotation(
+                item.mutations[0].start_pos, spans
+            ):
+                # ``from __future__ import annotations``: an annotation is a string that is
+                # never evaluated at run time, so changing it cannot change behaviour
+                counts["equivalent (annotation)"] += 1
+            elif result.test_outcome == TestOutcome.SURVIVED:
+                counts["survived"] += 1
+                m = item.mutations[0]
+                survivors.append(
+                    f"### {item.job_id}  {m.operator_name}  line {m.start_pos[0]}"
+                    f" ({m.definition_name or ''})\n{result.diff}\n"
+                )
+            elif result.test_outcome == TestOutcome.KILLED:
+                counts["killed"] += 1
+            else:
+                counts["incompetent"] += 1  # the mutant does not even import: not counted
+    total -= counts["excluded"] + counts["equivalent (annotation)"]
+    judged = counts["killed"] + counts["survived"]
+    pending = total - judged - counts["incompetent"]
+    lo, hi = wilson(counts["killed"], judged)
+    pct = 100.0 * counts["killed"] / judged if judged else float("nan")
+    survivors.sort(key=lambda s: int(s.split(" line ")[1].split()[0]))
+    Path(survivors_path).write_text(
+        f"# {module}: {counts['survived']} surviving mutants of {judged} judged"
+        f" ({pending} pending; {counts['equivalent (annotation)']} mutants of type annotations"
+        " left out as equivalent)\n\n" + "\n".join(survivors)
+    )
+    print(
+        f"| {module} | {total} | {judged} | {pending} | {counts['incompetent']} | "
+        f"{counts['killed']} | {counts['survived']} | {pct:.1f}% ({lo:.1f}-{hi:.1f}) | "
+        f"{int(seconds) // 60} min |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
