@@ -49,6 +49,7 @@ from phenotyping.pipeline import (
     StepOutput,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
+from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
 
 #: The files :func:`write_outputs` writes, in the order the module docstring lists them.
@@ -64,9 +65,10 @@ OUTPUT_FILES = (
 
 @dataclass
 class RecordingCollector:
-    """Keeps each subject's whole activity series for the per-recording summary."""
+    """Keeps each subject's whole activity series for the per-recording summary (in a
+    temporary file: :class:`SpilledSeries`)."""
 
-    parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
+    parts: SpilledSeries = field(default_factory=SpilledSeries)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
     def add(self, msg: AnyMessage) -> None:
@@ -80,14 +82,12 @@ class RecordingCollector:
 
                 summed = minute_sums(values, msg.epoch_s, (start_s % 60) // msg.epoch_s)
                 values = values if summed is None else summed
-            self.parts.setdefault(msg.subject_id, []).append(
-                (start_s // 60, msg.tz_offset_min, values)
-            )
+            self.parts.add(msg.subject_id, start_s // 60, msg.tz_offset_min, values)
 
     def summaries(self) -> list[dict[str, Any]]:
         rows = []
-        for subject in sorted(self.parts):
-            parts = sorted(self.parts[subject], key=lambda p: p[0])
+        for subject in sorted(self.parts.subjects()):
+            parts = sorted(self.parts.parts(subject), key=lambda p: p[0])
             first = parts[0][0]
             last = max(p[0] + len(p[2]) for p in parts)
             series = np.full(last - first, np.nan)
@@ -101,7 +101,7 @@ class RecordingCollector:
 
 @dataclass
 class ReplayResult:
-    daily: list[dict[str, Any]]
+    daily: Sequence[dict[str, Any]]  # a list, or rows spilled to a temporary file
     recordings: list[dict[str, Any]]
     report: ReadReport
     late: int
@@ -110,6 +110,7 @@ class ReplayResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
+    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -134,6 +135,13 @@ class ReplayResult:
         return lines
 
 
+#: Subject states kept live in a one-process replay; the others are parked as their bytes
+#: (~20 KiB instead of ~150-250 KiB). Large enough that a JSONL cohort whose subjects'
+#: messages interleave does not serialise a state per message (~2-4 ms each) until it has
+#: more subjects than this; ~100 MB at most.
+LIVE_STATES = 512
+
+
 def _replay_files(
     files: Sequence[Path],
     fmt: str,
@@ -141,14 +149,19 @@ def _replay_files(
     risk: RiskParams,
     progress: bool,
     options: ReadOptions | None = None,
+    spill: bool = False,
 ) -> ReplayResult:
+    """Replay ``files`` in this process. With ``spill`` (one process: the result is not
+    sent to a parent) daily rows go to a temporary file and idle subject states are kept
+    as their compressed bytes, so memory grows by little more than the states."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     report = ReadReport()
-    pipeline = Pipeline(params, risk)
+    pipeline = Pipeline(params, risk, store=ParkedStates(LIVE_STATES) if spill else {})
     collector = RecordingCollector()
     out = StepOutput()
+    daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
@@ -160,17 +173,30 @@ def _replay_files(
                     continue
                 collector.add(msg)
                 samples += events.samples(msg)
+                if spill:
+                    daily.extend(step_out.daily)
+                    step_out.daily.clear()
                 out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
-    out.extend(pipeline.flush())
-    daily = out.daily
-    late = sum(s.days.late for s in pipeline.store.values())
+    step_out = pipeline.flush()
+    if spill:
+        daily.extend(step_out.daily)
+        step_out.daily.clear()
+    out.extend(step_out)
+    late = state_bytes = 0
+    for subject in list(pipeline.store):  # one at a time: parked states stay parked
+        state = pipeline.store[subject]
+        late += state.days.late
+        state_bytes += len(state.to_bytes())
     recordings = collector.summaries()
+    nights: dict[str, list[dict[str, Any]]] = {}
+    for r in daily:  # one pass: the rows may be on disk
+        nights.setdefault(r["subject_id"], []).append({k: r.get(k) for k in _TIMING_KEYS})
     for rec in recordings:
-        rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
+        rec.update(nightly_timing(nights.get(rec["subject_id"], [])))
     return ReplayResult(
         daily,
         recordings,
@@ -181,7 +207,11 @@ def _replay_files(
         out.notices,
         out.alerts,
         clinical=list(collector.clinical.values()),
+        state_bytes=state_bytes,
     )
+
+
+_TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
 
 
 def _message_reason(exc: InputError) -> str:
@@ -232,9 +262,11 @@ def replay(
     risk = risk or RiskParams()
     t0 = time.perf_counter()
     files = [f for p in paths for f in files_in(p)]
+    if not files:
+        raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, options)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -263,15 +295,22 @@ def replay(
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
     key = natural_key
-    return ReplayResult(
-        daily=sorted(
+    daily: Sequence[dict[str, Any]]
+    if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
+        parts[0].daily.sort(key)
+        daily = parts[0].daily
+    else:
+        daily = sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
-        ),
+        )
+    return ReplayResult(
+        daily=daily,
         recordings=sorted(
             (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
         ),
         report=report,
         late=sum(p.late for p in parts),
+        state_bytes=sum(p.state_bytes for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
         notices=[n for p in parts for n in p.notices],
@@ -281,6 +320,22 @@ def replay(
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
         ),
     )
+
+
+def found_nothing(path: Path) -> str:
+    """Why ``path`` has nothing to replay, naming what it does hold."""
+    if path.is_file():
+        return f"{path}: not a recording in a known format (use --format)"
+    kinds: dict[str, int] = {}
+    n = 0
+    for f in path.rglob("*"):
+        if f.is_file():
+            n += 1
+            suffix = "".join(f.suffixes[-2:]).lower() or "(no extension)"
+            kinds[suffix] = kinds.get(suffix, 0) + 1
+    listing = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
+    held = f"{n} file(s): {listing}" if n else "no files"
+    return f"{path}: no recording in a known format found ({held})"
 
 
 def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
@@ -334,7 +389,7 @@ def _json_number(v: Any) -> Any:
     raise TypeError(f"{type(v).__name__} is not JSON serialisable")
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
