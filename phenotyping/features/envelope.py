@@ -89,9 +89,6 @@ def unpack(
                 raise StateError(f"state: corrupt (array {name!r} out of bounds)")
             arrays[name] = np.frombuffer(payload, dt, n, pos).copy()
             pos += dt.itemsize * n
-        missing = set(dtypes) - set(arrays)
-        if missing:
-            raise StateError(f"state: corrupt (missing arrays {sorted(missing)})")
     except StateError:
         raise
     except Exception as exc:  # untrusted bytes: any failure is a corrupt state
