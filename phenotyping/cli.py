@@ -346,18 +346,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _broker_of(args: argparse.Namespace) -> str:
+    """The broker a command tried to reach (its --broker, else the settings')."""
+    broker = getattr(args, "broker", None)
+    if broker:
+        return str(broker)
+    try:
+        from phenotyping.config import load_settings
+
+        return load_settings(getattr(args, "config", None)).kafka.broker
+    except Exception:  # the settings themselves are broken: say so without an address
+        return "(the configured address)"
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """The one-line reason if ``exc`` means the Kafka broker could not be reached."""
+    import asyncio
+
+    module = type(exc).__module__
+    if module.startswith(("aiokafka", "kafka")):
+        return str(exc).removeprefix(f"{type(exc).__name__}: ") or type(exc).__name__
+    if isinstance(exc, ConnectionError | asyncio.TimeoutError | TimeoutError):
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("topics", "tail", "replay"):
+        import logging
+
+        # aiokafka logs every failed connection attempt; these one-shot commands report a
+        # broker they cannot reach in one line instead (below)
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args))
-    except PhenotypingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError, EOFError) as exc:  # e.g. --out is a file, a bad argument
-        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+    except Exception as exc:
+        reason = _unreachable(exc)
+        if reason is None:
+            return _error(exc)
+        print(f"cannot reach the Kafka broker at {_broker_of(args)}: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _error(exc: Exception) -> int:
+    """One line for the errors a user can act on; anything else is a bug: re-raised."""
+    if isinstance(exc, PhenotypingError):
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(exc, OSError | ValueError | EOFError):  # e.g. --out is a file
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    raise exc
 
 
 if __name__ == "__main__":
