@@ -503,8 +503,14 @@ class SubjectDays:
         local = self._cover_whole_days(last)
         dates = local // MINUTES_PER_DAY
         has = self._has_data(dates)
-        first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
-        start = max(self.closed_through + 1, first)
+        if has.any():
+            start = max(self.closed_through + 1, int(dates[np.flatnonzero(has)[0]]))
+        elif self.closed_through > -(2**61):
+            # the window has emptied (a silent subject, closed by processing time): its days
+            # still get (empty) rows, so data-gap notices keep coming
+            start = self.closed_through + 1
+        else:
+            start = last + 1
         rows = []
         lo = np.searchsorted(dates, np.arange(start, last + 2))
         cum = np.concatenate([[0], np.cumsum(has)])

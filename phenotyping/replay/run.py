@@ -28,7 +28,7 @@ import csv
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,18 @@ from typing import Any
 import numpy as np
 
 from phenotyping import events
-from phenotyping.errors import FormatError
+from phenotyping.errors import FormatError, InputError
 from phenotyping.events import ActivityBatch, AnyMessage, ClinicalEvent, encode, natural_key
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Pipeline, StepOutput
+from phenotyping.pipeline import (
+    MAX_AHEAD_DAYS,
+    MAX_BEHIND_DAYS,
+    OutOfWindow,
+    Pipeline,
+    StepOutput,
+)
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
@@ -91,12 +97,6 @@ class RecordingCollector:
             start_local = first + parts[0][1]
             rows.append({"subject_id": subject, **recording_summary(series, start_local % 1440)})
         return rows
-
-
-def _tee(messages: Iterable[AnyMessage], collector: RecordingCollector) -> Iterator[AnyMessage]:
-    for msg in messages:
-        collector.add(msg)
-        yield msg
 
 
 @dataclass
@@ -165,15 +165,22 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report, options), collector):
+            for msg in read(f, fmt, report, options):
+                try:
+                    step_out = pipeline.process(msg)
+                except InputError as exc:  # e.g. outside the subject's time window
+                    report.reject(_message_reason(exc))
+                    continue
+                collector.add(msg)
                 samples += events.samples(msg)
-                step_out = pipeline.process(msg)
                 if spill:
                     daily.extend(step_out.daily)
                     step_out.daily.clear()
                 out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
+        except Exception as exc:  # a reader bug must not cost the other files
+            report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
     step_out = pipeline.flush()
     if spill:
         daily.extend(step_out.daily)
@@ -207,6 +214,16 @@ def _replay_files(
 _TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
 
 
+def _message_reason(exc: InputError) -> str:
+    """The reason counted in the report for a message the pipeline refused (no dates or
+    ids in it, so equal reasons add up)."""
+    if isinstance(exc, OutOfWindow):
+        if exc.rule == "ahead":
+            return f"time: more than {MAX_AHEAD_DAYS} days after the subject's latest data"
+        return f"time: more than {MAX_BEHIND_DAYS} days before the subject's latest data"
+    return f"message not used: {str(exc).split(':', 1)[0]}"
+
+
 def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
     """Across a recording's valid days and nights: counts, midpoint and social jet lag."""
     nights = [r for r in days if r.get("sleep_valid")]
@@ -237,6 +254,8 @@ def replay(
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
+    column mapping and the subject override to the third-party readers.
     """
     for p in paths:
         if not p.exists():
@@ -244,10 +263,10 @@ def replay(
     params = params or EngineParams()
     risk = risk or RiskParams()
     t0 = time.perf_counter()
-    files = [f for p in paths for f in files_in(p)]
+    files = [f for p in paths for f in files_in(p, options)]
     if not files:
         raise FormatError("; ".join(found_nothing(p) for p in paths))
-    groups = _subject_groups(files, fmt)
+    groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
         parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
@@ -321,17 +340,21 @@ def found_nothing(path: Path) -> str:
     return f"{path}: no recording in a known format found ({held})"
 
 
-def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
+def _subject_groups(
+    files: Sequence[Path], fmt: str, options: ReadOptions | None = None
+) -> list[list[Path]]:
     """Files grouped so that one subject's data never spans two processes: a recording
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""
     groups: dict[str, list[Path]] = {}
     for f in files:
         try:
-            kind = detect(f) if fmt == "auto" else fmt
+            kind = detect(f, options) if fmt == "auto" else fmt
         except FormatError:
             kind = "unreadable"
-        key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
+        # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
+        together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
+        key = kind if together else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
@@ -354,13 +377,22 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "rows": result.report.rows,
         "messages": result.report.messages,
         "samples": result.samples,
-        "unusable": dict(result.report.unusable),
+        "unusable": {str(k): int(v) for k, v in result.report.unusable.items()},
         "late_samples": result.late,
         "alerts": len(result.alerts),
         "notices": len(result.notices),
         "seconds": round(result.seconds, 3),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_number) + "\n")
+
+
+def _json_number(v: Any) -> Any:
+    """NumPy scalars as JSON numbers (counters may hold them)."""
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,20 +71,30 @@ def read(
 
 def subject_of(path: Path) -> str:
     """Subject id from a file name (``condition_1.csv.gz`` -> ``condition_1``)."""
-    return path.name.split(".")[0]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", path.name.split(".")[0])[:64] or "_"
 
 
 def _parse_wall_clock(text: pd.Series) -> pd.Series:
-    """``YYYY-MM-DD HH:MM:SS`` strings -> naive datetimes (NaT where unparseable)."""
+    """``YYYY-MM-DD HH:MM:SS`` strings -> naive datetimes (NaT where unparseable or outside
+    the years the schema accepts, 1990..2199: a row in 2300 must not overflow pandas'
+    nanosecond timestamps and abort the file)."""
     values = text.to_numpy(dtype=object)
+    parsed: pd.Series | None = None
     if len(values) and all(
         isinstance(v, str) and len(v) == 19 for v in values[:: max(1, len(values) // 50)]
     ):
         try:  # NumPy parses ISO 8601 (space or T) about 5x faster than strptime
-            return pd.Series(values.astype("datetime64[s]"), index=text.index)
+            seconds = values.astype("datetime64[s]")
+            lo_s, hi_s = np.datetime64("1990-01-01", "s"), np.datetime64("2200-01-01", "s")
+            seconds[(seconds < lo_s) | (seconds >= hi_s)] = np.datetime64("NaT")
+            parsed = pd.Series(seconds.astype("datetime64[ns]"), index=text.index)
         except ValueError:
-            pass
-    return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+            parsed = None
+    if parsed is None:
+        parsed = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        lo, hi = pd.Timestamp("1990-01-01"), pd.Timestamp("2200-01-01")
+        parsed = parsed.where((parsed >= lo) & (parsed < hi))
+    return parsed
 
 
 # fixed positions in ``YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,<digits>``
