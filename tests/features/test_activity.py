@@ -48,6 +48,12 @@ def test_flat_run_boundary_and_nan() -> None:
     assert runs_of(np.array([1, 1, 1, 0, 1, 1], bool), 3).tolist() == [1, 1, 1, 0, 0, 0]
 
 
+def test_wear_mask_defaults_two_hours_and_no_noise_floor() -> None:
+    assert not wear_mask(np.full(120, 0.0)).any()
+    assert wear_mask(np.full(119, 0.0)).all()
+    assert wear_mask(_alternating(3, 5, 300)).all()  # noise-floor rule off by default
+
+
 def test_wear_mask_missing_minutes_are_not_worn() -> None:
     assert wear_mask(np.array([5.0, NAN, 6.0]), 120).tolist() == [True, False, True]
 
