@@ -65,3 +65,61 @@ def test_the_window_is_the_parameter() -> None:
     cols, alerts = scenario(7, RiskParams(alert_window_days=8))
     assert cols[A + 7]["risk_level"] == "elevated"
     assert [a["kind"] for a in alerts] == ["opened"]
+
+
+def _run(over: dict[int, dict[str, Any]], n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    state = RiskState()
+    cols, alerts, notices = [], [], []
+    for row in rows(n, over):
+        c, a, nt = state.assess("s1", row)
+        cols.append(c)
+        alerts += a
+        notices += nt
+    return cols, alerts, notices
+
+
+def _both(days: range) -> dict[int, dict[str, Any]]:
+    return {i: {"activity_mean_worn": 100.0, "sleep_tst_min": 600.0} for i in days}
+
+
+def test_episode_resolves_after_3_days_below_elevated_then_cools_down_7_days() -> None:
+    """Both domains signal on A: opened on A. The signals leave the 7-day window on A + 7,
+    so A+7, A+8, A+9 are below elevated: resolved on A+9. A second double signal on A+14
+    falls in the cooldown (no new episode before A+9+7+1 = A+17): it opens on A+17, while
+    its signals (A+14) are still in the window; its onset is where the runs began (A+12)."""
+    over = _both(range(A - 2, A + 1))
+    over.update(_both(range(A + 12, A + 15)))
+    cols, alerts, _ = _run(over, A + 25)
+    got = [(a["kind"], a["date"], a["level"]) for a in alerts]
+    # a "resolved" update carries the level of the episode it closes
+    assert got[:2] == [("opened", day(A), "elevated"), ("resolved", day(A + 9), "elevated")]
+    assert [c["risk_level"] for c in cols[A + 6 : A + 10]] == ["elevated"] + ["none"] * 3
+    assert got[2] == ("opened", day(A + 17), "elevated")
+    assert alerts[2]["episode_start"] == day(A + 12)
+    assert cols[A + 14]["risk_level"] == "elevated"  # elevated, but in the cooldown
+
+
+def test_a_domain_signalling_twice_makes_two_domains_high() -> None:
+    """Activity stays at 100 for six days: its CUSUM signals on A, restarts at 0, signals
+    again on A+3 (2.5, 5.0, 7.5). With sleep's signal on A: elevated on A, high on A+3."""
+    over = {i: {"activity_mean_worn": 100.0} for i in range(A - 2, A + 4)}
+    for i in (A - 2, A - 1, A):
+        over[i]["sleep_tst_min"] = 600.0
+    cols, alerts, _ = _run(over, A + 5)
+    assert [(a["kind"], a["date"], a["level"]) for a in alerts] == [
+        ("opened", day(A), "elevated"),
+        ("escalated", day(A + 3), "high"),
+    ]
+    assert [c["risk_level"] for c in cols[A : A + 4]] == ["elevated"] * 3 + ["high"]
+
+
+def test_gap_notice_after_3_days_then_weekly_and_never_an_alert() -> None:
+    gap = {i: {"valid": False, "sleep_valid": False} for i in range(20, 40)}
+    cols, alerts, notices = _run(gap, 42)
+    assert [(n["date"], n["days_without_data"]) for n in notices] == [
+        (day(22), 3),
+        (day(29), 10),
+        (day(36), 17),
+    ]
+    assert all(n["gap_start"] == day(20) for n in notices)
+    assert alerts == []
