@@ -5,8 +5,9 @@ tests that run in CI WITHOUT the shared data are run against that copy (``PHENOT
 points nowhere, so real-data tests skip and cannot be what catches the bug). A bug is
 "killed" when pytest fails. The unmodified copy must pass first.
 
-Usage: ``.venv/bin/python tools/known_bugs.py`` (about 1-2 minutes; prints a table, exits 1
-if any bug survives).
+Usage: ``.venv/bin/python tools/known_bugs.py [--survivors]`` (about 1-2 minutes; prints a
+table, exits 1 if any bug survives). ``--survivors`` re-plants instead the non-equivalent
+mutants that survived the mutation runs, for which tests were added afterwards.
 """
 
 from __future__ import annotations
@@ -104,6 +105,57 @@ BUGS = (
 )
 
 
+ACTIVITY_TESTS = ("tests/features/test_activity.py",)
+PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
+
+#: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
+#: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
+SURVIVORS = (
+    Bug(
+        "wear_mask default run 120 -> 121",
+        "phenotyping/features/activity.py",
+        "min_run: int = 120",
+        "min_run: int = 121",
+        ACTIVITY_TESTS,
+    ),
+    Bug(
+        "wear_mask default run 120 -> 119",
+        "phenotyping/features/activity.py",
+        "min_run: int = 120",
+        "min_run: int = 119",
+        ACTIVITY_TESTS,
+    ),
+    Bug(
+        "noise-floor run starts above 1 count",
+        "phenotyping/features/activity.py",
+        "(x > 0) & (x <= noise_floor)",
+        "(x > 1) & (x <= noise_floor)",
+        ACTIVITY_TESTS,
+    ),
+    Bug(
+        "no-window index 1 instead of -1",
+        "phenotyping/features/activity.py",
+        'return float("nan"), -1',
+        'return float("nan"), 1',
+        ACTIVITY_TESTS,
+    ),
+    Bug(
+        "window needs MORE than half worn",
+        "phenotyping/features/activity.py",
+        "enough = n >= 0.5 * width",
+        "enough = n > 0.5 * width",
+        ACTIVITY_TESTS,
+    ),
+    Bug(
+        "M10 starting at minute 0 reported as none",
+        "phenotyping/features/activity.py",
+        "if i10 >= 0 else -1",
+        "if i10 > 0 else -1",
+        ACTIVITY_TESTS,
+    ),
+)
+
+
 def scratch_copy(dst: Path) -> None:
     ignore = shutil.ignore_patterns(
         ".venv",
@@ -159,6 +211,7 @@ def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
 
 
 def main() -> int:
+    bugs = SURVIVORS if "--survivors" in sys.argv[1:] else BUGS
     survived = 0
     with tempfile.TemporaryDirectory(prefix="known-bugs-") as tmp:
         clean = Path(tmp) / "clean"
@@ -174,7 +227,7 @@ def main() -> int:
         if not probe.startswith(str(clean)):
             print(f"scratch copy not imported (got {probe})", file=sys.stderr)
             return 2
-        all_tests = tuple(sorted({t for b in BUGS for t in b.tests}))
+        all_tests = tuple(sorted({t for b in bugs for t in b.tests}))
         rc, secs, tail = run_tests(clean, all_tests)
         if rc != 0:
             print(f"the unmodified copy fails its tests (rc={rc}): {tail}", file=sys.stderr)
@@ -182,7 +235,7 @@ def main() -> int:
         print(f"baseline: {' '.join(all_tests)} pass ({secs:.0f} s)\n")
         print(f"| {'bug':48} | {'where':34} | result | first failing test")
         print(f"|{'-' * 50}|{'-' * 36}|--------|-------------------")
-        for i, bug in enumerate(BUGS):
+        for i, bug in enumerate(bugs):
             root = Path(tmp) / f"bug{i}"
             scratch_copy(root)
             plant(root, bug)
@@ -194,7 +247,7 @@ def main() -> int:
                 f"| {bug.name:48} | {bug.path:34} | {verdict} | {first} ({secs:.0f} s)", flush=True
             )
             shutil.rmtree(root)
-    print(f"\n{len(BUGS) - survived} of {len(BUGS)} killed")
+    print(f"\n{len(bugs) - survived} of {len(bugs)} killed")
     return 1 if survived else 0
 
 

@@ -168,3 +168,26 @@ def test_day_shorter_than_the_windows_has_no_m10_l5() -> None:
     assert math.isnan(f["m10_mean"]) and math.isnan(f["l5_mean"])
     g = _day(np.full(300, 5.0))  # long enough for L5, not for M10
     assert g["l5_start_min"] == 0 and g["l5_mean"] == 5.0 and g["m10_start_min"] == -1
+
+
+def test_noise_floor_run_includes_counts_of_one() -> None:
+    """(0, floor]: a run of 1s and 2s is a device at rest too."""
+    x = np.r_[50.0, _alternating(1, 2, 120), 50.0]
+    assert wear_mask(x, 120, noise_floor=10).tolist() == [True] + [False] * 120 + [True]
+
+
+def test_window_needs_exactly_half_its_minutes_worn() -> None:
+    x = np.full(300, 4.0)
+    worn = np.zeros(300, bool)
+    worn[:150] = True  # exactly half of the L5 window
+    assert _day(x, worn)["l5_start_min"] == 0 and _day(x, worn)["l5_mean"] == 4.0
+    worn[149] = False  # one minute less
+    assert _day(x, worn)["l5_start_min"] == -1
+
+
+def test_most_active_window_at_the_start_of_the_day() -> None:
+    x = np.full(1440, 10.0)
+    x[:600] = 200.0
+    f = _day(x)
+    assert (f["m10_start_min"], f["m10_mean"]) == (0, 200.0)
+    assert f["l5_start_min"] == 600
