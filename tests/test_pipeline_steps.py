@@ -227,8 +227,9 @@ def test_state_round_trip_and_refusals() -> None:
     raw = state.to_bytes()
     with pytest.raises(StateError, match="too short"):
         SubjectState.from_bytes(raw[:7])
-    with pytest.raises(StateError, match="bad magic"):
-        SubjectState.from_bytes(b"XXXX" + raw[4:])
+    for magic in (b"XXXX", b"AAAA", b"PHSR", b"PHST"):  # after and before b"PHSS"
+        with pytest.raises(StateError, match="bad magic"):
+            SubjectState.from_bytes(magic + raw[4:])
     with pytest.raises(StateError, match="unknown version 2"):
         SubjectState.from_bytes(raw[:4] + (2).to_bytes(2, "little") + raw[6:])
 
