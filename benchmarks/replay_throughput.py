@@ -18,6 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
+from phenotyping.events import samples
 from phenotyping.pipeline import SubjectState, step
 from phenotyping.replay.formats import files_in, read
 from phenotyping.replay.run import replay
@@ -27,7 +28,7 @@ def parse_only(paths: list[Path]) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = 0
     for msg in (m for p in paths for m in read(p)):
-        n += msg.n_epochs if hasattr(msg, "n_epochs") else 1
+        n += samples(msg)
     return time.perf_counter() - t0, n
 
 

@@ -159,7 +159,7 @@ def samples_of(value: bytes) -> int:
 async def _raw(settings: Any, expect: int) -> dict[str, float]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from phenotyping.events import ActivityBatch, decode
+    from phenotyping import events
     from phenotyping.kafkaio import TopicNames, client_options
 
     kafka = settings.kafka
@@ -183,9 +183,9 @@ async def _raw(settings: Any, expect: int) -> dict[str, float]:
             t0 = t0 or time.monotonic()
             for recs in batch.values():
                 for r in recs:
-                    msg = decode(r.value, now=dt.datetime.now(dt.UTC))
+                    msg = events.decode(r.value, now=dt.datetime.now(dt.UTC))
                     n += 1
-                    samples += msg.n_epochs if isinstance(msg, ActivityBatch) else 1
+                    samples += events.samples(msg)
         secs = time.monotonic() - (t0 or time.monotonic())
     finally:
         await consumer.stop()
@@ -202,21 +202,13 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
     """(b): a faust app whose agent only decodes, consuming like our worker."""
     import faust
 
-    from phenotyping.events import ActivityBatch, decode
+    from phenotyping.events import decode, samples
     from phenotyping.kafkaio import TopicNames
+    from phenotyping.stream.app import app_options
 
     kafka = settings.kafka
-    app = faust.App(
-        f"{kafka.app_id}-bare",
-        broker=kafka.broker,
-        store="memory://",
-        web_enabled=False,
-        autodiscover=False,
-        consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=kafka.stream_buffer_maxsize,
-        consumer_max_fetch_size=kafka.fetch_max_bytes_per_partition,
-        topic_partitions=kafka.partitions,
-    )
+    # configured like the worker (stream.app.app_options), without a table store
+    app = faust.App(f"{kafka.app_id}-bare", **{**app_options(kafka), "store": "memory://"})
     topic = app.topic(
         TopicNames.from_settings(kafka).device, key_serializer="raw", value_serializer="raw"
     )
@@ -228,7 +220,7 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
             now = dt.datetime.now(dt.UTC)
             for e in events:
                 msg = decode(e.message.value, now=now)
-                state["samples"] += msg.n_epochs if isinstance(msg, ActivityBatch) else 1
+                state["samples"] += samples(msg)
             state["n"] += len(events)
             state["t1"] = time.monotonic()
 

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from phenotyping.config import Settings
     from phenotyping.replay.run import ReplayResult
 
-OUTPUT_FILES = "daily_features.csv, recording_summary.csv, alerts.jsonl, notices.jsonl, report.json"
-
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings of this run (defaults < --config/PHENOTYPING_CONFIG < environment), printed."""
@@ -35,7 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from phenotyping.replay.run import replay, write_outputs
+    from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
 
     if args.broker:
         return _replay_to_broker(args)
@@ -52,7 +50,7 @@ def _replay(args: argparse.Namespace) -> int:
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/: {OUTPUT_FILES}")
+    print(f"wrote {args.out}/: {', '.join(OUTPUT_FILES)}, settings.txt")
     if args.plots:
         _write_plots(result, args.out)
     return 0
@@ -109,7 +107,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from phenotyping.replay.run import replay, write_outputs
+    from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
     from phenotyping.simulate import DEMO_RELAPSING, demo_spec, simulate, write_jsonl
 
     settings = _settings(args)
@@ -136,7 +134,7 @@ def _demo(args: argparse.Namespace) -> int:
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
         print(line)
-    print(f"wrote {args.out}/: {OUTPUT_FILES}, clinical_events.jsonl, settings.txt")
+    print(f"wrote {args.out}/: {', '.join(OUTPUT_FILES)}, settings.txt")
     for a in result.alerts:
         if a["kind"] == "opened":
             print(

@@ -21,12 +21,14 @@ intervals outside 250-2500 ms. They are real recordings of artefacts and ectopic
 the HRV artefact filter removes them and reports the fraction edited (the schema only
 rejects RR <= 0 or >= 60 s, which no heart produces).
 
-This module imports only pydantic and the standard library.
+This module imports pydantic, orjson and the standard library only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -261,7 +263,7 @@ class RecordingEnd(_Message):
 
 
 AnyMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
-Message = Annotated[AnyMessage, Field(discriminator="type")]
+_Tagged = Annotated[AnyMessage, Field(discriminator="type")]  # validated by its "type"
 MESSAGE_TYPES: dict[str, type[_Message]] = {
     "activity": ActivityBatch,
     "heartbeat": HeartBeatBatch,
@@ -269,7 +271,7 @@ MESSAGE_TYPES: dict[str, type[_Message]] = {
     "clinical": ClinicalEvent,
     "recording_end": RecordingEnd,
 }
-_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(Message)
+_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(_Tagged)
 
 
 class _Out(BaseModel):
@@ -393,6 +395,18 @@ def samples(msg: AnyMessage) -> int:
     if isinstance(msg, HeartBeatBatch):
         return len(msg.rr_ms)
     return 1
+
+
+def natural_key(name: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """Sort key that orders the numbers in subject ids and file names by value, the one
+    order in which subjects and recordings are listed (``s2`` before ``s10``).
+
+    Examples
+    --------
+    >>> sorted(["user_10", "user_2", "user_1"], key=natural_key)
+    ['user_1', 'user_2', 'user_10']
+    """
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", os.fspath(name)))
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

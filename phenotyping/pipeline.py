@@ -20,15 +20,15 @@ from phenotyping import __version__
 from phenotyping.errors import StateError
 from phenotyping.events import (
     ActivityBatch,
+    AnyMessage,
     ClinicalEvent,
     HeartBeatBatch,
     RecordingEnd,
     SleepEpisode,
 )
 from phenotyping.features.day import EngineParams, SubjectDays
+from phenotyping.features.time import iso_date
 from phenotyping.risk.engine import RiskParams, RiskState, config_version
-
-Message = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
 
 _MAGIC = b"PHSS"
 _VERSION = 1
@@ -96,7 +96,7 @@ def _seconds(t: Any) -> int:
     return int(t.timestamp())
 
 
-def apply(engine: SubjectDays, msg: Message) -> None:
+def apply(engine: SubjectDays, msg: AnyMessage) -> None:
     """Feed one validated message into a subject's day engine (no output)."""
     if isinstance(msg, ActivityBatch):
         counts = None if msg.counts is None else np.array(msg.counts, dtype=np.float64)
@@ -121,7 +121,7 @@ def apply(engine: SubjectDays, msg: Message) -> None:
         )
 
 
-def step(state: SubjectState, msg: Message) -> StepOutput:
+def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
     """Apply one message to its subject's state; return the rows, alerts and notices it
     caused.
 
@@ -154,7 +154,7 @@ def step(state: SubjectState, msg: Message) -> StepOutput:
                     "kind": "late_data",
                     "event_id": msg.event_id,
                     "samples_not_applied": late,
-                    "closed_through": _iso(state.days.closed_through),
+                    "closed_through": iso_date(state.days.closed_through),
                 },
             )
         )
@@ -189,10 +189,6 @@ def flush(subject: str, state: SubjectState) -> StepOutput:
     return _judge(subject, state, state.days.flush())
 
 
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))
-
-
 def _tag(subject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"subject_id": subject, **row} for row in rows]
 
@@ -211,10 +207,10 @@ class Pipeline:
             st = self.store[subject] = SubjectState.new(self.params, self.risk)
         return st
 
-    def process(self, msg: Message) -> StepOutput:
+    def process(self, msg: AnyMessage) -> StepOutput:
         return step(self.state(msg.subject_id), msg)
 
-    def run(self, messages: Iterable[Message]) -> Iterator[dict[str, Any]]:
+    def run(self, messages: Iterable[AnyMessage]) -> Iterator[dict[str, Any]]:
         """Process every message, then flush every subject: all daily rows, in order."""
         for msg in messages:
             yield from self.process(msg).daily

@@ -79,6 +79,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from phenotyping.features.time import MINUTES_PER_DAY
+
 __all__ = [
     "MINUTES_PER_DAY",
     "CosinorFit",
@@ -96,7 +98,6 @@ __all__ = [
     "trailing_window",
 ]
 
-MINUTES_PER_DAY = 1440
 _MINUTES_PER_HOUR = 60
 _HOURS_PER_DAY = 24
 _DEFAULT_THRESHOLD = 4.0

@@ -45,8 +45,8 @@ from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
 from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
-DAY = 1440
 HRV_BIN_MIN = 5
 EPISODE_DTYPE = np.dtype(
     [
@@ -251,7 +251,7 @@ class SubjectDays:
         bins = np.arange(b0, b1, dtype=np.int64)
         # a beat belongs to the night (noon to noon) it falls in: night d is used when day
         # d closes, so a beat at 23:00 of a closed day still counts for the next night
-        closed = _night_of(bins * HRV_BIN_MIN + tz_offset_min) <= self.closed_through
+        closed = night_of(bins * HRV_BIN_MIN + tz_offset_min) <= self.closed_through
         if closed.any():
             self.late += int(sums["n_beats"][closed].sum())
         used = ~closed & (sums["n_beats"] > 0)
@@ -289,7 +289,7 @@ class SubjectDays:
         """Add a device-reported sleep episode (UTC minutes); it is reported beside our own
         actigraphy-derived night, labelled by the local date its episode ends on (before
         noon: that morning's night)."""
-        night = _night_of(end_min + tz_offset_min)
+        night = night_of(end_min + tz_offset_min)
         if night <= self.closed_through:
             self.late += 1
             return
@@ -312,14 +312,14 @@ class SubjectDays:
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
         e = self.episodes
-        nights = _night_of(e["end"] + e["off"])
+        nights = night_of(e["end"] + e["off"])
         sel = e[(nights == d) & e["is_main"]]
         out = dict.fromkeys(DEVICE_KEYS, float("nan"))
         if len(sel):
             r = sel[int(np.argmax(sel["end"] - sel["start"]))]
             out.update(
-                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % DAY),
-                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % DAY),
+                device_sleep_onset_clock_min=float((r["start"] + r["off"]) % MINUTES_PER_DAY),
+                device_sleep_offset_clock_min=float((r["end"] + r["off"]) % MINUTES_PER_DAY),
                 device_sleep_tib_min=float(r["end"] - r["start"]),
                 device_sleep_tst_min=float(r["tst"]),
                 device_sleep_waso_min=float(r["waso"]),
@@ -342,7 +342,7 @@ class SubjectDays:
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
         """Part [a, b) of minutes lo..hi that falls in days not yet closed."""
-        first_open_local = (self.closed_through + 1) * DAY
+        first_open_local = (self.closed_through + 1) * MINUTES_PER_DAY
         a = max(0, first_open_local - off - lo)
         if a > 0:
             self.late += min(a, hi - lo)
@@ -378,7 +378,7 @@ class SubjectDays:
 
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
-        return self.local_minutes() // DAY
+        return self.local_minutes() // MINUTES_PER_DAY
 
     def advance(self, now_utc_min: int | None = None) -> list[dict[str, Any]]:
         """Close every day whose end plus the grace period the watermark has passed.
@@ -393,7 +393,7 @@ class SubjectDays:
             known = self.offset[self.offset != NO_OFFSET]
             off = int(known[-1]) if len(known) else 0
             mark = max(mark, now_utc_min + off)
-        last_closable = (mark - self.params.grace_min) // DAY - 1
+        last_closable = (mark - self.params.grace_min) // MINUTES_PER_DAY - 1
         return self._close_through(last_closable)
 
     def flush(self) -> list[dict[str, Any]]:
@@ -411,7 +411,7 @@ class SubjectDays:
             return []
         self._cover_whole_days(last)
         local = self.local_minutes()
-        dates = local // DAY
+        dates = local // MINUTES_PER_DAY
         has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
@@ -428,7 +428,7 @@ class SubjectDays:
         return rows
 
     def _any_hrv(self, d: int) -> bool:
-        return bool(np.any(_night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
+        return bool(np.any(night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
 
     def _window_empty(self, d: int, dates: NDArray[np.int64], has: NDArray[np.bool_]) -> bool:
         """No data in the rolling window of day d nor in its night (noon d-1 .. noon d)."""
@@ -440,8 +440,8 @@ class SubjectDays:
         stray timestamp years away must not cost seconds)."""
         row: dict[str, Any] = dict.fromkeys(_row_columns(self.params), float("nan"))
         row.update(
-            date=_iso(d),
-            weekday=int((d + 3) % 7),
+            date=iso_date(d),
+            weekday=int(weekday(d)),
             minutes_in_day=minutes,
             observed_min=0,
             worn_min=0,
@@ -463,8 +463,8 @@ class SubjectDays:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage."""
         local = self.local_minutes()
-        head = int(local[0] % DAY)
-        tail = max(int((last + 1) * DAY - 1 - local[-1]), 0)
+        head = int(local[0] % MINUTES_PER_DAY)
+        tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
 
@@ -484,7 +484,8 @@ class SubjectDays:
             worn = ~np.isnan(steps)  # a steps-only device: a minute with a step count was worn
 
         # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
-        noon_before, noon = (d - 1) * DAY + DAY // 2, d * DAY + DAY // 2
+        noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
+        noon_before = noon - MINUTES_PER_DAY
         n_lo = int(np.argmax(local >= noon_before)) if local[0] < noon_before else 0
         n_hi = int(np.argmax(local >= noon)) if local[-1] >= noon else hi
         n_hi = min(max(n_hi, lo), hi)
@@ -493,7 +494,7 @@ class SubjectDays:
         steps_off = np.diff(off[n_lo:n_hi])
         jump = np.flatnonzero(steps_off)
         clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
-        start_clock = float(local[n_lo] - (d - 1) * DAY) if n_hi > n_lo else 720.0
+        start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
         sleep_row = (
             slp.night_summary(
                 night,
@@ -520,13 +521,13 @@ class SubjectDays:
             hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
         del device["device_sleep_start_utc_min"]
 
-        row: dict[str, Any] = {"date": _iso(d), "weekday": int((d + 3) % 7)}
+        row: dict[str, Any] = {"date": iso_date(d), "weekday": int(weekday(d))}
         row.update(
             act.daily_activity(
                 counts,
                 worn,
                 steps,
-                local[lo:hi] - d * DAY,
+                local[lo:hi] - d * MINUTES_PER_DAY,
                 min_wear_fraction=p.min_wear_fraction,
                 sedentary_threshold=p.sedentary_threshold,
                 asleep=asleep,
@@ -565,14 +566,13 @@ class SubjectDays:
         hi = int(np.searchsorted(dates, d + 1))
         # non-wear minutes are missing for circadian purposes; place on the local clock grid
         x = np.where(worn_past[a:hi], past[a:hi], np.nan)
-        idx = local[a:hi] - first * DAY
-        grid = np.full(w * DAY, np.nan)
+        idx = local[a:hi] - first * MINUTES_PER_DAY
+        grid = np.full(w * MINUTES_PER_DAY, np.nan)
         grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        sleep_grid = np.full(w * DAY, np.nan)
+        sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
         sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
-        days_ok = np.count_nonzero(
-            (~np.isnan(grid)).reshape(w, DAY).sum(axis=1) >= p.min_wear_fraction * DAY
-        )
+        worn_per_day = (~np.isnan(grid)).reshape(w, MINUTES_PER_DAY).sum(axis=1)
+        days_ok = np.count_nonzero(worn_per_day >= p.min_wear_fraction * MINUTES_PER_DAY)
         out: dict[str, Any] = {f"circ{w}d_valid_days": int(days_ok)}
         keys = (
             "IS",
@@ -590,7 +590,7 @@ class SubjectDays:
             out[f"sri{w}d"] = slp.sri_phillips(sleep_grid)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = np.isin((mids["date"] + 3) % 7, (5, 6))
+            free = np.isin(weekday(mids["date"]), (5, 6))
             out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys})
@@ -603,8 +603,8 @@ class SubjectDays:
         keep_from = self.closed_through - self.params.window_days + 1
         cut = int(np.searchsorted(dates, keep_from))
         ep = self.episodes
-        self.episodes = ep[_night_of(ep["end"] + ep["off"]) > self.closed_through]
-        old = _night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
+        self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
+        old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
@@ -699,10 +699,6 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     return tuple(eng.flush()[0])
 
 
-def _night_of(local_min: Any) -> Any:
-    """Label of the night a local minute belongs to: noon (d-1) .. noon d -> d."""
-    return (np.asarray(local_min) + DAY // 2) // DAY
-
 
 def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     """Forward-fill unknown offsets (then back-fill the leading ones)."""
@@ -717,6 +713,3 @@ def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     idx[idx < 0] = first
     return off[idx].astype(np.int64)
 
-
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))

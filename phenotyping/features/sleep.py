@@ -92,6 +92,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from phenotyping.features.time import MINUTES_PER_DAY
+
 __all__ = [
     "MINUTES_PER_DAY",
     "NIGHT_KEYS",
@@ -109,7 +111,6 @@ __all__ = [
     "summarise_sleep",
 ]
 
-MINUTES_PER_DAY = 1440
 NOON = 720
 
 F64 = NDArray[np.float64]

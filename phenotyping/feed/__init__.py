@@ -8,7 +8,7 @@ and an acknowledge action that appends to an acks topic (an audit trail).
 Layout (imports point inward; only ``kafka.py`` imports aiokafka, only ``web.py`` and
 ``commands.py`` import aiohttp)::
 
-    settings.py  FeedSettings (PHENOTYPING_FEED__*)
+    settings.py  load_feed_settings (FeedSettings itself lives in phenotyping.config)
     auth.py      tokens, roster, signed sessions, CSRF (pure)
     models.py    the Ack wire message
     store.py     FeedStore: alerts, episodes, acks, features, change log (pure, bounded)

@@ -45,9 +45,9 @@ def _create_topic(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from phenotyping.config import load_settings
+    from phenotyping.config import load_settings, setting_lines
     from phenotyping.errors import PhenotypingError
-    from phenotyping.feed.settings import describe, load_feed_settings
+    from phenotyping.feed.settings import load_feed_settings
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
             "feed: no roster: set PHENOTYPING_FEED__ROSTER or --roster (see "
             "deploy/roster.example.toml and `phenotyping feed hash-token`)"
         )
-    print("feed settings:\n  " + describe(feed).replace("\n", "\n  "), file=sys.stderr)
+    print("feed settings:\n  " + "\n  ".join(setting_lines(feed)), file=sys.stderr)
     return asyncio.run(_run(feed, kafka))
 
 

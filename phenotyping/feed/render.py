@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.events import Alert, Contribution
+from phenotyping.features.time import format_duration
 from phenotyping.feed.models import Ack
 from phenotyping.feed.store import Episode, Series
 from phenotyping.risk.monitor import MONITORED, Monitored
@@ -61,14 +62,6 @@ def short_day(d: dt.date) -> str:
     return f"{d.day} {d.strftime('%b')}"
 
 
-def _duration(minutes: float) -> str:
-    m = int(round(abs(minutes)))
-    h, mm = divmod(m, 60)
-    if h and mm:
-        return f"{h} h {mm} min"
-    return f"{h} h" if h else f"{mm} min"
-
-
 def fmt(spec: Monitored, value: float | None) -> str:
     """A feature value in its unit, as a clinician reads it.
 
@@ -85,7 +78,7 @@ def fmt(spec: Monitored, value: float | None) -> str:
         m = int(round(value)) % 1440
         return f"{m // 60:02d}:{m % 60:02d}"
     if spec.unit == "min":
-        return _duration(value)
+        return format_duration(value)
     if spec.unit == "steps":
         return f"{value:,.0f} steps"
     if spec.unit == "counts":
@@ -114,10 +107,11 @@ def change(spec: Monitored, now: float | None, usual: float | None) -> str:
     delta = now - usual
     if spec.unit == "clock":
         delta = (delta + 720) % 1440 - 720
-        return f"{_duration(delta)} {'later' if delta > 0 else 'earlier'}" if delta else "same"
+        later = "later" if delta > 0 else "earlier"
+        return f"{format_duration(delta)} {later}" if delta else "same"
     word = "higher" if delta > 0 else "lower"
     if spec.unit == "min":
-        return f"{_duration(delta)} {'more' if delta > 0 else 'less'}" if delta else "same"
+        return f"{format_duration(delta)} {'more' if delta > 0 else 'less'}" if delta else "same"
     if spec.unit in ("counts", "steps") and usual > 0:
         return f"{abs(delta) / usual:.0%} {word}"
     if spec.unit in ("ms", "bpm"):

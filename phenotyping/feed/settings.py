@@ -9,9 +9,9 @@ workers' own :class:`phenotyping.config.KafkaSettings` (``PHENOTYPING_KAFKA__*``
 
 from __future__ import annotations
 
-from phenotyping.config import FeedSettings, load_settings, setting_lines
+from phenotyping.config import FeedSettings, load_settings
 
-__all__ = ["FeedSettings", "describe", "load_feed_settings"]
+__all__ = ["FeedSettings", "load_feed_settings"]
 
 
 def load_feed_settings(**overrides: object) -> FeedSettings:
@@ -26,14 +26,3 @@ def load_feed_settings(**overrides: object) -> FeedSettings:
     values = load_settings().feed.model_dump()
     values.update({k: v for k, v in overrides.items() if v is not None})
     return FeedSettings.model_validate(values)
-
-
-def describe(settings: FeedSettings) -> str:
-    """One ``key = value`` line per setting, secrets masked (printed at start).
-
-    Examples
-    --------
-    >>> print(describe(FeedSettings(session_secret="x" * 32)).splitlines()[3])
-    session_secret = '********'
-    """
-    return "\n".join(setting_lines(settings))

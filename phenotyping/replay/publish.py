@@ -27,7 +27,7 @@ from phenotyping.config import KafkaSettings
 from phenotyping.errors import FormatError, PhenotypingError, PublishError, TopicError
 from phenotyping.events import AnyMessage, RecordingEnd, encode, samples
 from phenotyping.kafkaio import TopicNames, client_options, partition_counts
-from phenotyping.replay.formats import ReadReport, event_id, files_in, read
+from phenotyping.replay.formats import ReadOptions, ReadReport, event_id, files_in, read
 
 
 @dataclass
@@ -55,15 +55,22 @@ class PublishReport:
         return lines
 
 
-def _file_messages(path: Path, fmt: str, report: ReadReport) -> Iterator[AnyMessage]:
+def _file_messages(
+    path: Path, fmt: str, report: ReadReport, options: ReadOptions | None
+) -> Iterator[AnyMessage]:
     try:
-        yield from read(path, fmt, report)
+        yield from read(path, fmt, report, options)
     except FormatError as exc:  # one bad file is counted; the others are still published
         report.reject(f"file not used: {exc}")
 
 
 def messages(
-    paths: Sequence[Path], fmt: str, report: ReadReport, *, merge: bool
+    paths: Sequence[Path],
+    fmt: str,
+    report: ReadReport,
+    *,
+    merge: bool,
+    options: ReadOptions | None = None,
 ) -> Iterator[AnyMessage]:
     """Every message of the recordings under ``paths``: file after file, or (``merge``) all
     files merged by the event time of each message's last sample."""
@@ -71,7 +78,9 @@ def messages(
         if not p.exists():
             raise FormatError(f"{p}: no such file or folder")
     files = [f for p in paths for f in files_in(p)]
-    streams: Iterable[Iterator[AnyMessage]] = (_file_messages(f, fmt, report) for f in files)
+    streams: Iterable[Iterator[AnyMessage]] = (
+        _file_messages(f, fmt, report, options) for f in files
+    )
     if not merge:
         for s in streams:
             yield from s
@@ -113,6 +122,7 @@ async def _publish(
     fmt: str,
     speed: float | None,
     progress: bool,
+    options: ReadOptions | None = None,
 ) -> PublishReport:
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
@@ -144,7 +154,7 @@ async def _publish(
             await _settle(pending)
 
     try:
-        for msg in messages(paths, fmt, report.read, merge=speed is not None):
+        for msg in messages(paths, fmt, report.read, merge=speed is not None, options=options):
             if speed is not None:
                 event_s = msg.span()[1].timestamp()
                 first_event = event_s if first_event is None else first_event
@@ -184,8 +194,9 @@ def publish(
     fmt: str = "auto",
     speed: float | None = None,
     progress: bool = False,
+    options: ReadOptions | None = None,
 ) -> PublishReport:
     """Publish the recordings under ``paths`` to the device topic (module docstring)."""
     if speed is not None and speed <= 0:
         raise PhenotypingError(f"speed: must be > 0, got {speed}")
-    return asyncio.run(_publish(paths, kafka, fmt, speed, progress))
+    return asyncio.run(_publish(paths, kafka, fmt, speed, progress, options))

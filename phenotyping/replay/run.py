@@ -37,13 +37,23 @@ import numpy as np
 
 from phenotyping import events
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, ClinicalEvent, encode
+from phenotyping.events import ActivityBatch, AnyMessage, ClinicalEvent, encode, natural_key
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Message, Pipeline, StepOutput
-from phenotyping.replay.formats import ReadReport, detect, files_in, read
+from phenotyping.pipeline import Pipeline, StepOutput
+from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.risk.engine import RiskParams
+
+#: The files :func:`write_outputs` writes, in the order the module docstring lists them.
+OUTPUT_FILES = (
+    "daily_features.csv",
+    "recording_summary.csv",
+    "alerts.jsonl",
+    "notices.jsonl",
+    "clinical_events.jsonl",
+    "report.json",
+)
 
 
 @dataclass
@@ -53,7 +63,7 @@ class RecordingCollector:
     parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
-    def add(self, msg: Message) -> None:
+    def add(self, msg: AnyMessage) -> None:
         if isinstance(msg, ClinicalEvent):
             self.clinical.setdefault(msg.event_id, json.loads(encode(msg)))
         if isinstance(msg, ActivityBatch) and msg.counts is not None:
@@ -83,7 +93,7 @@ class RecordingCollector:
         return rows
 
 
-def _tee(messages: Iterable[Message], collector: RecordingCollector) -> Iterator[Message]:
+def _tee(messages: Iterable[AnyMessage], collector: RecordingCollector) -> Iterator[AnyMessage]:
     for msg in messages:
         collector.add(msg)
         yield msg
@@ -125,7 +135,12 @@ class ReplayResult:
 
 
 def _replay_files(
-    files: Sequence[Path], fmt: str, params: EngineParams, risk: RiskParams, progress: bool
+    files: Sequence[Path],
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    options: ReadOptions | None = None,
 ) -> ReplayResult:
     from tqdm import tqdm
 
@@ -137,7 +152,7 @@ def _replay_files(
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report), collector):
+            for msg in _tee(read(f, fmt, report, options), collector):
                 samples += events.samples(msg)
                 out.extend(pipeline.process(msg))
         except FormatError as exc:  # one bad file is counted; the others still replay
@@ -182,8 +197,11 @@ def replay(
     risk: RiskParams | None = None,
     progress: bool = False,
     jobs: int = 1,
+    options: ReadOptions | None = None,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
+
+    ``options`` tell the readers what the files do not say (e.g. the time zone).
 
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
@@ -198,7 +216,7 @@ def replay(
     files = [f for p in paths for f in files_in(p)]
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -206,7 +224,8 @@ def replay(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False) for group in groups
+                pool.submit(_replay_files, group, fmt, params, risk, False, options)
+                for group in groups
             ]
             done = tqdm(
                 as_completed(futures),
@@ -225,7 +244,7 @@ def replay(
     failed = [why for why in report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
-    key = _natural_key
+    key = natural_key
     return ReplayResult(
         daily=sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
@@ -259,12 +278,6 @@ def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
         key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
-
-
-def _natural_key(s: str) -> tuple[Any, ...]:
-    import re
-
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:

@@ -33,7 +33,6 @@ import csv
 import datetime as dt
 import json
 import math
-import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
 from numpy.typing import NDArray
 
 from phenotyping.errors import FormatError, InputError
+from phenotyping.events import natural_key
 from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 
 __all__ = [
@@ -673,10 +673,6 @@ def plot_subject(
     return out_png
 
 
-def _natural_key(s: str) -> tuple[Any, ...]:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
-
-
 def write_plots(
     daily_rows: Sequence[Row],
     alerts: Sequence[Row],
@@ -684,7 +680,7 @@ def write_plots(
     out_dir: Path,
 ) -> list[Path]:
     """``out_dir/<subject>.png`` for every subject with an alert; returns the paths."""
-    subjects = sorted({str(a["subject_id"]) for a in alerts}, key=_natural_key)
+    subjects = sorted({str(a["subject_id"]) for a in alerts}, key=natural_key)
     return [
         plot_subject(daily_rows, alerts, clinical_events, s, out_dir / f"{s}.png") for s in subjects
     ]

@@ -62,8 +62,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import stats
-from phenotyping.risk.monitor import DOMAINS, MONITORED, Monitored, describe, value_of
+from phenotyping.risk.monitor import DOMAINS, MONITORED, Monitored, change_clause, value_of
 
 LEVELS = ("none", "watch", "elevated", "high")
 DOMAIN_CUSUMS = {
@@ -174,15 +175,6 @@ def config_version(params: RiskParams, extra: dict[str, Any] | None = None) -> s
     """Short stable hash of everything that shapes an alert (risk and engine settings)."""
     text = json.dumps({"risk": asdict(params), **(extra or {})}, sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
-
-
-def _iso(d: int) -> str:
-    return str(np.datetime64(d, "D"))
-
-
-def ordinal(date: str) -> int:
-    """``'2024-01-31'`` -> days since 1970-01-01."""
-    return int(np.datetime64(date, "D").astype(np.int64))
 
 
 def _new_feat() -> NDArray[np.void]:
@@ -296,7 +288,7 @@ class RiskState:
         eligible = not (self.episode_start >= 0 or d <= self.frozen_until or d < self.baseline_from)
         warm = 0
         for i, spec in enumerate(MONITORED):
-            z, med, scale = self._update_feature(i, spec, d, values[i], weekend=_weekend(d))
+            z, med, scale = self._update_feature(i, spec, d, values[i], weekend=is_weekend(d))
             warm += int(math.isfinite(med))
             cols[f"z_{spec.column}"] = z
             cols[f"base_{spec.column}"] = med
@@ -340,7 +332,7 @@ class RiskState:
         )
         values = h["value"][sel]
         if p.day_of_week and weekend is not None:
-            wk = np.array([_weekend(int(x)) for x in h["date"][sel]], dtype=bool)
+            wk = np.array([is_weekend(int(x)) for x in h["date"][sel]], dtype=bool)
             same = np.asarray(values[wk == weekend], dtype=np.float64)
             if same.size >= p.min_baseline_days // 2:
                 return same
@@ -537,7 +529,7 @@ class RiskState:
         clauses = []
         for _, spec, _, mean, med, delta, days in found[:3]:
             if math.isfinite(mean) and math.isfinite(med):
-                clauses.append(describe(spec, mean, med, delta, days))
+                clauses.append(change_clause(spec, mean, med, delta, days))
             else:
                 clauses.append(f"{spec.label} away from usual")
         after_response = self.response_date >= 0 and d > self.response_date
@@ -547,9 +539,9 @@ class RiskState:
             explanation = f"Resolved: no longer {LEVELS[2]} for {p.close_after_days} days"
         elif after_response:
             explanation = f"Deterioration after response: {explanation[0].lower()}{explanation[1:]}"
-        episode = _iso(self.episode_start)
+        episode = iso_date(self.episode_start)
         alert_id = hashlib.blake2b(
-            f"{subject}|{episode}|{kind}|{_iso(d)}|{self.version}".encode(), digest_size=10
+            f"{subject}|{episode}|{kind}|{iso_date(d)}|{self.version}".encode(), digest_size=10
         ).hexdigest()
         return {
             "type": "alert",
@@ -557,7 +549,7 @@ class RiskState:
             "alert_id": alert_id,
             "subject_id": subject,
             "kind": kind,
-            "date": _iso(d),
+            "date": iso_date(d),
             "level": LEVELS[level] if kind != "resolved" else LEVELS[self.episode_level],
             "score": score,
             "episode_start": episode,
@@ -576,7 +568,7 @@ class RiskState:
                 {
                     "instrument": self.report_instrument,
                     "score": self.report_score,
-                    "date": _iso(self.report_date),
+                    "date": iso_date(self.report_date),
                 }
                 if self.report_date >= 0
                 else None
@@ -602,12 +594,14 @@ class RiskState:
         n = self.days_unusable
         if n >= p.gap_notice_days and (n - p.gap_notice_days) % 7 == 0:
             notice = self._notice("data_gap", d)
-            notice.update(subject_id=subject, gap_start=_iso(self.gap_start), days_without_data=n)
+            notice.update(
+                subject_id=subject, gap_start=iso_date(self.gap_start), days_without_data=n
+            )
             return [notice]
         return []
 
     def _notice(self, kind: str, d: int) -> dict[str, Any]:
-        return {"kind": kind, "date": _iso(d), "config_version": self.version}
+        return {"kind": kind, "date": iso_date(d), "config_version": self.version}
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
@@ -640,10 +634,6 @@ class RiskState:
 @functools.lru_cache(maxsize=16)
 def _thresholds(params: RiskParams) -> NDArray[np.float64]:
     return params.thresholds()
-
-
-def _weekend(d: int) -> bool:
-    return (d + 3) % 7 >= 5
 
 
 def _num(v: Any) -> float | None:

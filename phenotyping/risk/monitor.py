@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from phenotyping.features.time import format_duration
+
 Domain = Literal["activity", "sleep", "hrv", "circadian"]
 Direction = Literal["down", "up", "both"]
 DOMAINS: tuple[Domain, ...] = ("activity", "sleep", "hrv", "circadian")
@@ -151,24 +153,16 @@ def value_of(spec: Monitored, row: dict[str, Any]) -> float:
     return f if math.isfinite(f) else float("nan")
 
 
-def _duration(minutes: float) -> str:
-    m = int(round(abs(minutes)))
-    h, mm = divmod(m, 60)
-    if h and mm:
-        return f"{h} h {mm} min"
-    return f"{h} h" if h else f"{mm} min"
-
-
-def describe(spec: Monitored, value: float, median: float, delta: float, days: int) -> str:
+def change_clause(spec: Monitored, value: float, median: float, delta: float, days: int) -> str:
     """One clause a clinician can read, e.g. 'sleep midpoint 2 h 10 min later than usual
     for 5 nights'.
 
     Examples
     --------
     >>> s = MONITORED[3]
-    >>> describe(s, 250.0, 120.0, 130.0, 5)
+    >>> change_clause(s, 250.0, 120.0, 130.0, 5)
     'sleep midpoint 2 h 10 min later than usual for 5 nights'
-    >>> describe(MONITORED[0], 124.0, 200.0, -76.0, 1)
+    >>> change_clause(MONITORED[0], 124.0, 200.0, -76.0, 1)
     'daily activity 38% below usual'
     """
     span = ""
@@ -176,10 +170,10 @@ def describe(spec: Monitored, value: float, median: float, delta: float, days: i
         span = f" for {days} {'nights' if spec.nights else 'days'}"
     if spec.unit == "clock":
         word = "later" if delta > 0 else "earlier"
-        return f"{spec.label} {_duration(delta)} {word} than usual{span}"
+        return f"{spec.label} {format_duration(delta)} {word} than usual{span}"
     if spec.unit == "min":
         word = "longer" if delta > 0 else "shorter"
-        return f"{spec.label} {_duration(delta)} {word} than usual{span}"
+        return f"{spec.label} {format_duration(delta)} {word} than usual{span}"
     if spec.unit == "bpm":
         word = "above" if delta > 0 else "below"
         return f"{spec.label} {abs(delta):.0f} bpm {word} usual{span}"

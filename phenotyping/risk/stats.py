@@ -26,9 +26,10 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
+from phenotyping.features.time import MINUTES_PER_DAY
+
 MAD_TO_SD = 1.4826
 _NORMAL = NormalDist()
-DAY_MIN = 1440.0
 
 
 def wrap_minutes(delta: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
@@ -39,16 +40,16 @@ def wrap_minutes(delta: NDArray[np.float64] | float) -> NDArray[np.float64] | fl
     >>> float(wrap_minutes(1380.0 - 60.0)), float(wrap_minutes(-1400.0))
     (-120.0, 40.0)
     """
-    return (np.asarray(delta) + DAY_MIN / 2) % DAY_MIN - DAY_MIN / 2
+    return (np.asarray(delta) + MINUTES_PER_DAY / 2) % MINUTES_PER_DAY - MINUTES_PER_DAY / 2
 
 
 def circular_center(values: NDArray[np.float64]) -> float:
     """Circular mean of clock times (minutes), NaN if they cancel out."""
-    ang = 2 * np.pi * values / DAY_MIN
+    ang = 2 * np.pi * values / MINUTES_PER_DAY
     c, s = float(np.mean(np.cos(ang))), float(np.mean(np.sin(ang)))
     if math.hypot(c, s) < 1e-9:
         return float("nan")
-    return (math.atan2(s, c) * DAY_MIN / (2 * np.pi)) % DAY_MIN
+    return (math.atan2(s, c) * MINUTES_PER_DAY / (2 * np.pi)) % MINUTES_PER_DAY
 
 
 def robust_baseline(
@@ -73,7 +74,7 @@ def robust_baseline(
             return float("nan"), float("nan")
         d = np.asarray(wrap_minutes(x - center), dtype=np.float64)
         med_d = float(np.median(d))
-        median = (center + med_d) % DAY_MIN
+        median = (center + med_d) % MINUTES_PER_DAY
         mad = float(np.median(np.abs(d - med_d)))
     else:
         median = float(np.median(x))

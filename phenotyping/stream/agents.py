@@ -144,7 +144,7 @@ def register(
             """States into the table, then release the held offsets (faust commits them
             after flushing the producer, changelog included)."""
             nonlocal last_flush
-            for w in processor.flush():
+            for w in processor.take_writes():
                 with as_current(last_event[w.subject]):
                     table[w.subject.encode()] = w.value
             last_event.clear()

@@ -50,29 +50,34 @@ def _credentials(kafka: KafkaSettings) -> Any:
     return faust.SSLCredentials(context)
 
 
+def app_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """The keyword arguments of ``faust.App`` for these settings: the one place the faust
+    app is configured (the worker and the benchmark's bare app both use it)."""
+    return {
+        "broker": kafka.broker,
+        "broker_credentials": _credentials(kafka),
+        "store": kafka.store,
+        "processing_guarantee": kafka.processing_guarantee,
+        "topic_partitions": kafka.partitions,
+        "topic_replication_factor": kafka.replication_factor,
+        "table_standby_replicas": kafka.standby_replicas,
+        "datadir": str(kafka.data_dir),
+        "web_enabled": False,
+        "autodiscover": False,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": kafka.commit_interval_s,
+        "stream_buffer_maxsize": kafka.stream_buffer_maxsize,
+        "consumer_max_fetch_size": kafka.fetch_max_bytes_per_partition,
+        "producer_max_request_size": dead_letter_max_bytes(kafka) + 1024 * 1024,
+        "producer_acks": -1,
+    }
+
+
 def build_app(settings: Settings) -> StreamApp:
     """A faust app with the device agent, the state table and the stats timer."""
     kafka = settings.kafka
     names = TopicNames.from_settings(kafka)
-    app = faust.App(
-        kafka.app_id,
-        broker=kafka.broker,
-        broker_credentials=_credentials(kafka),
-        store=kafka.store,
-        processing_guarantee=kafka.processing_guarantee,
-        topic_partitions=kafka.partitions,
-        topic_replication_factor=kafka.replication_factor,
-        table_standby_replicas=kafka.standby_replicas,
-        datadir=str(kafka.data_dir),
-        web_enabled=False,
-        autodiscover=False,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=kafka.commit_interval_s,
-        stream_buffer_maxsize=kafka.stream_buffer_maxsize,
-        consumer_max_fetch_size=kafka.fetch_max_bytes_per_partition,
-        producer_max_request_size=dead_letter_max_bytes(kafka) + 1024 * 1024,
-        producer_acks=-1,
-    )
+    app = faust.App(kafka.app_id, **app_options(kafka))
     table = app.Table(
         STATE_TABLE,
         key_type=bytes,

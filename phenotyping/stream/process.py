@@ -3,12 +3,13 @@
 This is the whole behaviour of a worker, without faust: the agent hands each batch of
 records and a way to read the state table to :meth:`BatchProcessor.process`, sends the
 :class:`Outgoing` records it returns and waits until the broker has them; every
-``state_flush_s`` it writes the :class:`StateWrite` values of :meth:`BatchProcessor.flush`
-into the table and only then releases the records' offsets for commit. That order (outputs
-acknowledged before the state that produced them is stored, the state stored before the
-offsets are committed) is what makes the at-least-once mode lose nothing: after a crash
-either the stored state is older (the records are processed again and their outputs repeat
-with the same ids) or it already holds a record (the record is skipped, see :mod:`.codec`).
+``state_flush_s`` it writes the :class:`StateWrite` values of
+:meth:`BatchProcessor.take_writes` into the table and only then releases the records'
+offsets for commit. That order (outputs acknowledged before the state that produced them
+is stored, the state stored before the offsets are committed) is what makes the
+at-least-once mode lose nothing: after a crash either the stored state is older (the
+records are processed again and their outputs repeat with the same ids) or it already
+holds a record (the record is skipped, see :mod:`.codec`).
 
 Per record:
 
@@ -160,7 +161,7 @@ class _Slot:
 @dataclass
 class BatchProcessor:
     """Keeps the decoded states of the subjects it has seen; a changed state is written to
-    the table only at :meth:`flush` (the agent flushes every ``state_flush_interval_s``, and
+    the table only at :meth:`take_writes` (the agent writes every ``state_flush_s``, and
     only then releases the offsets of the records behind it for commit). A clean state is
     checked against the table value before every use, so a rebalance or a restore can never
     make it stale; at most ``cache_size`` clean states are kept.
@@ -205,10 +206,10 @@ class BatchProcessor:
 
     @property
     def dirty(self) -> int:
-        """Subjects whose state changed since the last :meth:`flush`."""
+        """Subjects whose state changed since the last :meth:`take_writes`."""
         return sum(1 for slot in self._live.values() if slot.dirty)
 
-    def flush(self) -> list[StateWrite]:
+    def take_writes(self) -> list[StateWrite]:
         """The table writes of every changed state; afterwards all states are clean."""
         writes = []
         for subject, slot in self._live.items():

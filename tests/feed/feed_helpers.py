@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -15,6 +13,8 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from subprocess_helpers import CliProcess
 
 from phenotyping.feed.auth import hash_token
 from phenotyping.feed.store import Incoming
@@ -167,38 +167,18 @@ def get_json(url: str, token: str | None = None, timeout: float = 10.0) -> tuple
         return exc.code, json.loads(exc.read() or b"null")
 
 
-class FeedProcess:
-    """``phenotyping feed`` (or any command) as a subprocess with its output in a log file."""
-
-    def __init__(self, cmd: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> None:
-        self.log = log
-        self._fh = log.open("wb")
-        self.proc = subprocess.Popen(
-            cmd,
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+class FeedProcess(CliProcess):
+    """``phenotyping feed`` (or any command) under test, which can wait until it serves."""
 
     @classmethod
     def feed(cls, env: Mapping[str, str], log: Path) -> FeedProcess:
         return cls([sys.executable, "-m", "phenotyping.cli", "feed"], env, log, log.parent)
 
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.text().splitlines()[-n:])
-
     def wait_ready(self, base_url: str, timeout: float = 120.0) -> None:
         """Poll ``/healthz`` (bounded) until the feed has read the topics."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"feed exited ({self.proc.returncode}):\n{self.tail()}")
+            self.check_alive()
             try:
                 status, body = get_json(base_url + "/healthz", timeout=2)
                 if status == 200 and body.get("ready"):
@@ -208,17 +188,6 @@ class FeedProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"feed not ready after {timeout}s:\n{self.tail()}")
             time.sleep(0.3)
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._fh.close()
-        return self.proc.returncode
 
 
 def clean_env(**extra: str) -> dict[str, str]:

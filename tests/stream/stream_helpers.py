@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import GroupCoordinatorNotAvailableError
+from subprocess_helpers import CliProcess
 
 from phenotyping.config import KafkaSettings
 from phenotyping.kafkaio import TopicNames, client_options
@@ -38,20 +38,20 @@ class Deployment:
     kafka: KafkaSettings
     env: dict[str, str]
     workdir: Path
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[CliProcess] = field(default_factory=list)
     publishers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def names(self) -> TopicNames:
         return TopicNames.from_settings(self.kafka)
 
-    def worker(self, **extra_env: str) -> Worker:
+    def worker(self, **extra_env: str) -> CliProcess:
         """Start ``phenotyping worker`` as a subprocess."""
         n = len(self.workers)
         env = {**self.env, **{f"PHENOTYPING_KAFKA__{k.upper()}": v for k, v in extra_env.items()}}
         env.setdefault("PHENOTYPING_KAFKA__DATA_DIR", str(self.workdir / f"worker{n}-data"))
         log = self.workdir / f"worker{n}.log"
-        w = Worker(log, env)
+        w = CliProcess.phenotyping(["worker", "--loglevel", "info"], env, log)
         self.workers.append(w)
         return w
 
@@ -73,52 +73,6 @@ class Deployment:
             if p.poll() is None:
                 p.kill()
             p.communicate()
-
-
-class Worker:
-    """A ``phenotyping worker`` subprocess with its output in a log file."""
-
-    def __init__(self, log: Path, env: Mapping[str, str]) -> None:
-        self.log = log
-        self._fh = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "phenotyping.cli", "worker", "--loglevel", "info"],
-            env=dict(env),
-            cwd=log.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for_log(self, needle: str, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while needle not in self.text():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited ({self.proc.returncode}):\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {needle!r} in the worker log:\n{self.tail()}")
-            time.sleep(0.2)
-
-    def tail(self, n: int = 60) -> str:
-        return "\n".join(self.text().splitlines()[-n:])
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._fh.close()
 
 
 # --------------------------------------------------------------------------- reading topics

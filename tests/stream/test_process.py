@@ -119,7 +119,7 @@ class Run:
             return
         if not flush:
             return
-        for w in self.proc.flush():
+        for w in self.proc.take_writes():
             self.table[w.subject] = w.value
 
     def run(self, records: Sequence[Record], size: int, flush_every: int = 1) -> Run:

@@ -16,20 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from phenotyping.errors import FormatError
+from phenotyping.events import AnyMessage, natural_key
 from phenotyping.replay.formats import actiwatch, jsonl, mmash
 from phenotyping.replay.formats.base import (
-    Message,
     Reader,
     ReadOptions,
     ReadReport,
     event_id,
-    natural_key,
 )
 
 __all__ = [
     "FORMATS",
     "READERS",
-    "Message",
     "ReadOptions",
     "ReadReport",
     "Reader",
@@ -95,7 +93,7 @@ def read(
     fmt: str = "auto",
     report: ReadReport | None = None,
     options: ReadOptions | None = None,
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """Messages from every recording under ``path``."""
     report = report if report is not None else ReadReport()
     fmt = detect(path) if fmt == "auto" else fmt

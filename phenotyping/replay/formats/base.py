@@ -11,7 +11,7 @@ exposes:
     format; may raise :class:`~phenotyping.errors.FormatError` when the file is unreadable.
 ``units(path) -> list[Path]``
     the recordings of this format under ``path`` (a file or a folder each).
-``read(unit, *, report, options) -> Iterator[Message]``
+``read(unit, *, report, options) -> Iterator[AnyMessage]``
     the wire messages of one recording, in event-time order per subject; unusable rows
     are counted in ``report`` with their reason, nothing is silently dropped.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from pydantic import BaseModel, ValidationError
 from phenotyping.errors import FormatError
 from phenotyping.events import AnyMessage
 
-Message = AnyMessage
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -97,7 +95,7 @@ class Reader(Protocol):
 
     def read(
         self, unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-    ) -> Iterator[Message]: ...
+    ) -> Iterator[AnyMessage]: ...
 
 
 def event_id(subject: str, kind: str, start: dt.datetime, source: str) -> str:
@@ -125,17 +123,6 @@ def first_line(path: Path) -> str:
             return str(fh.readline()).strip()
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise FormatError(f"{path}: unreadable ({exc})") from None
-
-
-def natural_key(p: Path | str) -> tuple[Any, ...]:
-    """Sort key that orders numbers by value (``user_2`` before ``user_10``).
-
-    Examples
-    --------
-    >>> sorted(["user_10", "user_2", "user_1"], key=natural_key)
-    ['user_1', 'user_2', 'user_10']
-    """
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p)))
 
 
 def files_under(path: Path, *suffixes: str) -> list[Path]:

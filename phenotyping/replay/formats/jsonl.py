@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from phenotyping.errors import FormatError, InputError
-from phenotyping.events import decode
-from phenotyping.replay.formats.base import Message, ReadOptions, ReadReport, files_under
+from phenotyping.events import AnyMessage, decode
+from phenotyping.replay.formats.base import ReadOptions, ReadReport, files_under
 
 NAME = "jsonl"
 _SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
@@ -30,12 +30,12 @@ def units(path: Path) -> list[Path]:
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """The reader contract's ``read`` (``options`` are not used: messages carry all)."""
     return read_jsonl(unit, report=report)
 
 
-def read_jsonl(path: Path, *, report: ReadReport | None = None) -> Iterator[Message]:
+def read_jsonl(path: Path, *, report: ReadReport | None = None) -> Iterator[AnyMessage]:
     """Our own wire messages, one per line; a bad line is counted with its reason."""
     report = report if report is not None else ReadReport()
     opener: Any = gzip.open if path.name.endswith(".gz") else open

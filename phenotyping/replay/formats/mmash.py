@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from phenotyping.errors import FormatError
-from phenotyping.events import ActivityBatch, HeartBeatBatch, SleepEpisode
+from phenotyping.events import ActivityBatch, AnyMessage, HeartBeatBatch, SleepEpisode
 from phenotyping.replay.formats.base import (
     M,
-    Message,
     ReadOptions,
     ReadReport,
     event_id,
@@ -50,7 +49,7 @@ def units(path: Path) -> list[Path]:
 
 def read(
     unit: Path, *, report: ReadReport | None = None, options: ReadOptions | None = None
-) -> Iterator[Message]:
+) -> Iterator[AnyMessage]:
     """The reader contract's ``read``: :func:`read_mmash` (the offset is fixed)."""
     return read_mmash(unit, report=report)
 
@@ -84,19 +83,19 @@ def _mmash_csv(folder: Path, name: str) -> pd.DataFrame | None:
 
 
 def _append(
-    out: list[Message], model: type[M], data: dict[str, Any], report: ReadReport, rows: int
+    out: list[AnyMessage], model: type[M], data: dict[str, Any], report: ReadReport, rows: int
 ) -> None:
     msg = validated(model, data, report, rows)
     if msg is not None:
         out.append(msg)  # type: ignore[arg-type]
 
 
-def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[Message]:
+def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[AnyMessage]:
     """One MMASH ``user_N`` folder -> activity, heart-beat and sleep-episode messages."""
     report = report if report is not None else ReadReport()
     subject = f"mmash_{folder.name}"
     tz = dt.timezone(dt.timedelta(minutes=MMASH_OFFSET_MIN))
-    out: list[Message] = []
+    out: list[AnyMessage] = []
 
     acti = _mmash_csv(folder, "Actigraph")
     if acti is not None:
