@@ -244,3 +244,12 @@ def test_pipeline_keeps_subjects_apart_and_flushes_in_order() -> None:
         ("b", iso(0)),
     ]
     assert sorted(p.store) == ["a", "b"]
+
+
+def test_state_header_is_the_documented_one() -> None:
+    """Magic, version 1 and two parts, little-endian: a stored state stays readable."""
+    raw = SubjectState.new().to_bytes()
+    assert raw[:8] == b"PHSS\x01\x00\x02\x00"
+    for head in (b"PHSS\x00\x00\x02\x00", b"PHSS\x01\x00\x01\x00", b"PHSS\x01\x00\x03\x00"):
+        with pytest.raises(StateError, match="unknown version"):
+            SubjectState.from_bytes(head + raw[8:])

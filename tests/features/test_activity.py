@@ -191,3 +191,22 @@ def test_most_active_window_at_the_start_of_the_day() -> None:
     f = _day(x)
     assert (f["m10_start_min"], f["m10_mean"]) == (0, 200.0)
     assert f["l5_start_min"] == 600
+
+
+def test_single_minute_runs_and_long_noise_runs() -> None:
+    assert flat_runs(np.array([5.0]), 1).tolist() == [True]
+    assert runs_of(np.array([True]), 1).tolist() == [True]
+    x = np.r_[50.0, _alternating(3, 5, 300), 50.0]  # a run LONGER than min_run
+    assert wear_mask(x, 120, noise_floor=10).sum() == 2
+
+
+def test_an_empty_day_has_zero_coverage() -> None:
+    f = daily_activity(
+        np.zeros(0),
+        np.zeros(0, bool),
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        min_wear_fraction=0.5,
+        sedentary_threshold=100,
+    )
+    assert f["coverage"] == 0.0 and f["valid"] is False
