@@ -33,6 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from phenotyping.replay.formats import ReadOptions
     from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
 
     if args.broker:
@@ -45,7 +46,14 @@ def _replay(args: argparse.Namespace) -> int:
         risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
+        options=ReadOptions(tz=args.tz),
     )
+    if not result.report.messages:  # recordings found, but not one usable message in them
+        for line in result.summary_lines():
+            print(line)
+        what = ", ".join(map(str, args.paths))
+        print(f"error: {what}: nothing replayable (no usable message)", file=sys.stderr)
+        return 1
     write_outputs(result, args.out)
     (args.out / "settings.txt").write_text(settings.describe() + "\n")
     for line in result.summary_lines():
@@ -59,6 +67,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _replay_to_broker(args: argparse.Namespace) -> int:
     """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
     from phenotyping.config import load_settings
+    from phenotyping.replay.formats import ReadOptions
     from phenotyping.replay.publish import publish
 
     settings = load_settings(args.config)
@@ -69,6 +78,7 @@ def _replay_to_broker(args: argparse.Namespace) -> int:
         fmt=args.format,
         speed=args.speed,
         progress=not args.quiet and sys.stderr.isatty(),
+        options=ReadOptions(tz=args.tz),
     )
     for line in report.summary_lines():
         print(line)
@@ -188,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         type=_format,
         help="recording format: auto (default) or a reader's name (actiwatch, mmash, jsonl, ...)",
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA time zone of recordings in local time without an offset (default per "
+        "format: Europe/Oslo for Depresjon/Psykose and PMData Fitbit exports)",
     )
     p.add_argument(
         "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"

@@ -160,7 +160,10 @@ class HeartBeatBatch(_Message):
         return self.first_beat, self.first_beat + dt.timedelta(milliseconds=sum(self.rr_ms))
 
 
-SleepStage = Literal["wake", "light", "deep", "rem", "asleep", "unknown"]
+SleepStage = Literal["wake", "light", "deep", "rem", "asleep", "restless", "unknown"]
+#: Per-stage minutes a device may report (Fitbit ``stages``: deep/light/rem/wake; Fitbit
+#: ``classic``: asleep/restless/awake).
+StageName = Literal["wake", "light", "deep", "rem", "asleep", "restless", "awake"]
 
 
 class SleepStages(BaseModel):
@@ -183,6 +186,15 @@ class SleepEpisode(_Message):
     waso_min: Annotated[float, Field(ge=0, le=1440)] | None = None
     latency_min: Annotated[float, Field(ge=0, le=1440)] | None = None
     efficiency_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    time_in_bed_min: Annotated[float, Field(ge=0, le=1440)] | None = Field(
+        default=None, description="the device's time in bed (Fitbit timeInBed)"
+    )
+    after_wakeup_min: Annotated[float, Field(ge=0, le=1440)] | None = Field(
+        default=None, description="minutes awake in bed after the final awakening"
+    )
+    stage_min: dict[StageName, Annotated[float, Field(ge=0, le=1440)]] | None = Field(
+        default=None, description="the device's own minutes per stage"
+    )
     stages: SleepStages | None = None
 
     @model_validator(mode="after")
@@ -208,8 +220,28 @@ class SleepEpisode(_Message):
 
 
 Modality = Literal["ketamine", "esketamine", "tms", "ect", "psilocybin", "other"]
-Instrument = Literal["PHQ-9", "MADRS", "mood_0_10"]
-_SCORE_RANGE = {"PHQ-9": (0, 27), "MADRS": (0, 60), "mood_0_10": (0, 10)}
+Instrument = Literal[
+    "PHQ-9",
+    "MADRS",
+    "mood_0_10",
+    "pmsys_mood_1_5",
+    "pmsys_stress_1_5",
+    "pmsys_fatigue_1_5",
+    "pmsys_sleep_quality_1_5",
+    "pmsys_readiness_0_10",
+]
+_SCORE_RANGE = {
+    "PHQ-9": (0, 27),
+    "MADRS": (0, 60),
+    "mood_0_10": (0, 10),
+    # PMSys daily wellness (PMData): the answers as given, not re-oriented (each scale's
+    # wording is PMSys's, see the PMData paper); 0 on a 1-5 scale is not an answer
+    "pmsys_mood_1_5": (1, 5),
+    "pmsys_stress_1_5": (1, 5),
+    "pmsys_fatigue_1_5": (1, 5),
+    "pmsys_sleep_quality_1_5": (1, 5),
+    "pmsys_readiness_0_10": (0, 10),
+}
 
 
 class ClinicalEvent(_Message):
@@ -262,7 +294,65 @@ class RecordingEnd(_Message):
         return self.at, self.at
 
 
-AnyMessage = ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd
+Minutes = Annotated[float, Field(ge=0, le=1500)]
+
+
+class DailySummary(_Message):
+    """A device's own summary of one local day (Fitbit, Apple Health, Oura, ...).
+
+    Consumer wearables rarely export beat-to-beat intervals but do report a resting heart
+    rate, a nightly HRV (RMSSD or SDNN) and a sleep score per day; the day engine puts them
+    in the daily row as ``dev_*`` columns. Every value is optional, at least one is
+    required. A later summary of the same date overrides the values it carries.
+    """
+
+    type: Literal["daily_summary"] = "daily_summary"
+    version: Literal[1] = 1
+    date: dt.date = Field(description="the subject's local date summarised")
+    resting_hr_bpm: Annotated[float, Field(gt=20, lt=250, allow_inf_nan=False)] | None = Field(
+        default=None, description="the device's resting heart rate of the day (bpm)"
+    )
+    rmssd_ms: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = Field(
+        default=None, description="the device's nightly RMSSD (ms)"
+    )
+    sdnn_ms: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = Field(
+        default=None, description="the device's nightly SDNN (ms)"
+    )
+    sleep_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = Field(
+        default=None, description="the device's sleep score of the night ending on this date"
+    )
+    sedentary_min: Minutes | None = Field(default=None, description="device sedentary minutes")
+    lightly_active_min: Minutes | None = Field(default=None, description="light activity")
+    moderately_active_min: Minutes | None = Field(default=None, description="moderate activity")
+    very_active_min: Minutes | None = Field(default=None, description="vigorous activity")
+
+    @model_validator(mode="after")
+    def _some_value(self) -> DailySummary:
+        if all(getattr(self, k) is None for k in SUMMARY_FIELDS):
+            raise ValueError(f"daily_summary: at least one of {', '.join(SUMMARY_FIELDS)}")
+        return self
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        tz = dt.timezone(dt.timedelta(minutes=self.tz_offset_min))
+        start = dt.datetime.combine(self.date, dt.time(), tz)
+        return start, start + dt.timedelta(days=1)
+
+
+#: The optional values of a :class:`DailySummary`, in the order the day engine keeps them.
+SUMMARY_FIELDS = (
+    "resting_hr_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "sleep_score",
+    "sedentary_min",
+    "lightly_active_min",
+    "moderately_active_min",
+    "very_active_min",
+)
+
+AnyMessage = (
+    ActivityBatch | HeartBeatBatch | SleepEpisode | ClinicalEvent | RecordingEnd | DailySummary
+)
 _Tagged = Annotated[AnyMessage, Field(discriminator="type")]  # validated by its "type"
 MESSAGE_TYPES: dict[str, type[_Message]] = {
     "activity": ActivityBatch,
@@ -270,6 +360,7 @@ MESSAGE_TYPES: dict[str, type[_Message]] = {
     "sleep": SleepEpisode,
     "clinical": ClinicalEvent,
     "recording_end": RecordingEnd,
+    "daily_summary": DailySummary,
 }
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(_Tagged)
 

@@ -9,6 +9,7 @@ as ``to_bytes()``) is the caller's job.
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,11 @@ import numpy as np
 from phenotyping import __version__
 from phenotyping.errors import StateError
 from phenotyping.events import (
+    SUMMARY_FIELDS,
     ActivityBatch,
     AnyMessage,
     ClinicalEvent,
+    DailySummary,
     HeartBeatBatch,
     RecordingEnd,
     SleepEpisode,
@@ -30,6 +33,7 @@ from phenotyping.features.day import EngineParams, SubjectDays
 from phenotyping.features.time import iso_date
 from phenotyping.risk.engine import RiskParams, RiskState, config_version
 
+_EPOCH = dt.date(1970, 1, 1)
 _MAGIC = b"PHSS"
 _VERSION = 1
 
@@ -118,6 +122,12 @@ def apply(engine: SubjectDays, msg: AnyMessage) -> None:
             waso_min=msg.waso_min,
             latency_min=msg.latency_min,
             efficiency_pct=msg.efficiency_pct,
+        )
+    elif isinstance(msg, DailySummary):
+        engine.push_summary(
+            (msg.date - _EPOCH).days,
+            msg.tz_offset_min,
+            [getattr(msg, k) for k in SUMMARY_FIELDS],
         )
 
 

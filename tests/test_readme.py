@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import doctest
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -38,3 +42,27 @@ def test_the_package_root_exports_every_name_in_all() -> None:
     for name in phenotyping.__all__:
         assert getattr(phenotyping, name) is not None, name
     assert callable(phenotyping.replay) and callable(phenotyping.step)
+
+
+def _fresh(code: str) -> str:
+    """What ``code`` prints in a new interpreter (imports are per process)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_importing_the_package_loads_no_heavy_dependency() -> None:
+    heavy = "('numpy', 'pandas', 'pydantic')"
+    code = f"import sys, phenotyping; print([m for m in {heavy} if m in sys.modules])"
+    assert _fresh(code) == "[]"
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["", "import phenotyping.replay.run", "from phenotyping.replay.formats import read"],
+)
+def test_phenotyping_replay_is_the_function_whatever_is_imported_first(first: str) -> None:
+    code = f"{first}\nimport phenotyping\nfrom phenotyping import replay\n"
+    code += "print(replay is phenotyping.replay, replay.__module__)"
+    assert _fresh(code) == "True phenotyping.replay.run"

@@ -90,6 +90,7 @@ def _window_extreme(x: F64, ok: B, width: int, highest: bool) -> tuple[float, in
     """Mean of ``x`` over the ``width``-minute window with the extreme mean of worn minutes."""
     if len(x) < width:
         return float("nan"), -1
+    ok = ok & ~np.isnan(x)  # a steps-only device has worn minutes without counts
     v = np.where(ok, x, 0.0)
     cs = np.zeros(len(v) + 1)
     np.cumsum(v, out=cs[1:])

@@ -61,6 +61,21 @@ EPISODE_DTYPE = np.dtype(
     ]
 )
 MIDPOINT_DTYPE = np.dtype([("date", "<i8"), ("minute", "<f8")])
+#: Device daily summaries (:class:`phenotyping.events.DailySummary`): daily-row column ->
+#: message field, in the message's order.
+SUMMARY_COLUMNS = {
+    "dev_resting_hr": "resting_hr_bpm",
+    "dev_rmssd": "rmssd_ms",
+    "dev_sdnn": "sdnn_ms",
+    "dev_sleep_score": "sleep_score",
+    "dev_sedentary_min": "sedentary_min",
+    "dev_lightly_active_min": "lightly_active_min",
+    "dev_moderately_active_min": "moderately_active_min",
+    "dev_very_active_min": "very_active_min",
+}
+SUMMARY_DTYPE = np.dtype(
+    [("date", "<i8"), ("off", "<i2"), *((c, "<f8") for c in SUMMARY_COLUMNS)]
+)
 DEVICE_KEYS = (
     "device_sleep_onset_clock_min",
     "device_sleep_offset_clock_min",
@@ -161,6 +176,7 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
     "hrv_sums": hrv.HRV_SUMS_DTYPE,
     "episodes": EPISODE_DTYPE,
     "midpoints": MIDPOINT_DTYPE,
+    "summaries": SUMMARY_DTYPE,
 }
 _STATE_VERSION = 1
 
@@ -197,6 +213,8 @@ class SubjectDays:
     episodes: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, EPISODE_DTYPE))
     # sleep midpoints of the last nights (NaN: no valid night), for timing regularity
     midpoints: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, MIDPOINT_DTYPE))
+    # device daily summaries of the open days, one row per local date
+    summaries: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, SUMMARY_DTYPE))
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -307,7 +325,53 @@ class SubjectDays:
         )
         keep = self.episodes["start"] != start_min
         self.episodes = np.sort(np.concatenate([self.episodes[keep], row]), order="start")
+        self._cover_day(int(night), tz_offset_min)
         self.watermark_local = max(self.watermark_local, end_min + tz_offset_min)
+
+    def push_summary(self, d: int, tz_offset_min: int, values: list[float | None]) -> None:
+        """Add a device daily summary of local date ``d`` (values in the order of
+        :data:`SUMMARY_COLUMNS`, None = not reported). Values it carries override an
+        earlier summary's of the same date; the ones it lacks keep theirs."""
+        if d <= self.closed_through:
+            self.late += 1
+            return
+        new = np.array([np.nan if v is None else float(v) for v in values], np.float64)
+        same = self.summaries["date"] == d
+        row = np.zeros(1, SUMMARY_DTYPE)
+        row["date"], row["off"] = d, tz_offset_min
+        for k, col in enumerate(SUMMARY_COLUMNS):
+            old = self.summaries[col][same]
+            row[col] = new[k] if np.isfinite(new[k]) or not len(old) else old[0]
+        self.summaries = np.sort(np.concatenate([self.summaries[~same], row]), order="date")
+        self._cover_day(d, tz_offset_min)
+        self.watermark_local = max(self.watermark_local, (d + 1) * MINUTES_PER_DAY)
+
+    def _device_summary(self, d: int) -> dict[str, float]:
+        sel = self.summaries[self.summaries["date"] == d]
+        return {c: float(sel[c][0]) if len(sel) else float("nan") for c in SUMMARY_COLUMNS}
+
+    def _cover_day(self, d: int, tz_offset_min: int) -> None:
+        """Make the grid cover local day ``d`` (its minutes missing unless already known),
+        so that a day with only a device sleep episode or a daily summary gets its row."""
+        lo = d * MINUTES_PER_DAY - tz_offset_min
+        self._ensure(lo, lo + MINUTES_PER_DAY)
+        part = self.offset[lo - self.base : lo - self.base + MINUTES_PER_DAY]
+        part[part == NO_OFFSET] = tz_offset_min
+
+    def _marked_dates(self) -> NDArray[np.int64]:
+        """Local dates that have device data without minutes (sleep episodes' nights,
+        daily summaries)."""
+        e = self.episodes
+        nights = night_of(e["end"] + e["off"]).astype(np.int64)
+        return np.unique(np.concatenate([nights, self.summaries["date"]]))
+
+    def _has_data(self, dates: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per grid minute: it has samples, or its local date has device data."""
+        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        marked = self._marked_dates()
+        if len(marked):
+            has |= np.isin(dates, marked)
+        return has
 
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
@@ -400,10 +464,10 @@ class SubjectDays:
         """Close every day that has data (end of a recording or of a replay)."""
         if self.base < 0:
             return []
-        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        dates = self.local_dates()
+        has = self._has_data(dates)
         if not has.any():
             return []
-        dates = self.local_dates()
         return self._close_through(int(dates[np.flatnonzero(has)[-1]]))
 
     def _close_through(self, last: int) -> list[dict[str, Any]]:
@@ -412,7 +476,7 @@ class SubjectDays:
         self._cover_whole_days(last)
         local = self.local_minutes()
         dates = local // MINUTES_PER_DAY
-        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
+        has = self._has_data(dates)
         first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
         start = max(self.closed_through + 1, first)
         rows = []
@@ -537,6 +601,7 @@ class SubjectDays:
         row["sleep_valid"] = bool(night_cov >= p.min_night_coverage and sleep_row["tst_min"] > 0)
         row.update({f"sleep_{k}": v for k, v in sleep_row.items() if k in SLEEP_KEYS})
         row.update(device)
+        row.update(self._device_summary(d))
         row.update(hrv_row)
         row["hrv_valid"] = bool(
             hrv_row["night_n_nn"] >= p.min_night_beats
@@ -604,6 +669,7 @@ class SubjectDays:
         cut = int(np.searchsorted(dates, keep_from))
         ep = self.episodes
         self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
+        self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
         old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
@@ -627,6 +693,7 @@ class SubjectDays:
             "hrv_sums": self.hrv_sums,
             "episodes": self.episodes,
             "midpoints": self.midpoints,
+            "summaries": self.summaries,
         }
         header = {
             "params": asdict(self.params),
@@ -656,6 +723,7 @@ class SubjectDays:
             hrv_sums=arrays["hrv_sums"],
             episodes=arrays["episodes"],
             midpoints=arrays["midpoints"],
+            summaries=arrays.get("summaries", np.zeros(0, SUMMARY_DTYPE)),
         )
 
 

@@ -214,6 +214,8 @@ def replay(
     risk = risk or RiskParams()
     t0 = time.perf_counter()
     files = [f for p in paths for f in files_in(p)]
+    if not files:
+        raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt)
     if jobs <= 1 or len(groups) < 2:
         parts = [_replay_files(files, fmt, params, risk, progress, options)]
@@ -263,6 +265,22 @@ def replay(
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
         ),
     )
+
+
+def found_nothing(path: Path) -> str:
+    """Why ``path`` has nothing to replay, naming what it does hold."""
+    if path.is_file():
+        return f"{path}: not a recording in a known format (use --format)"
+    kinds: dict[str, int] = {}
+    n = 0
+    for f in path.rglob("*"):
+        if f.is_file():
+            n += 1
+            suffix = "".join(f.suffixes[-2:]).lower() or "(no extension)"
+            kinds[suffix] = kinds.get(suffix, 0) + 1
+    listing = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
+    held = f"{n} file(s): {listing}" if n else "no files"
+    return f"{path}: no recording in a known format found ({held})"
 
 
 def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:

@@ -105,7 +105,18 @@ _WHAT = {
     "circ7d_cosinor_peak_minute_of_day": "cosinor acrophase, last 7 days",
 }
 _PHQ9_BANDS = ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "mod. severe"), (20, "severe"))
-_INSTRUMENT_COLOURS = {"PHQ-9": "#333333", "MADRS": "#8e44ad", "mood_0_10": "#16a085"}
+_INSTRUMENT_COLOURS = {
+    "PHQ-9": "#333333",
+    "MADRS": "#8e44ad",
+    "mood_0_10": "#16a085",
+    # PMSys daily wellness (PMData): shown, never scored as PHQ-9
+    "pmsys_mood_1_5": "#16a085",
+    "pmsys_stress_1_5": "#c0392b",
+    "pmsys_fatigue_1_5": "#d35400",
+    "pmsys_sleep_quality_1_5": "#2980b9",
+    "pmsys_readiness_0_10": "#7f8c8d",
+}
+_DEPRESSION_SCALES = {"PHQ-9", "MADRS", "mood_0_10"}
 _DAY = dt.timedelta(days=1)
 
 
@@ -348,7 +359,7 @@ def _report_panel(ax: Axes, events: Sequence[Row]) -> None:
             [float(e["score"]) for e in mine],
             "-s",
             color=_INSTRUMENT_COLOURS.get(inst, "#333333"),
-            markersize=4,
+            markersize=4 if len(mine) < 60 else 1.5,  # daily reports: a line, not blobs
             linewidth=1.0,
             label=inst,
             zorder=3,
@@ -363,9 +374,8 @@ def _report_panel(ax: Axes, events: Sequence[Row]) -> None:
     else:
         ax.set_ylabel("score", fontsize=8)
         ax.legend(fontsize=7, loc="upper right", frameon=False)
-    ax.set_title(
-        "Self-reported depression score (" + ", ".join(instruments) + ")", loc="left", fontsize=9.5
-    )
+    what = "depression score" if set(instruments) <= _DEPRESSION_SCALES else "scores"
+    ax.set_title(f"Self-reported {what} (" + ", ".join(instruments) + ")", loc="left", fontsize=9.5)
     ax.set_gid("self_report")
 
 

@@ -29,8 +29,8 @@ def test_every_reader_module_keeps_the_contract() -> None:
 
 
 def test_an_unknown_format_names_the_choices() -> None:
-    with pytest.raises(FormatError, match=r"format: 'fitbit' is not one of \('auto'"):
-        reader("fitbit")
+    with pytest.raises(FormatError, match=r"format: 'garmin' is not one of \('auto'"):
+        reader("garmin")
 
 
 def test_options_reach_the_reader(tmp_path: Path) -> None:

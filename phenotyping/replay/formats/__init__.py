@@ -7,7 +7,7 @@ event-time order per subject, counting unusable rows with their reason in a
 add a format, write ``formats/<name>.py`` in that shape and list it in :data:`READERS`.
 
 Formats: ``actiwatch`` (Depresjon / Psykose minute CSV), ``mmash`` (MMASH user folders),
-``jsonl`` (our own wire messages).
+``jsonl`` (our own wire messages), ``fitbit`` (Fitbit account export folders, PMData).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from phenotyping.errors import FormatError
 from phenotyping.events import AnyMessage, natural_key
-from phenotyping.replay.formats import actiwatch, jsonl, mmash
+from phenotyping.replay.formats import actiwatch, fitbit, jsonl, mmash
 from phenotyping.replay.formats.base import (
     Reader,
     ReadOptions,
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: Every reader, in the order :func:`detect` asks them.
-READERS: tuple[Reader, ...] = (actiwatch, mmash, jsonl)
+READERS: tuple[Reader, ...] = (actiwatch, mmash, jsonl, fitbit)
 #: What ``--format`` accepts.
 FORMATS: tuple[str, ...] = ("auto", *(r.NAME for r in READERS))
 
@@ -51,10 +51,10 @@ def reader(name: str) -> Reader:
     --------
     >>> reader("mmash").NAME
     'mmash'
-    >>> reader("fitbit")
+    >>> reader("garmin")
     Traceback (most recent call last):
     ...
-    phenotyping.errors.FormatError: format: 'fitbit' is not one of ('auto', ...)
+    phenotyping.errors.FormatError: format: 'garmin' is not one of ('auto', ...)
     """
     for r in READERS:
         if r.NAME == name:
