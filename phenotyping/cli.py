@@ -15,6 +15,7 @@ from phenotyping.errors import PhenotypingError
 
 if TYPE_CHECKING:
     from phenotyping.config import Settings
+    from phenotyping.replay.formats.base import ReadOptions
     from phenotyping.replay.run import ReplayResult
 
 
@@ -33,7 +34,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from phenotyping.replay.formats import ReadOptions
     from phenotyping.replay.run import OUTPUT_FILES, replay, write_outputs
 
     if args.broker:
@@ -46,7 +46,7 @@ def _replay(args: argparse.Namespace) -> int:
         risk=settings.risk,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
-        options=ReadOptions(tz=args.tz),
+        options=_read_options(args),
     )
     if not result.report.messages:  # recordings found, but not one usable message in them
         for line in result.summary_lines():
@@ -64,10 +64,32 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from phenotyping.replay.formats._util import zone
+    from phenotyping.replay.formats.base import ReadOptions
+
+    if args.tz is not None:
+        zone(args.tz)  # a bad name is a one-line error before anything is read
+    return ReadOptions(
+        tz=args.tz,
+        columns={
+            k: v
+            for k, v in (
+                ("time", args.time_col),
+                ("date", args.date_col),
+                ("counts", args.counts_col),
+                ("steps", args.steps_col),
+            )
+            if v is not None
+        },
+        subject=args.subject,
+        epoch_s=args.epoch,
+    )
+
+
 def _replay_to_broker(args: argparse.Namespace) -> int:
     """``phenotyping replay PATH... --broker URL [--speed N]``: publish into Kafka."""
     from phenotyping.config import load_settings
-    from phenotyping.replay.formats import ReadOptions
     from phenotyping.replay.publish import publish
 
     settings = load_settings(args.config)
@@ -78,7 +100,7 @@ def _replay_to_broker(args: argparse.Namespace) -> int:
         fmt=args.format,
         speed=args.speed,
         progress=not args.quiet and sys.stderr.isatty(),
-        options=ReadOptions(tz=args.tz),
+        options=_read_options(args),
     )
     for line in report.summary_lines():
         print(line)
@@ -161,6 +183,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from phenotyping.replay.omh_export import export_omh
+
+    path, n = export_omh(args.omh, args.out, args.tz or "UTC")
+    print(f"wrote {n:,} Open mHealth data point(s) to {path}")
+    return 0
+
+
 def _schemas(args: argparse.Namespace) -> int:
     from phenotyping.events import json_schemas
 
@@ -199,16 +229,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=_format,
         help="recording format: auto (default) or a reader's name (actiwatch, mmash, jsonl, ...)",
     )
-    p.add_argument(
+    g = p.add_argument_group("third-party formats (docs/importers.md)")
+    g.add_argument(
         "--tz",
         default=None,
         metavar="ZONE",
-        help="IANA time zone of recordings in local time without an offset (default per "
-        "format: Europe/Oslo for Depresjon/Psykose and PMData Fitbit exports)",
+        help="IANA zone of local times without a UTC offset (default per format: Europe/Oslo "
+        "for Depresjon/Psykose and PMData Fitbit exports; UTC for generic CSV, Empatica and "
+        "Open mHealth; Apple Health records carry their own offset)",
     )
-    p.add_argument(
-        "--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)"
+    g.add_argument("--time-col", default=None, help="generic CSV: the time column")
+    g.add_argument("--date-col", default=None, help="generic CSV: a separate date column")
+    g.add_argument("--counts-col", default=None, help="generic CSV: the activity counts column")
+    g.add_argument("--steps-col", default=None, help="generic CSV: the steps column")
+    g.add_argument(
+        "--epoch", type=int, default=None, metavar="SECONDS", help="generic CSV: epoch (1-60 s)"
     )
+    g.add_argument(
+        "--subject", default=None, help="pseudonymous subject id (default: from the file name)"
+    )
+    p.add_argument("--broker", default=None, help="publish into Kafka instead (kafka://HOST:PORT)")
     p.add_argument(
         "--speed",
         type=float,
@@ -274,6 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_plot)
 
+    p = sub.add_parser("export", help="export a replay's daily features (Open mHealth)")
+    p.add_argument(
+        "--omh",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="replay output folder: its daily_features.csv becomes OMH data points (JSONL)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="file (default: DIR/daily_features.omh.jsonl)"
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA zone that places each local day (default: UTC; daily rows carry dates only)",
+    )
+    p.set_defaults(func=_export)
+
     p = sub.add_parser("schemas", help="write the JSON Schema of every wire message")
     p.add_argument("--out", type=Path, default=Path("schemas"))
     p.set_defaults(func=_schemas)
@@ -287,18 +346,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _broker_of(args: argparse.Namespace) -> str:
+    """The broker a command tried to reach (its --broker, else the settings')."""
+    broker = getattr(args, "broker", None)
+    if broker:
+        return str(broker)
+    try:
+        from phenotyping.config import load_settings
+
+        return load_settings(getattr(args, "config", None)).kafka.broker
+    except Exception:  # the settings themselves are broken: say so without an address
+        return "(the configured address)"
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """The one-line reason if ``exc`` means the Kafka broker could not be reached."""
+    import asyncio
+
+    module = type(exc).__module__
+    if module.startswith(("aiokafka", "kafka")):
+        return str(exc).removeprefix(f"{type(exc).__name__}: ") or type(exc).__name__
+    if isinstance(exc, ConnectionError | asyncio.TimeoutError | TimeoutError):
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("topics", "tail", "replay"):
+        import logging
+
+        # aiokafka logs every failed connection attempt; these one-shot commands report a
+        # broker they cannot reach in one line instead (below)
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args))
-    except PhenotypingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError, EOFError) as exc:  # e.g. --out is a file, a bad argument
-        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+    except Exception as exc:
+        reason = _unreachable(exc)
+        if reason is None:
+            return _error(exc)
+        print(f"cannot reach the Kafka broker at {_broker_of(args)}: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _error(exc: Exception) -> int:
+    """One line for the errors a user can act on; anything else is a bug: re-raised."""
+    if isinstance(exc, PhenotypingError):
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(exc, OSError | ValueError | EOFError):  # e.g. --out is a file
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    raise exc
 
 
 if __name__ == "__main__":

@@ -130,6 +130,24 @@ class KafkaSettings(BaseModel):
     stats_interval_s: float = Field(
         30.0, gt=0, description="how often a worker logs its counters (never payloads)"
     )
+    idle_check_s: float = Field(
+        60.0,
+        gt=0,
+        description="how often a worker looks for silent subjects, to close their overdue "
+        "days (so a data-gap notice comes live)",
+    )
+    idle_after_s: float = Field(
+        3600.0,
+        gt=0,
+        description="processing time without a record of a subject after which its event "
+        "time is moved on by the silence (a fast replay never waits this long)",
+    )
+    stop_grace_s: float = Field(
+        25.0,
+        gt=0,
+        description="after SIGTERM a worker that has not stopped in this time exits anyway "
+        "(keep below the orchestrator's stop grace period)",
+    )
 
 
 class FeedSettings(BaseModel):

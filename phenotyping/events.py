@@ -53,6 +53,13 @@ MAX_SPAN = dt.timedelta(days=7)
 MAX_FUTURE = dt.timedelta(hours=24)
 #: Nothing before this instant is accepted (catches zeroed device clocks).
 EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+#: Nothing after this instant is accepted (catches garbage dates such as 9999-12-31, which
+#: would overflow the date arithmetic and pandas' nanosecond timestamps).
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+#: Largest activity count one epoch may carry: far above any device's counts (Actiwatch and
+#: ActiGraph counts per minute stay below ~10^5), far below float32's range, so a count can
+#: never become infinite inside the engine.
+MAX_COUNT = 1_000_000.0
 #: Epoch lengths (seconds) an activity batch may use: they tile a minute, or are one minute.
 EPOCHS_S = (1, 2, 5, 10, 15, 20, 30, 60)
 
@@ -78,7 +85,12 @@ class _Message(BaseModel):
 
     @model_validator(mode="after")
     def _plausible_time(self, info: ValidationInfo) -> _Message:
-        first, last = self.span()
+        try:
+            first, last = self.span()
+        except OverflowError:
+            raise ValueError(f"time: later than {LATEST.date()} (out of range)") from None
+        if last > LATEST:
+            raise ValueError(f"time: {last.isoformat()} is after {LATEST.date()} (device clock?)")
         if first < EARLIEST:
             raise ValueError(
                 f"time: {first.isoformat()} is before {EARLIEST.date()} (device clock?)"
@@ -106,8 +118,12 @@ class ActivityBatch(_Message):
         description="instant the first epoch starts (RFC 3339 with offset)"
     )
     epoch_s: Literal[1, 2, 5, 10, 15, 20, 30, 60] = Field(description="epoch length in seconds")
-    counts: list[Annotated[float, Field(ge=0, allow_inf_nan=False)] | None] | None = Field(
-        default=None, max_length=MAX_SAMPLES, description="activity counts per epoch (>= 0)"
+    counts: list[Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)] | None] | None = (
+        Field(
+            default=None,
+            max_length=MAX_SAMPLES,
+            description=f"activity counts per epoch (0..{MAX_COUNT:g})",
+        )
     )
     steps: list[Annotated[int, Field(ge=0, le=1000)] | None] | None = Field(
         default=None, max_length=MAX_SAMPLES, description="steps per epoch (0..1000)"
@@ -445,7 +461,15 @@ def decode(data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None
     Raises
     ------
     InputError
-        naming every offending field and the rule it broke.
+        naming every offending field and the rule it broke -- and nothing else, whatever
+        ``data`` holds (property-tested in ``tests/test_events_hostile.py``).
+
+    Examples
+    --------
+    >>> decode(b'{"type": []}')
+    Traceback (most recent call last):
+    ...
+    phenotyping.errors.InputError: type: must be a string
     """
     if isinstance(data, bytes | str):
         try:
@@ -455,14 +479,21 @@ def decode(data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None
     if not isinstance(data, dict):
         raise InputError("message: must be a JSON object")
     kind = data.get("type")
-    if kind in MESSAGE_TYPES and data.get("version") not in (None, 1):
+    if kind is not None and not isinstance(kind, str):
+        raise InputError("type: must be a string")
+    version = data.get("version")
+    if kind in MESSAGE_TYPES and not (version is None or (type(version) is int and version == 1)):
         raise InputError(
-            f"version: unsupported version {data.get('version')!r} of {kind!r} (supported: 1)"
+            f"version: unsupported version {version!r:.40} of {kind!r} (supported: 1)"
         )
     try:
         return _ADAPTER.validate_python(data, context={"now": now})
     except ValidationError as exc:
         raise InputError(_describe(exc)) from None
+    except (ValueError, TypeError, OverflowError, ArithmeticError, RecursionError) as exc:
+        # a validator tripped over a value pydantic let through (a safety net: the rules
+        # above are meant to catch everything first)
+        raise InputError(f"message: cannot be validated ({type(exc).__name__})") from None
 
 
 def encode(message: BaseModel) -> bytes:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from phenotyping import __version__
-from phenotyping.errors import StateError
+from phenotyping.errors import InputError, StateError
 from phenotyping.events import (
     SUMMARY_FIELDS,
     ActivityBatch,
@@ -29,11 +29,32 @@ from phenotyping.events import (
     RecordingEnd,
     SleepEpisode,
 )
-from phenotyping.features.day import EngineParams, SubjectDays
+from phenotyping.features.day import NO_OFFSET, EngineParams, SubjectDays
 from phenotyping.features.time import iso_date
 from phenotyping.risk.engine import RiskParams, RiskState, config_version
 
 _EPOCH = dt.date(1970, 1, 1)
+
+#: A sample may lie at most this many days after the subject's time reference (the latest
+#: sample seen, or the end of the last closed day if later): one stray timestamp years
+#: ahead would otherwise make the minute grid and the closed days span the years between.
+MAX_AHEAD_DAYS = 62
+#: ... and its first sample at most this many days before it, unless the whole message
+#: lies in days already closed (then it is late data, counted and not applied, as before):
+#: this bounds the grid of a subject whose days have not closed yet.
+MAX_BEHIND_DAYS = 31
+_DAY = 1440
+
+
+class OutOfWindow(InputError):
+    """A message outside the subject's event-time window (:data:`MAX_AHEAD_DAYS`,
+    :data:`MAX_BEHIND_DAYS`); ``rule`` is ``"ahead"`` or ``"behind"``."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 _MAGIC = b"PHSS"
 _VERSION = 1
 
@@ -51,6 +72,8 @@ class SubjectState:
     ) -> SubjectState:
         engine = params or EngineParams()
         risk = risk or RiskParams()
+        if risk.feature_window_days != engine.window_days:  # monitored names follow the engine
+            risk = replace(risk, feature_window_days=engine.window_days)
         version = config_version(risk, {"engine": asdict(engine), "package": __version__})
         return cls(days=SubjectDays(engine), risk=RiskState(params=risk, version=version))
 
@@ -62,6 +85,9 @@ class SubjectState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SubjectState:
+        """Inverse of :meth:`to_bytes`. Raises :class:`StateError` and nothing else, whatever
+        ``data`` holds (a table value is untrusted input: a corrupt changelog, a bug in an
+        older version, a crafted record)."""
         if len(data) < 8:
             raise StateError("state: too short")
         magic, version, n = struct.unpack("<4sHH", data[:8])
@@ -71,10 +97,33 @@ class SubjectState:
             raise StateError(f"state: unknown version {version}")
         parts, pos = [], 8
         for _ in range(n):
+            if pos + 4 > len(data):
+                raise StateError("state: truncated")
             (size,) = struct.unpack("<I", data[pos : pos + 4])
+            if pos + 4 + size > len(data):
+                raise StateError("state: truncated")
             parts.append(data[pos + 4 : pos + 4 + size])
             pos += 4 + size
-        return cls(days=SubjectDays.from_bytes(parts[0]), risk=RiskState.from_bytes(parts[1]))
+        try:
+            state = cls(days=SubjectDays.from_bytes(parts[0]), risk=RiskState.from_bytes(parts[1]))
+            _check_shapes(state)
+        except StateError:
+            raise
+        except Exception as exc:  # a well-formed envelope with a wrong header or arrays
+            raise StateError(f"state: corrupt ({exc.__class__.__name__})") from None
+        return state
+
+
+def _check_shapes(state: SubjectState) -> None:
+    """Refuse a decoded state whose parallel arrays disagree (it would fail later, in the
+    middle of a step)."""
+    d = state.days
+    if not len(d.counts) == len(d.steps) == len(d.offset):
+        raise StateError("state: corrupt (minute grid arrays differ in length)")
+    if not len(d.hrv_burst) == len(d.hrv_bin) == len(d.hrv_off) == len(d.hrv_sums):
+        raise StateError("state: corrupt (HRV arrays differ in length)")
+    if d.base < -1 or not isinstance(d.closed_through, int) or not isinstance(d.base, int):
+        raise StateError("state: corrupt (grid position)")
 
 
 @dataclass
@@ -138,20 +187,28 @@ def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
     A message (or part of one) for a day that is already closed is not applied; it gives a
     ``late_data`` notice naming the event and how many samples were not used. A clinical
     event is recorded by the risk engine at its local date.
+
+    Raises :class:`OutOfWindow` (an :class:`InputError`), changing nothing, for samples
+    outside the subject's event-time window (:func:`check_window`): that bounds the work
+    and memory one message can cause, in replays and workers alike.
     """
     subject = msg.subject_id
     if isinstance(msg, RecordingEnd):
         return flush(subject, state)
     if isinstance(msg, ClinicalEvent):
         local = msg.at.timestamp() // 60 + msg.tz_offset_min
+        until = getattr(msg, "until", None)  # feedback fields (issue 13's ClinicalEvent)
         notices = state.risk.clinical(
             int(local // 1440),
             msg.kind,
             modality=msg.modality,
             instrument=msg.instrument,
             score=msg.score,
+            reason=getattr(msg, "reason", None),
+            until=None if until is None else int((until - dt.date(1970, 1, 1)).days),
         )
         return StepOutput(notices=[_notice(subject, n) for n in notices])
+    check_window(state.days, msg)
     late_before = state.days.late
     apply(state.days, msg)
     out = _judge(subject, state, state.days.advance())
@@ -171,11 +228,75 @@ def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
     return out
 
 
+def reference_min(days: SubjectDays) -> int | None:
+    """The subject's time reference in local minutes: the end of the latest sample seen or
+    the end of the last closed day, whichever is later (None: nothing seen yet)."""
+    ref = max(days.watermark_local, (days.closed_through + 1) * _DAY)
+    return None if ref < -(2**61) else int(ref)
+
+
+def check_window(days: SubjectDays, msg: AnyMessage) -> None:
+    """Raise :class:`OutOfWindow` unless every sample of ``msg`` lies within
+    [reference - MAX_BEHIND_DAYS, reference + MAX_AHEAD_DAYS] (local time) -- or wholly in
+    closed days (late data, which the engine counts without growing anything). A subject's
+    first message sets the reference (its own span is at most 7 days: the schema).
+
+    >>> from phenotyping.events import decode
+    >>> days = SubjectDays()
+    >>> def act(start):
+    ...     return decode({"type": "activity", "event_id": "e", "subject_id": "s",
+    ...                    "source": "t", "tz_offset_min": 0, "start": start,
+    ...                    "epoch_s": 60, "counts": [1.0]})
+    >>> apply(days, act("2026-01-01T00:00:00+00:00"))
+    >>> check_window(days, act("2026-02-01T00:00:00+00:00"))  # 31 days ahead: fine
+    >>> check_window(days, act("2026-11-25T00:00:00+00:00"))
+    Traceback (most recent call last):
+    ...
+    phenotyping.pipeline.OutOfWindow: time: 2026-11-25T00:01:00+00:00 is more than 62 days ...
+    """
+    if isinstance(msg, ClinicalEvent | RecordingEnd):
+        return
+    ref = reference_min(days)
+    if ref is None:
+        return
+    first, last = msg.span()
+    tz = msg.tz_offset_min
+    if _seconds(last) // 60 + tz > ref + MAX_AHEAD_DAYS * _DAY:
+        raise OutOfWindow(
+            f"time: {last.isoformat()} is more than {MAX_AHEAD_DAYS} days after this "
+            f"subject's latest data ({iso_date((ref - 1) // _DAY)}); not applied",
+            "ahead",
+        )
+    open_from = (days.closed_through + 1) * _DAY
+    if _seconds(first) // 60 + tz < ref - MAX_BEHIND_DAYS * _DAY and (
+        _seconds(last) // 60 + tz > open_from
+    ):  # (wholly in closed days it is late data: counted, cheaply, by the engine)
+        raise OutOfWindow(
+            f"time: {first.isoformat()} is more than {MAX_BEHIND_DAYS} days before this "
+            f"subject's latest data ({iso_date((ref - 1) // _DAY)}); not applied",
+            "behind",
+        )
+
+
 def idle(subject: str, state: SubjectState, now_utc_min: int) -> StepOutput:
     """Processing time passed without data from this subject: close the days that are
     overdue (end + grace before ``now``). The stream shell calls this on a timer; replays
     never do (their time is the data's)."""
     return _judge(subject, state, state.days.advance(now_utc_min))
+
+
+def idle_for(subject: str, state: SubjectState, silent_min: float) -> StepOutput:
+    """:func:`idle` with time that respects the data's clock: the subject has sent nothing
+    for ``silent_min`` minutes of processing time, so its event time is moved on by that
+    much from its latest sample (for live data that is "now"; for a replayed recording it
+    is the recording's own time plus the silence)."""
+    days = state.days
+    if days.base < 0 or days.watermark_local < -(2**61):
+        return StepOutput()
+    known = days.offset[days.offset != NO_OFFSET]
+    off = int(known[-1]) if len(known) else 0
+    now_utc_min = days.watermark_local - off + int(silent_min)
+    return idle(subject, state, now_utc_min)
 
 
 def _judge(subject: str, state: SubjectState, rows: list[dict[str, Any]]) -> StepOutput:

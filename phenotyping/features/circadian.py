@@ -88,6 +88,8 @@ __all__ = [
     "binarize_counts",
     "circadian_summary",
     "cosinor",
+    "cosinor_from_phase_sums",
+    "day_rows_summary",
     "hourly_totals",
     "interdaily_stability",
     "intradaily_variability",
@@ -643,8 +645,6 @@ def cosinor(
     if int(obs.sum()) < 3:
         return nan_fit
     w = 2.0 * np.pi / period
-    gram: NDArray[np.float64]
-    rhs: NDArray[np.float64]
     if t is None and float(period).is_integer() and y.size > period:
         # default axis: the angles repeat every period, so the normal equations reduce to
         # per-phase counts and sums (bincount) times a table of cos/sin of one period
@@ -653,14 +653,38 @@ def cosinor(
         phase = idx % per
         n_k = np.bincount(phase, minlength=per).astype(np.float64)
         y_k = np.bincount(phase, weights=y[idx], minlength=per)
-        basis = _cosinor_basis(per)
-        gram = (basis * n_k) @ basis.T
-        rhs = basis @ y_k
-    else:
-        ang = w * tt[obs]
-        design = np.stack([np.ones(ang.size), np.cos(ang), np.sin(ang)])
-        gram = design @ design.T
-        rhs = design @ y[obs]
+        return cosinor_from_phase_sums(n_k, np.asarray(y_k, dtype=np.float64))
+    ang = w * tt[obs]
+    design = np.stack([np.ones(ang.size), np.cos(ang), np.sin(ang)])
+    return _solve_cosinor(design @ design.T, design @ y[obs], float(period))
+
+
+def cosinor_from_phase_sums(n_k: NDArray[np.float64], y_k: NDArray[np.float64]) -> CosinorFit:
+    """The cosinor of a series on the default axis from its per-phase sums.
+
+    ``n_k[j]`` observed samples and their sum ``y_k[j]`` at phase ``j`` (minute of the
+    period, ``len(n_k)`` = the period). :func:`cosinor` reduces a series longer than one
+    period to exactly these sums, so a caller that keeps them per day (the day engine's
+    rolling window) gets the identical fit without the series.
+
+    Examples
+    --------
+    >>> tt = np.arange(2880.0)
+    >>> y = 10 + 3 * np.cos(2 * np.pi * tt / 1440 - np.pi / 2)
+    >>> cosinor_from_phase_sums(np.full(1440, 2.0), y[:1440] + y[1440:]) == cosinor(y)
+    True
+    """
+    per = len(n_k)
+    if float(np.sum(n_k)) < 3:
+        return CosinorFit(float("nan"), float("nan"), float("nan"), float(per))
+    basis = _cosinor_basis(per)
+    return _solve_cosinor((basis * n_k) @ basis.T, basis @ y_k, float(per))
+
+
+def _solve_cosinor(
+    gram: NDArray[np.float64], rhs: NDArray[np.float64], period: float
+) -> CosinorFit:
+    nan_fit = CosinorFit(float("nan"), float("nan"), float("nan"), period)
     # normal equations (3 x 3): the columns are near-orthogonal over whole days, so this is
     # well conditioned and much cheaper than an SVD-based lstsq on long series
     scale = float(np.max(np.abs(gram)))
@@ -733,6 +757,77 @@ def circadian_summary(
     if np.isfinite(fit.acrophase):
         t_peak = -fit.acrophase / (2.0 * np.pi) * fit.period
         peak = float(np.mod(start_minute_of_day + t_peak, MINUTES_PER_DAY))
+    return {
+        "IS": _is_from_hourly(hourly, hod),
+        "IV": _iv_from_hourly(hourly),
+        "L5": lo,
+        "M10": hi,
+        "RA": _ra(lo, hi),
+        "L5_start_minute": float(lo_start) if lo_start >= 0 else float("nan"),
+        "M10_start_minute": float(hi_start) if hi_start >= 0 else float("nan"),
+        "cosinor_mesor": fit.mesor,
+        "cosinor_amplitude": fit.amplitude,
+        "cosinor_acrophase": fit.acrophase,
+        "cosinor_peak_minute_of_day": peak,
+    }
+
+
+def day_rows_summary(
+    hourly: NDArray[np.float64],
+    profile_total: NDArray[np.float64],
+    profile_n: NDArray[np.int64],
+    *,
+    min_coverage: float = _DEFAULT_MIN_COVERAGE,
+) -> dict[str, float]:
+    """:func:`circadian_summary` of a series of whole local days (starting at midnight),
+    from per-day parts a rolling window keeps instead of the minutes.
+
+    Parameters
+    ----------
+    hourly : numpy.ndarray
+        The days' hourly values, day after day (:func:`hourly_totals` of each day: a
+        day's bins do not depend on the other days when it starts at midnight).
+    profile_total, profile_n : numpy.ndarray
+        Per minute of day: the sum of the observed values over the days (added day after
+        day, oldest first) and how many were observed.
+
+    Returns
+    -------
+    dict
+        Exactly what ``circadian_summary(series, 0)`` returns for the concatenated days
+        (more than one day): the same reductions in the same order.
+
+    Examples
+    --------
+    >>> day = np.r_[np.zeros(480), np.full(960, 5.0)]
+    >>> x = np.tile(day, 3)
+    >>> x[100:400] = np.nan
+    >>> rows = x.reshape(3, 1440)
+    >>> parts = day_rows_summary(
+    ...     np.concatenate([hourly_totals(r, 0)[0] for r in rows]),
+    ...     np.where(np.isnan(rows), 0.0, rows).sum(axis=0),
+    ...     (~np.isnan(rows)).sum(axis=0),
+    ... )
+    >>> whole = circadian_summary(x, 0)
+    >>> all(a == b or (a != a and b != b) for a, b in zip(parts.values(), whole.values()))
+    True
+    """
+    n_hours = len(hourly)
+    hod = np.arange(n_hours, dtype=np.int64) % _HOURS_PER_DAY
+    profile: NDArray[np.float64] = np.divide(
+        profile_total, profile_n, out=np.full(MINUTES_PER_DAY, np.nan), where=profile_n > 0
+    )
+    lo_start, lo = least_most_active(
+        profile, 5 * _MINUTES_PER_HOUR, lowest=True, min_coverage=min_coverage
+    )
+    hi_start, hi = least_most_active(
+        profile, 10 * _MINUTES_PER_HOUR, lowest=False, min_coverage=min_coverage
+    )
+    fit = cosinor_from_phase_sums(profile_n.astype(np.float64), profile_total)
+    peak = float("nan")
+    if np.isfinite(fit.acrophase):
+        t_peak = -fit.acrophase / (2.0 * np.pi) * fit.period
+        peak = float(np.mod(t_peak, MINUTES_PER_DAY))
     return {
         "IS": _is_from_hourly(hourly, hod),
         "IV": _iv_from_hourly(hourly),

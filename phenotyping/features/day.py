@@ -176,9 +176,23 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
     "hrv_sums": hrv.HRV_SUMS_DTYPE,
     "episodes": EPISODE_DTYPE,
     "midpoints": MIDPOINT_DTYPE,
+    "win_dates": np.dtype("<i8"),
+    "win_hourly": np.dtype("<f8"),
+    "win_obs": np.dtype("<i4"),
+    "win_sleep_scored": np.dtype("u1"),
+    "win_sleep_asleep": np.dtype("u1"),
+    "win_worn": np.dtype("u1"),
+    "off_start": np.dtype("<i4"),
+    "off_value": np.dtype("<i2"),
     "summaries": SUMMARY_DTYPE,
 }
-_STATE_VERSION = 1
+#: 2: the rolling window's per-day parts (``win_*``); offsets stored as runs, steps only
+#: when seen. A version-1 state still loads: its parts are empty, so the next day it closes
+#: recomputes the window from the retained minutes (identical results); older code
+#: refuses a version-2 state by name ("unknown version 2"), it cannot go back.
+_STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+_NO_DAY = -(2**62)
 
 
 @dataclass
@@ -213,6 +227,18 @@ class SubjectDays:
     episodes: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, EPISODE_DTYPE))
     # sleep midpoints of the last nights (NaN: no valid night), for timing regularity
     midpoints: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, MIDPOINT_DTYPE))
+    # the rolling window's per-day parts for the window_days - 1 latest closed days (see
+    # _window_features): hourly values, observed minutes, Oakley scores on the local clock
+    # (1 sleep, 0 wake, -1 not scored) and the worn mask they were computed with
+    win_dates: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    win_hourly: F64 = field(default_factory=lambda: np.empty(0, np.float64))
+    win_obs: NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    win_sleep: NDArray[np.int8] = field(default_factory=lambda: np.empty(0, np.int8))
+    win_worn: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, bool))
+    win_through: int = _NO_DAY  # the closed day the parts belong to (else: recompute)
+    win_from_utc: int = _NO_DAY  # first UTC grid minute after that day
+    #: False: recompute every window from the minutes (the reference the tests compare to)
+    incremental: bool = field(default=True, repr=False, compare=False)
     # device daily summaries of the open days, one row per local date
     summaries: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, SUMMARY_DTYPE))
 
@@ -242,6 +268,8 @@ class SubjectDays:
         if keep is None:
             return
         a, b = keep
+        if lo + a < self.win_from_utc:  # rewrites minutes the window parts were built on
+            self.win_through = _NO_DAY
         self._ensure(lo + a, lo + b)
         i, j = lo + a - self.base, lo + b - self.base
         if c is not None:
@@ -282,12 +310,8 @@ class SubjectDays:
             [self.hrv_off[~same], np.full(int(used.sum()), tz_offset_min, np.int16)]
         )
         self.hrv_sums = np.concatenate([self.hrv_sums[~same], sums[used]])
-        # keep rows sorted by (bin, burst): sums are then added in one fixed order, so the
-        # result does not depend on the order bursts arrived in (floating point is not
-        # associative)
-        order = np.lexsort((self.hrv_burst, self.hrv_bin))
-        self.hrv_burst, self.hrv_bin = self.hrv_burst[order], self.hrv_bin[order]
-        self.hrv_off, self.hrv_sums = self.hrv_off[order], self.hrv_sums[order]
+        # rows stay in arrival order (no re-sort per burst: that cost grew with the night);
+        # night_hrv orders a night's rows once, by (bin, burst), when the day closes
         self.watermark_local = max(
             self.watermark_local, int(times[-1] // 60_000) + 1 + tz_offset_min
         )
@@ -401,7 +425,10 @@ class SubjectDays:
             return {
                 f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
             }
-        m = hrv.metrics_from_sums(hrv.combine(self.hrv_sums[sel]))
+        # add the rows in one fixed order, (bin, burst), so that the result does not
+        # depend on the order bursts arrived in (floating point is not associative)
+        order = np.lexsort((self.hrv_burst[sel], self.hrv_bin[sel]))
+        m = hrv.metrics_from_sums(hrv.combine(self.hrv_sums[sel][order]))
         return {f"night_{k}": m[k] for k in NIGHT_HRV_KEYS}
 
     def _not_closed(self, lo: int, hi: int, off: int) -> tuple[int, int] | None:
@@ -473,18 +500,24 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        self._cover_whole_days(last)
-        local = self.local_minutes()
+        local = self._cover_whole_days(last)
         dates = local // MINUTES_PER_DAY
         has = self._has_data(dates)
-        first = int(dates[np.flatnonzero(has)[0]]) if has.any() else last + 1
-        start = max(self.closed_through + 1, first)
+        if has.any():
+            start = max(self.closed_through + 1, int(dates[np.flatnonzero(has)[0]]))
+        elif self.closed_through > -(2**61):
+            # the window has emptied (a silent subject, closed by processing time): its days
+            # still get (empty) rows, so data-gap notices keep coming
+            start = self.closed_through + 1
+        else:
+            start = last + 1
         rows = []
         lo = np.searchsorted(dates, np.arange(start, last + 2))
         cum = np.concatenate([[0], np.cumsum(has)])
         for k, d in enumerate(range(start, last + 1)):
             if cum[lo[k + 1]] == cum[lo[k]] and self._window_empty(d, dates, has):
                 rows.append(self._empty_day(d, int(lo[k + 1] - lo[k])))
+                self.win_through = _NO_DAY
             else:
                 rows.append(self._day_features(d, dates, local))
         self.closed_through = last
@@ -523,14 +556,17 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> None:
+    def _cover_whole_days(self, last: int) -> NDArray[np.int64]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
-        day ``last``, so a partial day has its true length and low coverage."""
+        day ``last``, so a partial day has its true length and low coverage; return the
+        local minute of every grid minute (computed once when nothing needed padding)."""
         local = self.local_minutes()
         head = int(local[0] % MINUTES_PER_DAY)
         tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
+            local = self.local_minutes()
+        return local
 
     def _day_features(
         self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64]
@@ -623,22 +659,58 @@ class SubjectDays:
         past: F64,
         worn_past: NDArray[np.bool_],
     ) -> dict[str, Any]:
-        """Rolling circadian and regularity features over the local days d-W+1 .. d."""
+        """Rolling circadian and regularity features over the local days d-W+1 .. d.
+
+        The window is kept as per-day parts (``win_*``): each day's hourly values, its
+        observed minutes and its Oakley scores on the local clock. Closing a day scores and
+        sums only that day (plus the two minutes either side of midnight, which Oakley's
+        5-minute window couples) and combines W small rows; the per-minute-of-day profile
+        (L5, M10 and the cosinor's per-phase sums) is one (W, 1440) sum. Every reduction is
+        the one a from-scratch computation over the window does, in the same order, so the
+        result is identical -- the tests compare both ways on real and synthetic data.
+        When the parts cannot be trusted (first day, a state from before version 2, a gap,
+        a write into a closed day, a worn mask of a past day changed by a flat run that
+        grew across midnight, a repeated daylight-saving hour in the window) the window is
+        recomputed from the retained minutes, which the grid always holds.
+        """
         p = self.params
         w = p.window_days
         first = d - w + 1
-        a = int(np.searchsorted(dates, first))
-        hi = int(np.searchsorted(dates, d + 1))
+        a, lo, hi = (int(i) for i in np.searchsorted(dates, [first, d, d + 1]))
         # non-wear minutes are missing for circadian purposes; place on the local clock grid
         x = np.where(worn_past[a:hi], past[a:hi], np.nan)
         idx = local[a:hi] - first * MINUTES_PER_DAY
         grid = np.full(w * MINUTES_PER_DAY, np.nan)
         grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
-        sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
-        worn_per_day = (~np.isnan(grid)).reshape(w, MINUTES_PER_DAY).sum(axis=1)
-        days_ok = np.count_nonzero(worn_per_day >= p.min_wear_fraction * MINUTES_PER_DAY)
-        out: dict[str, Any] = {f"circ{w}d_valid_days": int(days_ok)}
+        rows = grid.reshape(w, MINUTES_PER_DAY)
+        observed = ~np.isnan(rows)
+        if not self._parts_usable(d, a, lo, idx, worn_past):
+            sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
+            sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
+            sleep = np.where(np.isnan(sleep_grid), -1, sleep_grid).astype(np.int8)
+            sleep = sleep.reshape(w, MINUTES_PER_DAY)
+            hourly = circ.hourly_totals(grid, 0)[0]
+            obs = observed.sum(axis=1)
+        else:
+            sleep = np.empty((w, MINUTES_PER_DAY), np.int8)
+            sleep[:-1] = self.win_sleep.reshape(w - 1, MINUTES_PER_DAY)
+            # score day d with two minutes of context before midnight; that also completes
+            # the scores of yesterday's last two minutes, unscored when yesterday closed
+            s = max(a, lo - 4)
+            scores = slp.oakley(x[s - a :], p.oakley_threshold)
+            codes = np.where(np.isnan(scores), -1, scores).astype(np.int8)
+            m0 = lo - 2 if s < lo else s  # first grid minute whose score is complete
+            flat = sleep.reshape(-1)
+            flat[(w - 1) * MINUTES_PER_DAY :] = -1
+            flat[idx[m0 - a :]] = codes[m0 - s :]
+            a_prev = int(np.searchsorted(dates, first - 1))
+            if a > a_prev:  # the window's new first minutes have no context any more
+                flat[idx[: min(2, hi - a)]] = -1
+            hourly = np.concatenate([self.win_hourly, circ.hourly_totals(rows[-1], 0)[0]])
+            obs = np.r_[self.win_obs, int(observed[-1].sum())]
+        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
+        self._keep_parts(d, first, a, hi, sleep, hourly, obs, dates, worn_past)
+        out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
         keys = (
             "IS",
             "IV",
@@ -650,9 +722,11 @@ class SubjectDays:
             "cosinor_peak_minute_of_day",
         )
         if days_ok >= p.min_window_days:
-            c = circ.circadian_summary(grid, 0)
+            c = circ.day_rows_summary(
+                hourly, np.where(observed, rows, 0.0).sum(axis=0), observed.sum(axis=0)
+            )
             out.update({f"circ{w}d_{k}": c[k] for k in keys})
-            out[f"sri{w}d"] = slp.sri_phillips(sleep_grid)
+            out[f"sri{w}d"] = _sri_rows(sleep)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
             free = np.isin(weekday(mids["date"]), (5, 6))
@@ -663,6 +737,50 @@ class SubjectDays:
             out[f"sleep_midpoint{w}d_min"] = float("nan")
             out[f"social_jetlag{w}d_min"] = float("nan")
         return out
+
+    def _parts_usable(
+        self,
+        d: int,
+        a: int,
+        lo: int,
+        idx: NDArray[np.int64],
+        worn_past: NDArray[np.bool_],
+    ) -> bool:
+        """Whether the kept parts of days d-W+1 .. d-1 are what recomputing them would give."""
+        w = self.params.window_days
+        if not self.incremental or w < 2 or self.win_through != d - 1:
+            return False
+        if len(self.win_dates) != w - 1 or int(self.win_dates[0]) != d - w + 1:
+            return False
+        if len(self.win_worn) != lo - a or not np.array_equal(self.win_worn, worn_past[a:lo]):
+            return False  # a flat run grew across midnight: a past day's wear changed
+        # the local clock strictly increasing: no repeated hour, one grid minute per slot
+        return bool(np.all(idx[1:] > idx[:-1]))
+
+    def _keep_parts(
+        self,
+        d: int,
+        first: int,
+        a: int,
+        hi: int,
+        sleep: NDArray[np.int8],
+        hourly: F64,
+        obs: NDArray[np.int64] | NDArray[np.int32],
+        dates: NDArray[np.int64],
+        worn_past: NDArray[np.bool_],
+    ) -> None:
+        """Keep the parts of days d-W+2 .. d for closing day d+1."""
+        w = self.params.window_days
+        if w < 2:
+            return
+        b = int(np.searchsorted(dates, first + 1))
+        self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
+        self.win_hourly = np.ascontiguousarray(hourly[24:], dtype=np.float64)
+        self.win_obs = np.asarray(obs[1:], dtype=np.int32)
+        self.win_sleep = np.ascontiguousarray(sleep[1:]).reshape(-1)
+        self.win_worn = worn_past[b:hi].copy()
+        self.win_through = d
+        self.win_from_utc = self.base + hi
 
     def _trim(self, dates: NDArray[np.int64]) -> None:
         keep_from = self.closed_through - self.params.window_days + 1
@@ -683,16 +801,29 @@ class SubjectDays:
     # ----------------------------------------------------------------- state
     def to_bytes(self) -> bytes:
         """Versioned, compressed, pickle-free serialisation of the whole state."""
+        # version 2 stores the minute grid compactly (less to compress: a worker serialises
+        # the state after every message): steps only when some minute has one, the UTC
+        # offsets as runs, the window's Oakley codes and worn mask as bit planes
+        steps_seen = bool(len(self.steps)) and not bool(np.isnan(self.steps).all())
+        runs = np.flatnonzero(np.diff(self.offset)) + 1
+        off_start = np.r_[0, runs].astype(np.int32) if len(self.offset) else np.empty(0, np.int32)
         arrays: dict[str, NDArray[Any]] = {
             "counts": self.counts,
-            "steps": self.steps,
-            "offset": self.offset,
+            "steps": self.steps if steps_seen else np.empty(0, np.float32),
+            "off_start": off_start,
+            "off_value": self.offset[off_start],
             "hrv_burst": self.hrv_burst,
             "hrv_bin": self.hrv_bin,
             "hrv_off": self.hrv_off,
             "hrv_sums": self.hrv_sums,
             "episodes": self.episodes,
             "midpoints": self.midpoints,
+            "win_dates": self.win_dates,
+            "win_hourly": self.win_hourly,
+            "win_obs": self.win_obs,
+            "win_sleep_scored": np.packbits(self.win_sleep >= 0),
+            "win_sleep_asleep": np.packbits(self.win_sleep == 1),
+            "win_worn": np.packbits(self.win_worn),
             "summaries": self.summaries,
         }
         header = {
@@ -701,28 +832,56 @@ class SubjectDays:
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,
             "late": self.late,
+            "win_through": self.win_through,
+            "win_from_utc": self.win_from_utc,
+            "win_worn_n": len(self.win_worn),
+            "win_sleep_n": len(self.win_sleep),
         }
         return pack(_STATE_MAGIC, _STATE_VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SubjectDays:
         """Inverse of :meth:`to_bytes`."""
-        header, arrays = unpack(data, _STATE_MAGIC, _STATE_VERSION, _STATE_DTYPES)
+        got = int.from_bytes(data[len(_STATE_MAGIC) : len(_STATE_MAGIC) + 2], "little")
+        version = got if got in _READABLE_VERSIONS else _STATE_VERSION  # unpack names it
+        header, arrays = unpack(data, _STATE_MAGIC, version, _STATE_DTYPES)
+        parts: dict[str, Any] = {}
+        counts = arrays["counts"]
+        steps = arrays["steps"]
+        offset: NDArray[np.int16] = arrays["offset"] if version < 2 else np.empty(0, np.int16)
+        if version >= 2:
+            n, m = int(header["win_worn_n"]), int(header["win_sleep_n"])
+            scored = np.unpackbits(arrays["win_sleep_scored"], count=m).astype(bool)
+            asleep = np.unpackbits(arrays["win_sleep_asleep"], count=m).astype(np.int8)
+            if len(steps) != len(counts):
+                steps = np.full(len(counts), np.nan, np.float32)
+            runs = np.diff(np.r_[arrays["off_start"], len(counts)])
+            offset = np.repeat(arrays["off_value"], runs).astype(np.int16)
+            parts = {
+                "win_dates": arrays["win_dates"],
+                "win_hourly": arrays["win_hourly"],
+                "win_obs": arrays["win_obs"],
+                "win_sleep": np.where(scored, asleep, np.int8(-1)).astype(np.int8),
+                "win_worn": np.unpackbits(arrays["win_worn"], count=n).astype(bool),
+                "win_through": int(header["win_through"]),
+                "win_from_utc": int(header["win_from_utc"]),
+            }
         return cls(
             params=EngineParams(**header["params"]),
             base=header["base"],
             watermark_local=header["watermark_local"],
             closed_through=header["closed_through"],
             late=header["late"],
-            counts=arrays["counts"],
-            steps=arrays["steps"],
-            offset=arrays["offset"],
+            counts=counts,
+            steps=steps,
+            offset=offset,
             hrv_burst=arrays["hrv_burst"],
             hrv_bin=arrays["hrv_bin"],
             hrv_off=arrays["hrv_off"],
             hrv_sums=arrays["hrv_sums"],
             episodes=arrays["episodes"],
             midpoints=arrays["midpoints"],
+            **parts,
             summaries=arrays.get("summaries", np.zeros(0, SUMMARY_DTYPE)),
         )
 
@@ -766,6 +925,16 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     eng.push_activity(0, 60, np.zeros(1), None, 0)
     return tuple(eng.flush()[0])
 
+
+def _sri_rows(sleep: NDArray[np.int8]) -> float:
+    """:func:`slp.sri_phillips` of consecutive day rows of Oakley codes (-1: not scored)."""
+    u, v = sleep[:-1], sleep[1:]
+    ok = (u >= 0) & (v >= 0)
+    p = int(np.count_nonzero(ok))
+    if p == 0:
+        return float("nan")
+    c = int(np.count_nonzero(ok & (u == v)))
+    return -100.0 + 200.0 * c / p
 
 
 def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:

@@ -26,6 +26,11 @@ from numpy.typing import NDArray
 
 from phenotyping.errors import StateError
 
+#: Largest decompressed state accepted (a subject's state is well under 10 MB: the minute
+#: grid of the open window, bounded by the pipeline's time window). A larger payload is
+#: refused before it is inflated, so a crafted state cannot take gigabytes.
+MAX_STATE_BYTES = 64 * 1024 * 1024
+
 
 def pack(
     magic: bytes, version: int, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]
@@ -42,22 +47,50 @@ def pack(
 def unpack(
     data: bytes, magic: bytes, version: int, dtypes: Mapping[str, np.dtype[Any]]
 ) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """Inverse of :func:`pack`; refuses a wrong magic, version or array name."""
-    if data[: len(magic)] != magic:
+    """Inverse of :func:`pack`; refuses a wrong magic, version or array name.
+
+    Raises :class:`StateError` -- and nothing else -- whatever ``data`` holds, without
+    inflating more than :data:`MAX_STATE_BYTES` (property-tested in
+    ``tests/features/test_envelope_hostile.py``).
+
+    >>> unpack(b"TEST\\x01\\x00garbage", b"TEST", 1, {})
+    Traceback (most recent call last):
+    ...
+    phenotyping.errors.StateError: state: corrupt (error)
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise StateError("state: not bytes")
+    data = bytes(data)
+    if len(data) < len(magic) + 2 or data[: len(magic)] != magic:
         raise StateError(f"state: not a {magic.decode(errors='replace')} state (bad magic)")
     (got,) = struct.unpack("<H", data[len(magic) : len(magic) + 2])
     if got != version:
         raise StateError(f"state: unknown version {got} of {magic.decode(errors='replace')}")
     try:
-        payload = zlib.decompress(data[len(magic) + 2 :])
+        inflate = zlib.decompressobj()
+        payload = inflate.decompress(data[len(magic) + 2 :], MAX_STATE_BYTES + 1)
+        if len(payload) > MAX_STATE_BYTES or inflate.unconsumed_tail:
+            raise StateError(f"state: more than {MAX_STATE_BYTES:,} bytes when decompressed")
+        if not inflate.eof:
+            raise StateError("state: corrupt (truncated)")
+        if len(payload) < 4:
+            raise StateError("state: corrupt (no header)")
         (hlen,) = struct.unpack("<I", payload[:4])
         header = json.loads(payload[4 : 4 + hlen])
+        if not isinstance(header, dict) or not isinstance(header.get("arrays"), dict):
+            raise StateError("state: corrupt (header)")
         pos = 4 + hlen
         arrays: dict[str, NDArray[Any]] = {}
         for name, n in header.pop("arrays").items():
-            dt = dtypes[name]
+            dt = dtypes.get(name)
+            if dt is None:
+                raise StateError(f"state: unknown array {name[:40]!r}")
+            if type(n) is not int or n < 0 or pos + dt.itemsize * n > len(payload):
+                raise StateError(f"state: corrupt (array {name!r} out of bounds)")
             arrays[name] = np.frombuffer(payload, dt, n, pos).copy()
             pos += dt.itemsize * n
-    except (zlib.error, struct.error, ValueError, KeyError) as exc:
+    except StateError:
+        raise
+    except Exception as exc:  # untrusted bytes: any failure is a corrupt state
         raise StateError(f"state: corrupt ({exc.__class__.__name__})") from None
     return header, arrays

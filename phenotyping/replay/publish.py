@@ -15,6 +15,7 @@ Imports aiokafka when publishing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import heapq
 import time
@@ -56,7 +57,7 @@ class PublishReport:
 
 
 def _file_messages(
-    path: Path, fmt: str, report: ReadReport, options: ReadOptions | None
+    path: Path, fmt: str, report: ReadReport, options: ReadOptions | None = None
 ) -> Iterator[AnyMessage]:
     try:
         yield from read(path, fmt, report, options)
@@ -77,7 +78,7 @@ def messages(
     for p in paths:
         if not p.exists():
             raise FormatError(f"{p}: no such file or folder")
-    files = [f for p in paths for f in files_in(p)]
+    files = [f for p in paths for f in files_in(p, options)]
     streams: Iterable[Iterator[AnyMessage]] = (
         _file_messages(f, fmt, report, options) for f in files
     )
@@ -195,8 +196,13 @@ def publish(
     speed: float | None = None,
     progress: bool = False,
     options: ReadOptions | None = None,
+    tz: str | None = None,
 ) -> PublishReport:
-    """Publish the recordings under ``paths`` to the device topic (module docstring)."""
+    """Publish the recordings under ``paths`` to the device topic (module docstring);
+    ``options`` carries ``--tz``, the column mapping and ``--subject`` to the readers
+    (``tz`` overrides ``options.tz``)."""
     if speed is not None and speed <= 0:
         raise PhenotypingError(f"speed: must be > 0, got {speed}")
+    if tz is not None:
+        options = dataclasses.replace(options or ReadOptions(), tz=tz)
     return asyncio.run(_publish(paths, kafka, fmt, speed, progress, options))

@@ -28,7 +28,7 @@ import csv
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,20 @@ from typing import Any
 import numpy as np
 
 from phenotyping import events
-from phenotyping.errors import FormatError
+from phenotyping.errors import FormatError, InputError
 from phenotyping.events import ActivityBatch, AnyMessage, ClinicalEvent, encode, natural_key
 from phenotyping.features import sleep
 from phenotyping.features.day import EngineParams
 from phenotyping.features.recording import recording_summary
-from phenotyping.pipeline import Pipeline, StepOutput
+from phenotyping.pipeline import (
+    MAX_AHEAD_DAYS,
+    MAX_BEHIND_DAYS,
+    OutOfWindow,
+    Pipeline,
+    StepOutput,
+)
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
+from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
 
 #: The files :func:`write_outputs` writes, in the order the module docstring lists them.
@@ -58,9 +65,10 @@ OUTPUT_FILES = (
 
 @dataclass
 class RecordingCollector:
-    """Keeps each subject's whole activity series for the per-recording summary."""
+    """Keeps each subject's whole activity series for the per-recording summary (in a
+    temporary file: :class:`SpilledSeries`)."""
 
-    parts: dict[str, list[tuple[int, int, np.ndarray]]] = field(default_factory=dict)
+    parts: SpilledSeries = field(default_factory=SpilledSeries)
     clinical: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
 
     def add(self, msg: AnyMessage) -> None:
@@ -74,14 +82,12 @@ class RecordingCollector:
 
                 summed = minute_sums(values, msg.epoch_s, (start_s % 60) // msg.epoch_s)
                 values = values if summed is None else summed
-            self.parts.setdefault(msg.subject_id, []).append(
-                (start_s // 60, msg.tz_offset_min, values)
-            )
+            self.parts.add(msg.subject_id, start_s // 60, msg.tz_offset_min, values)
 
     def summaries(self) -> list[dict[str, Any]]:
         rows = []
-        for subject in sorted(self.parts):
-            parts = sorted(self.parts[subject], key=lambda p: p[0])
+        for subject in sorted(self.parts.subjects()):
+            parts = sorted(self.parts.parts(subject), key=lambda p: p[0])
             first = parts[0][0]
             last = max(p[0] + len(p[2]) for p in parts)
             series = np.full(last - first, np.nan)
@@ -93,15 +99,9 @@ class RecordingCollector:
         return rows
 
 
-def _tee(messages: Iterable[AnyMessage], collector: RecordingCollector) -> Iterator[AnyMessage]:
-    for msg in messages:
-        collector.add(msg)
-        yield msg
-
-
 @dataclass
 class ReplayResult:
-    daily: list[dict[str, Any]]
+    daily: Sequence[dict[str, Any]]  # a list, or rows spilled to a temporary file
     recordings: list[dict[str, Any]]
     report: ReadReport
     late: int
@@ -110,6 +110,7 @@ class ReplayResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
+    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -134,6 +135,13 @@ class ReplayResult:
         return lines
 
 
+#: Subject states kept live in a one-process replay; the others are parked as their bytes
+#: (~20 KiB instead of ~150-250 KiB). Large enough that a JSONL cohort whose subjects'
+#: messages interleave does not serialise a state per message (~2-4 ms each) until it has
+#: more subjects than this; ~100 MB at most.
+LIVE_STATES = 512
+
+
 def _replay_files(
     files: Sequence[Path],
     fmt: str,
@@ -141,28 +149,54 @@ def _replay_files(
     risk: RiskParams,
     progress: bool,
     options: ReadOptions | None = None,
+    spill: bool = False,
 ) -> ReplayResult:
+    """Replay ``files`` in this process. With ``spill`` (one process: the result is not
+    sent to a parent) daily rows go to a temporary file and idle subject states are kept
+    as their compressed bytes, so memory grows by little more than the states."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     report = ReadReport()
-    pipeline = Pipeline(params, risk)
+    pipeline = Pipeline(params, risk, store=ParkedStates(LIVE_STATES) if spill else {})
     collector = RecordingCollector()
     out = StepOutput()
+    daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
-            for msg in _tee(read(f, fmt, report, options), collector):
+            for msg in read(f, fmt, report, options):
+                try:
+                    step_out = pipeline.process(msg)
+                except InputError as exc:  # e.g. outside the subject's time window
+                    report.reject(_message_reason(exc))
+                    continue
+                collector.add(msg)
                 samples += events.samples(msg)
-                out.extend(pipeline.process(msg))
+                if spill:
+                    daily.extend(step_out.daily)
+                    step_out.daily.clear()
+                out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
-    out.extend(pipeline.flush())
-    daily = out.daily
-    late = sum(s.days.late for s in pipeline.store.values())
+        except Exception as exc:  # a reader bug must not cost the other files
+            report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
+    step_out = pipeline.flush()
+    if spill:
+        daily.extend(step_out.daily)
+        step_out.daily.clear()
+    out.extend(step_out)
+    late = state_bytes = 0
+    for subject in list(pipeline.store):  # one at a time: parked states stay parked
+        state = pipeline.store[subject]
+        late += state.days.late
+        state_bytes += len(state.to_bytes())
     recordings = collector.summaries()
+    nights: dict[str, list[dict[str, Any]]] = {}
+    for r in daily:  # one pass: the rows may be on disk
+        nights.setdefault(r["subject_id"], []).append({k: r.get(k) for k in _TIMING_KEYS})
     for rec in recordings:
-        rec.update(nightly_timing([r for r in daily if r["subject_id"] == rec["subject_id"]]))
+        rec.update(nightly_timing(nights.get(rec["subject_id"], [])))
     return ReplayResult(
         daily,
         recordings,
@@ -173,7 +207,21 @@ def _replay_files(
         out.notices,
         out.alerts,
         clinical=list(collector.clinical.values()),
+        state_bytes=state_bytes,
     )
+
+
+_TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
+
+
+def _message_reason(exc: InputError) -> str:
+    """The reason counted in the report for a message the pipeline refused (no dates or
+    ids in it, so equal reasons add up)."""
+    if isinstance(exc, OutOfWindow):
+        if exc.rule == "ahead":
+            return f"time: more than {MAX_AHEAD_DAYS} days after the subject's latest data"
+        return f"time: more than {MAX_BEHIND_DAYS} days before the subject's latest data"
+    return f"message not used: {str(exc).split(':', 1)[0]}"
 
 
 def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
@@ -206,6 +254,8 @@ def replay(
     With ``jobs > 1`` the recordings are shared among worker processes, each running the
     same pipeline on whole recordings (a subject never spans two processes, so the
     result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
+    column mapping and the subject override to the third-party readers.
     """
     for p in paths:
         if not p.exists():
@@ -213,12 +263,12 @@ def replay(
     params = params or EngineParams()
     risk = risk or RiskParams()
     t0 = time.perf_counter()
-    files = [f for p in paths for f in files_in(p)]
+    files = [f for p in paths for f in files_in(p, options)]
     if not files:
         raise FormatError("; ".join(found_nothing(p) for p in paths))
-    groups = _subject_groups(files, fmt)
+    groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, options)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -247,15 +297,22 @@ def replay(
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
     key = natural_key
-    return ReplayResult(
-        daily=sorted(
+    daily: Sequence[dict[str, Any]]
+    if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
+        parts[0].daily.sort(key)
+        daily = parts[0].daily
+    else:
+        daily = sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
-        ),
+        )
+    return ReplayResult(
+        daily=daily,
         recordings=sorted(
             (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
         ),
         report=report,
         late=sum(p.late for p in parts),
+        state_bytes=sum(p.state_bytes for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
         notices=[n for p in parts for n in p.notices],
@@ -283,17 +340,21 @@ def found_nothing(path: Path) -> str:
     return f"{path}: no recording in a known format found ({held})"
 
 
-def _subject_groups(files: Sequence[Path], fmt: str) -> list[list[Path]]:
+def _subject_groups(
+    files: Sequence[Path], fmt: str, options: ReadOptions | None = None
+) -> list[list[Path]]:
     """Files grouped so that one subject's data never spans two processes: a recording
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""
     groups: dict[str, list[Path]] = {}
     for f in files:
         try:
-            kind = detect(f) if fmt == "auto" else fmt
+            kind = detect(f, options) if fmt == "auto" else fmt
         except FormatError:
             kind = "unreadable"
-        key = "jsonl" if kind == "jsonl" else f"{kind}:{f}"
+        # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
+        together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
+        key = kind if together else f"{kind}:{f}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
@@ -316,16 +377,25 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "rows": result.report.rows,
         "messages": result.report.messages,
         "samples": result.samples,
-        "unusable": dict(result.report.unusable),
+        "unusable": {str(k): int(v) for k, v in result.report.unusable.items()},
         "late_samples": result.late,
         "alerts": len(result.alerts),
         "notices": len(result.notices),
         "seconds": round(result.seconds, 3),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_json_number) + "\n")
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _json_number(v: Any) -> Any:
+    """NumPy scalars as JSON numbers (counters may hold them)."""
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)

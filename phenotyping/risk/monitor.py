@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from phenotyping.features.day import EngineParams
 from phenotyping.features.time import format_duration
 
 Domain = Literal["activity", "sleep", "hrv", "circadian"]
@@ -37,111 +38,175 @@ class Monitored:
     window_days: int = 1
     valid_flag: str | None = None  # the row's flag that must be true for this value
     circular: bool = False
-    min_scale: float = 0.0  # floor of the robust scale, in the feature's unit
+    min_scale: float = 0.0  # floor of the robust scale, in the (transformed) unit
     nights: bool = False  # counted in nights, not days, when explained
+    log: bool = False  # judged on log(value + 1): skewed, multiplicative (activity, RMSSD)
+    signal: str = ""  # the change signal it feeds (see :mod:`phenotyping.risk.change`)
 
 
-MONITORED: tuple[Monitored, ...] = (
+def monitored(window_days: int = 7) -> tuple[Monitored, ...]:
+    """The watched features; rolling ones are named after the day engine's window
+    (``EngineParams.window_days``), never hard-coded.
+
+    Examples
+    --------
+    >>> [s.column for s in monitored(14) if s.window_days > 1][:2]
+    ['sri14d', 'circ14d_IV']
+    """
+    w = window_days
+    return (
+        Monitored(
+            "activity_mean_worn",
+            "activity",
+            "down",
+            "daily activity",
+            "counts",
+            valid_flag="valid",
+            min_scale=0.1,
+            log=True,
+            signal="activity",
+        ),
+        Monitored(
+            "steps_total",
+            "activity",
+            "down",
+            "daily steps",
+            "steps",
+            valid_flag="valid",
+            min_scale=0.1,
+            log=True,
+            signal="activity",
+        ),
+        Monitored(
+            "sleep_tst_min",
+            "sleep",
+            "both",
+            "total sleep",
+            "min",
+            valid_flag="sleep_valid",
+            min_scale=20.0,
+            nights=True,
+            signal="sleep_duration",
+        ),
+        Monitored(
+            "sleep_midpoint_clock_min",
+            "sleep",
+            "both",
+            "sleep midpoint",
+            "clock",
+            valid_flag="sleep_valid",
+            circular=True,
+            min_scale=20.0,
+            nights=True,
+            signal="phase",
+        ),
+        Monitored(
+            f"sri{w}d",
+            "sleep",
+            "down",
+            "sleep regularity (SRI)",
+            "index",
+            window_days=w,
+            min_scale=3.0,
+            signal="sleep_regularity",
+        ),
+        Monitored(
+            "night_rmssd",
+            "hrv",
+            "down",
+            "night-time HRV (RMSSD)",
+            "ms",
+            valid_flag="hrv_valid",
+            min_scale=0.08,
+            log=True,
+            nights=True,
+            signal="hrv",
+        ),
+        Monitored(
+            "night_mean_hr",
+            "hrv",
+            "up",
+            "night-time heart rate",
+            "bpm",
+            valid_flag="hrv_valid",
+            min_scale=1.5,
+            nights=True,
+            signal="hrv",
+        ),
+        Monitored(
+            f"circ{w}d_IV",
+            "circadian",
+            "up",
+            "rhythm fragmentation (IV)",
+            "index",
+            window_days=w,
+            min_scale=0.05,
+            signal="rhythm",
+        ),
+        Monitored(
+            f"circ{w}d_IS",
+            "circadian",
+            "down",
+            "day-to-day rhythm stability (IS)",
+            "index",
+            window_days=w,
+            min_scale=0.03,
+            signal="rhythm",
+        ),
+        Monitored(
+            f"circ{w}d_RA",
+            "circadian",
+            "down",
+            "rest-activity amplitude (RA)",
+            "index",
+            window_days=w,
+            min_scale=0.02,
+            signal="rhythm",
+        ),
+        Monitored(
+            f"circ{w}d_cosinor_peak_minute_of_day",
+            "circadian",
+            "both",
+            "activity peak time",
+            "clock",
+            window_days=w,
+            circular=True,
+            min_scale=20.0,
+            signal="phase",
+        ),
+    )
+
+
+#: Device daily summaries (issue 9 contract): used for the HRV domain only on days without
+#: beat-level HRV, and said to be device-derived.
+DEVICE_HRV: tuple[Monitored, ...] = (
     Monitored(
-        "activity_mean_worn",
-        "activity",
-        "down",
-        "daily activity",
-        "counts",
-        valid_flag="valid",
-        min_scale=15.0,
-    ),
-    Monitored(
-        "steps_total",
-        "activity",
-        "down",
-        "daily steps",
-        "steps",
-        valid_flag="valid",
-        min_scale=500.0,
-    ),
-    Monitored(
-        "sleep_tst_min",
-        "sleep",
-        "both",
-        "total sleep",
-        "min",
-        valid_flag="sleep_valid",
-        min_scale=20.0,
-        nights=True,
-    ),
-    Monitored(
-        "sleep_midpoint_clock_min",
-        "sleep",
-        "both",
-        "sleep midpoint",
-        "clock",
-        valid_flag="sleep_valid",
-        circular=True,
-        min_scale=20.0,
-        nights=True,
-    ),
-    Monitored(
-        "sri7d", "sleep", "down", "sleep regularity (SRI)", "index", window_days=7, min_scale=3.0
-    ),
-    Monitored(
-        "night_rmssd",
+        "dev_rmssd",
         "hrv",
         "down",
-        "night-time HRV (RMSSD)",
+        "night-time HRV (RMSSD, device-derived)",
         "ms",
-        valid_flag="hrv_valid",
-        min_scale=3.0,
+        min_scale=0.08,
         nights=True,
+        log=True,
+        signal="hrv",
     ),
     Monitored(
-        "night_mean_hr",
+        "dev_resting_hr",
         "hrv",
         "up",
-        "night-time heart rate",
+        "resting heart rate (device-derived)",
         "bpm",
-        valid_flag="hrv_valid",
+        # Fitbit's daily resting HR behaves like a smoothed series: lag-1 autocorrelation
+        # 0.82-0.89 in PMData (p06, p07, p09), long-run variance (1 + r) / (1 - r) ~ 12
+        # times a day's, so increments are scaled as for a 12-day window
+        window_days=12,
         min_scale=1.5,
-        nights=True,
-    ),
-    Monitored(
-        "circ7d_IV",
-        "circadian",
-        "up",
-        "rhythm fragmentation (IV)",
-        "index",
-        window_days=7,
-        min_scale=0.05,
-    ),
-    Monitored(
-        "circ7d_IS",
-        "circadian",
-        "down",
-        "day-to-day rhythm stability (IS)",
-        "index",
-        window_days=7,
-        min_scale=0.03,
-    ),
-    Monitored(
-        "circ7d_RA",
-        "circadian",
-        "down",
-        "rest-activity amplitude (RA)",
-        "index",
-        window_days=7,
-        min_scale=0.02,
-    ),
-    Monitored(
-        "circ7d_cosinor_peak_minute_of_day",
-        "circadian",
-        "both",
-        "activity peak time",
-        "clock",
-        window_days=7,
-        circular=True,
-        min_scale=20.0,
+        signal="hrv",
     ),
 )
+
+MONITORED: tuple[Monitored, ...] = monitored(EngineParams().window_days)
 
 
 def value_of(spec: Monitored, row: dict[str, Any]) -> float:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import time
 import weakref
 from collections import Counter
@@ -24,10 +25,11 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
-from faust.types import EventT, StreamT, TableT  # faust's task-local "event being processed"
+from faust.types import TP, EventT, StreamT, TableT  # faust's task-local "event being processed"
 
 from phenotyping.config import Settings
 from phenotyping.kafkaio import TopicNames
+from phenotyping.stream.codec import default_partition
 from phenotyping.stream.process import BatchProcessor, Record
 
 log = logging.getLogger("phenotyping.stream")
@@ -126,7 +128,31 @@ def register(
     # outputs, so the state is flushed at the end of every batch
     flush_every = 0.0 if kafka.processing_guarantee == "exactly_once" else kafka.state_flush_s
 
+    def highwater(partition: int) -> int | None:
+        try:
+            return int(app.consumer.highwater(TP(names.device, partition)))
+        except Exception:  # unknown yet (no fetch response): treat as "cannot tell"
+            return None
+
     async def process_device(stream: StreamT[Any]) -> None:
+        try:
+            await _process_device(stream)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            # faust would log this and keep the process in the consumer group with the
+            # partitions assigned and nothing consuming them: a live, stalled member. Crash
+            # instead, so the group rebalances and the supervisor restarts the worker (the
+            # records since the last commit are processed again; their outputs repeat with
+            # the same ids). Only the type is logged: a message could carry health data.
+            log.critical(
+                "device agent crashed (%s): exiting so that the group rebalances",
+                type(exc).__name__,
+            )
+            logging.shutdown()
+            os._exit(70)
+
+    async def _process_device(stream: StreamT[Any]) -> None:
         processor = BatchProcessor(
             names,
             params=settings.engine,
@@ -134,11 +160,41 @@ def register(
             max_message_bytes=kafka.max_message_bytes,
             cache_size=kafka.state_cache_size,
             clock=clock,
+            partitioner=lambda key: default_partition(key, kafka.partitions),
+            ticker=time.monotonic,
         )
         held: list[EventT[Any]] = []  # processed, offsets not yet released for commit
         last_event: dict[str, EventT[Any]] = {}  # subject -> last record that changed it
+        by_partition: dict[int, EventT[Any]] = {}  # partition -> a record of it (idle writes)
         lock = asyncio.Lock()
         last_flush = time.monotonic()
+
+        async def send(outgoing: list[Any]) -> None:
+            pending = []
+            for o in outgoing:
+                fut = await outputs[o.topic].send(
+                    key=o.key, value=o.value, partition=o.partition, headers=list(o.headers)
+                )
+                pending.append(fut)
+            if pending:  # outputs acknowledged before their state is stored
+                await asyncio.gather(*pending)
+
+        async def idle_closer() -> None:
+            """Processing time: close the overdue days of silent subjects (data-gap
+            notices come live). Only partitions this worker has consumed a record of since
+            it started are judged: a table write needs a record of the partition."""
+            while True:
+                await asyncio.sleep(kafka.idle_check_s)
+                async with lock:
+                    owned = set(by_partition)
+                    assigned = {tp.partition for tp in app.consumer.assignment()}
+                    owned &= assigned
+                    items = [(k.decode(), v) for k, v in list(table.items()) if v is not None]
+                    result = processor.tick(items, kafka.idle_after_s, owned.__contains__)
+                    await send(result.outgoing)
+                    for subject, partition in result.touched.items():
+                        last_event[subject] = by_partition[partition]
+                    stats.counts.update(result.counts)
 
         async def flush() -> None:
             """States into the table, then release the held offsets (faust commits them
@@ -163,6 +219,7 @@ def register(
                         await flush()
 
         background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
+        closer = asyncio.ensure_future(idle_closer())
         within = kafka.batch_within_ms / 1000.0
         batches = cast(faust.Stream[Any], stream).take_events(kafka.batch_max, within)
         try:
@@ -173,23 +230,22 @@ def register(
                         event.message.incref()
                     held.extend(events)
                     records = [_record(e) for e in events]
-                    result = processor.process(records, load)
-                    pending = []
-                    for o in result.outgoing:
-                        fut = await outputs[o.topic].send(
-                            key=o.key,
-                            value=o.value,
-                            partition=o.partition,
-                            headers=list(o.headers),
+                    for r, e in zip(records, events, strict=True):
+                        by_partition[r.partition] = e
+                    result = processor.process(records, load, highwater)
+                    if result.counts.get("topic_reset"):
+                        log.warning(
+                            "device topic re-created or truncated: %d record(s) at offsets "
+                            "below the stored state's were applied as new",
+                            result.counts["topic_reset"],
                         )
-                        pending.append(fut)
-                    if pending:  # outputs acknowledged before their state is stored
-                        await asyncio.gather(*pending)
+                    await send(result.outgoing)
                     last_event.update({s: events[i] for s, i in result.touched.items()})
                     if time.monotonic() - last_flush >= flush_every:
                         await flush()
                     stats.add(result.counts, {r.partition for r in records}, t0)
         finally:
+            closer.cancel()
             if background is not None:
                 background.cancel()
 

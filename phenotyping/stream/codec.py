@@ -7,10 +7,13 @@ computed) is written as ``null``; every other float is written with the shortest
 reads back to the same double, so a row read from Kafka equals the in-process row exactly.
 
 The table value is a small envelope around :meth:`phenotyping.pipeline.SubjectState.to_bytes`
-that also records *where the state has got to*: the source partition and the offset of the
-last message applied. A worker that is restarted after a crash re-reads messages from the
-last committed offset; a message at or below the stored offset is already in the state and
-is skipped, so a redelivery neither applies data twice nor reports it as late.
+that also records *where the state has got to*: the source partition, the offset of the
+last message applied and the latest record timestamp applied. A worker that is restarted
+after a crash re-reads messages from the last committed offset; a message at or below the
+stored offset is already in the state and is skipped, so a redelivery neither applies data
+twice nor reports it as late -- unless its timestamp is later than every record the state
+has applied: then it cannot be a redelivery (the device topic was re-created and its
+offsets restarted), see :mod:`.process`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ Reason = Literal[
     "late_data",  # (part of) the message is for a day already closed: not applied
     "state_error",  # the subject's stored state cannot be read
     "processing_error",  # the engine raised on a valid message (a bug): see the error type
+    "misrouted",  # the record's key belongs to another partition than the one it arrived on
+    "time_window",  # a sample too far ahead of / behind the subject's data (pipeline window)
 ]
 REASONS: tuple[str, ...] = get_args(Reason)
 
@@ -151,26 +156,44 @@ def dead_letter(
     return encode_record(record)
 
 
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client
+    and aiokafka compute it): where every record of that subject must arrive.
+
+    Examples
+    --------
+    >>> [default_partition(k, 4) for k in (b"sim-001", b"sim-002", b"sim-003", b"sim-004")]
+    [1, 0, 1, 2]
+    """
+    from aiokafka.partitioner import murmur2  # pure Python; no client is started
+
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 # --------------------------------------------------------------------------- table value
 _STATE_MAGIC = b"PHTV"
-_STATE_VERSION = 1
-_STATE_HEAD = struct.Struct("<4sHiq")  # magic, version, partition, offset
+_STATE_VERSION = 2
+_STATE_HEAD_V1 = struct.Struct("<4sHiq")  # magic, version, partition, offset
+_STATE_HEAD = struct.Struct("<4sHiqq")  # ... and the latest record timestamp applied (ms)
 
 
-def pack_state(partition: int, offset: int, state: bytes) -> bytes:
-    """The table value: the source partition and the offset of the last message applied,
-    then ``SubjectState.to_bytes()`` unchanged.
+def pack_state(partition: int, offset: int, state: bytes, max_ts_ms: int = -1) -> bytes:
+    """The table value: the source partition, the offset of the last message applied and
+    the latest record timestamp applied (-1: unknown), then ``SubjectState.to_bytes()``.
 
     Examples
     --------
     >>> unpack_state(pack_state(3, 1234, b"PHSS..."))
     (3, 1234, b'PHSS...')
+    >>> unpack_state_ts(pack_state(3, 1234, b"PHSS...", 1_700_000_000_000))
+    (3, 1234, 1700000000000, b'PHSS...')
     """
-    return _STATE_HEAD.pack(_STATE_MAGIC, _STATE_VERSION, partition, offset) + state
+    return _STATE_HEAD.pack(_STATE_MAGIC, _STATE_VERSION, partition, offset, max_ts_ms) + state
 
 
 def unpack_state(value: bytes) -> tuple[int, int, bytes]:
-    """Inverse of :func:`pack_state`; raises :class:`StateError` on anything else.
+    """Inverse of :func:`pack_state` without the timestamp; raises :class:`StateError` on
+    anything else.
 
     Examples
     --------
@@ -179,11 +202,23 @@ def unpack_state(value: bytes) -> tuple[int, int, bytes]:
     ...
     phenotyping.errors.StateError: table value: too short
     """
-    if len(value) < _STATE_HEAD.size:
+    partition, offset, _, body = unpack_state_ts(value)
+    return partition, offset, body
+
+
+def unpack_state_ts(value: bytes) -> tuple[int, int, int, bytes]:
+    """``(partition, offset, max_ts_ms, state bytes)``; reads version 1 values (written
+    before the timestamp was kept) with ``max_ts_ms = -1``."""
+    if len(value) < _STATE_HEAD_V1.size:
         raise StateError("table value: too short")
-    magic, version, partition, offset = _STATE_HEAD.unpack_from(value)
+    magic, version, partition, offset = _STATE_HEAD_V1.unpack_from(value)
     if magic != _STATE_MAGIC:
         raise StateError("table value: bad magic")
+    if version == 1:
+        return partition, offset, -1, value[_STATE_HEAD_V1.size :]
     if version != _STATE_VERSION:
         raise StateError(f"table value: unknown version {version}")
-    return partition, offset, value[_STATE_HEAD.size :]
+    if len(value) < _STATE_HEAD.size:
+        raise StateError("table value: too short")
+    max_ts = _STATE_HEAD.unpack_from(value)[4]
+    return partition, offset, max_ts, value[_STATE_HEAD.size :]

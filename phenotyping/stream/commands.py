@@ -37,14 +37,41 @@ def _worker(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if not args.no_check:
-        loop.run_until_complete(verify(settings.kafka))
+        import logging
+
+        quiet = logging.getLogger("aiokafka")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # an unreachable broker is reported in one line
+        try:
+            loop.run_until_complete(verify(settings.kafka))
+        finally:
+            quiet.setLevel(level)
     built = build_app(settings)
-    worker = faust.Worker(built.app, loglevel=args.loglevel, loop=loop)
+    worker = _worker_class(faust.Worker, settings.kafka.stop_grace_s)(
+        built.app, loglevel=args.loglevel, loop=loop
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def _worker_class(base: Any, grace_s: float) -> Any:
+    """``base`` (faust.Worker) whose SIGTERM also arms a watchdog: a worker that has not
+    stopped ``grace_s`` later exits anyway (exit code 143), so a stop never hangs (e.g. on
+    an agent waiting for a broker that is gone). Committed offsets make the exit safe."""
+    import os
+    import threading
+
+    class Worker(base):  # type: ignore[misc]
+        def _on_sigterm(self) -> None:
+            timer = threading.Timer(grace_s, os._exit, (143,))
+            timer.daemon = True
+            timer.start()
+            super()._on_sigterm()
+
+    return Worker
 
 
 def _topics_create(args: argparse.Namespace) -> int:

@@ -16,14 +16,23 @@ Per record:
 1. more than ``max_message_bytes`` -> dead letter ``oversized`` (not parsed);
 2. :func:`phenotyping.events.decode` fails -> dead letter ``undecodable`` /
    ``unknown_type`` / ``unknown_version`` / ``schema`` with the decoder's error text;
-3. the record key is not the subject_id -> dead letter ``key_mismatch``; a subject whose
-   state lives in another partition -> ``wrong_partition``; an unreadable stored state ->
-   ``state_error``;
-4. an offset at or below the one stored with the subject's state -> skipped (redelivery);
-5. :func:`phenotyping.pipeline.step`; its outputs are published generically, one
-   :func:`routes` entry per :class:`~phenotyping.pipeline.StepOutput` field; a
-   ``late_data`` notice also sends the message to the dead-letter topic (reason
-   ``late_data``: the part for closed days was not applied, the rest was).
+3. the record key is not the subject_id -> dead letter ``key_mismatch``; a key that the
+   default partitioner puts in another partition than the one the record arrived on ->
+   ``misrouted`` (so one misrouted record can never create the subject's state in the
+   wrong partition); a subject whose state lives in another partition ->
+   ``wrong_partition``; an unreadable stored state -> ``state_error``;
+4. an offset at or below the one stored with the subject's state -> skipped (redelivery),
+   unless the record's timestamp is later than every record the state has applied, or the
+   stored offset is at or beyond the partition's end (``highwater``): then the device topic
+   was re-created or truncated, the record is new, and it is applied (counted as
+   ``topic_reset``; the worker logs a warning);
+5. :func:`phenotyping.pipeline.step`; a sample outside the subject's event-time window ->
+   ``time_window`` (nothing applied); any other exception -> ``processing_error`` naming
+   the exception type (the record is consumed, the partition goes on). Outputs are
+   published generically, one :func:`routes` entry per
+   :class:`~phenotyping.pipeline.StepOutput` field; a ``late_data`` notice also sends the
+   message to the dead-letter topic (reason ``late_data``: the part for closed days was not
+   applied, the rest was).
 
 Nothing here logs: counters go to :class:`BatchResult.counts` (never payloads or ids).
 """
@@ -32,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -40,7 +49,7 @@ from phenotyping.errors import InputError, StateError
 from phenotyping.events import decode, samples
 from phenotyping.features.day import EngineParams
 from phenotyping.kafkaio import TopicNames
-from phenotyping.pipeline import StepOutput, SubjectState, step
+from phenotyping.pipeline import OutOfWindow, StepOutput, SubjectState, idle_for, step
 from phenotyping.risk.engine import RiskParams
 from phenotyping.stream.codec import (
     Reason,
@@ -49,7 +58,7 @@ from phenotyping.stream.codec import (
     dead_letter,
     encode_record,
     pack_state,
-    unpack_state,
+    unpack_state_ts,
 )
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -155,6 +164,7 @@ class _Slot:
     partition: int
     offset: int
     written: bytes | None = None  # the table value this state was loaded from / flushed as
+    max_ts: int = -1  # latest record timestamp (ms) applied; -1 unknown
     dirty: bool = False
 
 
@@ -179,6 +189,10 @@ class BatchProcessor:
     clock
         Ingest time for the "not in the future" rule of :func:`phenotyping.events.decode`;
         only the shell passes a real clock.
+    partitioner
+        ``key -> partition`` of the producers (the shell passes Kafka's default
+        partitioner); a record that arrived elsewhere is dead-lettered ``misrouted``.
+        None: not checked.
     """
 
     names: TopicNames
@@ -187,6 +201,10 @@ class BatchProcessor:
     max_message_bytes: int = 8 * 1024 * 1024
     cache_size: int = 256
     clock: Callable[[], dt.datetime | None] = lambda: None
+    partitioner: Callable[[bytes], int] | None = None
+    #: processing-time clock (seconds) for silences; the shell passes time.monotonic
+    ticker: Callable[[], float] = lambda: 0.0
+    _seen: dict[str, float] = field(init=False, repr=False, default_factory=dict)
     _routes: dict[str, Route] = field(init=False, repr=False)
     _live: OrderedDict[str, _Slot] = field(init=False, repr=False, default_factory=OrderedDict)
 
@@ -195,14 +213,90 @@ class BatchProcessor:
         check_routes(self._routes)
 
     def process(
-        self, records: Sequence[Record], load: Callable[[str], bytes | None]
+        self,
+        records: Sequence[Record],
+        load: Callable[[str], bytes | None],
+        highwater: Callable[[int], int | None] = lambda partition: None,
     ) -> BatchResult:
-        """Process ``records`` in order; ``load(subject)`` returns the table value or None."""
+        """Process ``records`` in order; ``load(subject)`` returns the table value or None;
+        ``highwater(partition)`` the partition's end offset as the consumer saw it (None:
+        unknown).
+
+        No exception of one record escapes: whatever goes wrong is that record's dead
+        letter, and the next record is processed.
+        """
         result = BatchResult()
         now = self.clock()
         for index, rec in enumerate(records):
-            self._one(index, rec, now, load, result)
+            mark = len(result.outgoing)
+            try:
+                self._one(index, rec, now, load, highwater, result)
+            except Exception as exc:  # a bug must cost one record, never the partition
+                del result.outgoing[mark:]
+                self._dead(
+                    result, rec, "processing_error", f"worker raised {type(exc).__name__}"
+                )
         return result
+
+    def tick(
+        self,
+        items: Iterable[tuple[str, bytes]],
+        idle_after_s: float,
+        owned: Callable[[int], bool] = lambda partition: True,
+    ) -> BatchResult:
+        """Close the overdue days of subjects silent for ``idle_after_s`` of processing time
+        (:func:`phenotyping.pipeline.idle_for`): their data-gap notices come live. ``items``
+        are the table's ``(subject, value)`` pairs; a subject is judged only in a partition
+        this worker ``owned``. A subject first met here starts its silence now (after a
+        restart the notice is late by at most the outage). ``touched`` maps each changed
+        subject to its partition (not a batch position). Never raises for one subject.
+        """
+        result = BatchResult()
+        now = self.ticker()
+        for subject, value in items:
+            try:
+                self._tick_one(subject, value, now, idle_after_s, owned, result)
+            except Exception as exc:  # a corrupt state: its records dead-letter it anyway
+                result.counts[f"idle_error.{type(exc).__name__}"] += 1
+        return result
+
+    def _tick_one(
+        self,
+        subject: str,
+        value: bytes,
+        now: float,
+        idle_after_s: float,
+        owned: Callable[[int], bool],
+        result: BatchResult,
+    ) -> None:
+        seen = self._seen.setdefault(subject, now)
+        silent = now - seen
+        if silent < idle_after_s:
+            return
+        slot = self._live.get(subject)
+        if slot is None or not slot.dirty:
+            partition, offset, max_ts, body = unpack_state_ts(value)
+            if slot is None or slot.written != value:
+                slot = _Slot(SubjectState.from_bytes(body), partition, offset, value, max_ts)
+                self._live[subject] = slot
+        if not owned(slot.partition):
+            return
+        # the silence counts from the subject's last record; a day closes only once, so
+        # judging the same silence again changes nothing
+        out = idle_for(subject, slot.state, silent / 60.0)
+        if not (out.daily or out.alerts or out.notices):
+            return
+        slot.dirty = True
+        result.touched[subject] = slot.partition
+        result.counts["idle_closed_days"] += len(out.daily)
+        head: Headers = ((SOURCE_HEADER, b"idle"),)
+        for route, item in outputs(out, self._routes):
+            result.counts[f"out.{route.topic}"] += 1
+            result.outgoing.append(
+                Outgoing(
+                    route.topic, slot.partition, route.key(item).encode(), encode_record(item), head
+                )
+            )
 
     @property
     def dirty(self) -> int:
@@ -214,7 +308,9 @@ class BatchProcessor:
         writes = []
         for subject, slot in self._live.items():
             if slot.dirty:
-                value = pack_state(slot.partition, slot.offset, slot.state.to_bytes())
+                value = pack_state(
+                    slot.partition, slot.offset, slot.state.to_bytes(), slot.max_ts
+                )
                 writes.append(StateWrite(subject, slot.partition, value))
                 slot.written, slot.dirty = value, False
         excess = len(self._live) - self.cache_size
@@ -255,8 +351,8 @@ class BatchProcessor:
         if value is None:
             slot = _Slot(SubjectState.new(self.params, self.risk), rec.partition, -1)
         else:
-            partition, offset, body = unpack_state(value)
-            slot = _Slot(SubjectState.from_bytes(body), partition, offset, value)
+            partition, offset, max_ts, body = unpack_state_ts(value)
+            slot = _Slot(SubjectState.from_bytes(body), partition, offset, value, max_ts)
         self._live[subject] = slot
         self._live.move_to_end(subject)
         return slot
@@ -267,6 +363,7 @@ class BatchProcessor:
         rec: Record,
         now: dt.datetime | None,
         load: Callable[[str], bytes | None],
+        highwater: Callable[[int], int | None],
         result: BatchResult,
     ) -> None:
         result.counts["messages"] += 1
@@ -291,6 +388,17 @@ class BatchProcessor:
         if rec.key is None or rec.key != subject.encode():
             self._dead(result, rec, "key_mismatch", "key: the record key is not the subject_id")
             return
+        if self.partitioner is not None:
+            home = self.partitioner(rec.key)
+            if home != rec.partition:
+                self._dead(
+                    result,
+                    rec,
+                    "misrouted",
+                    f"partition: the key belongs to partition {home}, the record arrived on "
+                    f"{rec.partition} (producers must use the default partitioner)",
+                )
+                return
         try:
             slot = self._slot(subject, rec, load)
         except StateError as exc:
@@ -305,16 +413,33 @@ class BatchProcessor:
             )
             return
         if rec.offset <= slot.offset:
-            result.counts["redelivered_skipped"] += 1
-            return
+            end = highwater(rec.partition)
+            newer = rec.timestamp_ms is not None and slot.max_ts >= 0 and (
+                rec.timestamp_ms > slot.max_ts
+            )
+            if not newer and (end is None or slot.offset < end):
+                result.counts["redelivered_skipped"] += 1
+                return
+            # a redelivered record is one the state applied: never later than every record
+            # applied, never at an offset the log does not have. This one is new: the
+            # device topic was re-created or truncated (its data, if old, is late data)
+            result.counts["topic_reset"] += 1
         try:
             out = step(slot.state, msg)
+        except OutOfWindow as exc:  # nothing applied; the state is unchanged
+            self._dead(result, rec, "time_window", str(exc))
+            return
         except Exception as exc:  # a bug in the engine must not stop the worker
             slot.offset, slot.dirty = rec.offset, True
+            if rec.timestamp_ms is not None:
+                slot.max_ts = max(slot.max_ts, rec.timestamp_ms)
             result.touched[subject] = index
             self._dead(result, rec, "processing_error", f"engine raised {type(exc).__name__}")
             return
         slot.offset, slot.dirty = rec.offset, True
+        if rec.timestamp_ms is not None:
+            slot.max_ts = max(slot.max_ts, rec.timestamp_ms)
+        self._seen[subject] = self.ticker()
         result.touched[subject] = index
         result.counts["applied"] += 1
         result.counts["samples"] += samples(msg)

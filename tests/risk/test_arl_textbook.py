@@ -14,7 +14,6 @@ import math
 import numpy as np
 import pytest
 
-from phenotyping.risk.engine import RiskParams
 from phenotyping.risk.stats import arl_for_threshold, cusum, threshold_for_arl
 
 PUBLISHED = {4.0: 336.0, 5.0: 930.0}  # k = 0.5
@@ -57,12 +56,6 @@ def test_markov_chain_reproduces_the_table_itself() -> None:
     """The independent method is right too (so the two agreeing means something)."""
     for h, arl in PUBLISHED.items():
         assert brook_evans_arl(h, 0.5) == pytest.approx(arl, rel=0.01)
-
-
-def test_default_threshold_is_the_one_for_four_years() -> None:
-    h = RiskParams().h
-    assert brook_evans_arl(h, 0.5) == pytest.approx(1460, rel=0.02)
-    assert 5.3 < h < 5.6
 
 
 def test_threshold_rejects_meaningless_budgets() -> None:

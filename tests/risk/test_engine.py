@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from phenotyping.events import Alert, ClinicalEvent, Notice
+from phenotyping.features.day import EngineParams
 from phenotyping.pipeline import Pipeline
-from phenotyping.risk.engine import RiskParams, RiskState
-from phenotyping.risk.stats import arl_for_threshold
+from phenotyping.risk.engine import RiskState
+from phenotyping.risk.monitor import MONITORED, monitored
+from phenotyping.risk.stats import threshold_for_arl
 from phenotyping.simulate import CohortSpec, Deterioration, simulate
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -81,9 +83,89 @@ def run(
     return cols, alerts, notices
 
 
-def test_threshold_meets_the_stated_false_alarm_budget() -> None:
-    p = RiskParams(arl_days=500, k=0.5)
-    assert arl_for_threshold(p.h, p.k) == pytest.approx(500, rel=1e-6)
+def test_siegmund_threshold_helper_still_matches_its_formula() -> None:
+    # the engine no longer uses it (h is calibrated by simulation), the helper stays exact
+    h = threshold_for_arl(500, 0.5)
+    b = h + 1.166
+    assert (math.exp(b) - b - 1) / 0.5 == pytest.approx(500, rel=1e-6)
+
+
+def test_one_strong_signal_alerts_alone_and_weak_ones_add_up() -> None:
+    """Activity alone (-40%) alerts; so do a moderate activity drop with a moderate phase
+    delay that each stay below the single-signal threshold."""
+    _, alone, _ = run(RiskState(version="t"), rows(90, seed=7, change_day=50, activity=0.6))
+    assert [a["domains"] for a in alone if a["kind"] == "opened"][:1] == [["activity"]]
+    cols, both, _ = run(
+        RiskState(version="t"), rows(90, seed=7, change_day=50, activity=0.85, shift_min=40)
+    )
+    opened = [a for a in both if a["kind"] == "opened"]
+    assert opened and set(opened[0]["domains"]) == {"activity", "circadian"}
+
+
+def test_episode_resolves_when_values_return_to_the_usual_band() -> None:
+    """A 14-day drop: the episode stays open while activity is low, resolves only after it
+    is back (close_after_days in band), not while the deviation continues."""
+    days = rows(100, seed=8, change_day=50, activity=0.5)
+    for r in days[64:]:
+        r["activity_mean_worn"] /= 0.5  # back to usual from day 64
+    _, alerts, _ = run(RiskState(version="t"), days)
+    kinds = [(a["kind"], (dt.date.fromisoformat(a["date"]) - START).days) for a in alerts]
+    opened = [d for k, d in kinds if k == "opened"]
+    resolved = [d for k, d in kinds if k == "resolved"]
+    assert opened and 50 <= opened[0] < 57
+    assert resolved and resolved[0] >= 64 + 3 - 1  # not before 3 days back in the band
+
+
+def test_warm_up_with_the_population_prior_is_short() -> None:
+    """z on day 6 (5 days of one's own + the prior), not after four weeks."""
+    cols, _, _ = run(RiskState(version="t"), rows(20, seed=9))
+    assert all(c["risk_warming_up"] for c in cols[:5]) and not cols[5]["risk_warming_up"]
+    assert math.isfinite(cols[5]["z_activity_mean_worn"])
+
+
+def test_monitored_columns_follow_the_day_engines_window() -> None:
+    names = [s.column for s in monitored(14)]
+    assert "sri14d" in names and "circ14d_IV" in names and "sri7d" not in names
+    assert [s.column for s in MONITORED] == [
+        s.column for s in monitored(EngineParams().window_days)
+    ]
+
+
+def test_device_summaries_feed_hrv_when_there_is_no_beat_level_night() -> None:
+    days = rows(80, seed=10)
+    for i, r in enumerate(days):
+        r.update(hrv_valid=False, night_rmssd=float("nan"), night_mean_hr=float("nan"))
+        r["dev_rmssd"] = 45.0 + (i % 5) - (20.0 if i >= 50 else 0.0)
+        r["dev_resting_hr"] = 58.0 + (i % 3) + (8.0 if i >= 50 else 0.0)
+    _, alerts, _ = run(RiskState(version="t"), days)
+    opened = [a for a in alerts if a["kind"] == "opened"]
+    assert opened and opened[0]["domains"] == ["hrv"]
+    assert "device-derived" in opened[0]["explanation"]
+
+
+def test_holiday_feedback_keeps_the_days_out_of_the_baseline_and_is_shown() -> None:
+    state = RiskState(version="t")
+    days = rows(60, seed=12, change_day=40, activity=0.55)
+    run(state, days[:40])
+    state.clinical(_ord(40), "feedback", reason="holiday_travel", until=_ord(52))
+    cols, alerts, _ = run(state, days[40:])
+    opened = [a for a in alerts if a["kind"] == "opened"]
+    assert opened and "holiday or travel reported" in opened[0]["explanation"]
+    assert not state.hist["eligible"][state.hist["date"] == _ord(45)].any()
+
+
+def test_contacted_fine_feedback_raises_the_evidence_needed() -> None:
+    days = rows(90, seed=13, change_day=50, activity=0.8, shift_min=30)
+    _, plain, _ = run(RiskState(version="t"), days)
+    state = RiskState(version="t")
+    run(state, days[:50])
+    state.clinical(_ord(50), "feedback", reason="contacted_fine", until=_ord(63))
+    cols, fine, _ = run(state, days[50:])
+    first = [
+        (dt.date.fromisoformat(a["date"]) - START).days for a in plain if a["kind"] == "opened"
+    ]
+    after = [(dt.date.fromisoformat(a["date"]) - START).days for a in fine if a["kind"] == "opened"]
+    assert first and (not after or after[0] > first[0])
 
 
 def test_stable_subjects_stay_within_the_false_alarm_budget() -> None:
@@ -102,11 +184,18 @@ def test_step_change_alerts_within_a_week_with_evidence() -> None:
         RiskState(version="t"), rows(120, seed=2, change_day=60, activity=0.6, shift_min=120)
     )
     opened = [a for a in alerts if a["kind"] == "opened"]
-    assert len(opened) == 1, "one episode, one opening alert"
+    # one episode per 28 days: a change that persists is closed as "not resolved" after
+    # max_episode_days and may open again (a reminder), never twice within them
+    assert 1 <= len(opened) <= 2
+    closed = [a for a in alerts if a["kind"] == "resolved"]
+    if len(opened) == 2:
+        assert closed[0]["explanation"].startswith("Closed after 28 days still away")
+        assert closed[0]["date"] < opened[1]["date"]
     first = opened[0]
     delay = (dt.date.fromisoformat(first["date"]) - (START + dt.timedelta(days=60))).days
     assert 0 <= delay <= 7
-    assert {"activity", "sleep"} <= set(first["domains"])
+    # activity and the (one) phase signal: the delay is circadian timing, not sleep amount
+    assert {"activity", "circadian"} <= set(first["domains"])
     assert first["level"] in ("elevated", "high")
     text = first["explanation"]
     assert "daily activity" in text.lower() and "% below usual" in text
@@ -164,7 +253,7 @@ def test_response_rebaselines_and_names_deterioration_after_response() -> None:
     # warm-up restarted: no baseline in the first days after the response
     assert math.isnan(cols[25]["base_activity_mean_worn"])
     opened = [a for a in alerts if a["kind"] == "opened"]
-    assert len(opened) == 1
+    assert opened and opened[0]["date"] >= (START + dt.timedelta(days=100)).isoformat()
     a = opened[0]
     assert a["after_response"] and a["explanation"].startswith("Deterioration after response")
     assert a["last_session_modality"] == "ketamine"
@@ -197,11 +286,17 @@ def test_simulated_deterioration_is_caught_and_replays_give_identical_ids() -> N
         return out + p.flush().alerts
 
     first = alerts_of(messages)
-    opened = [a for a in first if a["kind"] == "opened" and a["subject_id"] == "sim-002"]
-    assert opened, "the deteriorating subject is alerted"
-    delay = (dt.date.fromisoformat(opened[0]["date"]) - dt.date(2024, 1, 1)).days - 56
-    assert 0 <= delay <= 14
-    assert "activity" in opened[0]["domains"]
+    # opened or escalated: this simulated subject drifts before the change, so with the
+    # short warm-up an episode may already be open when it comes; it must then escalate
+    mine = [
+        a
+        for a in first
+        if a["kind"] in ("opened", "escalated")
+        and a["subject_id"] == "sim-002"
+        and 0 <= (dt.date.fromisoformat(a["date"]) - dt.date(2024, 1, 1)).days - 56 <= 14
+    ]
+    assert mine, "the deteriorating subject is alerted within 14 days of the change"
+    assert "activity" in mine[0]["domains"]
     # the same messages again, with every tenth uploaded twice and neighbours swapped
     shuffled = list(messages)
     for i in range(0, len(shuffled) - 1, 7):

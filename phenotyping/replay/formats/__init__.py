@@ -7,17 +7,34 @@ event-time order per subject, counting unusable rows with their reason in a
 add a format, write ``formats/<name>.py`` in that shape and list it in :data:`READERS`.
 
 Formats: ``actiwatch`` (Depresjon / Psykose minute CSV), ``mmash`` (MMASH user folders),
-``jsonl`` (our own wire messages), ``fitbit`` (Fitbit account export folders, PMData).
+``fitbit`` (Fitbit account exports), ``apple_health`` (Apple Health ``export.xml``),
+``empatica`` (Empatica E4 session folders: ``IBI.csv``, ``ACC.csv``),
+``omh`` (Open mHealth data points, JSON or JSONL; before ``jsonl``, which would claim
+any ``.jsonl``), ``jsonl`` (our own wire messages), ``generic_csv`` (ActiLife / GGIR /
+any epoch CSV; last, as it accepts any CSV with a time and a count column).
+``docs/importers.md`` says what each gives. A recording folder (an MMASH user, a Fitbit
+or Apple export, an Empatica session) owns the files inside it: they are not also read as
+recordings of another format.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 from phenotyping.errors import FormatError
 from phenotyping.events import AnyMessage, natural_key
-from phenotyping.replay.formats import actiwatch, fitbit, jsonl, mmash
+from phenotyping.replay.formats import (
+    actiwatch,
+    apple_health,
+    empatica,
+    fitbit,
+    generic_csv,
+    jsonl,
+    mmash,
+    omh,
+)
 from phenotyping.replay.formats.base import (
     Reader,
     ReadOptions,
@@ -39,7 +56,16 @@ __all__ = [
 ]
 
 #: Every reader, in the order :func:`detect` asks them.
-READERS: tuple[Reader, ...] = (actiwatch, mmash, jsonl, fitbit)
+READERS: tuple[Reader, ...] = (
+    actiwatch,
+    mmash,
+    fitbit,
+    apple_health,
+    empatica,
+    omh,
+    jsonl,
+    generic_csv,
+)
 #: What ``--format`` accepts.
 FORMATS: tuple[str, ...] = ("auto", *(r.NAME for r in READERS))
 
@@ -62,16 +88,27 @@ def reader(name: str) -> Reader:
     raise FormatError(f"format: {name!r} is not one of {FORMATS}")
 
 
-def detect(path: Path) -> str:
+def _sniff(r: Reader, path: Path, options: ReadOptions | None) -> bool:
+    if r.NAME == generic_csv.NAME:  # column names given on the command line count for detection
+        return generic_csv.sniff(path, options)
+    return r.sniff(path)
+
+
+def detect(path: Path, options: ReadOptions | None = None) -> str:
     """Name the format of ``path`` (a file or a folder)."""
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
     for r in READERS:
-        if r.sniff(path):
+        if _sniff(r, path, options):
             return r.NAME
     if path.is_file():
         raise FormatError(f"{path}: cannot tell the format (use --format)")
-    kinds = {detect(p) for p in files_in(path)}
+    kinds = set()
+    for p in files_in(path, options):
+        try:
+            kinds.add(detect(p, options))
+        except FormatError:  # unreadable: reading it will say why
+            continue
     if len(kinds) == 1:
         return kinds.pop()
     if not kinds:
@@ -79,12 +116,15 @@ def detect(path: Path) -> str:
     raise FormatError(f"{path}: mixed formats {sorted(kinds)}; replay them separately")
 
 
-def files_in(path: Path) -> list[Path]:
+def files_in(path: Path, options: ReadOptions | None = None) -> list[Path]:
     """Recordings (files, or folders such as MMASH users) under ``path``, in a stable
-    (natural) order; a file is its own recording."""
+    (natural) order; a file is its own recording, and a recording folder owns its files."""
     if path.is_file() or any(r.sniff(path) for r in READERS):
         return [path]
     found = {u for r in READERS for u in r.units(path)}
+    found |= set(generic_csv.units(path, options))
+    folders = {u for u in found if u.is_dir()}
+    found = {u for u in found if not any(f in u.parents for f in folders)}
     return sorted(sorted(found), key=natural_key)
 
 
@@ -93,11 +133,15 @@ def read(
     fmt: str = "auto",
     report: ReadReport | None = None,
     options: ReadOptions | None = None,
+    *,
+    tz: str | None = None,
 ) -> Iterator[AnyMessage]:
-    """Messages from every recording under ``path``."""
+    """Messages from every recording under ``path`` (``tz`` overrides ``options.tz``)."""
     report = report if report is not None else ReadReport()
-    fmt = detect(path) if fmt == "auto" else fmt
+    if tz is not None:
+        options = dataclasses.replace(options or ReadOptions(), tz=tz)
+    fmt = detect(path, options) if fmt == "auto" else fmt
     r = reader(fmt)
-    for f in files_in(path):
+    for f in files_in(path, options):
         report.files += 1
         yield from r.read(f, report=report, options=options)

@@ -65,7 +65,9 @@ class ReadOptions:
 
     ``tz``: IANA zone of a recording in local wall-clock time (None: the format's
     default); ``columns``: our column name -> the file's, for formats with configurable
-    columns; ``epoch_s``: the epoch length when the file does not carry it.
+    columns; ``epoch_s``: the epoch length when the file does not carry it; ``subject``:
+    the pseudonymous id to use instead of the one a reader takes from a file or folder
+    name.
 
     Examples
     --------
@@ -78,6 +80,7 @@ class ReadOptions:
     tz: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     epoch_s: int | None = None
+    subject: str | None = None
 
     def column(self, name: str) -> str:
         """The file's name for our column ``name``."""

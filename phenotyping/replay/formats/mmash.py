@@ -55,9 +55,14 @@ def read(
 
 
 def _mmash_times(day: pd.Series, clock: pd.Series) -> pd.Series:
+    """Recording day (1, 2, ...) and clock time -> naive local times; NaT where either is
+    unusable (a day outside 1..366 or a clock outside 0..48 h would overflow pandas'
+    nanosecond arithmetic)."""
     base = pd.Timestamp(MMASH_DAY1)
     t = pd.to_timedelta(clock, errors="coerce")
+    t = t.where((t >= pd.Timedelta(0)) & (t <= pd.Timedelta(hours=48)))
     d = pd.to_numeric(day, errors="coerce")
+    d = d.where((d >= 1) & (d <= 366))
     return base + pd.to_timedelta(d - 1, unit="D") + t
 
 
@@ -217,8 +222,8 @@ def read_mmash(folder: Path, *, report: ReadReport | None = None) -> Iterator[An
                         }
                     )
                 )
-            except (ValueError, KeyError, TypeError) as exc:
-                report.reject(f"mmash sleep: {exc}")
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
+                report.reject(f"mmash sleep: {type(exc).__name__}: {str(exc)[:80]}")
     out.sort(key=lambda m: m.span()[0])
     report.messages += len(out)
     yield from out

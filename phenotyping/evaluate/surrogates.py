@@ -38,14 +38,11 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-
-from phenotyping.features.sleep import circular_mean_minutes
 
 DAY = 1440
 F64 = NDArray[np.float64]
@@ -164,105 +161,55 @@ def day_batches(series: F64, first_date: int, offset_min: int) -> list[tuple[int
     return out
 
 
-# --------------------------------------------------------------------------- outcomes
-def detection_day(alert_days: Sequence[int], onset_day: int) -> int | None:
-    """Days of deterioration seen when the first alert at or after the onset came
-    (1 = on the onset day itself); None if none came.
+def weekday(d: int) -> int:
+    """Weekday of a date ordinal, Monday = 0.
 
     Examples
     --------
-    >>> detection_day([10, 52, 55], 48), detection_day([10], 48), detection_day([48], 48)
-    (5, None, 1)
+    >>> weekday(0), weekday(4)     # 1970-01-01 was a Thursday, 01-05 a Monday
+    (3, 0)
     """
-    later = [d for d in alert_days if d >= onset_day]
-    return min(later) - onset_day + 1 if later else None
+    return (int(d) + 3) % 7
 
 
-def delay_summary(days: Sequence[int | None], horizons: Sequence[int] = (7, 14)) -> dict[str, Any]:
-    """Fraction detected within each horizon (of all runs), and median, quartiles and
-    maximum of the detection day over the detected runs; ``never`` counts the others.
+def week_blocks(
+    dates: Sequence[int], n_weeks: int, seed: int | Sequence[int], min_complete: int = 4
+) -> NDArray[np.int64]:
+    """Weekday-aligned block bootstrap of whole weeks from a person's own complete days.
+
+    ``dates`` are the ordinals of the person's complete days (the pool, in pool order).
+    The surrogate has ``7 * n_weeks`` days starting on a Monday. Each surrogate week copies
+    one real calendar week (Monday to Sunday) of the person, drawn uniformly with
+    replacement among the weeks with at least ``min_complete`` complete days (all weeks if
+    none has), so consecutive days keep their real order, weekday rhythm and day-to-day
+    dependence inside the week. A day of the drawn week that is not complete is replaced by
+    a complete day of the same weekday drawn uniformly from the pool (every weekday falls
+    back to any day if the person has none of it). Returns pool indices.
 
     Examples
     --------
-    >>> s = delay_summary([1, 3, 5, None, 9])
-    >>> s["within_7"], s["within_14"], s["median"], s["q1"], s["q3"], s["max"], s["never"]
-    (0.6, 0.8, 4.0, 2.5, 6.0, 9, 1)
+    >>> pool = list(range(4, 18))                  # two complete Monday-Sunday weeks
+    >>> idx = week_blocks(pool, 3, seed=1)
+    >>> [weekday(pool[i]) for i in idx[:7]]
+    [0, 1, 2, 3, 4, 5, 6]
+    >>> bool(all(pool[idx[7 * w + j]] - pool[idx[7 * w]] == j for w in range(3) for j in range(7)))
+    True
     """
-    n = len(days)
-    got = np.array([d for d in days if d is not None], dtype=np.float64)
-    out: dict[str, Any] = {"n": n}
-    for h in horizons:
-        out[f"within_{h}"] = float(np.sum(got <= h)) / n if n else math.nan
-    if got.size:
-        q1, med, q3 = (float(v) for v in np.percentile(got, [25, 50, 75]))
-        out.update(median=med, q1=q1, q3=q3, max=int(got.max()))
-    else:
-        out.update(median=math.nan, q1=math.nan, q3=math.nan, max=None)
-    out["never"] = n - int(got.size)
+    if not len(dates):
+        raise ValueError("week_blocks: the pool is empty")
+    rng = np.random.default_rng(list(seed) if isinstance(seed, Sequence) else seed)
+    where = {int(d): i for i, d in enumerate(dates)}
+    mondays = sorted({int(d) - weekday(int(d)) for d in dates})
+    counts = [sum((m + j) in where for j in range(7)) for m in mondays]
+    good = [m for m, c in zip(mondays, counts, strict=True) if c >= min_complete] or mondays
+    by_wd = {w: [i for i, d in enumerate(dates) if weekday(int(d)) == w] for w in range(7)}
+    out = np.empty(7 * n_weeks, dtype=np.int64)
+    for w in range(n_weeks):
+        monday = good[int(rng.integers(0, len(good)))]
+        for j in range(7):
+            i = where.get(monday + j)
+            if i is None:
+                same = by_wd[j] or list(range(len(dates)))
+                i = same[int(rng.integers(0, len(same)))]
+            out[7 * w + j] = i
     return out
-
-
-def per_90(events: int, days: int) -> float:
-    """Events per 90 patient-days (NaN with no days).
-
-    Examples
-    --------
-    >>> per_90(2, 180), per_90(0, 0)
-    (1.0, nan)
-    """
-    return 90.0 * events / days if days else math.nan
-
-
-# --------------------------------------------------------------------------- effect sizes
-def cohens_d(a: ArrayLike, b: ArrayLike) -> float:
-    """Cohen's d of ``a`` minus ``b`` with the pooled SD (ddof=1); NaN values ignored.
-
-    NaN when a group has fewer than 2 values or the pooled SD is 0.
-
-    Examples
-    --------
-    >>> cohens_d([1.0, 2.0, 3.0], [3.0, 4.0, 5.0])
-    -2.0
-    """
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-    if x.size < 2 or y.size < 2:
-        return math.nan
-    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
-    if pooled <= 0:
-        return math.nan
-    return float((x.mean() - y.mean()) / math.sqrt(pooled))
-
-
-def cliffs_delta(a: ArrayLike, b: ArrayLike) -> float:
-    """Cliff's delta: P(a > b) - P(a < b) over all pairs; NaN values ignored.
-
-    Examples
-    --------
-    >>> cliffs_delta([3.0, 4.0], [1.0, 2.0]), cliffs_delta([1.0, 3.0], [2.0, 2.0])
-    (1.0, 0.0)
-    """
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-    if not x.size or not y.size:
-        return math.nan
-    diff = np.sign(x[:, None] - y[None, :])
-    return float(diff.mean())
-
-
-def unwrap_clock(minutes: ArrayLike) -> F64:
-    """Clock times re-expressed on a linear axis around their circular mean (so 23:50 and
-    00:10 are 20 minutes apart), for statistics that need a line, not a circle.
-
-    Examples
-    --------
-    >>> unwrap_clock([1400.0, 20.0, np.nan]).round(6).tolist()   # centre 23:50
-    [1400.0, 1460.0, nan]
-    """
-    x = np.asarray(minutes, dtype=np.float64)
-    c = circular_mean_minutes(x)
-    if math.isnan(c):
-        return np.full(x.shape, np.nan)
-    return np.asarray(c + ((x - c + DAY / 2) % DAY - DAY / 2), dtype=np.float64)

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from phenotyping.evaluate import metrics as mt
+from phenotyping.evaluate import surrogates as ev
 from phenotyping.events import ActivityBatch
 from phenotyping.pipeline import Pipeline
 from phenotyping.replay.formats.actiwatch import read_actiwatch
-from phenotyping.risk import evaluation as ev
 from phenotyping.risk.engine import ordinal
 
 
@@ -79,42 +80,42 @@ def test_day_batches_start_at_local_midnight_of_consecutive_dates() -> None:
 
 
 def test_detection_day_and_delay_summary() -> None:
-    assert ev.detection_day([3, 50], 48) == 3  # alert on the third deteriorated day
-    assert ev.detection_day([47], 48) is None  # before the onset: a false alarm, not a hit
-    s = ev.delay_summary([2, 4, 6, 8, 20, None, None, None])
+    assert mt.detection_day([3, 50], 48) == 3  # alert on the third deteriorated day
+    assert mt.detection_day([47], 48) is None  # before the onset: a false alarm, not a hit
+    s = mt.delay_summary([2, 4, 6, 8, 20, None, None, None])
     assert s["n"] == 8 and s["never"] == 3
     assert s["within_7"] == 3 / 8 and s["within_14"] == 4 / 8
     assert s["median"] == 6.0 and s["q1"] == 4.0 and s["q3"] == 8.0 and s["max"] == 20
-    empty = ev.delay_summary([None, None])
+    empty = mt.delay_summary([None, None])
     assert empty["within_7"] == 0.0 and math.isnan(empty["median"]) and empty["never"] == 2
 
 
 def test_rate_per_90_days() -> None:
-    assert ev.per_90(3, 270) == 1.0
-    assert math.isnan(ev.per_90(0, 0))
+    assert mt.per_90(3, 270) == 1.0
+    assert math.isnan(mt.per_90(0, 0))
 
 
 def test_cohens_d_with_pooled_sd() -> None:
     # means 2 and 5, both SDs 1 -> d = -3; NaN values are ignored
-    assert ev.cohens_d([1.0, 2, 3, np.nan], [4.0, 5, 6]) == pytest.approx(-3.0)
+    assert mt.cohens_d([1.0, 2, 3, np.nan], [4.0, 5, 6]) == pytest.approx(-3.0)
     # unequal n: variances 2 and 4 (ddof=1): pooled var = (1*2 + 2*4) / 3 = 10/3
-    assert ev.cohens_d([0.0, 2.0], [0.0, 2.0, 4.0]) == pytest.approx((1 - 2) / math.sqrt(10 / 3))
-    assert math.isnan(ev.cohens_d([1.0], [1.0, 2.0]))
-    assert math.isnan(ev.cohens_d([1.0, 1.0], [1.0, 1.0]))
+    assert mt.cohens_d([0.0, 2.0], [0.0, 2.0, 4.0]) == pytest.approx((1 - 2) / math.sqrt(10 / 3))
+    assert math.isnan(mt.cohens_d([1.0], [1.0, 2.0]))
+    assert math.isnan(mt.cohens_d([1.0, 1.0], [1.0, 1.0]))
 
 
 def test_cliffs_delta_counts_pairs() -> None:
-    assert ev.cliffs_delta([5.0], [1.0, 2, 3, 4]) == 1.0
-    assert ev.cliffs_delta([1.0, 2, 3], [2.0]) == 0.0  # one below, one tie, one above
-    assert ev.cliffs_delta([1.0, 1.0], [2.0, 0.0]) == 0.0
-    assert ev.cliffs_delta([0.0, 3.0], [1.0, 2.0, np.nan]) == 0.0
-    assert math.isnan(ev.cliffs_delta([], [1.0]))
+    assert mt.cliffs_delta([5.0], [1.0, 2, 3, 4]) == 1.0
+    assert mt.cliffs_delta([1.0, 2, 3], [2.0]) == 0.0  # one below, one tie, one above
+    assert mt.cliffs_delta([1.0, 1.0], [2.0, 0.0]) == 0.0
+    assert mt.cliffs_delta([0.0, 3.0], [1.0, 2.0, np.nan]) == 0.0
+    assert math.isnan(mt.cliffs_delta([], [1.0]))
 
 
 def test_unwrap_clock_keeps_times_near_midnight_together() -> None:
-    u = ev.unwrap_clock([1380.0, 60.0])  # 23:00 and 01:00, centre midnight
+    u = mt.unwrap_clock([1380.0, 60.0])  # 23:00 and 01:00, centre midnight
     assert abs(u[1] - u[0]) == pytest.approx(120.0)
-    assert np.isnan(ev.unwrap_clock([0.0, 720.0])).all()  # cancel out: no centre
+    assert np.isnan(mt.unwrap_clock([0.0, 720.0])).all()  # cancel out: no centre
 
 
 def test_surrogate_through_the_pipeline_gives_the_drawn_days() -> None:
