@@ -36,7 +36,8 @@ class Bug:
 
 FEATURES = ("tests/features",)
 EVENTS = ("tests/test_events.py", "tests/test_events_rules.py")
-RISK = ("tests/risk",)
+# The audit's "two-domain alert window of 8 days" bug lived in the risk engine that issue 10
+# replaced (merged 2026-11-28 08:48): the new engine has no such window, so it is not planted.
 
 BUGS = (
     Bug(
@@ -73,13 +74,6 @@ BUGS = (
         "(x <= noise_floor)",
         "(x < noise_floor)",
         FEATURES,
-    ),
-    Bug(
-        "two-domain alert window of 8 days instead of 7",
-        "phenotyping/risk/engine.py",
-        "since = d - p.alert_window_days + 1",
-        "since = d - p.alert_window_days",
-        RISK,
     ),
     Bug(
         "episode-over-24-h rule removed",
