@@ -232,6 +232,8 @@ def test_state_round_trip_and_refusals() -> None:
             SubjectState.from_bytes(magic + raw[4:])
     with pytest.raises(StateError, match="unknown version 2"):
         SubjectState.from_bytes(raw[:4] + (2).to_bytes(2, "little") + raw[6:])
+    with pytest.raises(StateError, match="trailing bytes"):
+        SubjectState.from_bytes(raw + b"\x00")
 
 
 def test_pipeline_keeps_subjects_apart_and_flushes_in_order() -> None:
