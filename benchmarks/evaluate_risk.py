@@ -5,6 +5,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/evaluate_risk.py [--data ../shared/data] [--seeds 10]
         [--half reporting|tuning] [--jobs 2] [--cache .cache/evaluate] [--out FILE]
+        [--feedback]
 
 Prints Markdown (``--out`` also writes it). Day-feature rows are cached per subject and seed
 under ``--cache`` (delete it after changing the day engine); the risk engine is re-run on
@@ -22,9 +23,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from phenotyping.evaluate import feedback as fb
 from phenotyping.evaluate import harness
 from phenotyping.evaluate import metrics as mt
-from phenotyping.evaluate.runner import N_WEEKS, ONSET, load_source
+from phenotyping.evaluate.runner import N_WEEKS, ONSET, Source, load_source
 from phenotyping.evaluate.scenarios import SCENARIOS
 from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk.engine import RiskParams
@@ -99,6 +101,34 @@ def pmdata(root: Path, params: RiskParams) -> str:
     )
 
 
+def feedback_table(
+    args: argparse.Namespace,
+    sources: dict[str, Source],
+    seeds: list[int],
+    params: RiskParams,
+    overrides: dict[str, object],
+    t0: float,
+) -> str:
+    """Negative controls with and without clinician feedback (issue 13 item 3)."""
+    names = [n for n in fb.FITTING if not args.scenarios or n in args.scenarios.split(",")]
+    records = fb.collect(sources, seeds, params, scenarios=names, cache=None, jobs=args.jobs)
+    print(f"[{time.perf_counter() - t0:.0f} s] {len(records)} runs", file=sys.stderr)
+    return "\n".join(
+        [
+            "## Clinician feedback on the negative controls",
+            "",
+            f"Half: **{args.half}** ({', '.join(sorted(sources))}). Surrogates of {N_WEEKS} "
+            f"weeks, control from day {ONSET + 1}; the first episode opened from that day is "
+            "acknowledged the next day. Engine settings changed from the defaults: "
+            f"`{overrides}`.",
+            "",
+            fb.report(fb.summarise(records), len(sources), len(seeds)),
+            f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
+            f"in {time.perf_counter() - t0:.0f} s.",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     default_data = Path(
@@ -116,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> str:
     )
     ap.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--pmdata", action="store_true", help="only the PMData replay table")
+    ap.add_argument(
+        "--feedback",
+        action="store_true",
+        help="only the negative controls, with and without clinician feedback on the first "
+        "alert (issue 13 item 3); rows computed for these controls only, not cached",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.pmdata:
@@ -142,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> str:
             raise SystemExit(f"--set {item}: {key!r} is not a RiskParams field")
         overrides[key] = json.loads(value)
     params = dataclasses.replace(RiskParams(), **overrides)
+    if args.feedback:
+        text = feedback_table(args, sources, seeds, params, overrides, t0)
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return text
     records = harness.collect(
         sources, seeds, params, scenarios=names, cache=args.cache, jobs=args.jobs
     )
