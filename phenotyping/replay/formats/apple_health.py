@@ -1,8 +1,14 @@
 """Apple Health ``export.xml`` (the "Export All Health Data" archive, unzipped).
 
-The file is streamed with :func:`xml.etree.ElementTree.iterparse` and every element is
-cleared once used, so memory stays bounded by the number of *days* recorded, not by the
-size of the file (exports often exceed 1 GB). Every ``Record`` carries its own UTC offset
+The file is streamed with :func:`xml.etree.ElementTree.iterparse` (every element cleared
+once used) in one pass. Apple groups records by type, not by time, so the messages can only
+be handed over in event-time order once everything is read: the per-day minute grids, HRV
+beats, sleep segments and daily readings go to a private temporary SQLite file
+(:class:`_Spill`; only :data:`GRID_CACHE_DAYS` day grids stay in memory), the minute grid is
+then assembled :data:`CHUNK_DAYS` days at a time, and every message goes through the same
+file, which hands them back sorted by start time (SQLite sorts on disk). Memory does not grow
+with the export (exports often exceed 1 GB); the messages are exactly those, in exactly the
+order, that the former all-in-memory reader produced. Every ``Record`` carries its own UTC offset
 (``startDate="2023-01-05 22:14:03 +0100"``); that offset is the record's ``tz_offset_min``,
 so ``--tz`` is not needed (and ignored).
 
