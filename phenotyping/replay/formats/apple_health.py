@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import datetime as dt
 import marshal
-import pickle
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -59,7 +58,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.errors import FormatError
-from phenotyping.events import AnyMessage, DailySummary, SleepEpisode
+from phenotyping.events import AnyMessage, DailySummary, SleepEpisode, decode, encode
 from phenotyping.replay.formats._util import (
     ReadOptions,
     ReadReport,
@@ -681,16 +680,14 @@ class _Spill:
 
     def message(self, stream: int, seq: int, msg: Any) -> None:
         t = (msg.span()[0] - _EPOCH) // _US
-        # pickle: this process's own messages, in its own private file, read back by it
-        self.db.execute(
-            "INSERT INTO msgs VALUES (?, ?, ?, ?)", (t, stream, seq, pickle.dumps(msg, 5))
-        )
+        # the wire encoding, read back with the wire decoder: no pickle, even in a private file
+        self.db.execute("INSERT INTO msgs VALUES (?, ?, ?, ?)", (t, stream, seq, encode(msg)))
 
     def messages(self) -> Iterator[Any]:
         """Every message by start time; equal times in the order the in-memory reader's
         stable sort kept (activity, beats, sleep, summaries; then production order)."""
         for (blob,) in self.db.execute("SELECT blob FROM msgs ORDER BY t, stream, seq"):
-            yield pickle.loads(blob)
+            yield decode(blob)
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
