@@ -61,14 +61,15 @@ def run(
     params: RiskParams,
     events: dict[int, dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Feed the rows (clinical events before the row of their day); (per-day cols, alerts)."""
+    """Feed the rows, ``events[i]`` just before row ``i`` (dated day ``i`` unless it says
+    ``date``); returns (per-day risk columns, alerts)."""
     state = RiskState(params=params)
     cols, alerts = [], []
     for i, r in enumerate(rows):
         if events and i in events:
             ev = dict(events[i])
-            kind = ev.pop("kind")
-            state.clinical(day_no(i), kind, **ev)
+            kind, date = ev.pop("kind"), ev.pop("date", day_no(i))
+            state.clinical(date, kind, **ev)
         c, a, _ = state.assess("p-01", r)
         cols.append(c)
         alerts.extend(a)
@@ -274,6 +275,9 @@ def test_holiday_illness_and_device_days_stay_out_of_the_baseline(
     event = {"kind": "feedback", "reason": reason, "until": day_no(20)}
     cols, _ = run(rows, quiet, {7: event})
     assert cols[28]["base_sleep_tst_min"] == (420.0 if left_out else 540.0)
+    # told afterwards (on day 21, "from day 7 to day 20"): the days already seen go too
+    cols, _ = run(rows, quiet, {21: {**event, "date": day_no(7)}})
+    assert cols[28]["base_sleep_tst_min"] == (420.0 if left_out else 540.0)
 
 
 def test_contacted_fine_raises_the_evidence_needed_for_14_days() -> None:
@@ -299,8 +303,12 @@ def test_device_hrv_is_used_only_without_beat_level_hrv() -> None:
     # sqrt(12) = 0.866, C = 0.366; with h_single 0.3 and floor 0.1 that alone is elevated).
     dev = [dict(r, dev_resting_hr=60.0) for r in usual_rows(21, ("night_mean_hr",))]
     params = RiskParams(**{**SMALL, "h_single": 0.3, "floor": 0.1})  # type: ignore[arg-type]
-    # beat-level night HRV present and usual: the device value is not looked at
-    cols, alerts = run(dev + [row(21, night_mean_hr=58.0, dev_resting_hr=64.5)], params)
+    # beat-level night HRV present and usual: the device values are not looked at, not
+    # even a device RMSSD 3 scales (0.08 in log units) below its usual 40 ms
+    low_rmssd = math.expm1(math.log1p(40.0) - 3 * 0.08)
+    both = [dict(r, dev_rmssd=40.0) for r in dev]
+    today = row(21, night_mean_hr=58.0, dev_resting_hr=64.5, dev_rmssd=low_rmssd)
+    cols, alerts = run(both + [today], params)
     assert cols[21]["risk_evidence"] == 0.0 and not alerts
     # no beat-level night (hrv_valid false): the device value feeds the HRV signal
     no_beats = [dict(r, hrv_valid=False) for r in dev]
