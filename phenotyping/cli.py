@@ -122,7 +122,14 @@ def _plot(args: argparse.Namespace) -> int:
 
     outputs = load_outputs(args.src)
     out = args.out or args.src / "plots" / f"{args.subject}.png"
-    plot_subject(outputs.daily, outputs.alerts, outputs.clinical, args.subject, out)
+    plot_subject(
+        outputs.daily,
+        outputs.alerts,
+        outputs.clinical,
+        args.subject,
+        out,
+        panels="all" if getattr(args, "all_panels", False) else "clinician",
+    )
     print(f"wrote {out}")
     return 0
 
@@ -311,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="PNG (default: DIR/plots/SUBJECT.png)",
+    )
+    p.add_argument(
+        "--all-panels",
+        action="store_true",
+        help="every watched feature (default: the clinician's fewer panels -- what "
+        "contributed to an alert, activity, sleep and wear)",
     )
     p.set_defaults(func=_plot)
 

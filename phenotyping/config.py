@@ -168,6 +168,29 @@ class FeedSettings(BaseModel):
         "per process, so sessions end when the feed restarts and replicas cannot share them",
     )
     session_ttl_s: int = Field(12 * 3600, ge=60, description="lifetime of a login session")
+    max_sessions: int = Field(
+        10_000,
+        ge=1,
+        description="live sign-in sessions kept server-side (the oldest ends first when full)",
+    )
+    login_window_s: int = Field(
+        300, ge=1, description="window of the sign-in throttles below (seconds)"
+    )
+    login_failures_per_source: int = Field(
+        10,
+        ge=1,
+        description="failed sign-ins (or unknown bearer tokens) per source address "
+        "within login_window_s before it is refused with 429",
+    )
+    login_failures_overall: int = Field(
+        200,
+        ge=1,
+        description="failed sign-ins from all sources together within "
+        "login_window_s before every sign-in with a new token is refused with 429",
+    )
+    logins_per_account: int = Field(
+        30, ge=1, description="sessions one clinician may open within login_window_s"
+    )
     cookie_secure: bool = Field(
         False,
         description="mark the session cookie Secure (set it when a TLS proxy is in front; "

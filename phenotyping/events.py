@@ -258,6 +258,14 @@ _SCORE_RANGE = {
     "pmsys_sleep_quality_1_5": (1, 5),
     "pmsys_readiness_0_10": (0, 10),
 }
+FeedbackReason = Literal[
+    "contacted_deteriorating",
+    "contacted_fine",
+    "holiday_travel",
+    "illness",
+    "device_problem",
+    "other",
+]
 
 
 class ClinicalEvent(_Message):
@@ -268,19 +276,38 @@ class ClinicalEvent(_Message):
     ``kind``:
     ``treatment_session`` (needs ``modality``), ``course_end``, ``response`` (the clinician
     judges the patient a responder), ``medication_change``, ``self_report`` (needs
-    ``instrument`` and ``score``).
+    ``instrument`` and ``score``), ``feedback`` (a clinician's acknowledgement of an alert,
+    published by the feed: needs ``reason``, optional ``until``, the last local day the
+    reason applies to; the clinician's free-text note is never in it).
     """
 
     type: Literal["clinical"] = "clinical"
     version: Literal[1] = 1
     at: AwareDatetime = Field(description="when it happened (its local date is what counts)")
-    kind: Literal["treatment_session", "course_end", "response", "medication_change", "self_report"]
+    kind: Literal[
+        "treatment_session",
+        "course_end",
+        "response",
+        "medication_change",
+        "self_report",
+        "feedback",
+    ]
     modality: Modality | None = None
     instrument: Instrument | None = None
     score: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    reason: FeedbackReason | None = Field(
+        None, description="feedback only: what the clinician found when acknowledging"
+    )
+    until: dt.date | None = Field(
+        None, description="feedback only: last local day the reason applies to"
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> ClinicalEvent:
+        if self.kind == "feedback" and self.reason is None:
+            raise ValueError("reason: required for feedback")
+        if self.kind != "feedback" and (self.reason is not None or self.until is not None):
+            raise ValueError("reason/until: only for feedback")
         if self.kind == "treatment_session" and self.modality is None:
             raise ValueError("modality: required for a treatment_session")
         if self.kind == "self_report":

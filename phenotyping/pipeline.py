@@ -104,6 +104,8 @@ class SubjectState:
                 raise StateError("state: truncated")
             parts.append(data[pos + 4 : pos + 4 + size])
             pos += 4 + size
+        if pos != len(data):
+            raise StateError("state: trailing bytes after the last part")
         try:
             state = cls(days=SubjectDays.from_bytes(parts[0]), risk=RiskState.from_bytes(parts[1]))
             _check_shapes(state)

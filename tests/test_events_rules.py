@@ -259,3 +259,18 @@ def test_not_json_and_not_an_object() -> None:
     rejects("{not json", "message", "not valid JSON")
     rejects("[1, 2]", "message", "must be a JSON object")
     rejects({"type": "weather"}, "message", "'type' does not match any of the expected tags")
+
+
+def test_messages_are_frozen_and_stripped() -> None:
+    msg = decode(activity(subject_id="  s01 ", source=" watch "))
+    assert (msg.subject_id, msg.source) == ("s01", "watch")
+    with pytest.raises(Exception, match="frozen"):
+        msg.subject_id = "s02"  # type: ignore[misc]
+
+
+def test_steps_longer_than_counts_is_rejected_too() -> None:
+    rejects(activity(counts=[1.0], steps=[1, 2]), "steps", "differs from counts length")
+
+
+def test_episode_limit_counts_seconds() -> None:
+    rejects(sleep(1440.5), "end", "more than 24 h")  # 24 h 30 s

@@ -29,7 +29,7 @@ mkdir -p "$out"
 declare -A SPEC=(
   [events]="phenotyping/events.py|tests/test_events.py tests/test_events_rules.py"
   [activity]="phenotyping/features/activity.py|tests/features/test_activity.py tests/features/test_day_independent.py"
-  [pipeline]="phenotyping/pipeline.py|tests/risk/test_engine.py tests/stream/test_process.py tests/replay/test_run.py tests/features/test_day.py"
+  [pipeline]="phenotyping/pipeline.py|tests/test_pipeline_steps.py tests/replay/test_run.py"
   [day]="phenotyping/features/day.py|tests/features/test_day.py tests/features/test_day_independent.py tests/features/test_day_rules.py"
   [circadian]="phenotyping/features/circadian.py|tests/features/test_circadian.py tests/features/test_day_independent.py"
   [sleep]="phenotyping/features/sleep.py|tests/features/test_sleep.py tests/features/test_day_independent.py"

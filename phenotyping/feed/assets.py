@@ -84,6 +84,10 @@ svg .pt { fill: #24527a; }
 svg .out { fill: #c81e1e; }
 svg .onset { stroke: #7a5200; stroke-dasharray: 3 3; }
 svg .alertday { stroke: #b7410e; stroke-width: 1.5; }
+svg .wear { fill: #7fa8cf; }
+svg .wearlow { fill: #e0a35a; }
+.summary { font-weight: 600; margin: 10px 0 0; }
+.muted { color: var(--muted); }
 .meta { color: var(--muted); font-size: 13px; margin: 6px 0; }
 .ackbar { margin-top: 8px; padding-top: 8px; border-top: 1px solid var(--line); }
 .ackbar form { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 0; }
@@ -102,6 +106,42 @@ ul.acks li::before { content: "\\2713  "; }
 .login button { font: inherit; padding: 8px; border-radius: 6px; border: 0; background: #1f5fa8;
   color: #fff; font-weight: 600; cursor: pointer; }
 .error { color: var(--high); font-weight: 600; }
+.top nav { display: flex; gap: 16px; }
+.top nav a { color: #1f5fa8; font-weight: 600; text-decoration: none; padding: 2px 0; }
+.top nav a[aria-current="page"] { color: var(--ink); border-bottom: 3px solid var(--ink); }
+.order { color: var(--muted); font-size: 13px; font-weight: 400; margin-left: 8px; }
+form.filters { display: flex; gap: 8px; flex-wrap: wrap; align-items: center; margin: 0 0 8px; }
+form.filters select, form.filters button { font: inherit; font-size: 13.5px; padding: 3px 6px; }
+.score { color: var(--muted); font-size: 13px; }
+.card h3 a { color: inherit; }
+.contrib .win { display: block; color: var(--muted); font-size: 12px; font-weight: 400; }
+.ackbar label { color: var(--muted); font-size: 13px; display: flex; gap: 4px;
+  align-items: center; }
+.ackbar select, .ackbar input { font: inherit; font-size: 13.5px; padding: 3px 6px; }
+.ackbar .notel input { width: 22em; }
+q.note { display: block; color: var(--ink); font-weight: 400; font-style: italic;
+  margin-left: 18px; }
+table.caseload { border-collapse: collapse; width: 100%; background: var(--card);
+  font-size: 14px; }
+.caseload th, .caseload td { text-align: left; padding: 5px 8px;
+  border-bottom: 1px solid var(--line); vertical-align: top; }
+.caseload thead th { background: #eef2f6; font-size: 12.5px; white-space: nowrap; }
+.caseload thead th a { color: var(--ink); }
+.caseload td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.caseload tr.gap td.data { color: var(--high); font-weight: 700; }
+.caseload tr.fresh { outline: 3px solid #6aa7e8; }
+.caseload .subj { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600;
+  white-space: nowrap; }
+.caseload td { white-space: nowrap; }
+.caseload td.data, .caseload td.report { white-space: normal; }
+.caseload .win { display: block; color: var(--muted); font-size: 12px; }
+.caseload tr.gap, .caseload tr.none { background: #fff7f8; }
+.pill { display: inline-block; padding: 0 7px; border-radius: 4px; font-size: 12px;
+  font-weight: 700; text-transform: uppercase; }
+.pill.gap { color: #fff; background: var(--high); }
+.pill.low { color: var(--watch); background: var(--watch-bg); }
+.timeline { list-style: none; padding: 0; }
+.timeline li { padding: 6px 0; border-bottom: 1px solid var(--line); }
 @media print { .ackbar form, .live, .who form { display: none; } .card { break-inside: avoid; } }
 """
 
@@ -126,11 +166,12 @@ JS = """\
   }
   function refresh() {
     var resolved = cardsOf("resolved");
-    while (resolved.children.length > maxResolved) {
+    while (resolved && resolved.children.length > maxResolved) {
       resolved.removeChild(resolved.lastElementChild);
     }
     ["open", "resolved"].forEach(function (name) {
       var section = document.getElementById(name);
+      if (!section) { return; }
       var n = cardsOf(name).children.length;
       section.classList.toggle("has-cards", n > 0);
       var count = section.querySelector(".count");
@@ -139,6 +180,7 @@ JS = """\
     localTimes(document);
   }
   function upsert(msg) {
+    if (!cardsOf(msg.section)) { return; }
     var old = document.getElementById(msg.id);
     if (old) { old.parentNode.removeChild(old); }
     if (msg.html) {
@@ -159,7 +201,9 @@ JS = """\
     refresh();
   }
   live.textContent = "Connecting\\u2026";
-  var stream = new EventSource("/alerts/stream?since=" + encodeURIComponent(root.dataset.seq));
+  var query = root.dataset.query ? "&" + root.dataset.query : "";
+  var stream = new EventSource(
+    root.dataset.stream + "?since=" + encodeURIComponent(root.dataset.seq) + query);
   stream.addEventListener("open", function () {
     live.textContent = "Live";
     live.className = "live on";
@@ -169,6 +213,17 @@ JS = """\
     live.className = "live off";
   });
   stream.addEventListener("card", function (ev) { upsert(JSON.parse(ev.data)); });
+  stream.addEventListener("row", function (ev) {
+    var msg = JSON.parse(ev.data);
+    var body = document.getElementById("caseload");
+    if (!body) { return; }
+    var tpl = document.createElement("template");
+    tpl.innerHTML = "<table><tbody>" + msg.html + "</tbody></table>";
+    var row = tpl.content.querySelector("tr");
+    row.classList.add("fresh");
+    var old = document.getElementById(msg.id);
+    if (old) { body.replaceChild(row, old); } else { body.appendChild(row); }
+  });
   stream.addEventListener("reload", function () { window.location.reload(); });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
@@ -177,14 +232,18 @@ JS = """\
     var button = form.querySelector("button");
     button.disabled = true;
     button.textContent = "Saving\\u2026";
+    var body = new URLSearchParams(new FormData(form));
+    body.delete("csrf");
     fetch("/api" + form.getAttribute("action"), {
       method: "POST",
       credentials: "same-origin",
-      headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}
+      headers: {"X-CSRF-Token": csrf, "Accept": "application/json"},
+      body: body
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
     }).then(function (body) {
+      if (!cardsOf("open")) { window.location.reload(); return; }
       if (body.card) { upsert(body.card); }
     }).catch(function (err) {
       button.disabled = false;

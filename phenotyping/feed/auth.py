@@ -274,3 +274,120 @@ def check_csrf(secret: bytes, cookie: str, presented: str | None) -> bool:
     if not presented:
         return False
     return hmac.compare_digest(csrf_token(secret, cookie).encode(), presented.encode("utf-8"))
+
+
+def session_nonce(cookie: str) -> str | None:
+    """The random nonce inside a session cookie (unverified: call after
+    :func:`read_session` accepted the cookie).
+
+    Examples
+    --------
+    >>> c = Clinician("dr-a", "Dr A", ("sha256:" + "0" * 64,), frozenset())
+    >>> len(session_nonce(make_session(b"k" * 32, c, c.tokens[0], now_s=0, ttl_s=60)))
+    16
+    >>> session_nonce("junk") is None
+    True
+    """
+    parts = cookie.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = orjson.loads(_unb64(parts[1]))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    nonce = payload.get("n") if isinstance(payload, dict) else None
+    return nonce if isinstance(nonce, str) else None
+
+
+class SessionStore:
+    """The live sessions of this feed process: a signed cookie is honoured only while its
+    nonce is here, so signing out (or a restart) ends it at once, server-side.
+
+    Bounded: at most ``max_sessions`` entries; expired ones go first, then the oldest (whose
+    owner simply signs in again -- the bound can only ever end a session, never extend one).
+
+    Examples
+    --------
+    >>> s = SessionStore(max_sessions=2)
+    >>> s.add("a", exp_s=100, now_s=0); s.add("b", exp_s=100, now_s=0)
+    >>> s.alive("a", now_s=50), s.alive("a", now_s=100)
+    (True, False)
+    >>> s.revoke("b"); s.alive("b", now_s=50)
+    False
+    >>> s.add("c", exp_s=200, now_s=1); s.add("d", exp_s=200, now_s=1); len(s)
+    2
+    """
+
+    def __init__(self, max_sessions: int = 10_000) -> None:
+        self.max_sessions = max_sessions
+        self._exp: dict[str, int] = {}  # insertion order = age
+
+    def __len__(self) -> int:
+        return len(self._exp)
+
+    def add(self, nonce: str, exp_s: int, now_s: int) -> None:
+        if len(self._exp) >= self.max_sessions:
+            for n in [n for n, e in self._exp.items() if e <= now_s]:
+                del self._exp[n]
+        while len(self._exp) >= self.max_sessions:
+            del self._exp[next(iter(self._exp))]
+        self._exp[nonce] = exp_s
+
+    def alive(self, nonce: str | None, now_s: int) -> bool:
+        exp = self._exp.get(nonce) if nonce is not None else None
+        return exp is not None and now_s < exp
+
+    def revoke(self, nonce: str | None) -> None:
+        if nonce is not None:
+            self._exp.pop(nonce, None)
+
+
+class Throttle:
+    """Failed attempts per key in a sliding window (sign-in by source address, by account,
+    and overall), bounded in memory.
+
+    ``blocked(key, now)`` says whether ``key`` has used up its ``limit`` failures within the
+    last ``window_s`` seconds. Each key keeps at most ``limit`` timestamps and at most
+    ``max_keys`` keys are kept (least recently failed dropped first), so a flood of distinct
+    sources cannot grow the memory; the overall key still counts them.
+
+    Examples
+    --------
+    >>> t = Throttle(limit=3, window_s=60)
+    >>> for i in range(3): t.fail("ip:1", now=float(i))
+    >>> t.blocked("ip:1", now=10.0), t.blocked("ip:2", now=10.0), t.blocked("ip:1", now=61.0)
+    (True, False, False)
+    """
+
+    def __init__(self, limit: int, window_s: float, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._fails: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = self._fails.get(key)
+        if not times:
+            return []
+        kept = [t for t in times if now - t < self.window_s]
+        if kept:
+            self._fails[key] = kept
+        else:
+            del self._fails[key]
+        return kept
+
+    def blocked(self, key: str, now: float) -> bool:
+        return len(self._recent(key, now)) >= self.limit
+
+    def retry_after(self, key: str, now: float) -> int:
+        """Seconds until ``key`` may try again (0: now)."""
+        times = self._recent(key, now)
+        if len(times) < self.limit:
+            return 0
+        return max(1, int(times[-self.limit] + self.window_s - now + 0.999))
+
+    def fail(self, key: str, now: float) -> None:
+        times = self._recent(key, now)
+        times.append(now)
+        self._fails.pop(key, None)
+        self._fails[key] = times[-self.limit :]  # most recently failed last
+        while len(self._fails) > self.max_keys:
+            del self._fails[next(iter(self._fails))]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 from phenotyping.errors import AckError
+from phenotyping.events import ClinicalEvent
 from phenotyping.feed.models import Ack
 from phenotyping.feed.store import Incoming
 
@@ -37,6 +38,11 @@ class FeedBus(Protocol):
         """Publish ``ack``; return once it is stored, raise :class:`AckError` otherwise."""
         ...
 
+    async def publish_feedback(self, event: ClinicalEvent) -> None:
+        """Publish a clinician's feedback to the device topic (key subject_id), where the
+        risk engine reads clinical events; raise :class:`AckError` when it is not stored."""
+        ...
+
 
 class MemoryBus:
     """An in-memory :class:`FeedBus`: records are put in by hand; published acks are kept
@@ -57,6 +63,7 @@ class MemoryBus:
     def __init__(self, records: Iterable[Incoming] = ()) -> None:
         self._queue: asyncio.Queue[list[Incoming] | None] = asyncio.Queue()
         self.published: list[Ack] = []
+        self.feedback: list[ClinicalEvent] = []
         self.refuse_acks = False
         first = list(records)
         if first:
@@ -88,3 +95,8 @@ class MemoryBus:
             raise AckError("the bus refused the acknowledgement (refuse_acks is set)")
         self.published.append(ack)
         self.put(Incoming("ack", ack.encode()))
+
+    async def publish_feedback(self, event: ClinicalEvent) -> None:
+        if self.refuse_acks:
+            raise AckError("the bus refused the feedback (refuse_acks is set)")
+        self.feedback.append(event)

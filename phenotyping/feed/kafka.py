@@ -1,9 +1,9 @@
-"""The feed's Kafka side (aiokafka): read alerts, features and acks; publish acks.
+"""The feed's Kafka side (aiokafka): read alerts, features, notices and acks; publish acks.
 
 One consumer without a consumer group (every feed replica reads everything, and never
 disturbs the workers' group) is assigned every partition of the three topics. At start it
 reads the alerts and acks topics from the beginning (alerts are compacted by alert_id; acks
-are an audit trail) and the features topic from ``history_days`` ago (by record
+are an audit trail) and the features and notices topics from ``history_days`` ago (by record
 timestamp), so a restarted feed rebuilds its memory from the topics. Only committed
 records are read (``read_committed``), so an exactly-once deployment shows no aborted
 output. Acks are produced with ``acks=all`` and idempotence, and the web request waits for
@@ -19,6 +19,7 @@ from typing import Any
 
 from phenotyping.config import KafkaSettings
 from phenotyping.errors import AckError, TopicError
+from phenotyping.events import ClinicalEvent, encode
 from phenotyping.feed.models import Ack
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import Incoming, Kind
@@ -62,10 +63,12 @@ class KafkaBus:
     ) -> None:
         names = TopicNames.from_settings(kafka)
         self.kafka, self.feed = kafka, feed
+        self.device = names.device
         self.acks = acks_topic(kafka, feed)
         self.kinds: dict[str, Kind] = {
             names.alerts: "alert",
             names.features: "features",
+            names.notices: "notice",
             self.acks: "ack",
         }
         self._now_ms = now_ms
@@ -102,7 +105,7 @@ class KafkaBus:
         await self._consumer.start()
         parts = [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]
         self._consumer.assign(parts)
-        features = [tp for tp in parts if self.kinds[tp.topic] == "features"]
+        features = [tp for tp in parts if self.kinds[tp.topic] in ("features", "notice")]
         await self._consumer.seek_to_beginning(*[tp for tp in parts if tp not in features])
         since = self._now_ms() - self.feed.history_days * 86_400_000
         found = await self._consumer.offsets_for_times({tp: since for tp in features})
@@ -150,6 +153,17 @@ class KafkaBus:
             await future
         except KafkaError as exc:
             raise AckError(f"the broker did not take the acknowledgement ({exc!r})") from None
+
+    async def publish_feedback(self, event: ClinicalEvent) -> None:
+        from aiokafka.errors import KafkaError
+
+        try:
+            future = await self._producer.send(
+                self.device, encode(event), key=event.subject_id.encode()
+            )
+            await future
+        except KafkaError as exc:
+            raise AckError(f"the broker did not take the feedback ({exc!r})") from None
 
     async def stop(self) -> None:
         self._stopping = True

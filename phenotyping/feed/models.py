@@ -1,9 +1,15 @@
 """The feed's own wire message: an acknowledgement (topic ``<prefix>.acks``, key alert_id).
 
 An acknowledgement records *who* (the clinician id of the roster) acknowledged *what* (an
-alert id, with its subject, kind and date copied for a reader of the audit trail) and
-*when* (UTC). Acknowledgements are only ever appended: nothing is deleted or overwritten,
-and the topic is kept forever. ``ack_id`` is random, so a redelivered record is recognised.
+alert id, with its subject, kind and date copied for a reader of the audit trail),
+*when* (UTC), *why* (a reason code, :data:`REASONS`) and, optionally, a free-text note.
+
+The note is health data written by a clinician: it is kept only here, in the ack record (the
+acks topic and the feed's memory); it is never logged and never copied into the
+``ClinicalEvent(kind="feedback")`` that tells the risk engine the reason
+(:func:`feedback_event`). Acknowledgements are only ever appended: nothing is deleted or
+overwritten, and the topic is kept forever. ``ack_id`` is random, so a redelivered record
+is recognised.
 """
 
 from __future__ import annotations
@@ -15,7 +21,18 @@ from typing import Annotated, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from phenotyping.events import Alert, SubjectId
+from phenotyping.events import Alert, ClinicalEvent, FeedbackReason, SubjectId
+
+#: Reason codes and the words a clinician picks them by (in this order on the page).
+REASONS: dict[str, str] = {
+    "contacted_deteriorating": "Contacted: deteriorating",
+    "contacted_fine": "Contacted: doing fine",
+    "holiday_travel": "Holiday or travel",
+    "illness": "Physical illness",
+    "device_problem": "Device problem (not worn, broken, new device)",
+    "other": "Other",
+}
+MAX_NOTE = 1000
 
 ClinicianId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
@@ -35,23 +52,73 @@ class Ack(BaseModel):
     clinician_id: ClinicianId
     at: AwareDatetime = Field(description="when it was acknowledged (UTC)")
     via: Literal["web", "api"] = Field(description="the page's button, or the JSON API")
+    reason: FeedbackReason | None = Field(
+        None, description="what the clinician found (absent in acks made before reasons)"
+    )
+    until: dt.date | None = Field(None, description="last day the reason applies to")
+    note: Annotated[str, Field(max_length=MAX_NOTE)] | None = Field(
+        None, description="free text (health data: kept only in this record, never logged)"
+    )
 
     @classmethod
     def of(
-        cls, alert: Alert, clinician_id: str, at: dt.datetime, via: Literal["web", "api"]
+        cls,
+        alert: Alert,
+        clinician_id: str,
+        at: dt.datetime,
+        via: Literal["web", "api"],
+        *,
+        reason: str | None = None,
+        until: dt.date | None = None,
+        note: str | None = None,
     ) -> Ack:
         """A new acknowledgement of ``alert`` (a fresh random ``ack_id``)."""
-        return cls(
-            ack_id=uuid.uuid4().hex,
-            alert_id=alert.alert_id,
-            subject_id=alert.subject_id,
-            alert_kind=alert.kind,
-            alert_date=alert.date,
-            clinician_id=clinician_id,
-            at=at.astimezone(dt.UTC),
-            via=via,
+        return cls.model_validate(
+            dict(
+                ack_id=uuid.uuid4().hex,
+                alert_id=alert.alert_id,
+                subject_id=alert.subject_id,
+                alert_kind=alert.kind,
+                alert_date=alert.date,
+                clinician_id=clinician_id,
+                at=at.astimezone(dt.UTC),
+                via=via,
+                reason=reason,
+                until=until,
+                note=(note or "").strip() or None,
+            )
         )
 
     def encode(self) -> bytes:
         """Compact JSON bytes (the record value)."""
         return orjson.dumps(self.model_dump(mode="json"))
+
+
+def feedback_event(ack: Ack) -> ClinicalEvent | None:
+    """The ``ClinicalEvent(kind="feedback")`` that carries an acknowledgement's reason to
+    the risk engine (device topic, key subject_id); ``None`` for an ack without a reason.
+    Reason code, date and validity only: never the note.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> ack = Ack(ack_id="0" * 32, alert_id="a-1", subject_id="s-1", alert_kind="opened",
+    ...           alert_date=dt.date(2024, 3, 4), clinician_id="dr-a", via="web",
+    ...           at=dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC), reason="holiday_travel",
+    ...           until=dt.date(2024, 3, 12), note="in Spain, back on the 12th")
+    >>> ev = feedback_event(ack)
+    >>> ev.kind, ev.reason, ev.until.isoformat(), "Spain" in ev.model_dump_json()
+    ('feedback', 'holiday_travel', '2024-03-12', False)
+    """
+    if ack.reason is None:
+        return None
+    return ClinicalEvent(
+        event_id=f"feedback:{ack.ack_id}",
+        subject_id=ack.subject_id,
+        source=f"feed:{ack.clinician_id}",
+        tz_offset_min=0,  # the feed does not know the patient's zone: the UTC date counts
+        at=ack.at,
+        kind="feedback",
+        reason=ack.reason,
+        until=ack.until,
+    )

@@ -24,10 +24,12 @@ from html import escape
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.events import Alert, Contribution
+from phenotyping.events import Alert
 from phenotyping.features.time import format_duration
-from phenotyping.feed.models import Ack
+from phenotyping.feed.caseload import CaseRow
+from phenotyping.feed.models import REASONS, Ack
 from phenotyping.feed.store import Episode, Series
+from phenotyping.feed.triage import DOMAINS, Filters, recency_token, triage_token
 from phenotyping.risk.monitor import MONITORED, Monitored
 
 LEVEL_NAMES = {"watch": "Watch", "elevated": "Elevated", "high": "High"}
@@ -153,6 +155,7 @@ def tick_label(spec: Monitored, value: float) -> str:
 
 
 _L, _R, _T, _B = 58, 10, 24, 22
+_NON_NEGATIVE = frozenset({"counts", "steps", "min", "ms", "bpm"})
 
 
 def _segments(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -237,6 +240,8 @@ def chart(
     scale = series.scale
     with np.errstate(invalid="ignore"):
         upper, lower = base + 2 * scale, base - 2 * scale
+        if spec.unit in _NON_NEGATIVE:  # the band may reach below 0; the quantity cannot
+            lower = np.where(np.isfinite(lower), np.maximum(lower, 0.0), lower)
     band_ok = np.isfinite(upper) & np.isfinite(lower)
     seen = np.concatenate([value[np.isfinite(value)], upper[band_ok], lower[band_ok]])
     if not seen.size:
@@ -312,20 +317,41 @@ def _session_text(a: Alert) -> str:
     return f"{modality}, {n} day{'s' if n != 1 else ''} before this alert"
 
 
-def _facts(a: Alert) -> str:
+def self_report_text(ctx: Mapping[str, object]) -> str | None:
+    """``'PHQ-9 19 (18 Mar 2024)'`` from a store context (``ctx_*``), else ``None``."""
+    inst, score, when = (
+        ctx.get("ctx_self_report_instrument"),
+        ctx.get("ctx_self_report_score"),
+        ctx.get("ctx_self_report_date"),
+    )
+    if not isinstance(inst, str) or score is None:
+        return None
+    return f"{inst} {_num(score)}" + (f" ({day(when)})" if isinstance(when, dt.date) else "")
+
+
+def _facts(a: Alert, ctx: Mapping[str, object] | None = None) -> str:
+    ctx = ctx or {}
     rows = [("Last treatment session", _session_text(a))]
+    last = ctx.get("ctx_last_session")
+    if isinstance(last, dt.date) and last > a.date:
+        modality = _MODALITY.get(str(ctx.get("ctx_last_session_modality") or "other"), "treatment")
+        rows[0] = ("Last treatment session", f"{modality}, {day(last)} (after this alert)")
     if a.days_since_response is not None:
         rows.append(("Judged a responder", f"{a.days_since_response} days before this alert"))
+    newest = self_report_text(ctx)
+    at_alert = None
     if a.self_report:
         sr = a.self_report
         when = _parse_day(sr.get("date"))
-        rows.append(
-            (
-                "Latest self-report",
-                f"{sr.get('instrument', '')} {_num(sr.get('score'))}"
-                + (f" ({day(when)})" if when else ""),
-            )
+        at_alert = f"{sr.get('instrument', '')} {_num(sr.get('score'))}" + (
+            f" ({day(when)})" if when else ""
         )
+    if newest is not None and newest != at_alert:
+        rows.append(("Latest self-report", newest))
+        if at_alert is not None:
+            rows.append(("At the alert", at_alert))
+    elif at_alert is not None:
+        rows.append(("Latest self-report", at_alert))
     cov = a.coverage
     usable, wear = cov.get("valid_days_last_7"), cov.get("day_coverage")
     data = []
@@ -361,29 +387,39 @@ def _parse_day(v: object) -> dt.date | None:
     return None
 
 
-def _contrib_table(items: Sequence[Contribution]) -> str:
-    if not items:
-        return ""
+def _contrib_table(a: Alert) -> str:
+    """The features behind the alert. Every number sits next to the window it covers: the
+    usual value; the average over the days since this feature's change began (with those
+    dates) and the change over that same window; the alert day alone, with its own change."""
     rows = []
-    for c in items:
+    for c in a.contributing:
         spec = _SPECS.get(c.feature)
         if spec is None:
             continue
+        n = max(int(c.days_in_deviation), 1)
+        since = a.date - dt.timedelta(days=n - 1)
+        unit = "nights" if spec.nights else "days"
         rows.append(
             "<tr>"
-            f'<th scope="row">{e(c.label)}<span class="dom">{e(c.domain)}</span></th>'
+            f'<th scope="row">{e(c.label)}'
+            f'<span class="dom" title="{e(spec.column)}">{e(c.domain)}</span></th>'
             f"<td>{e(fmt(spec, c.baseline_median))}</td>"
-            f"<td>{e(fmt(spec, c.mean_since_onset))}</td>"
+            f"<td>{e(fmt(spec, c.mean_since_onset))}"
+            f'<span class="win">{n} {unit}, {e(short_day(since))} to {e(short_day(a.date))}'
+            "</span></td>"
             f'<td class="chg">{e(change(spec, c.mean_since_onset, c.baseline_median))}</td>'
-            f"<td>{e(fmt(spec, c.value))}</td>"
-            f"<td>{c.days_in_deviation} {'nights' if spec.nights else 'days'}</td>"
+            f"<td>{e(fmt(spec, c.value))}"
+            f'<span class="win">{e(change(spec, c.value, c.baseline_median))}</span></td>'
             "</tr>"
         )
+    if not rows:
+        return ""
     return (
-        '<table class="contrib"><thead><tr><th scope="col">Contributing feature</th>'
-        '<th scope="col">Usual</th><th scope="col">Since the change began</th>'
-        '<th scope="col">Change</th><th scope="col">On the alert day</th>'
-        '<th scope="col">Lasting</th>'
+        '<table class="contrib"><thead><tr><th scope="col">What changed</th>'
+        '<th scope="col">Usual for this patient</th>'
+        '<th scope="col">Average since the change began</th>'
+        '<th scope="col">Change over that period</th>'
+        f'<th scope="col">{e(short_day(a.date))} alone (alert day)</th>'
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
@@ -393,26 +429,46 @@ def _when(ack: Ack) -> str:
     return f'<time datetime="{e(at.isoformat())}">{e(at.strftime("%Y-%m-%d %H:%M"))} UTC</time>'
 
 
+def ack_line(a: Ack, names: Mapping[str, str]) -> str:
+    """``<li>`` of one acknowledgement: who, which alert, when, the reason and the note."""
+    reason = f": {e(REASONS[a.reason])}" if a.reason else ""
+    until = f" (until {e(day(a.until))})" if a.until else ""
+    note = f'<q class="note">{e(a.note)}</q>' if a.note else ""
+    return (
+        f'<li data-reason="{e(a.reason or "")}">'
+        f"{e(names.get(a.clinician_id, a.clinician_id))} acknowledged the "
+        f"{e(a.alert_kind)} alert of {e(day(a.alert_date))} on {_when(a)}{reason}{until}"
+        f"{note}</li>"
+    )
+
+
+def ack_form(alert: Alert, csrf: str, label: str = "Acknowledge") -> str:
+    """The acknowledge form: a reason (required), until when, a note (optional)."""
+    options = "".join(f'<option value="{e(k)}">{e(v)}</option>' for k, v in REASONS.items())
+    return (
+        f'<form class="ack" method="post" action="/alerts/{e(alert.alert_id)}/ack">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        '<label>Reason <select name="reason" required>'
+        f'<option value="">choose...</option>{options}</select></label>'
+        '<label>until <input type="date" name="until"></label>'
+        f'<label class="notel">Note <input type="text" name="note" maxlength="1000" '
+        'placeholder="optional, kept in the audit trail only"></label>'
+        f'<button type="submit">{e(label)}</button>'
+        '<span class="hint">records your name, the time, the reason and the note in the '
+        "audit trail; the reason (never the note) is also sent to the risk engine</span>"
+        "</form>"
+    )
+
+
 def _ack_block(ep: Episode, names: Mapping[str, str], csrf: str) -> str:
     current = ep.current
-    done = [
-        f"<li>{e(names.get(a.clinician_id, a.clinician_id))} acknowledged the "
-        f"{e(a.alert_kind)} alert of {e(day(a.alert_date))} on {_when(a)}</li>"
-        for entry in ep.entries
-        for a in entry.acks
-    ]
+    done = [ack_line(a, names) for entry in ep.entries for a in entry.acks]
     parts = []
     if done:
         parts.append('<ul class="acks">' + "".join(done) + "</ul>")
     if ep.resolved is None and not current.acks:
         label = "Acknowledge" if not done else f"Acknowledge the {current.alert.kind} alert"
-        parts.append(
-            f'<form class="ack" method="post" action="/alerts/{e(current.alert.alert_id)}/ack">'
-            f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-            f'<button type="submit">{e(label)}</button>'
-            '<span class="hint">records your name and the time; the alert stays listed '
-            "until it resolves</span></form>"
-        )
+        parts.append(ack_form(current.alert, csrf, label))
     return '<footer class="ackbar">' + "".join(parts) + "</footer>"
 
 
@@ -433,14 +489,17 @@ def card(
     names: Mapping[str, str],
     csrf: str,
     latest_data: dt.date | None,
+    context: Mapping[str, object] | None = None,
 ) -> str:
     """One patient's alert episode as an ``<article>`` (open: full card; resolved: a line)."""
     a = ep.current.alert
     level = a.level
-    fresh_sort = f"{ep.sort_key()[0]}|{ep.sort_key()[1]:012d}"
+    fresh_sort = recency_token(ep) if ep.resolved is not None else triage_token(ep)
     head = (
         f'<span class="badge {e(level)}">{e(LEVEL_NAMES[level])}</span>'
-        f'<h3 class="subject">{e(ep.subject_id)}</h3>'
+        f'<h3 class="subject"><a href="/patients/{e(ep.subject_id)}">{e(ep.subject_id)}</a></h3>'
+        f'<span class="score" title="0-1 ranking within the level, not a probability">'
+        f"score {a.score:.2f}</span>"
         f'<span class="history">{_history(ep)}</span>'
     )
     if ep.resolved is not None:
@@ -457,12 +516,16 @@ def card(
     stale = ""
     if latest_data is not None:
         stale = f'<p class="meta">Data received up to {e(day(latest_data))}.</p>'
+    began = (
+        f'<p class="meta">Level now: {e(LEVEL_NAMES[level])} since {e(day(a.date))} '
+        f"({e(a.kind)}); the change began around {e(day(ep.start))}.</p>"
+    )
     return (
         f'<article class="card open {e(level)}" id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
         f"<header>{head}</header>"
         f'<p class="explanation">{e(a.explanation)}</p>'
-        f"{_facts(a)}"
-        f"{_contrib_table(a.contributing)}"
+        f"{began}{_facts(a, context)}"
+        f"{_contrib_table(a)}"
         + (f'<div class="charts">{charts}</div>' if charts else "")
         + f"{stale}{_ack_block(ep, names, csrf)}</article>"
     )
@@ -489,6 +552,79 @@ DISCLAIMER = (
 )
 
 
+def head(title: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title>"
+        '<link rel="stylesheet" href="/static/feed.css">'
+        '<script src="/static/feed.js" defer></script></head>'
+    )
+
+
+def top(title: str, clinician: str, n_subjects: int, csrf: str, active: str) -> str:
+    """The header of every signed-in page: title, navigation, who, live state, sign out."""
+    current = ' aria-current="page"'
+    nav = "".join(
+        f'<a href="{href}"{current if key == active else ""}>{e(label)}</a>'
+        for key, href, label in (
+            ("alerts", "/alerts", "Open alerts"),
+            ("caseload", "/patients", "All my patients"),
+        )
+    )
+    return (
+        f'<header class="top"><h1>{e(title)}</h1><nav>{nav}</nav>'
+        f'<div class="who"><span>{e(clinician)} &middot; {n_subjects} patient'
+        f"{'s' if n_subjects != 1 else ''} on your list</span>"
+        '<span id="live" class="live off" role="status">Not live: reload the page</span>'
+        '<form method="post" action="/logout">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
+        '<button type="submit" class="link">Sign out</button></form></div></header>'
+    )
+
+
+def filter_bar(f: Filters) -> str:
+    """The triage filters as a plain GET form (works without JavaScript)."""
+
+    def opt(name: str, value: str, label: str, current: str) -> str:
+        sel = " selected" if value == current else ""
+        return f'<option value="{e(value)}"{sel}>{e(label)}</option>'
+
+    q = f.query()
+    levels = q.get("level", "")
+    level_opts = "".join(
+        opt("level", v, lbl, levels)
+        for v, lbl in (
+            ("", "any level"),
+            ("high", "High only"),
+            ("high,elevated", "High and Elevated"),
+            ("watch", "Watch only"),
+        )
+    )
+    domain_opts = opt("domain", "", "any domain", q.get("domain", "")) + "".join(
+        opt("domain", d, d, q.get("domain", "")) for d in DOMAINS
+    )
+
+    def yes_no(name: str, any_label: str, yes: str, no: str) -> str:
+        cur = q.get(name, "")
+        return (
+            f'<select name="{name}">{opt(name, "", any_label, cur)}'
+            f"{opt(name, 'yes', yes, cur)}{opt(name, 'no', no, cur)}</select>"
+        )
+
+    clear = ' <a href="/alerts">clear filters</a>' if f.active else ""
+    return (
+        '<form class="filters" method="get" action="/alerts">'
+        f'<select name="level">{level_opts}</select>'
+        f'<select name="domain">{domain_opts}</select>'
+        + yes_no("acknowledged", "acknowledged or not", "acknowledged", "not acknowledged")
+        + yes_no(
+            "after_response", "before or after response", "after a response", "not after a response"
+        )
+        + f'<button type="submit">Filter</button>{clear}</form>'
+    )
+
+
 def page(
     *,
     clinician: str,
@@ -498,30 +634,26 @@ def page(
     csrf: str,
     seq: int,
     resolved_shown: int,
+    filters: Filters | None = None,
 ) -> str:
-    """The whole alerts page (cards rendered by :func:`card`)."""
+    """The whole alerts page (cards rendered by :func:`card`), open alerts in triage order."""
+    f = filters or Filters()
     n_open = len(open_cards)
+    query = "&".join(f"{k}={v}" for k, v in f.query().items())
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Relapse-risk alerts</title>"
-        '<link rel="stylesheet" href="/static/feed.css">'
-        '<script src="/static/feed.js" defer></script></head>'
-        f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
-        f'data-resolved-shown="{resolved_shown}">'
-        '<header class="top"><h1>Relapse-risk alerts</h1>'
-        f'<div class="who"><span>{e(clinician)} &middot; {n_subjects} patient'
-        f"{'s' if n_subjects != 1 else ''} on your list</span>"
-        '<span id="live" class="live off" role="status">Not live: reload the page</span>'
-        '<form method="post" action="/logout">'
-        f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-        '<button type="submit" class="link">Sign out</button></form></div></header>'
-        f'<p class="disclaimer">{e(DISCLAIMER)}</p>'
-        f'<section id="open"><h2>Open alerts <span class="count">{n_open}</span></h2>'
-        f"{LEGEND}"
+        head("Relapse-risk alerts")
+        + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        f'data-resolved-shown="{resolved_shown}" data-stream="/alerts/stream" '
+        f'data-query="{e(query)}">'
+        + top("Relapse-risk alerts", clinician, n_subjects, csrf, "alerts")
+        + f'<p class="disclaimer">{e(DISCLAIMER)}</p>'
+        f'<section id="open"><h2>Open alerts <span class="count">{n_open}</span> '
+        '<span class="order">highest level first, then score, then most recent</span></h2>'
+        f"{filter_bar(f)}{LEGEND}"
         f'<div class="cards">{"".join(open_cards)}</div>'
-        '<p class="empty">No open alerts for your patients. New alerts appear here '
-        "without reloading.</p></section>"
+        '<p class="empty">No open alerts for your patients'
+        + (" that match the filters" if f.active else "")
+        + ". New alerts appear here without reloading.</p></section>"
         '<section id="resolved"><h2>Resolved recently</h2>'
         f'<div class="cards">{"".join(resolved_cards)}</div>'
         '<p class="empty">None.</p></section>'
@@ -545,4 +677,209 @@ def login_page(error: str | None = None) -> str:
         '<button type="submit">Sign in</button></form>'
         "<p>Your access token comes from the team that runs this service. It is stored "
         "only as a hash.</p></main></body></html>"
+    )
+
+
+# --------------------------------------------------------------------------- caseload
+_CASE_COLUMNS = (
+    ("subject", "Patient", ""),
+    ("alert", "Open alert", ""),
+    ("data_state", "Data", "data-gap notice from the workers, or days without any data"),
+    ("last_data", "Last data", "the newest day with data from the wearable"),
+    ("worn_7", "Worn, last 7 days", "days worn long enough for their data to count"),
+    ("worn_28", "Worn, last 28 days", "days worn long enough for their data to count"),
+    ("session", "Last treatment session", ""),
+    ("self_report", "Latest self-report", "the newest score reported, whatever its date"),
+)
+
+
+def _data_cell(row: CaseRow) -> str:
+    state = row.data_state
+    if state == "gap" and row.gap_since is not None:
+        return (
+            f'<span class="pill gap">data gap</span> no usable data since {e(day(row.gap_since))}'
+        )
+    if state == "none":
+        return '<span class="pill gap">no data</span> nothing received yet'
+    n = row.days_without_data
+    if state == "stale" and n is not None:
+        return f'<span class="pill low">late</span> nothing for {n} days'
+    return "receiving"
+
+
+def case_row_html(row: CaseRow) -> str:
+    """One ``<tr>`` of the caseload table (id ``pt-<subject>``, replaced live)."""
+    if row.level is not None:
+        ack = "acknowledged" if row.acknowledged else "not acknowledged"
+        alert = (
+            f'<span class="badge {e(row.level)}">{e(LEVEL_NAMES[row.level])}</span> '
+            f"{e(short_day(row.alert_date)) if row.alert_date else ''}"
+            f'<span class="win">{e(ack)}</span>'
+        )
+    else:
+        alert = '<span class="muted">none</span>'
+    session = "-"
+    if row.last_session is not None:
+        session = f"{_MODALITY.get(row.session_modality or 'other', 'treatment')}, " + day(
+            row.last_session
+        )
+    report = "-"
+    if row.self_report is not None:
+        report = row.self_report + (
+            f" ({day(row.self_report_date)})" if row.self_report_date else ""
+        )
+    cls = f"case {row.data_state}"
+    return (
+        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}">'
+        f'<td class="subj"><a href="/patients/{e(row.subject_id)}">{e(row.subject_id)}</a></td>'
+        f"<td>{alert}</td>"
+        f'<td class="data">{_data_cell(row)}</td>'
+        f"<td>{e(day(row.last_data)) if row.last_data else '-'}</td>"
+        f'<td class="num">{row.worn_7} of 7</td>'
+        f'<td class="num">{row.worn_28} of 28</td>'
+        f"<td>{e(session)}</td>"
+        f'<td class="report">{e(report)}</td></tr>'
+    )
+
+
+def caseload_page(
+    *,
+    clinician: str,
+    rows: Sequence[CaseRow],
+    csrf: str,
+    seq: int,
+    sort: str,
+    reverse: bool,
+) -> str:
+    """Every patient on the roster, sortable by any column (plain links, no script)."""
+    heads = []
+    for key, label, tip in _CASE_COLUMNS:
+        flip = "&amp;reverse=1" if key == sort and not reverse else ""
+        mark = (" &#9660;" if not reverse else " &#9650;") if key == sort else ""
+        title = f' title="{e(tip)}"' if tip else ""
+        heads.append(
+            f'<th scope="col"{title}><a href="/patients?sort={key}{flip}">{e(label)}</a>{mark}</th>'
+        )
+    as_of = rows[0].as_of if rows else None
+    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
+    n_alert = sum(r.level is not None for r in rows)
+    summary = (
+        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
+        f"{n_gap} without usable data"
+        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
+    )
+    return (
+        head("My patients") + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        f'data-stream="/patients/stream" data-query="">'
+        + top("My patients", clinician, len(rows), csrf, "caseload")
+        + f'<p class="summary" id="summary">{summary}</p>'
+        '<p class="disclaimer">Sorted by what needs attention first (open alert level, '
+        "then missing data, then fewest worn days) unless you pick a column. Rows update "
+        "live.</p>"
+        '<table class="caseload"><thead><tr>' + "".join(heads) + "</tr></thead>"
+        f'<tbody id="caseload">{"".join(case_row_html(r) for r in rows)}</tbody></table>'
+        "</main></body></html>"
+    )
+
+
+def coverage_chart(dates: Sequence[dt.date], coverage: NDArray[np.float64]) -> str:
+    """Daily wear coverage as bars (0-100%); a missing day has no bar."""
+    n = len(dates)
+    pw, ph = W - _L - _R, H - _T - _B
+
+    def x(i: int) -> float:
+        return round(_L + i * pw / n, 1)
+
+    bw = max(pw / n - 1, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+        f'aria-label="wear: share of each day the device was worn, last {n} days">',
+        f'<text class="ct" x="{_L}" y="15">Device worn<tspan class="unit"> (% of the day)'
+        "</tspan></text>",
+        f'<rect class="plot" x="{_L}" y="{_T}" width="{pw}" height="{ph}"/>',
+    ]
+    for t in (0, 50, 100):
+        yy = round(_T + (100 - t) / 100 * ph, 1)
+        parts.append(f'<line class="grid" x1="{_L}" x2="{W - _R}" y1="{yy}" y2="{yy}"/>')
+        parts.append(f'<text class="yl" x="{_L - 4}" y="{yy + 3.5}">{t}%</text>')
+    for i, v in enumerate(coverage.tolist()):
+        if not math.isfinite(v):
+            continue
+        hgt = round(max(v, 0.0) * ph, 1)
+        parts.append(
+            f'<rect class="{"wear" if v >= 0.5 else "wearlow"}" x="{x(i)}" '
+            f'y="{round(_T + ph - hgt, 1)}" width="{bw:.1f}" height="{hgt}">'
+            f"<title>{e(day(dates[i]))}: {v:.0%}</title></rect>"
+        )
+    for i in sorted({0, n // 2, n - 1}):
+        anchor = "start" if i == 0 else ("end" if i == n - 1 else "middle")
+        parts.append(
+            f'<text class="xl" x="{x(i) + bw / 2:.1f}" y="{H - 6}" text-anchor="{anchor}">'
+            f"{e(short_day(dates[i]))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def patient_page(
+    *,
+    clinician: str,
+    n_subjects: int,
+    row: CaseRow,
+    charts: Sequence[str],
+    episodes: Sequence[Episode],
+    names: Mapping[str, str],
+    csrf: str,
+    seq: int,
+    days: int,
+) -> str:
+    """One patient: the caseload facts, the charts of the last ``days`` days (the alert's
+    contributing features, activity, sleep and wear), and every alert with its
+    acknowledgements."""
+    facts = (
+        '<dl class="facts">'
+        f"<div><dt>Data</dt><dd>{_data_cell(row)}</dd></div>"
+        f"<div><dt>Last data</dt><dd>{e(day(row.last_data)) if row.last_data else '-'}</dd></div>"
+        f"<div><dt>Worn</dt><dd>{row.worn_7} of the last 7 days, {row.worn_28} of 28</dd></div>"
+        f"<div><dt>Latest self-report</dt><dd>{e(row.self_report or '-')}"
+        f"{' (' + e(day(row.self_report_date)) + ')' if row.self_report_date else ''}</dd></div>"
+        "</dl>"
+    )
+    items = []
+    for ep in episodes:
+        for entry in ep.entries:
+            a = entry.alert
+            lvl = (
+                ""
+                if a.kind == "resolved"
+                else (f'<span class="badge {e(a.level)}">{e(LEVEL_NAMES[a.level])}</span> ')
+            )
+            acks = "".join(ack_line(x, names) for x in entry.acks)
+            form = ""
+            if ep.resolved is None and entry is ep.current and not entry.acks:
+                form = ack_form(a, csrf)
+            items.append(
+                f"<li>{lvl}<strong>{e(a.kind.capitalize())} {e(day(a.date))}</strong>: "
+                f"{e(a.explanation)}"
+                + (f'<ul class="acks">{acks}</ul>' if acks else "")
+                + (f'<div class="ackbar">{form}</div>' if form else "")
+                + "</li>"
+            )
+    history = (
+        f'<ol class="timeline" reversed>{"".join(reversed(items))}</ol>'
+        if items
+        else '<p class="empty">No alerts for this patient.</p>'
+    )
+    return (
+        head(f"Patient {row.subject_id}")
+        + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
+        'data-stream="/patients/stream" data-query="">'
+        + top(f"Patient {row.subject_id}", clinician, n_subjects, csrf, "")
+        + facts
+        + f"<h2>The last {days} days</h2>"
+        + LEGEND
+        + f'<div class="charts">{"".join(charts)}</div>'
+        + "<h2>Alerts and acknowledgements</h2>"
+        + history
+        + "</main></body></html>"
     )

@@ -35,15 +35,26 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from phenotyping.events import Alert
+from phenotyping.events import Alert, Notice
 from phenotyping.feed.models import Ack
 from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 
-Kind = Literal["alert", "features", "ack"]
+Kind = Literal["alert", "features", "ack", "notice"]
 Visible = Callable[[str], bool]
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}
 _N = len(MONITORED)
 _COLUMN = {spec.column: i for i, spec in enumerate(MONITORED)}
+#: after the watched features' [value, base, scale]: the day's wear state
+_VALID, _COVERAGE = 3 * _N, 3 * _N + 1
+_WIDTH = 3 * _N + 2
+#: the clinical context a daily row carries (the risk engine's ``ctx_*`` columns)
+CONTEXT = (
+    "ctx_last_session",
+    "ctx_last_session_modality",
+    "ctx_self_report_instrument",
+    "ctx_self_report_score",
+    "ctx_self_report_date",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,24 +151,44 @@ def _finite(v: Any) -> float:
 
 
 def feature_vector(row: dict[str, Any]) -> NDArray[np.float64]:
-    """``[value, base, scale]`` of every watched feature of a daily row, as one array.
+    """``[value, base, scale]`` of every watched feature of a daily row, then the day's
+    ``valid`` flag (1/0, NaN when absent) and wear ``coverage``, as one array.
 
     Examples
     --------
     >>> spec = MONITORED[0]
     >>> row = {spec.column: 120.0, spec.valid_flag: True, f"base_{spec.column}": 150.0,
     ...        f"scale_{spec.column}": 20.0}
-    >>> feature_vector(row).reshape(3, -1)[:, 0].tolist()
+    >>> feature_vector(row)[:-2].reshape(3, -1)[:, 0].tolist()
     [120.0, 150.0, 20.0]
     >>> row[spec.valid_flag] = False   # an invalid day has no value, but keeps its baseline
-    >>> feature_vector(row).reshape(3, -1)[:, 0].tolist()
+    >>> feature_vector(row)[:-2].reshape(3, -1)[:, 0].tolist()
     [nan, 150.0, 20.0]
     """
-    out = np.full(3 * _N, np.nan)
+    out = np.full(_WIDTH, np.nan)
     for i, spec in enumerate(MONITORED):
         out[i] = value_of(spec, row)
         out[_N + i] = _finite(row.get(f"base_{spec.column}"))
         out[2 * _N + i] = _finite(row.get(f"scale_{spec.column}"))
+    valid = row.get("valid")
+    if isinstance(valid, bool):
+        out[_VALID] = float(valid)
+    out[_COVERAGE] = _finite(row.get("coverage"))
+    return out
+
+
+def _context(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``ctx_*`` columns of a row, type-checked (anything else becomes ``None``)."""
+    out: dict[str, Any] = {}
+    for key in CONTEXT:
+        v = row.get(key)
+        if key == "ctx_self_report_score":
+            f = _finite(v)
+            out[key] = None if math.isnan(f) else f
+        elif key.endswith(("_session", "_date")):
+            out[key] = _date(v)
+        else:
+            out[key] = v if isinstance(v, str) and len(v) <= 64 else None
     return out
 
 
@@ -197,6 +228,8 @@ class FeedStore:
         self._orphans: OrderedDict[str, list[Ack]] = OrderedDict()  # acks before their alert
         self._days: OrderedDict[str, dict[int, NDArray[np.float64]]] = OrderedDict()
         self._changes: deque[tuple[int, str]] = deque(maxlen=max_changes)
+        self._gaps: OrderedDict[str, Notice] = OrderedDict()
+        self._context: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ writing
     def _changed(self, subject: str) -> int:
@@ -213,12 +246,18 @@ class FeedStore:
                 self.counts[f"tombstone_{item.kind}"] += 1
                 continue
             subject: str | None
-            if item.kind == "alert":
-                subject = self._ingest_alert(item.value)
-            elif item.kind == "ack":
-                subject = self._ingest_ack(item.value)
-            else:
-                subject = self._ingest_features(item.value)
+            try:
+                if item.kind == "alert":
+                    subject = self._ingest_alert(item.value)
+                elif item.kind == "ack":
+                    subject = self._ingest_ack(item.value)
+                elif item.kind == "notice":
+                    subject = self._ingest_notice(item.value)
+                else:
+                    subject = self._ingest_features(item.value)
+            except Exception:  # any record the store cannot use is skipped and counted
+                self.counts[f"invalid_{item.kind}"] += 1
+                continue
             if subject is not None:
                 changed.add(subject)
         return changed
@@ -238,6 +277,41 @@ class FeedStore:
             self.counts["invalid_ack"] += 1
             return None
         return ack.subject_id if self.add_ack(ack) else None
+
+    def _ingest_notice(self, value: bytes) -> str | None:
+        notice = Notice.model_validate_json(value)  # a bad one raises: skipped and counted
+        if notice.kind != "data_gap":
+            self.counts[f"notice_{notice.kind}"] += 1
+            return None
+        return notice.subject_id if self.add_gap(notice) else None
+
+    def add_gap(self, notice: Notice) -> bool:
+        """Record a data-gap notice (the newest per subject; bounded like the features)."""
+        old = self._gaps.get(notice.subject_id)
+        if old == notice:
+            self.counts["duplicate_notice"] += 1
+            return False
+        self._gaps[notice.subject_id] = notice
+        self._gaps.move_to_end(notice.subject_id)
+        while len(self._gaps) > self.max_subjects:
+            self._gaps.popitem(last=False)
+        self.counts["data_gap_notices"] += 1
+        self._changed(notice.subject_id)
+        return True
+
+    def gap(self, subject: str) -> Notice | None:
+        """The subject's data-gap notice while it holds: no usable day (a day with any
+        watched feature's value) came in on or after the day the gap began."""
+        notice = self._gaps.get(subject)
+        if notice is None:
+            return None
+        began = notice.gap_start or notice.date
+        if began is None:
+            return notice
+        for d, vec in (self._days.get(subject) or {}).items():
+            if d >= began.toordinal() and bool(np.isfinite(vec[:_N]).any()):
+                return None
+        return notice
 
     def _ingest_features(self, value: bytes) -> str | None:
         try:
@@ -306,6 +380,8 @@ class FeedStore:
             self.counts["invalid_features"] += 1
             return False
         d = day.toordinal()
+        vec = feature_vector(row)  # before anything changes: a bad row changes nothing
+        ctx = _context(row)
         days = self._days.get(subject)
         if days is None:
             days = self._days[subject] = {}
@@ -313,17 +389,19 @@ class FeedStore:
         if days and d <= max(days) - self.history_days:
             self.counts["features_too_old"] += 1
             return False
-        vec = feature_vector(row)
         old = days.get(d)
         if old is not None and np.array_equal(old, vec, equal_nan=True):
             self.counts["duplicate_features"] += 1
             return False
         days[d] = vec
         newest = max(days)
+        if d == newest:
+            self._context[subject] = ctx
         for old_day in [k for k in days if k <= newest - self.history_days]:
             del days[old_day]
         while len(self._days) > self.max_subjects:
-            self._days.popitem(last=False)
+            gone, _ = self._days.popitem(last=False)
+            self._context.pop(gone, None)
             self.counts["subjects_dropped"] += 1
         self.counts["feature_rows"] += 1
         self._changed(subject)
@@ -361,6 +439,10 @@ class FeedStore:
         out.sort(key=Episode.sort_key, reverse=True)
         return out
 
+    def episode(self, subject: str, start: dt.date) -> Episode | None:
+        """One episode, if any of its messages is kept."""
+        return self._episode(subject, start) if (subject, start) in self._episodes else None
+
     def _episode(self, subject: str, start: dt.date) -> Episode:
         entries = sorted(
             (self._alerts[i] for i in self._episodes[(subject, start)]),
@@ -393,7 +475,7 @@ class FeedStore:
             return []
         last = end.toordinal() if end is not None else max(have)
         ordinals = range(last - days + 1, last + 1)
-        matrix = np.full((len(ordinals), 3 * _N), np.nan)
+        matrix = np.full((len(ordinals), _WIDTH), np.nan)
         for row, d in enumerate(ordinals):
             vec = have.get(d)
             if vec is not None:
@@ -414,6 +496,42 @@ class FeedStore:
                 )
             )
         return out
+
+    def context(self, subject: str) -> dict[str, Any]:
+        """The clinical context of the subject's newest daily row (``ctx_*``; empty if
+        none)."""
+        return dict(self._context.get(subject, {}))
+
+    def wear(self, subject: str, end: dt.date, days: int) -> tuple[int, int]:
+        """``(valid days, days with any row)`` among the ``days`` local days up to ``end``:
+        a valid day had enough wear for its features to count."""
+        have = self._days.get(subject) or {}
+        last = end.toordinal()
+        valid = rows = 0
+        for d in range(last - days + 1, last + 1):
+            vec = have.get(d)
+            if vec is not None:
+                rows += 1
+                valid += int(vec[_VALID] == 1.0)
+        return valid, rows
+
+    def coverage(self, subject: str, end: dt.date, days: int) -> NDArray[np.float64]:
+        """Wear coverage (0-1, NaN: no row) of the ``days`` local days up to ``end``."""
+        have = self._days.get(subject) or {}
+        last = end.toordinal()
+        return np.array(
+            [
+                float(have[d][_COVERAGE]) if d in have else math.nan
+                for d in range(last - days + 1, last + 1)
+            ]
+        )
+
+    def data_clock(self) -> dt.date | None:
+        """The newest local day of any subject's data or data-gap notice (the feed's
+        event-time "today")."""
+        newest = [max(days) for days in self._days.values() if days]
+        newest += [n.date.toordinal() for n in self._gaps.values() if n.date is not None]
+        return dt.date.fromordinal(max(newest)) if newest else None
 
     def latest_day(self, subject: str) -> dt.date | None:
         have = self._days.get(subject)

@@ -6,7 +6,7 @@ Routes (all but the first four need a bearer token or a session)::
     GET  /static/feed.css, feed.js       the page's stylesheet and script (no data)
     GET  /login, POST /login             sign in with an access token -> session cookie
     POST /logout                         end the session (CSRF token)
-    GET  /alerts                         the page: open alerts newest first, resolved ones
+    GET  /alerts?level=&domain=&...      the page: open alerts in triage order, resolved ones
     GET  /alerts/stream                  Server-Sent Events: re-rendered cards (the page's)
     POST /alerts/{alert_id}/ack          acknowledge from the page without JavaScript
     GET  /api/me                         who you are, which subject ids you may see
@@ -14,10 +14,24 @@ Routes (all but the first four need a bearer token or a session)::
     GET  /api/stream?since=S             Server-Sent Events: the same entries, live
     POST /api/alerts/{alert_id}/ack      acknowledge (JSON)
     GET  /api/subjects/{subject_id}/features?days=N   the chart's data
+    GET  /api/triage?level=&domain=&after_response=&acknowledged=   open alerts, triage order
+    GET  /patients?sort=&reverse=        the caseload: every patient on the roster
+    GET  /patients/stream                Server-Sent Events: re-rendered caseload rows
+    GET  /patients/{subject_id}          one patient: charts, alert history, acks
+    GET  /api/alerts/{alert_id}/fhir     the alert as FHIR R4 (RiskAssessment, PHQ-9 Observation)
+    GET  /api/caseload?sort=&reverse=    the caseload (JSON)
+    GET  /api/patients/{subject_id}      one patient (JSON)
 
-A request for a subject (or an alert of a subject) that is not on the caller's roster is
-answered 403 and logged with the clinician id, the pseudonymous subject id and the route
-template -- never alert contents, feature values or the query string. No URL carries more
+A request for a subject that is not on the caller's roster is answered 403; an alert id of
+such a subject is answered 404 exactly as an id that does not exist (no existence oracle).
+Both are logged with the clinician id, the pseudonymous subject id and the route
+template -- never alert contents, feature values or the query string; a request-supplied
+value that is not a plain id is escaped (:func:`clean`), so it cannot forge a log line.
+
+Sessions live server-side (:class:`~phenotyping.feed.auth.SessionStore`): signing out ends
+one at once, and a restarted feed asks everyone to sign in again. Failed sign-ins (and
+unknown bearer tokens) are throttled per source address and overall; sessions opened per
+clinician are throttled too (429 with ``Retry-After``). No URL carries more
 than a pseudonymous subject id or an alert id; tokens are accepted only in the
 ``Authorization`` header or the login form, never in a URL.
 """
@@ -29,8 +43,9 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,20 +55,26 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from phenotyping.errors import AckError, RosterError
+from phenotyping.errors import AckError, InputError, RosterError
 from phenotyping.feed import assets, render
 from phenotyping.feed.auth import (
     Clinician,
     Roster,
+    SessionStore,
+    Throttle,
     check_csrf,
     csrf_token,
     make_session,
     read_session,
+    session_nonce,
 )
 from phenotyping.feed.bus import FeedBus
-from phenotyping.feed.models import Ack
+from phenotyping.feed.caseload import SORTS, case_row, caseload
+from phenotyping.feed.fhir import alert_bundle
+from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore
+from phenotyping.feed.triage import Filters, triage_order, triage_token
 
 log = logging.getLogger("phenotyping.feed")
 
@@ -63,6 +84,23 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_PAGE = 500
+_TOO_MANY = "too many failed attempts"
+_SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def clean(value: object) -> str:
+    r"""A request-supplied value as it may appear in a log line: an id as it is, anything
+    else escaped and cut (``repr``), so no input can start a forged line.
+
+    Examples
+    --------
+    >>> clean("s-1"), clean("s-1\n2026 INFO forged")
+    ('s-1', "'s-1\\n2026 INFO forged'")
+    """
+    text = str(value)
+    return text if _SAFE.match(text) else ascii(text[:80])
+
+
 _PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/login"),
@@ -143,6 +181,11 @@ class FeedService:
         else:
             self.secret = secrets.token_bytes(32)
         self.instance = secrets.token_hex(8)
+        self.sessions = SessionStore(settings.max_sessions)
+        window = float(settings.login_window_s)
+        self.fail_source = Throttle(settings.login_failures_per_source, window)
+        self.fail_overall = Throttle(settings.login_failures_overall, window)
+        self.per_account = Throttle(settings.logins_per_account, window)
         self.closing = False
         self.failed: BaseException | None = None
         self._cond: asyncio.Condition | None = None
@@ -207,17 +250,74 @@ class FeedService:
     def names(self) -> dict[str, str]:
         return {c.id: c.name for c in self.roster().clinicians.values()}
 
-    async def acknowledge(self, entry: AlertEntry, clinician: Clinician, via: str) -> Ack:
-        """Record an acknowledgement (or return the caller's earlier one of this alert)."""
+    async def acknowledge(
+        self, entry: AlertEntry, clinician: Clinician, via: str, form: AckForm | None = None
+    ) -> Ack:
+        """Record an acknowledgement (or return the caller's earlier one of this alert), then
+        tell the risk engine its reason (a feedback clinical event, never the note)."""
         for ack in entry.acks:
             if ack.clinician_id == clinician.id:
                 return ack
-        ack = Ack.of(entry.alert, clinician.id, self.clock(), "web" if via == "web" else "api")
+        form = form or AckForm()
+        ack = Ack.of(
+            entry.alert,
+            clinician.id,
+            self.clock(),
+            "web" if via == "web" else "api",
+            reason=form.reason,
+            until=form.until,
+            note=form.note,
+        )
         await self.bus.publish_ack(ack)
         self.store.add_ack(ack)
         await self.notify()
-        log.info("acknowledgement recorded: clinician %s, alert %s", clinician.id, ack.alert_id)
+        log.info(
+            "acknowledgement recorded: clinician %s, alert %s, reason %s",
+            clinician.id,
+            clean(ack.alert_id),
+            ack.reason or "-",
+        )
+        try:
+            event = feedback_event(ack)
+            if event is not None:
+                await self.bus.publish_feedback(event)
+        except Exception as exc:  # the ack stands; the engine did not hear the reason
+            log.error(
+                "feedback NOT published for alert %s: %s",
+                clean(ack.alert_id),
+                exc.__class__.__name__,
+            )
         return ack
+
+
+@dataclass(frozen=True)
+class AckForm:
+    """What a clinician says when acknowledging: a reason code, optionally until when it
+    applies, and a free-text note (never logged)."""
+
+    reason: str | None = None
+    until: dt.date | None = None
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> AckForm:
+        """From a form or a JSON body; raises :class:`InputError` naming the field."""
+        reason, until, note = data.get("reason"), data.get("until"), data.get("note")
+        if reason in (None, ""):
+            reason = None
+        elif not isinstance(reason, str) or reason not in REASONS:
+            raise InputError(f"reason: one of {', '.join(REASONS)}")
+        day: dt.date | None = None
+        if until not in (None, ""):
+            try:
+                day = dt.date.fromisoformat(str(until))
+            except ValueError:
+                raise InputError("until: a date YYYY-MM-DD") from None
+        if note in (None, ""):
+            note = None
+        elif not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise InputError(f"note: text of at most {MAX_NOTE} characters")
+        return cls(reason, day, note)
 
 
 SERVICE = web.AppKey("service", FeedService)
@@ -257,8 +357,12 @@ def _authenticate(request: web.Request, service: FeedService) -> Principal | str
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return "the Authorization header must be 'Bearer <token>'"
+        source, now = _source(request), service.clock().timestamp()
+        if service.fail_source.blocked(source, now):
+            return f"{_TOO_MANY} from this address: try again later"
         found = roster.by_token(token.strip())
         if found is None:
+            service.fail_source.fail(source, now)
             log.warning("refused: unknown bearer token (%s %s)", request.method, _route(request))
             return "unknown token"
         return Principal(found[0], "bearer")
@@ -266,10 +370,15 @@ def _authenticate(request: web.Request, service: FeedService) -> Principal | str
     if cookie:
         now_s = int(service.clock().timestamp())
         clinician = read_session(service.secret, cookie, roster, now_s)
-        if clinician is not None:
+        if clinician is not None and service.sessions.alive(session_nonce(cookie), now_s):
             return Principal(clinician, "session", cookie)
         return "session expired or no longer valid: sign in again"
     return "sign in, or send 'Authorization: Bearer <token>'"
+
+
+def _source(request: web.Request) -> str:
+    """The throttle key of the caller's address (the proxy's, behind a reverse proxy)."""
+    return f"source:{request.remote or '-'}"
 
 
 def _route(request: web.Request) -> str:
@@ -285,6 +394,12 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     result = _authenticate(request, _service(request))
     if isinstance(result, str):
+        if result.startswith(_TOO_MANY):
+            return web.json_response(
+                {"error": "too many requests", "detail": result},
+                status=429,
+                headers={"Retry-After": str(_service(request).settings.login_window_s)},
+            )
         return _unauthorized(request, result)
     request[PRINCIPAL] = result
     if request.method == "POST" and result.via == "session":
@@ -310,7 +425,7 @@ def _refuse(request: web.Request, subject_id: str) -> web.HTTPForbidden:
     log.warning(
         "refused: clinician %s asked for subject %s, not on their roster (%s %s)",
         p.clinician.id,
-        subject_id,
+        clean(subject_id),
         request.method,
         _route(request),
     )
@@ -359,7 +474,12 @@ def _card_message(
     if ep.resolved is None:
         series = store.series(ep.subject_id, render.chart_columns(ep.current.alert), st.chart_days)
     html = render.card(
-        ep, series, names=names, csrf=csrf, latest_data=store.latest_day(ep.subject_id)
+        ep,
+        series,
+        names=names,
+        csrf=csrf,
+        latest_data=store.latest_day(ep.subject_id),
+        context=store.context(ep.subject_id),
     )
     return {
         "id": f"ep-{ep.key}",
@@ -373,11 +493,19 @@ def _csrf(request: web.Request) -> str:
     return csrf_token(_service(request).secret, p.cookie) if p.cookie else ""
 
 
+def _filters(request: web.Request) -> Filters:
+    try:
+        return Filters.parse(request.query)
+    except InputError as exc:
+        raise _bad(str(exc)) from None
+
+
 async def alerts_page(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
     store, names, csrf = service.store, service.names(), _csrf(request)
+    filters = _filters(request)
     episodes = store.episodes(p.may_see)
-    open_eps = [ep for ep in episodes if ep.resolved is None]
+    open_eps = [ep for ep in triage_order(episodes) if filters.match(ep)]
     closed = [ep for ep in episodes if ep.resolved is not None][: service.settings.resolved_shown]
     html = render.page(
         clinician=p.clinician.name,
@@ -387,8 +515,193 @@ async def alerts_page(request: web.Request) -> web.StreamResponse:
         csrf=csrf,
         seq=store.seq,
         resolved_shown=service.settings.resolved_shown,
+        filters=filters,
     )
     return web.Response(text=html, content_type="text/html")
+
+
+def _triage_item(ep: Episode) -> dict[str, Any]:
+    """One open episode in the JSON triage list (and its position key)."""
+    cur = ep.current
+    return {
+        "episode": ep.key,
+        "subject_id": ep.subject_id,
+        "triage": triage_token(ep),
+        "level": cur.alert.level,
+        "score": cur.alert.score,
+        "date": cur.alert.date.isoformat(),
+        "acknowledged": bool(cur.acks),
+        "current": cur.to_json(),
+    }
+
+
+def _sort(request: web.Request) -> tuple[str, bool]:
+    sort = request.query.get("sort", "attention")
+    if sort not in SORTS:
+        raise _bad(f"sort: one of {', '.join(SORTS)}")
+    return sort, request.query.get("reverse", "") in ("1", "yes", "true")
+
+
+def _roster_subjects(p: Principal) -> list[str]:
+    return sorted(p.clinician.subjects)
+
+
+async def caseload_view(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    sort, reverse = _sort(request)
+    rows = caseload(service.store, _roster_subjects(p), sort, reverse)
+    html = render.caseload_page(
+        clinician=p.clinician.name,
+        rows=rows,
+        csrf=_csrf(request),
+        seq=service.store.seq,
+        sort=sort,
+        reverse=reverse,
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+async def api_caseload(request: web.Request) -> web.StreamResponse:
+    """Every patient on the caller's roster (the caseload page's rows, its sort)."""
+    service, p = _service(request), _principal(request)
+    sort, reverse = _sort(request)
+    rows = caseload(service.store, _roster_subjects(p), sort, reverse)
+    return web.json_response(
+        {
+            "items": [r.to_json() for r in rows],
+            "as_of": rows[0].to_json()["as_of"] if rows else None,
+            "sort": sort,
+            "reverse": reverse,
+            "seq": service.store.seq,
+        },
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
+
+
+async def caseload_stream(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events of re-rendered caseload rows whose patient changed."""
+    service, p = _service(request), _principal(request)
+
+    def produce(since: int) -> tuple[list[bytes], int]:
+        store = service.store
+        seq = store.seq
+        changed = store.changed_since(since, p.may_see)
+        if changed is None:
+            return [_event("reload", {}, seq)], seq
+        as_of = store.data_clock()
+        events = [
+            _event(
+                "row",
+                {"id": f"pt-{s}", "html": render.case_row_html(case_row(store, s, as_of))},
+                seq,
+            )
+            for s in sorted(changed)
+        ]
+        return events, seq
+
+    return await _sse(request, _since(request, service.store.seq), produce)
+
+
+def _patient_charts(service: FeedService, subject: str, days: int) -> list[str]:
+    """The clinician's "fewer panels": the latest alert's contributing features, then daily
+    activity and sleep, then wear."""
+    store = service.store
+    eps = store.subject_episodes(subject)
+    columns: list[str] = []
+    start = alert_date = None
+    if eps:
+        cur = eps[0].current.alert
+        columns += render.chart_columns(cur, limit=3)
+        start, alert_date = eps[0].start, cur.date
+    for c in ("activity_mean_worn", "sleep_tst_min"):
+        if c not in columns:
+            columns.append(c)
+    end = store.latest_day(subject)
+    if end is None:
+        return []
+    out = [
+        render.chart(s, episode_start=start, alert_date=alert_date)
+        for s in store.series(subject, columns, days, end)
+    ]
+    dates = [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    out.append(render.coverage_chart(dates, store.coverage(subject, end, days)))
+    return [c for c in out if c]
+
+
+async def patient_view(request: web.Request) -> web.StreamResponse:
+    service, p = _service(request), _principal(request)
+    subject = request.match_info["subject_id"]
+    if not p.may_see(subject):
+        raise _refuse(request, subject)
+    store = service.store
+    days = service.settings.history_days
+    html = render.patient_page(
+        clinician=p.clinician.name,
+        n_subjects=len(p.clinician.subjects),
+        row=case_row(store, subject, store.data_clock()),
+        charts=_patient_charts(service, subject, days),
+        episodes=list(reversed(store.subject_episodes(subject))),
+        names=service.names(),
+        csrf=_csrf(request),
+        seq=store.seq,
+        days=days,
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+async def api_patient(request: web.Request) -> web.StreamResponse:
+    """One patient: the caseload row and every alert message with its acknowledgements."""
+    service, p = _service(request), _principal(request)
+    subject = request.match_info["subject_id"]
+    if not p.may_see(subject):
+        raise _refuse(request, subject)
+    store = service.store
+    entries = [e for ep in store.subject_episodes(subject) for e in ep.entries]
+    entries.sort(key=lambda x: (x.alert.date, x.seq))
+    return web.json_response(
+        {
+            "patient": case_row(store, subject, store.data_clock()).to_json(),
+            "alerts": [_entry_json(service, x) for x in entries],
+        },
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
+
+
+async def api_fhir(request: web.Request) -> web.StreamResponse:
+    """The alert as FHIR R4: a Bundle with a RiskAssessment (and its PHQ-9 Observation).
+    An alert of a patient not on the roster is answered like a missing one."""
+    service, p = _service(request), _principal(request)
+    entry = service.store.alert(request.match_info["alert_id"])
+    if entry is not None and not p.may_see(entry.alert.subject_id):
+        log.warning(
+            "refused: clinician %s asked for an alert of subject %s, not on their roster (%s %s)",
+            p.clinician.id,
+            clean(entry.alert.subject_id),
+            request.method,
+            _route(request),
+        )
+        entry = None
+    if entry is None:
+        raise _no_such_alert()
+    return web.Response(
+        body=orjson.dumps(alert_bundle(entry.alert, entry.acks)),
+        content_type="application/fhir+json",
+    )
+
+
+async def api_triage(request: web.Request) -> web.StreamResponse:
+    """Open alerts in triage order (the page's order), filtered like the page."""
+    service, p = _service(request), _principal(request)
+    filters = _filters(request)
+    items = [
+        _triage_item(ep)
+        for ep in triage_order(service.store.episodes(p.may_see))
+        if filters.match(ep)
+    ]
+    return web.json_response(
+        {"items": items, "filters": filters.query(), "seq": service.store.seq},
+        dumps=lambda d: orjson.dumps(d).decode(),
+    )
 
 
 def _since(request: web.Request, default: int) -> int:
@@ -436,6 +749,7 @@ async def _sse(
 async def cards_stream(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
     csrf = _csrf(request)
+    filters = _filters(request)
 
     def produce(since: int) -> tuple[list[bytes], int]:
         store = service.store
@@ -447,7 +761,10 @@ async def cards_stream(request: web.Request) -> web.StreamResponse:
         events = []
         for subject in sorted(changed):
             for ep in store.subject_episodes(subject):
-                events.append(_event("card", _card_message(service, ep, csrf, names), seq))
+                msg = _card_message(service, ep, csrf, names)
+                if ep.resolved is None and not filters.match(ep):
+                    msg["html"] = ""  # no longer matches the page's filters: remove it
+                events.append(_event("card", msg, seq))
         return events, seq
 
     return await _sse(request, _since(request, service.store.seq), produce)
@@ -474,7 +791,7 @@ async def api_alerts(request: web.Request) -> web.StreamResponse:
     nxt = entries[-1].seq if entries else max(since, service.store.seq)
     return web.json_response(
         {
-            "items": [entry.to_json() for entry in entries],
+            "items": [_entry_json(service, entry) for entry in entries],
             "next": nxt,
             "more": more,
             "seq": service.store.seq,
@@ -485,12 +802,26 @@ async def api_alerts(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _entry_json(service: FeedService, entry: AlertEntry) -> dict[str, Any]:
+    """An alert message with its episode's triage key (``null`` once resolved): a client of
+    the paging API or the stream orders open episodes by it, descending, as the page does."""
+    body = entry.to_json()
+    a = entry.alert
+    ep = service.store.episode(a.subject_id, a.episode_start)
+    body["episode"] = {
+        "key": f"{a.subject_id}_{a.episode_start.isoformat()}",
+        "open": ep is not None and ep.resolved is None,
+        "triage": triage_token(ep) if ep is not None and ep.resolved is None else None,
+    }
+    return body
+
+
 async def api_stream(request: web.Request) -> web.StreamResponse:
     service, p = _service(request), _principal(request)
 
     def produce(since: int) -> tuple[list[bytes], int]:
         entries, more = service.store.entries_since(since, p.may_see, MAX_PAGE)
-        events = [_event("alert", entry.to_json(), entry.seq) for entry in entries]
+        events = [_event("alert", _entry_json(service, entry), entry.seq) for entry in entries]
         if entries:
             return events, entries[-1].seq
         return events, service.store.seq
@@ -504,15 +835,36 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
 async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]:
     service, p = _service(request), _principal(request)
     entry = service.store.alert(request.match_info["alert_id"])
-    if entry is None:
-        raise web.HTTPNotFound(
-            text=orjson.dumps({"error": "not found", "detail": "no such alert"}).decode(),
-            content_type="application/json",
+    if entry is not None and not p.may_see(entry.alert.subject_id):
+        # logged as a refusal, answered exactly like an alert that does not exist: the
+        # answer must not tell whether another clinician's patient has this alert
+        log.warning(
+            "refused: clinician %s acknowledged an alert of subject %s, not on their roster "
+            "(%s %s)",
+            p.clinician.id,
+            clean(entry.alert.subject_id),
+            request.method,
+            _route(request),
         )
-    if not p.may_see(entry.alert.subject_id):
-        raise _refuse(request, entry.alert.subject_id)
+        entry = None
+    if entry is None:
+        raise _no_such_alert()
+    if request.content_type == "application/json" and request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise _bad("body: not valid JSON") from None
+        data = body if isinstance(body, dict) else {}
+    else:
+        data = dict(await request.post())
     try:
-        ack = await service.acknowledge(entry, p.clinician, via)
+        form = AckForm.parse(data)
+    except InputError as exc:
+        raise _bad(str(exc)) from None
+    if form.until is not None and form.until < entry.alert.episode_start:
+        raise _bad("until: not before the change began (the alert's episode start)")
+    try:
+        ack = await service.acknowledge(entry, p.clinician, via, form)
     except AckError as exc:
         log.error("acknowledgement NOT recorded: clinician %s: %s", p.clinician.id, exc)
         raise web.HTTPServiceUnavailable(
@@ -522,6 +874,20 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
             content_type="application/json",
         ) from None
     return ack, entry
+
+
+def _bad(detail: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=orjson.dumps({"error": "bad request", "detail": detail}).decode(),
+        content_type="application/json",
+    )
+
+
+def _no_such_alert() -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text=orjson.dumps({"error": "not found", "detail": "no such alert"}).decode(),
+        content_type="application/json",
+    )
 
 
 async def api_ack(request: web.Request) -> web.StreamResponse:
@@ -588,17 +954,29 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     cookie = request.cookies.get(COOKIE)
     now_s = int(service.clock().timestamp())
-    if cookie and read_session(service.secret, cookie, service.roster(), now_s) is not None:
+    if (
+        cookie
+        and read_session(service.secret, cookie, service.roster(), now_s) is not None
+        and service.sessions.alive(session_nonce(cookie), now_s)
+    ):
         raise web.HTTPSeeOther("/alerts")
     return web.Response(text=render.login_page(), content_type="text/html")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     service = _service(request)
+    now = service.clock().timestamp()
+    source = _source(request)
+    for throttle, key in ((service.fail_source, source), (service.fail_overall, "overall")):
+        if throttle.blocked(key, now):
+            log.warning("refused: sign-in throttled (%s)", key.split(":")[0])
+            return _throttled(throttle.retry_after(key, now))
     form = await request.post()
     token = form.get("token")
     found = service.roster().by_token(token.strip()) if isinstance(token, str) else None
     if found is None:
+        service.fail_source.fail(source, now)
+        service.fail_overall.fail("overall", now)
         log.warning("refused: sign-in with an unknown token")
         return web.Response(
             text=render.login_page("That access token is not recognised."),
@@ -606,9 +984,15 @@ async def login(request: web.Request) -> web.StreamResponse:
             status=401,
         )
     clinician, token_hash = found
-    now_s = int(service.clock().timestamp())
+    account = f"account:{clinician.id}"
+    if service.per_account.blocked(account, now):
+        log.warning("refused: sign-in throttled (clinician %s)", clinician.id)
+        return _throttled(service.per_account.retry_after(account, now))
+    service.per_account.fail(account, now)  # counts sessions opened, not failures
+    now_s = int(now)
     ttl = service.settings.session_ttl_s
     value = make_session(service.secret, clinician, token_hash, now_s, ttl)
+    service.sessions.add(session_nonce(value) or "", now_s + ttl, now_s)
     response = web.HTTPSeeOther("/alerts")
     secure = service.settings.cookie_secure or service.settings.tls_cert is not None
     response.set_cookie(
@@ -618,7 +1002,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+def _throttled(retry_after: int) -> web.Response:
+    return web.Response(
+        text=render.login_page("Too many sign-in attempts. Wait a few minutes and try again."),
+        content_type="text/html",
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
+    p = _principal(request)
+    if p.cookie is not None:
+        _service(request).sessions.revoke(session_nonce(p.cookie))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
@@ -660,6 +1056,13 @@ def build_app(service: FeedService) -> web.Application:
     r.add_post("/alerts/{alert_id}/ack", form_ack)
     r.add_get("/api/me", me)
     r.add_get("/api/alerts", api_alerts)
+    r.add_get("/api/triage", api_triage)
+    r.add_get("/api/alerts/{alert_id}/fhir", api_fhir)
+    r.add_get("/patients", caseload_view)
+    r.add_get("/patients/stream", caseload_stream)
+    r.add_get("/patients/{subject_id}", patient_view)
+    r.add_get("/api/caseload", api_caseload)
+    r.add_get("/api/patients/{subject_id}", api_patient)
     r.add_get("/api/stream", api_stream)
     r.add_post("/api/alerts/{alert_id}/ack", api_ack)
     r.add_get("/api/subjects/{subject_id}/features", api_features)

@@ -286,7 +286,11 @@ def replay(
                 disable=not progress,
                 leave=False,
             )
-            parts = [f.result() for f in done]
+            for _ in done:  # progress as they finish ...
+                pass
+            # ... results in submission order, so notices and alerts come out in the same
+            # order on every run (as_completed order depends on the processes' timing)
+            parts = [f.result() for f in futures]
     report = ReadReport()
     for part in parts:
         report.files += part.report.files

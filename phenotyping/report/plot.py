@@ -37,7 +37,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -86,11 +86,36 @@ _UNIT_LABEL = {
     "bpm": "beats / min",
 }
 _INDEX_LABEL = {
-    "sri7d": "SRI (-100 to 100)",
-    "circ7d_IS": "IS (0 to 1)",
-    "circ7d_IV": "IV (0 to 2)",
-    "circ7d_RA": "RA (0 to 1)",
+    "sri7d": "-100 to 100",
+    "circ7d_IS": "0 to 1",
+    "circ7d_IV": "0 to 2",
+    "circ7d_RA": "0 to 1",
 }
+#: plain-language panel names first; the technical name follows in brackets and is
+#: explained once in the figure's glossary line (:data:`GLOSSARY`)
+PLAIN = {
+    "activity_mean_worn": "Daily activity",
+    "steps_total": "Daily steps",
+    "sleep_tst_min": "Total sleep",
+    "sleep_midpoint_clock_min": "Middle of the night's sleep",
+    "sri7d": "How regular sleep times are (SRI)",
+    "night_rmssd": "Heart-rate variability at night (RMSSD)",
+    "night_mean_hr": "Heart rate at night",
+    "circ7d_IV": "How broken-up the daily rhythm is (IV)",
+    "circ7d_IS": "How similar one day is to the next (IS)",
+    "circ7d_RA": "Day/night activity contrast (RA)",
+    "circ7d_cosinor_peak_minute_of_day": "Time of day activity peaks",
+}
+GLOSSARY = {
+    "sri7d": "SRI: sleep regularity index",
+    "night_rmssd": "RMSSD: beat-to-beat variation",
+    "circ7d_IV": "IV: intradaily variability",
+    "circ7d_IS": "IS: interdaily stability",
+    "circ7d_RA": "RA: relative amplitude",
+    "circ7d_cosinor_peak_minute_of_day": "peak time from a 24-h cosine fit (cosinor)",
+}
+#: the clinician panels: what contributed to an alert, plus these, plus data coverage
+CLINICIAN_BASE = ("activity_mean_worn", "sleep_tst_min")
 _WHAT = {
     "activity_mean_worn": "mean counts per worn minute",
     "steps_total": "steps per day",
@@ -102,7 +127,7 @@ _WHAT = {
     "circ7d_IV": "last 7 days",
     "circ7d_IS": "last 7 days",
     "circ7d_RA": "last 7 days",
-    "circ7d_cosinor_peak_minute_of_day": "cosinor acrophase, last 7 days",
+    "circ7d_cosinor_peak_minute_of_day": "last 7 days",
 }
 _PHQ9_BANDS = ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "mod. severe"), (20, "severe"))
 _INSTRUMENT_COLOURS = {
@@ -217,7 +242,7 @@ class Episode:
     levels: list[tuple[dt.date, str]] = field(default_factory=list)  # (from, level)
     resolved: dt.date | None = None
     after_response: bool = False
-    explanation: str = ""
+    explanation: str = ""  # of the current (latest opened/escalated) alert
     features: set[str] = field(default_factory=set)
 
     @property
@@ -225,6 +250,11 @@ class Episode:
         """Highest level reached."""
         order = list(LEVEL_COLOURS)
         return max((lv for _, lv in self.levels), key=order.index)
+
+    @property
+    def current_level(self) -> str:
+        """The level of the latest opened/escalated alert (what the headline states)."""
+        return self.levels[-1][1]
 
 
 def episodes(alerts: Iterable[Row], subject: str) -> list[Episode]:
@@ -256,6 +286,7 @@ def episodes(alerts: Iterable[Row], subject: str) -> list[Episode]:
             out.append(ep)
         if kind in ("opened", "escalated"):
             ep.levels.append((day, str(a["level"])))
+            ep.explanation = str(a.get("explanation", ""))  # the current level's reason
             ep.features.update(str(c["feature"]) for c in a.get("contributing") or [])
         elif kind == "resolved":
             if not ep.levels:
@@ -321,7 +352,7 @@ def _feature_panel(
     with np.errstate(invalid="ignore"):
         out = np.isfinite(y) & np.isfinite(lo) & ((y < lo) | (y > hi))
     ax.plot(x[out], y[out], "o", color=C_OUT, markersize=4.2, zorder=4, ls="none", gid="outside")
-    title = spec.label[0].upper() + spec.label[1:]
+    title = PLAIN.get(spec.column, spec.label[0].upper() + spec.label[1:])
     what = _WHAT.get(spec.column)
     if what:
         title += f" ({what})"
@@ -348,6 +379,21 @@ def _feature_panel(
         ax.yaxis.set_major_locator(MultipleLocator(step))
         ax.yaxis.set_major_formatter(FuncFormatter(_clock_text))
     ax.set_gid(spec.column)
+
+
+def _coverage_panel(ax: Axes, rows: Sequence[dict[str, Any]], x: NDArray[np.float64]) -> None:
+    """How much of each day the device was worn (0-100 %), the data behind every panel."""
+    cov = np.array([_num(r.get("coverage")) for r in rows], dtype=np.float64) * 100
+    ok = np.isfinite(cov)
+    low = ok & (np.array([r.get("valid") is not True for r in rows]))
+    ax.bar(x[ok & ~low], cov[ok & ~low], width=0.8, color="#7fa8cf", gid="coverage")
+    ax.bar(x[low], cov[low], width=0.8, color="#e0a35a", gid="coverage_low")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% of day", fontsize=8)
+    ax.set_title(
+        "Device worn (share of each day; orange: too little to use)", loc="left", fontsize=9.5
+    )
+    ax.set_gid("coverage")
 
 
 def _report_panel(ax: Axes, events: Sequence[Row]) -> None:
@@ -384,12 +430,19 @@ def subject_figure(
     alerts: Iterable[Row],
     clinical_events: Iterable[Row],
     subject: str,
+    *,
+    panels: Literal["clinician", "all"] = "clinician",
 ) -> Figure:
     """The subject's figure (see the module docstring); nothing is written.
 
+    ``panels="clinician"`` (the default) draws fewer panels: the features that contributed
+    to an alert, daily activity and total sleep, and the day's wear coverage; ``"all"``
+    draws every watched feature that has a usable value (for researchers).
+
     Panels (``gid``): ``"events"`` (a strip naming the treatment course, the response and
     the alerts; only when there is one of them), one per plotted feature (its column
-    name), ``"self_report"``. Artists: episode shading ``"episode:<level>"``
+    name), ``"coverage"`` (clinician panels), ``"self_report"``.
+    Artists: episode shading ``"episode:<level>"``
     (``"onset:<level>"`` for the estimated start), session lines ``"session:<modality>"``,
     responses ``"response"``, gap spans ``"gap"``; in a feature panel ``"values"``,
     ``"outside"`` (values outside the band), ``"median"`` and ``"band"``. The x axis is in
@@ -413,20 +466,27 @@ def subject_figure(
     for ep in eps:
         in_alert |= ep.features
     specs = [s for s in MONITORED if any(math.isfinite(value_of(s, r)) for r in rows)]
+    if panels == "clinician":
+        wanted = in_alert | set(CLINICIAN_BASE)
+        specs = [s for s in specs if s.column in wanted]
     reports = [e for e in events if e.get("kind") == "self_report" and "score" in e]
     if not specs and not reports:
         raise InputError(f"subject {subject!r}: no usable feature value to plot")
     sessions = [e for e in events if e.get("kind") == "treatment_session"]
     responses = _responses(alerts, events)
     strip = bool(sessions or responses or eps)  # nothing to name: no strip
-    ratios = [0.55] * strip + [1.0] * len(specs) + [0.75] * bool(reports)
+    coverage = panels == "clinician"
+    ratios = [0.55] * strip + [1.0] * len(specs) + [0.6] * coverage + [0.75] * bool(reports)
+    has_baseline = any(
+        math.isfinite(_num(r.get(f"base_{s.column}"))) for s in specs for r in rows
+    )
 
     # layout in inches: header (title, alert lines, legend), panels, date axis
     alert_lines = [_alert_line(e) for e in eps if e.levels]
     wrapped = [w for line in alert_lines for w in textwrap.wrap(line, 160)]
     header = 0.85 + 0.19 * len(wrapped) + 0.75
     panel_h, bottom, width = 1.45, 0.55, 11.0
-    height = header + panel_h * sum(ratios) + bottom
+    height = math.ceil((header + panel_h * sum(ratios) + bottom) * 110) / 110  # whole pixels
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(
@@ -446,6 +506,8 @@ def subject_figure(
         _events_strip(axes[0], sessions, responses, eps, (_midnight(first), _midnight(last) + 1))
     for ax, spec in zip(axes[int(strip) :], specs, strict=False):
         _feature_panel(ax, spec, rows, x, spec.column in in_alert)
+    if coverage:
+        _coverage_panel(axes[int(strip) + len(specs)], rows, x)
     if reports:
         _report_panel(axes[-1], reports)
 
@@ -495,19 +557,22 @@ def subject_figure(
         fontweight="bold",
         va="center",
     )
-    fig.text(
-        0.01,
-        at(0.56),
-        "Daily features against this person's own baseline: median and band of ±2 robust SD "
-        "over earlier days (none during warm-up, restarted after a treatment response)",
-        fontsize=9,
-        va="center",
-        color="#444444",
-    )
+    if has_baseline:
+        sub = (
+            "Daily values against this person's own usual range (dashed: their median; "
+            "band: ±2 robust SD of earlier days; none during the first weeks"
+            + (", restarted after a treatment response)" if responses else ")")
+        )
+    else:
+        sub = "Daily values only: too few days yet for this person's usual range"
+    terms = [GLOSSARY[s.column] for s in specs if s.column in GLOSSARY]
+    if terms:
+        sub += ".  " + "; ".join(terms)
+    fig.text(0.01, at(0.56), sub, fontsize=9, va="center", color="#444444")
     for k, line in enumerate(wrapped):
         fig.text(0.01, at(0.82 + 0.19 * k), line, fontsize=8.5, va="center")
     fig.legend(
-        handles=_legend(eps, sessions, responses, events, bool(gaps)),
+        handles=_legend(eps, sessions, responses, events, bool(gaps), has_baseline),
         loc="upper left",
         bbox_to_anchor=(0.01, at(0.76 + 0.19 * len(wrapped))),
         ncol=5,
@@ -587,9 +652,14 @@ def _events_strip(
 
 
 def _alert_line(ep: Episode) -> str:
-    state = f"resolved {ep.resolved:%d %b}" if ep.resolved else "still open"
+    """The headline of one episode: its current level and that level's explanation."""
+    since = ep.levels[-1][0]
+    if ep.resolved:
+        state = f"resolved {ep.resolved:%d %b}; last level {ep.current_level} from {since:%d %b}"
+    else:
+        state = f"still open; now {ep.current_level} since {since:%d %b}"
     return (
-        f"Alert {ep.opened:%d %b} ({ep.level}, {state}; deviation from about "
+        f"Alert opened {ep.opened:%d %b} ({state}; the change began about "
         f"{ep.start:%d %b}): {ep.explanation}"
     )
 
@@ -626,13 +696,17 @@ def _legend(
     responses: Sequence[float],
     events: Sequence[Row],
     gaps: bool,
+    baseline: bool = True,
 ) -> list[Any]:
     handles: list[Any] = [
-        Line2D([], [], color=C_VALUE, marker="o", markersize=3, lw=0.8, label="daily value"),
-        Line2D([], [], color=C_OUT, marker="o", markersize=4, lw=0, label="outside the band"),
-        Line2D([], [], color=C_MEDIAN, linestyle="--", lw=1, label="baseline median"),
-        Patch(color=C_BAND, alpha=0.45, label="baseline ±2 robust SD"),
+        Line2D([], [], color=C_VALUE, marker="o", markersize=3, lw=0.8, label="daily value")
     ]
+    if baseline:  # no baseline drawn: no baseline in the legend
+        handles += [
+            Line2D([], [], color=C_OUT, marker="o", markersize=4, lw=0, label="outside usual"),
+            Line2D([], [], color=C_MEDIAN, linestyle="--", lw=1, label="usual (median)"),
+            Patch(color=C_BAND, alpha=0.45, label="usual range (±2 robust SD)"),
+        ]
     levels = {lv for ep in eps for _, lv in ep.levels}
     for level in LEVEL_COLOURS:
         if level in levels:
@@ -664,6 +738,8 @@ def plot_subject(
     clinical_events: Iterable[Row],
     subject: str,
     out_png: Path,
+    *,
+    panels: Literal["clinician", "all"] = "clinician",
 ) -> Path:
     """Draw :func:`subject_figure` and write it to ``out_png`` (parent folders created).
 
@@ -677,7 +753,7 @@ def plot_subject(
     ...     png.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    fig = subject_figure(daily_rows, alerts, clinical_events, subject)
+    fig = subject_figure(daily_rows, alerts, clinical_events, subject, panels=panels)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, format="png")
     return out_png
@@ -688,9 +764,14 @@ def write_plots(
     alerts: Sequence[Row],
     clinical_events: Sequence[Row],
     out_dir: Path,
+    *,
+    panels: Literal["clinician", "all"] = "clinician",
 ) -> list[Path]:
     """``out_dir/<subject>.png`` for every subject with an alert; returns the paths."""
     subjects = sorted({str(a["subject_id"]) for a in alerts}, key=natural_key)
     return [
-        plot_subject(daily_rows, alerts, clinical_events, s, out_dir / f"{s}.png") for s in subjects
+        plot_subject(
+            daily_rows, alerts, clinical_events, s, out_dir / f"{s}.png", panels=panels
+        )
+        for s in subjects
     ]

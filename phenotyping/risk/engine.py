@@ -281,6 +281,12 @@ class RiskState:
             risk_warming_up=not np.isfinite(med).any(),
             risk_evidence=round(e, 4),
             risk_data="ok" if self.days_unusable < p.gap_notice_days else "gap",
+            # the clinical context as of this day (the clinician feed's caseload view)
+            ctx_last_session=iso_date(self.last_session) if self.last_session >= 0 else None,
+            ctx_last_session_modality=self.last_session_modality or None,
+            ctx_self_report_instrument=self.report_instrument or None,
+            ctx_self_report_score=self.report_score if self.report_date >= 0 else None,
+            ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
         alerts += self._episode(subject, d, level, cols, values, med, scale, z, row, prior_used)
         return cols, alerts, notices

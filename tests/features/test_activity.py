@@ -48,6 +48,12 @@ def test_flat_run_boundary_and_nan() -> None:
     assert runs_of(np.array([1, 1, 1, 0, 1, 1], bool), 3).tolist() == [1, 1, 1, 0, 0, 0]
 
 
+def test_wear_mask_defaults_two_hours_and_no_noise_floor() -> None:
+    assert not wear_mask(np.full(120, 0.0)).any()
+    assert wear_mask(np.full(119, 0.0)).all()
+    assert wear_mask(_alternating(3, 5, 300)).all()  # noise-floor rule off by default
+
+
 def test_wear_mask_missing_minutes_are_not_worn() -> None:
     assert wear_mask(np.array([5.0, NAN, 6.0]), 120).tolist() == [True, False, True]
 
@@ -162,3 +168,45 @@ def test_day_shorter_than_the_windows_has_no_m10_l5() -> None:
     assert math.isnan(f["m10_mean"]) and math.isnan(f["l5_mean"])
     g = _day(np.full(300, 5.0))  # long enough for L5, not for M10
     assert g["l5_start_min"] == 0 and g["l5_mean"] == 5.0 and g["m10_start_min"] == -1
+
+
+def test_noise_floor_run_includes_counts_of_one() -> None:
+    """(0, floor]: a run of 1s and 2s is a device at rest too."""
+    x = np.r_[50.0, _alternating(1, 2, 120), 50.0]
+    assert wear_mask(x, 120, noise_floor=10).tolist() == [True] + [False] * 120 + [True]
+
+
+def test_window_needs_exactly_half_its_minutes_worn() -> None:
+    x = np.full(300, 4.0)
+    worn = np.zeros(300, bool)
+    worn[:150] = True  # exactly half of the L5 window
+    assert _day(x, worn)["l5_start_min"] == 0 and _day(x, worn)["l5_mean"] == 4.0
+    worn[149] = False  # one minute less
+    assert _day(x, worn)["l5_start_min"] == -1
+
+
+def test_most_active_window_at_the_start_of_the_day() -> None:
+    x = np.full(1440, 10.0)
+    x[:600] = 200.0
+    f = _day(x)
+    assert (f["m10_start_min"], f["m10_mean"]) == (0, 200.0)
+    assert f["l5_start_min"] == 600
+
+
+def test_single_minute_runs_and_long_noise_runs() -> None:
+    assert flat_runs(np.array([5.0]), 1).tolist() == [True]
+    assert runs_of(np.array([True]), 1).tolist() == [True]
+    x = np.r_[50.0, _alternating(3, 5, 300), 50.0]  # a run LONGER than min_run
+    assert wear_mask(x, 120, noise_floor=10).sum() == 2
+
+
+def test_an_empty_day_has_zero_coverage() -> None:
+    f = daily_activity(
+        np.zeros(0),
+        np.zeros(0, bool),
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        min_wear_fraction=0.5,
+        sedentary_threshold=100,
+    )
+    assert f["coverage"] == 0.0 and f["valid"] is False

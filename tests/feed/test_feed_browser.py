@@ -150,8 +150,14 @@ def test_a_clinician_sees_an_alert_arrive_live_and_acknowledges_it(
         _full_page(browser, artifacts / "feed-live-alert.png")
 
         def click_acknowledge() -> bool:
+            from selenium.webdriver.support.ui import Select
+
             try:
-                browser.find_element(By.CSS_SELECTOR, f"#{card_id} form.ack button").click()
+                form = browser.find_element(By.CSS_SELECTOR, f"#{card_id} form.ack")
+                Select(form.find_element(By.NAME, "reason")).select_by_value(
+                    "contacted_deteriorating"
+                )
+                form.find_element(By.CSS_SELECTOR, "button").click()
             except StaleElementReferenceException:  # re-rendered meanwhile: find it again
                 return False
             return True
@@ -171,8 +177,8 @@ def test_a_clinician_sees_an_alert_arrive_live_and_acknowledges_it(
         # the audit trail: one record in the acks topic, who, what, from the web page
         topic = acks_topic(d.kafka, FeedSettings())
         acks = [Ack.model_validate_json(r.value) for r in read_topic(d.kafka, topic)]
-        assert [(a.clinician_id, a.alert_id, a.via) for a in acks] == [
-            ("dr-live", alert["alert_id"], "web")
+        assert [(a.clinician_id, a.alert_id, a.via, a.reason) for a in acks] == [
+            ("dr-live", alert["alert_id"], "web", "contacted_deteriorating")
         ]
     finally:
         code = feed.stop()

@@ -126,3 +126,11 @@ def test_resolved_episode_is_a_short_card_without_chart_or_button() -> None:
     html = render.card(ep, [], names={}, csrf="c", latest_data=None)
     assert 'class="card resolved"' in html and "<svg" not in html and 'class="ack"' not in html
     assert "Episode 5 Jan 2024 to 20 Jan 2024" in html
+
+
+def test_a_band_of_a_quantity_that_cannot_be_negative_stops_at_zero() -> None:
+    spec = next(s for s in MONITORED if s.column == "sleep_tst_min")
+    dates = tuple(dt.date(2024, 3, d) for d in range(1, 8))
+    svg = render.chart(Series(spec, dates, np.full(7, 420.0), np.full(7, 400.0), np.full(7, 300.0)))
+    labels = re.findall(r'class="yl"[^>]*>([^<]+)<', svg)
+    assert labels and not any(lb.startswith("-") for lb in labels)

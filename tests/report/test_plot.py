@@ -73,7 +73,7 @@ def _alerts() -> list[dict[str, Any]]:
          "contributing": contributing, "explanation": "Daily activity 40% below usual",
          "days_since_response": 7},
         {**common, "kind": "escalated", "date": day(17).isoformat(), "level": "high",
-         "contributing": contributing, "explanation": "..."},
+         "contributing": contributing, "explanation": "Daily activity 60% below usual"},
         {**common, "kind": "resolved", "date": day(19).isoformat(), "level": "high",
          "contributing": [], "explanation": "Resolved"},
     ]  # fmt: skip
@@ -123,7 +123,12 @@ def _ordinal(d: dt.date, hours: float = 0.0) -> float:
 
 
 def test_panels_are_the_features_with_data_plus_events_and_self_report(fig: Figure) -> None:
-    assert [a.get_gid() for a in fig.axes] == ["events", "activity_mean_worn", "self_report"]
+    assert [a.get_gid() for a in fig.axes] == [
+        "events",
+        "activity_mean_worn",
+        "coverage",
+        "self_report",
+    ]
     activity = _panel(fig, "activity_mean_worn")
     assert activity.get_title(loc="left").startswith("Daily activity")
     assert "contributed to the alert" in activity.get_title(loc="left")
@@ -135,7 +140,10 @@ def test_panels_are_the_features_with_data_plus_events_and_self_report(fig: Figu
     assert all(a.get_shared_x_axes().joined(a, activity) for a in fig.axes)
     header = " ".join(t.get_text() for t in fig.texts)
     assert SUBJECT in header and "01 Jan 2024 to 21 Jan 2024" in header
-    assert "Daily activity 40% below usual" in header
+    # the headline states the current level and quotes ITS explanation, not the opening one
+    assert "last level high from 18 Jan" in header
+    assert "Daily activity 60% below usual" in header
+    assert "Daily activity 40% below usual" not in header
 
 
 def test_values_band_and_points_outside_it(fig: Figure) -> None:
@@ -205,7 +213,7 @@ def test_clock_features_are_unwrapped_around_midnight() -> None:
          "sleep_midpoint_clock_min": v}
         for k, v in enumerate([1430.0, 10.0, 20.0, 1420.0, 5.0])
     ]  # fmt: skip
-    fig = subject_figure(rows, [], [], "c")
+    fig = subject_figure(rows, [], [], "c", panels="all")
     assert [a.get_gid() for a in fig.axes] == ["sleep_midpoint_clock_min"]  # no event strip
     ax = _panel(fig, "sleep_midpoint_clock_min")
     (values,) = _with_gid(ax, "values")
@@ -308,11 +316,22 @@ def test_plot_command_reads_the_output_folder(
     assert capsys.readouterr().out.strip() == f"wrote {out}"
     # from the files, the same panels as from the replay in memory would give
     daily, alerts, clinical = load_outputs(demo)
-    fig = subject_figure(daily, alerts, clinical, DEMO_RELAPSING)
+    fig = subject_figure(daily, alerts, clinical, DEMO_RELAPSING, panels="all")
     gids = [a.get_gid() for a in fig.axes]
     assert gids[0] == "events" and gids[-1] == "self_report"
     assert "activity_mean_worn" in gids and "sleep_midpoint_clock_min" in gids
     assert "night_rmssd" not in gids  # the demo has no RR: no HRV panel
+    # the clinician default: what contributed, activity, sleep, wear -- fewer panels
+    contributed = {
+        c["feature"]
+        for a in alerts
+        if a["subject_id"] == DEMO_RELAPSING
+        for c in a.get("contributing") or []
+    }
+    few = [a.get_gid() for a in subject_figure(daily, alerts, clinical, DEMO_RELAPSING).axes]
+    assert set(few) == {"events", "coverage", "self_report", "activity_mean_worn",
+                        "sleep_tst_min"} | contributed  # fmt: skip
+    assert len(few) < len(gids)
     assert main(["plot", "sim-999", "--from", str(demo)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "sim-999" in err
@@ -323,3 +342,25 @@ def test_write_plots_only_for_subjects_with_an_alert(tmp_path: Path) -> None:
     paths = write_plots(rows, _alerts(), _clinical(), tmp_path)
     assert paths == [tmp_path / f"{SUBJECT}.png"]
     assert write_plots(rows, [], _clinical(), tmp_path / "none") == []
+
+
+def test_no_baseline_no_baseline_legend_and_plain_names_first() -> None:
+    rows = [
+        {"subject_id": "w", "date": day(k).isoformat(), "valid": True, "coverage": 0.9,
+         "activity_mean_worn": 100.0 + k, "circ7d_IS": 0.5}
+        for k in range(10)
+    ]  # fmt: skip  (warm-up: no base_*/scale_* columns anywhere)
+    fig = subject_figure(rows, [], [], "w", panels="all")
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert labels and not any("usual" in lb or "SD" in lb for lb in labels)
+    header = " ".join(t.get_text() for t in fig.texts)
+    assert "too few days yet" in header and "restarted" not in header
+    title = _panel(fig, "circ7d_IS").get_title(loc="left")
+    assert title.startswith("How similar one day is to the next (IS)")
+    assert "IS: interdaily stability" in header  # the jargon, explained once
+    # with a baseline, its legend is back
+    for r in rows:
+        r["base_activity_mean_worn"], r["scale_activity_mean_worn"] = 100.0, 10.0
+    fig = subject_figure(rows, [], [], "w", panels="all")
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "usual range (±2 robust SD)" in labels
