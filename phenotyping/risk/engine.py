@@ -406,8 +406,11 @@ class RiskState:
     def _pin_baseline(self, d: int) -> None:
         self.frozen = np.zeros(0, FROZEN_DTYPE)  # unpinned while we read the sliding window
         parts = []
-        for i in range(len(self._feats)):
-            vals, dates, _ = self._baseline(i, d)
+        for i, spec in enumerate(self._feats):
+            # the baseline ``assess`` judges with: a feature without a population prior
+            # needs twice the days (pinning the 5-day window left it unjudged, its CUSUM
+            # frozen and the episode unable to resolve)
+            vals, dates, _ = self._baseline(i, d, self._prior(spec) is not None)
             part = np.zeros(vals.size, FROZEN_DTYPE)
             part["feature"], part["date"], part["value"] = i, dates, vals
             parts.append(part)

@@ -142,8 +142,9 @@ def test_triage_order_on_the_page_and_live(live: LiveFeed, browser: Any, artifac
     order = [s for s in _open_order(browser) if s in EXPECTED]
     assert order == EXPECTED
     browser.execute_script("window.__same = 'yes';")
-    # a new HIGH alert with the top score arrives: it goes first, without a reload
-    new = {**ALERTS[0], "subject_id": "p-10", "level": "high", "score": 0.99,
+    # a new HIGH alert with the top score (1.0, as some demo alerts have) and the newest date
+    # arrives: it goes first, without a reload
+    new = {**ALERTS[0], "subject_id": "p-10", "level": "high", "score": 1.0,
            "alert_id": "p-10-live", "date": "2024-03-25"}  # fmt: skip
     live.put(alert_record(new))
     _wait("the new card first", lambda: _open_order(browser)[:1] == ["p-10"])

