@@ -26,7 +26,9 @@ def triage_key(ep: Episode) -> tuple[int, float, str, str]:
     first. The episode key only breaks exact ties, so that the order is total and stable
     (acknowledging an alert never moves it)."""
     cur = ep.current
-    return (LEVEL_RANK[cur.alert.level], cur.alert.score, cur.alert.date.isoformat(), ep.key)
+    # the score at the token's precision (four decimals), so that key and token agree
+    score = float(f"{cur.alert.score:.4f}")
+    return (LEVEL_RANK[cur.alert.level], score, cur.alert.date.isoformat(), ep.key)
 
 
 def triage_token(ep: Episode) -> str:

@@ -405,7 +405,7 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and result.via == "session":
         presented = request.headers.get("X-CSRF-Token")
         if presented is None and request.content_type == "application/x-www-form-urlencoded":
-            form = await request.post()
+            form = await _form(request)
             value = form.get("csrf")
             presented = value if isinstance(value, str) else None
         assert result.cookie is not None
@@ -418,6 +418,15 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
             return web.json_response({"error": "forbidden", "detail": "CSRF token"}, status=403)
     return await handler(request)
+
+
+async def _form(request: web.Request) -> Mapping[str, Any]:
+    """The request's form fields; a body that is no valid form (a broken multipart body, a
+    bad encoding) is a 400, never an unhandled error."""
+    try:
+        return await request.post()
+    except ValueError:  # aiohttp's multipart and urlencoded parsers (UnicodeDecodeError too)
+        raise _bad("body: not a valid form") from None
 
 
 def _refuse(request: web.Request, subject_id: str) -> web.HTTPForbidden:
@@ -735,6 +744,8 @@ async def _sse(
         }
     )
     await response.prepare(request)
+    if request.method == "HEAD":  # headers only: a body here would desync the connection
+        return response
     with contextlib.suppress(ConnectionResetError):
         await response.write(b"retry: 3000\n\n")
         while not service.closing:
@@ -856,7 +867,7 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
             raise _bad("body: not valid JSON") from None
         data = body if isinstance(body, dict) else {}
     else:
-        data = dict(await request.post())
+        data = dict(await _form(request))
     try:
         form = AckForm.parse(data)
     except InputError as exc:
@@ -971,7 +982,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         if throttle.blocked(key, now):
             log.warning("refused: sign-in throttled (%s)", key.split(":")[0])
             return _throttled(throttle.retry_after(key, now))
-    form = await request.post()
+    form = await _form(request)
     token = form.get("token")
     found = service.roster().by_token(token.strip()) if isinstance(token, str) else None
     if found is None:

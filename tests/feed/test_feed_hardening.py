@@ -142,3 +142,28 @@ def test_throttle_memory_is_bounded() -> None:
     for i in range(10_000):
         t.fail(f"source:10.0.{i // 256}.{i % 256}", now=1.0)
     assert len(t._fails) == 100
+
+
+# found by the HTTP fuzzer (test_feed_http_fuzz.py)
+async def test_a_broken_form_body_is_a_400_not_a_server_error() -> None:
+    async with feed([alert_record(make_alert("s-1"))]) as (client, _service, bus):
+        broken = {"Content-Type": "multipart/form-data; boundary=x"}
+        r = await client.post(
+            f"/api/alerts/{make_alert('s-1')['alert_id']}/ack",
+            data=b"",
+            headers={**broken, **bearer(TOK_A)},
+        )
+        assert r.status == 400 and "not a valid form" in await r.text()
+        r = await client.post("/login", data=b"--x\r\n", headers=broken, allow_redirects=False)
+        assert r.status == 400
+        assert bus.published == []
+
+
+@pytest.mark.parametrize("path", ["/api/stream", "/alerts/stream", "/patients/stream"])
+async def test_head_of_a_live_stream_has_no_body(path: str) -> None:
+    """A body after HEAD's headers would be read as the next response on the connection."""
+    async with feed([alert_record(make_alert("s-1"))]) as (client, _service, _bus):
+        r = await client.head(path, headers=bearer(TOK_A))
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        # the connection is still in step: the next request on it gets its own answer
+        assert (await client.get("/healthz")).status == 200

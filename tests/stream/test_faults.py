@@ -124,7 +124,9 @@ def _hostile(msgs: list[AnyMessage], n: int) -> list[Bad]:
         key = seen_subject.encode()
 
         def poison(i: int, doc: dict[str, Any] = doc, key: bytes = key, kind: str = kind) -> Bad:
-            variant = i % 6
+            # every variant for every type (``i % 6`` alone would pair each type with one
+            # variant, since the type's template is picked by ``i % len(templates)``)
+            variant = (i // len(templates)) % 6
             d = dict(doc, event_id=f"bad-{i}")
             if variant == 0:
                 d["version"] = 9
