@@ -41,7 +41,9 @@ Clinician feedback (``kind="feedback"``)
     ``holiday_travel``, ``illness`` and ``device_problem`` keep the days from the event to
     ``until`` (or 7 days) out of the baseline and are named on alerts in that period;
     ``contacted_fine`` multiplies ``h`` by ``contacted_fine_factor`` for
-    ``contacted_fine_days`` days (or until ``until``) and closes an open episode;
+    ``contacted_fine_days`` days (or until ``until``); an open episode stays open (the
+    clinician acknowledged it, the feed keeps its card) and resolves as any other, so a
+    persisting change is not reported as a new episode;
     ``contacted_deteriorating`` is shown on the next alerts.
 """
 
@@ -196,8 +198,6 @@ class RiskState:
         if reason in _EXCLUDING:
             h = self.hist
             h["eligible"][(h["date"] >= date) & (h["date"] <= end)] = False
-        if reason == "contacted_fine" and self.episode_start >= 0:
-            self._close(date)
 
     def _rebaseline(self, date: int) -> None:
         self.response_date = date

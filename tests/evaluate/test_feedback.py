@@ -54,11 +54,14 @@ def test_the_first_alert_from_the_onset_is_acknowledged_the_next_day_through_ste
     assert run.acknowledged == a
 
 
-def test_contacted_fine_closes_the_episode_so_a_persisting_change_alerts_again() -> None:
+def test_contacted_fine_keeps_the_episode_so_a_persisting_change_is_not_a_new_one() -> None:
+    # "fine" acknowledges the open episode; it used to close it, and a change that persisted
+    # then opened a second episode after the cooldown (measured: device x0.7 went from 3.94
+    # to 7.07 false episodes per 90 person-days, 73% of runs alerted again)
     plain = fb.run_feedback(DROP, RiskParams(), "s1", FIRST, onset=ONSET)
     fine = fb.run_feedback(DROP, RiskParams(), "s1", FIRST, onset=ONSET, reason="contacted_fine")
     assert fine.acknowledged == plain.acknowledged
-    assert (plain.episodes, fine.episodes, fine.repeat) == (1, 2, True)
+    assert (plain.episodes, fine.episodes, fine.repeat) == (1, 1, False)
 
 
 def test_alerts_before_the_onset_are_not_acknowledged_or_counted() -> None:
