@@ -92,7 +92,7 @@ class StateTable(faust.Table[bytes, bytes]):
     longer counted. On a busy machine the offsets were committed while the changelog
     still lacked the states of their records; a member killed then left a changelog older
     than its commits, and its successor restored states that had never seen those records
-    (a day closed without its data, or a subject stuck behind the lost records).
+    (a day closed without its data).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
