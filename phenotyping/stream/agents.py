@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
-from faust.types import TP, EventT, StreamT, TableT  # faust's task-local "event being processed"
+from faust.types import TP, EventT, StreamT  # faust's task-local "event being processed"
 
 from phenotyping.config import Settings
 from phenotyping.kafkaio import TopicNames
@@ -81,6 +81,35 @@ def as_current(event: EventT[Any]) -> Iterator[None]:
         _current_event.reset(token)
 
 
+class StateTable(faust.Table[bytes, bytes]):
+    """The state table; it keeps the future of every changelog write until
+    :meth:`take_sent`, so the agent can wait for the broker to have the states before it
+    releases the offsets behind them.
+
+    faust alone does not guarantee that order: its commit flushes the producer first, but
+    the buffer holding table writes (``ProducerBuffer.flush_atmost``) returns as soon as
+    0.1 s pass without a message leaving it, and a message being handed to the client is no
+    longer counted. On a busy machine the offsets were committed while the changelog
+    still lacked the states of their records; a member killed then left a changelog older
+    than its commits, and its successor restored states that had never seen those records
+    (a day closed without its data).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent: list[asyncio.Future[Any]] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        fut = super().send_changelog(*args, **kwargs)
+        self._sent.append(fut)
+        return fut
+
+    def take_sent(self) -> list[asyncio.Future[Any]]:
+        """The changelog writes since the last call (each resolves once acknowledged)."""
+        sent, self._sent = self._sent, []
+        return sent
+
+
 def _record(event: EventT[Any]) -> Record:
     m = event.message
     headers: Any = m.headers or ()
@@ -102,7 +131,7 @@ def register(
     app: faust.App,
     settings: Settings,
     names: TopicNames,
-    table: TableT[bytes, bytes],
+    table: StateTable,
     stats: StreamStats,
 ) -> None:
     """Declare the device agent and the stats timer on ``app``."""
@@ -204,6 +233,9 @@ def register(
                 with as_current(last_event[w.subject]):
                     table[w.subject.encode()] = w.value
             last_event.clear()
+            sent = table.take_sent()
+            if sent:  # the states acknowledged before their records' offsets are released
+                await asyncio.gather(*sent)
             done, held[:] = held[:], []
             for event in done:
                 await stream.ack(event)

@@ -17,7 +17,7 @@ from faust.types import TableT
 
 from phenotyping.config import KafkaSettings, Settings, load_settings
 from phenotyping.kafkaio import STATE_TABLE, TopicNames, dead_letter_max_bytes
-from phenotyping.stream.agents import StreamStats, register
+from phenotyping.stream.agents import StateTable, StreamStats, register
 
 
 @dataclass
@@ -78,14 +78,17 @@ def build_app(settings: Settings) -> StreamApp:
     kafka = settings.kafka
     names = TopicNames.from_settings(kafka)
     app = faust.App(kafka.app_id, **app_options(kafka))
-    table = app.Table(
-        STATE_TABLE,
+    table = StateTable(
+        app,
+        name=STATE_TABLE,
+        beacon=app.tables.beacon,
         key_type=bytes,
         value_type=bytes,
         partitions=kafka.partitions,
         help="per-subject pipeline state: codec.pack_state(partition, offset, to_bytes())",
         extra_topic_configs={"max.message.bytes": str(kafka.topic_max_message_bytes)},
     )
+    app.tables.add(table)
     stats = StreamStats()
     register(app, settings, names, table, stats)
     return StreamApp(app, settings, names, table, stats)
