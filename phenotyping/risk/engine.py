@@ -22,9 +22,10 @@ Episodes
     the signals that opened it are back in the personal band (``policy``). While it is open
     and for ``washout_days`` after, the baseline is pinned as it was at the opening (a
     relapse is never absorbed into "usual"); the CUSUMs restart after it resolves and no
-    new episode opens for ``cooldown_days``. An episode still open after
-    ``max_episode_days`` is closed with a ``resolved`` update that says it did NOT return
-    to the usual range, so a lasting change (or an early false episode) cannot silence the
+    new episode opens for ``cooldown_days``. An episode still open ``max_episode_days``
+    after its ``opened`` alert (not after its back-dated start) is closed with a
+    ``resolved`` update that says it did NOT return to the usual range, so a lasting
+    change (or an early false episode) cannot silence the
     engine for good; a further change alerts again.
 Missing data
     A day without a value leaves every CUSUM unchanged. ``gap_notice_days`` days without any
@@ -105,7 +106,8 @@ class RiskState:
     last_date: int = _NEVER
     baseline_from: int = _NEVER
     frozen_until: int = _NEVER
-    episode_start: int = -1  # -1: no episode open
+    episode_start: int = -1  # -1: no episode open (dated back to the deviation's start)
+    episode_opened: int = -1  # date of the episode's ``opened`` alert (-1: none open)
     episode_level: int = 0
     episode_signals: int = 0  # bit mask of the signals that opened it
     days_in_band: int = 0
@@ -209,6 +211,7 @@ class RiskState:
         self.frozen_until = _NEVER
         self.sig = _new_sig(len(self._signals))
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
+        self.episode_opened = -1
 
     # ------------------------------------------------------------------ daily assessment
     def assess(
@@ -268,7 +271,7 @@ class RiskState:
             first = self._first_dates()
             self.hist = np.concatenate([self.hist[keep | np.isin(self.hist["date"], first)], new])
 
-        e, contributing = self._update_signals(d, z)
+        e, contributing, rising = self._update_signals(d, z)
         factor = p.contacted_fine_factor if self._fine(d) else 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -288,7 +291,9 @@ class RiskState:
             ctx_self_report_score=self.report_score if self.report_date >= 0 else None,
             ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
-        alerts += self._episode(subject, d, level, cols, values, med, scale, z, row, prior_used)
+        alerts += self._episode(
+            subject, d, level, rising, cols, values, med, scale, z, row, prior_used
+        )
         return cols, alerts, notices
 
     def _prior(self, spec: Monitored) -> float | None:
@@ -324,8 +329,11 @@ class RiskState:
         vals = h["value"][early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
-    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int]]:
+    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int], set[int]]:
+        """Advance every signal's CUSUM by day ``d``: (evidence, signals above the floor,
+        signals whose CUSUM rose today)."""
         p = self.params
+        rising: set[int] = set()
         feats = self._feats
         roots = np.array([math.sqrt(s.window_days) for s in feats])
         for j, sg in enumerate(self._signals):
@@ -339,12 +347,14 @@ class RiskState:
                 rec["run"] = d
             if after == 0:
                 rec["run"] = -1
+            if after > before:
+                rising.add(j)
             rec["c"] = after
             ew = float(rec["ewma"])
             rec["ewma"] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
         c = np.asarray(self.sig["c"], dtype=np.float64)
         contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
-        return evidence(c, p.floor, p.h, p.h_single), contributing
+        return evidence(c, p.floor, p.h, p.h_single), contributing, rising
 
     def _fine(self, d: int) -> bool:
         return self.feedback_reason == "contacted_fine" and (
@@ -357,6 +367,7 @@ class RiskState:
         subject: str,
         d: int,
         level: int,
+        rising: set[int],
         cols: dict[str, Any],
         values: NDArray[np.float64],
         med: NDArray[np.float64],
@@ -377,6 +388,7 @@ class RiskState:
                 self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
                 self._pin_baseline(d)
                 self.episode_level, self.days_in_band = level, 0
+                self.episode_opened = d
                 out.append(self._alert(subject, d, "opened", level, *args))
             return out
         if level > self.episode_level:
@@ -384,21 +396,27 @@ class RiskState:
             out.append(self._alert(subject, d, "escalated", level, *args))
         mine = [j for j in range(len(self._signals)) if self.episode_signals >> j & 1]
         back = in_band([float(self.sig["ewma"][j]) for j in mine], p.band_z)
-        if back is True and level < 2:
+        # A day counts towards resolution when the opening signals are back in the band
+        # and the evidence is either below elevated or no longer growing: after a high
+        # episode the CUSUMs need weeks to decay by k a day, and waiting for the level
+        # kept an episode whose values were back to usual open until the 28-day close.
+        growing = any(j in rising for j in mine)
+        if back is True and (level < 2 or not growing):
             self.days_in_band += 1
         elif back is False or level >= 2:
             self.days_in_band = 0
+        opened = self.episode_opened if self.episode_opened >= 0 else self.episode_start
         if self.days_in_band >= p.close_after_days:
             out.append(self._alert(subject, d, "resolved", level, *args))
             self._close(d)
-        elif d - self.episode_start >= p.max_episode_days:
+        elif d - opened >= p.max_episode_days:
             out.append(self._alert(subject, d, "resolved", level, *args, persisting=True))
             self._close(d)
         return out
 
     def _close(self, d: int) -> None:
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
-        self.episode_signals = 0
+        self.episode_signals, self.episode_opened = 0, -1
         self.last_closed = d
         self.frozen_until = d + self.params.washout_days
         self.sig = _new_sig(len(self._signals))
@@ -492,8 +510,9 @@ class RiskState:
         )
         if persisting:
             text = (
-                f"Closed after {p.max_episode_days} days still away from the usual range "
-                "(not resolved): the CUSUMs restart; a further change alerts again"
+                f"Closed {p.max_episode_days} days after this alert opened, still away from "
+                "the usual range (not resolved): the CUSUMs restart; a further change "
+                "alerts again"
             )
         episode = iso_date(self.episode_start)
         alert_id = hashlib.blake2b(
