@@ -35,9 +35,13 @@ Treatment
     ``treatment_session`` events update the days since the last session. A ``response``
     (marked by a clinician, or a PHQ-9 at or below ``(1 - response_phq9_drop)`` x the last
     pre-course PHQ-9) starts a new baseline from ``max(response, last session +
-    post_session_washout_days)``; with the population prior the first judgement comes
-    ``min_baseline_days`` days later (not 16). Alerts after it say "deterioration after
-    response".
+    post_session_washout_days)``. Where the person's own remission days are known -- a
+    ``remission_period`` event (a clinician marks the days from its date to ``until``), or
+    the band pinned before the relapse during which a treatment course started -- the days
+    since the response are completed to a full window from those days, so judging goes
+    on from the first day with the person's own band; otherwise the population prior
+    gives the first judgement ``min_baseline_days`` days later (not 16). Alerts after it
+    say "deterioration after response".
 Clinician feedback (``kind="feedback"``)
     ``holiday_travel``, ``illness`` and ``device_problem`` keep the days from the event to
     ``until`` (or 7 days) out of the baseline and are named on alerts in that period;
@@ -63,7 +67,7 @@ from phenotyping.features.envelope import pack, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
-from phenotyping.risk.change import Signal, build_signals, evidence, score
+from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
 from phenotyping.risk.monitor import DEVICE_HRV, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
 from phenotyping.risk.policy import LEVELS, in_band, level_of
@@ -102,6 +106,9 @@ class RiskState:
     version: str = ""
     hist: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
     frozen: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
+    # the person's known remission days (a clinician-marked remission period, or the band
+    # pinned before the relapse that started a treatment course): a baseline after a response
+    remission: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
     sig: NDArray[np.void] = field(default_factory=lambda: _new_sig(0))
     last_date: int = _NEVER
     baseline_from: int = _NEVER
@@ -161,6 +168,9 @@ class RiskState:
         notices: list[dict[str, Any]] = []
         if kind == "treatment_session":
             if not self.course_active:
+                pinned = self.episode_start >= 0 or date <= self.frozen_until
+                if self.frozen.size and pinned:  # the band from before this relapse
+                    self._keep_remission(self.frozen)
                 self.course_active, self.course_start = True, date
                 if self.report_instrument == "PHQ-9":
                     self.pre_course_phq9 = self.report_score
@@ -190,7 +200,26 @@ class RiskState:
             self._rebaseline(date)
         elif kind == "feedback" and reason is not None:
             self._feedback(date, reason, until)
+        elif kind == "remission_period" and until is not None:
+            h = self.hist
+            sel = (h["date"] >= date) & (h["date"] <= until)
+            part = np.zeros(int(sel.sum()), FROZEN_DTYPE)
+            part["feature"], part["date"], part["value"] = (
+                h["feature"][sel],
+                h["date"][sel],
+                h["value"][sel],
+            )
+            self._keep_remission(part)
         return notices
+
+    def _keep_remission(self, days: NDArray[np.void]) -> None:
+        """Remember ``days`` as the remission baseline: the latest ``baseline_days`` values
+        of each feature."""
+        keep = []
+        for i in np.unique(days["feature"]):
+            f = days[days["feature"] == i]
+            keep.append(f[np.argsort(f["date"], kind="stable")][-self.params.baseline_days :])
+        self.remission = np.concatenate(keep) if keep else np.zeros(0, FROZEN_DTYPE)
 
     def _feedback(self, date: int, reason: str, until: int | None) -> None:
         p = self.params
@@ -322,7 +351,17 @@ class RiskState:
         mine = (h["feature"] == i) & h["eligible"] & (h["date"] >= self.baseline_from)
         end = d - p.exclude_recent_days
         sel = mine & (h["date"] <= end) & (h["date"] > end - p.baseline_days)
-        if sel.sum() >= need:
+        n_own = int(sel.sum())
+        if self.response_date >= 0 and n_own < p.baseline_days and self.remission.size:
+            # after a response: the days since it, completed to a full window from the
+            # person's known remission days (not the population prior)
+            r = self.remission[self.remission["feature"] == i]
+            r = r[r["date"] < self.baseline_from][-(p.baseline_days - n_own) :]
+            if n_own + r.size >= need:
+                vals = np.concatenate([r["value"], h["value"][sel]]).astype(np.float64)
+                dates = np.concatenate([r["date"], h["date"][sel]]).astype(np.int64)
+                return vals, dates, False
+        if n_own >= need:
             return h["value"][sel].astype(np.float64), h["date"][sel].astype(np.int64), False
         early = mine & (h["date"] < d)
         dates = h["date"][early][: p.baseline_days]
@@ -340,9 +379,13 @@ class RiskState:
             u, _ = score(sg, z, roots)
             if not math.isfinite(u):
                 continue
+            act = float(self.sig["ewma"][0])  # activity, updated before the phase signals
+            if sg.name == "phase_late" and counter_evidence(act, p.phase_activity_gate):
+                u = min(u, 0.0)  # later AND clearly more active: not a depressive delay
             rec = self.sig[j]
             before = float(rec["c"])
-            after = max(0.0, before + u - p.k)
+            k = p.k_sleep_long if sg.name == "sleep_long" else p.k
+            after = max(0.0, before + u - k)
             if after > 0 and before == 0:
                 rec["run"] = d
             if after == 0:
@@ -581,18 +624,28 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        skip = ("params", "hist", "sig", "frozen")
+        skip = ("params", "hist", "sig", "frozen", "remission")
         header = {k: v for k, v in self.__dict__.items() if k not in skip}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
         header["params"] = asdict(self.params)
-        arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
+        arrays = {
+            "hist": self.hist,
+            "sig": self.sig,
+            "frozen": self.frozen,
+            "remission": self.remission,
+        }
         return pack(_MAGIC, _VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskState:
-        dtypes = {"hist": HIST_DTYPE, "sig": SIG_DTYPE, "frozen": FROZEN_DTYPE}
+        dtypes = {
+            "hist": HIST_DTYPE,
+            "sig": SIG_DTYPE,
+            "frozen": FROZEN_DTYPE,
+            "remission": FROZEN_DTYPE,
+        }
         header, arrays = unpack(data, _MAGIC, _VERSION, dtypes)
         raw = header.pop("params")
         raw["prior_scale"] = tuple((str(k), float(v)) for k, v in raw.get("prior_scale", ()))
@@ -601,7 +654,13 @@ class RiskState:
             if header.get(key) is None:
                 header[key] = float("nan")
         return cls(
-            params=params, hist=arrays["hist"], sig=arrays["sig"], frozen=arrays["frozen"], **header
+            params=params,
+            hist=arrays["hist"],
+            sig=arrays["sig"],
+            frozen=arrays["frozen"],
+            # absent from a state saved before remission baselines existed
+            remission=arrays.get("remission", np.zeros(0, FROZEN_DTYPE)),
+            **header,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -94,6 +95,8 @@ class RiskParams:
     floor: float = 2.0
     h: float = 10.0
     h_single: float = 12.0
+    k_sleep_long: float = 0.5
+    phase_activity_gate: float = math.inf
     warmup_factor: float = 1.5
     z_clip: float = 3.0
     ewma_lambda: float = 0.5

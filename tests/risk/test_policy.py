@@ -370,8 +370,9 @@ def test_a_state_saved_before_the_opened_date_was_kept_still_loads() -> None:
         state.assess("p-01", r)
     assert state.episode_opened == day_no(22)
     dtypes = {"hist": eng.HIST_DTYPE, "sig": eng.SIG_DTYPE, "frozen": eng.FROZEN_DTYPE}
+    dtypes["remission"] = eng.FROZEN_DTYPE
     header, arrays = unpack(state.to_bytes(), eng._MAGIC, eng._VERSION, dtypes)
-    del header["episode_opened"]
+    del header["episode_opened"], arrays["remission"]  # neither existed then
     old = RiskState.from_bytes(pack(eng._MAGIC, eng._VERSION, header, arrays))
     assert old.episode_opened == -1 and old.episode_start == day_no(21)
     closed = [a for r in rows[30:] for a in old.assess("p-01", r)[1] if a["kind"] == "resolved"]
