@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,7 +59,26 @@ class RiskParams:
         and autocorrelation) for <= 0.5 false episodes per 90 person-days; Siegmund's
         iid formula is not used because it does not hold for estimated baselines.
     h_single
-        *tuned*: one signal's CUSUM alone reaching it is ``elevated`` too.
+        *tuned* (11): one signal's CUSUM alone reaching it is ``elevated`` too. It must be
+        below ``floor + h`` (12) to mean anything: one signal alone reaches the sum rule at
+        ``C = floor + h``, so the previous 12 never fired on its own. Tuning half, 4 seeds:
+        11 lifted phase delay within 14 d from 56% to 66% at the same false-episode rate
+        (0.29 / 90 pd); 10 cost more (illness 64% -> 77%, false 0.34).
+    k_sleep_long
+        0.5 (the common ``k``): CUSUM reference of the ``sleep_long`` signal alone. A
+        lie-in of 90 min shows as only ~35 min more actigraphic total sleep (the Actiwatch
+        scores much of it as wake), about 0.6 robust SD; 0.3 caught hypersomnia in 38%
+        instead of 30% within 14 d but raised false episodes 0.29 -> 0.46 (upper bound
+        0.78) on the tuning half, and 0.2 to 0.65: left at 0.5 (see docs/evaluation.md).
+    phase_activity_gate
+        *tuned* (1.0): on a day when the activity signal's smoothed oriented score is at
+        or below ``-gate`` (activity clearly ABOVE the person's band), the late-phase
+        signal gets no evidence (its increment is capped at 0). Later days with more
+        activity are what a holiday or social event looks like, not the psychomotor
+        slowing of a depressive phase delay; a delay with usual or lower activity (the
+        relapse patterns) is untouched. ``inf`` switches it off. Tuning half, 4 seeds:
+        holiday alerted 23% -> 8%, phase delay within 14 d 62% -> 56% (66% with
+        ``h_single`` 11), false episodes unchanged.
     warmup_factor
         1.5: while any feature is judged against the short warm-up baseline, the evidence
         needed is multiplied by this (a median of 5 days is itself uncertain).
@@ -94,9 +112,9 @@ class RiskParams:
     k: float = 0.5
     floor: float = 2.0
     h: float = 10.0
-    h_single: float = 12.0
+    h_single: float = 11.0
     k_sleep_long: float = 0.5
-    phase_activity_gate: float = math.inf
+    phase_activity_gate: float = 1.0
     warmup_factor: float = 1.5
     z_clip: float = 3.0
     ewma_lambda: float = 0.5

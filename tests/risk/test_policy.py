@@ -377,3 +377,38 @@ def test_a_state_saved_before_the_opened_date_was_kept_still_loads() -> None:
     assert old.episode_opened == -1 and old.episode_start == day_no(21)
     closed = [a for r in rows[30:] for a in old.assess("p-01", r)[1] if a["kind"] == "resolved"]
     assert closed[0]["date"] == iso(49)
+
+
+def test_with_the_default_thresholds_one_signal_alerts_before_the_sum_rule_would() -> None:
+    # Default floor 2, h 10, h_single 11 (prior off, no warm-up factor). Total sleep 360 on
+    # days 21-24 (z = -3, u = 3: C = 2.5, 5, 7.5, 10), 400 on days 25 on (z = -1, u = 1:
+    # C = 10.5, 11.0, 11.5, 12.0). Day 26: C = 11 = h_single -> elevated by the single
+    # rule, while the sum rule alone gives (11 - 2) / 10 = 0.9. With h_single 12 (= floor
+    # + h, the old default) the single rule never fired first: opened on day 28.
+    params = RiskParams(prior_scale=(), warmup_factor=1.0)
+    assert params.h_single < params.floor + params.h
+    rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in range(21, 25)]
+    rows += [row(i, sleep_tst_min=400.0) for i in range(25, 32)]
+    cols, alerts = run(rows, params)
+    assert cols[26]["risk_evidence"] == pytest.approx(1.0, abs=1e-4)
+    assert opened_days(alerts) == [iso(26)]
+
+
+def test_a_later_phase_with_clearly_more_activity_is_no_evidence_of_a_delay() -> None:
+    # Prior off: usual activity 250 counts (log scale floored at 0.1), sleep midpoint 03:00
+    # (scale 20 min). Midpoint 58 min later (z = 2.9, u = 2.9): the late-phase CUSUM
+    # gives C = 2.4, 4.8 -> opened on day 22 (h_single 3). With activity 30% above usual
+    # on the same days (z = log(326 / 251) / 0.1 = 2.6, its oriented score -2.6 <= -1,
+    # the default gate) the late phase adds nothing: a holiday, not psychomotor slowing.
+    base = [row(i, sleep_midpoint_clock_min=180.0, activity_mean_worn=250.0) for i in range(21)]
+    late = [row(i, sleep_midpoint_clock_min=238.0, activity_mean_worn=250.0) for i in (21, 22)]
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, alerts = run(base + late, params)
+    assert opened_days(alerts) == [iso(22)] and alerts[0]["domains"] == ["circadian"]
+    active = [r | {"activity_mean_worn": 326.0} for r in late]
+    cols, alerts = run(base + active, params)
+    assert not alerts and cols[22]["risk_evidence"] == 0.0
+    # switched off (gate inf), the same days alert
+    off = RiskParams(**{**SMALL, "phase_activity_gate": math.inf})  # type: ignore[arg-type]
+    _, alerts = run(base + active, off)
+    assert opened_days(alerts) == [iso(22)]

@@ -42,9 +42,7 @@ def test_a_marked_remission_period_is_the_baseline_right_after_a_response() -> N
     assert cols[23]["base_sleep_tst_min"] == 420.0
 
 
-def test_the_band_pinned_before_the_relapse_that_started_a_course_is_used_after_response() -> (
-    None
-):
+def test_the_band_pinned_before_the_relapse_that_started_a_course_is_used_after_response() -> None:
     # Days 0-20 usual, days 21-34 a relapse (300 min: opened on day 22, baseline pinned at
     # 420). A treatment course starts on day 25 while the episode is open; the response
     # on day 35 restarts the baseline; usual sleep comes back on days 35-37, then a new
