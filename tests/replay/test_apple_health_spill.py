@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import math
 import random
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apple_export import generator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,16 +47,6 @@ _HK = "HKQuantityTypeIdentifier"
 STEPS, HEART_RATE = _HK + "StepCount", _HK + "HeartRate"
 RESTING_HR, SDNN = _HK + "RestingHeartRate", _HK + "HeartRateVariabilitySDNN"
 SLEEP = "HKCategoryTypeIdentifierSleepAnalysis"
-
-
-def _generator() -> Any:
-    path = HERE.parents[1] / "benchmarks" / "make_apple_export.py"
-    spec = importlib.util.spec_from_file_location("make_apple_export", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_apple_export"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _digest(path: Path) -> dict[str, Any]:
@@ -129,7 +118,7 @@ def test_generated_exports_match_golden(
 ) -> None:
     monkeypatch.setattr(apple_health, "CHUNK_DAYS", chunk)
     monkeypatch.setattr(apple_health, "GRID_CACHE_DAYS", 2 if chunk == 1 else 64)
-    gen = _generator()
+    gen = generator()
     for mb, seed in [(1.5, 1), (3, 2)]:
         path = tmp_path / f"s{seed}" / "apple_health_export"
         gen.write_export(path, int(mb * 1e6), seed=seed)
