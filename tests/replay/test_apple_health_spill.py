@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from apple_export import generator
@@ -405,89 +405,113 @@ def _step_minutes(s: int, e: int) -> range:
     return range(s // 60, max(-(-e // 60), s // 60 + 1))
 
 
+class Valid(NamedTuple):
+    """A record that breaks no rule: its type, source, UTC start and end (s), offset."""
+
+    kind: str
+    source: str
+    start: int
+    end: int
+    off: int
+    value: str
+
+
 def _check_properties(records: list[Rec], msgs: list[Any], report: ReadReport) -> None:
     assert report.rows == len(records)  # every record is of a type read
     assert report.messages == len(msgs)
     starts = [m.span()[0] for m in msgs]
     assert starts == sorted(starts)  # event-time order
+    valid = _check_rejections(records, report)
+    _check_activity(valid, [m for m in msgs if isinstance(m, ActivityBatch)], report)
+    _check_summaries(valid, [m for m in msgs if isinstance(m, DailySummary)], report)
+    _check_sleep(valid, [m for m in msgs if isinstance(m, SleepEpisode)], report)
 
-    # every record rejected is rejected once, under its rule
-    valid: list[tuple[str, str, int, int, int, str]] = []
+
+def _check_rejections(records: list[Rec], report: ReadReport) -> list[Valid]:
+    """Every record rejected is rejected once, under its rule; the others are returned."""
+    valid: list[Valid] = []
     rejected: Counter[str] = Counter()
     for kind, src, a, b, value in records:
         rule = _rule_broken(kind, a, b, value)
-        if rule is None:
-            (s, off), e = _instant(a) or (0, 0), (_instant(b) or (0, 0))[0]
-            valid.append((kind, src, s, e, off, value))
+        start, end = _instant(a), _instant(b) or _instant(a)
+        if rule is None and start is not None and end is not None:
+            valid.append(Valid(kind, src, start[0], end[0], start[1], value))
         else:
             rejected[f"apple_health {_SHORT[kind]}: {rule}"] += 1
     by_record = {k: v for k, v in report.unusable.items() if k.startswith("apple_health ")}
     by_record.pop("apple_health sleep: episode longer than 24 h", None)
     assert by_record == dict(rejected)
+    return valid
 
-    # wear: exactly the minutes with evidence (steps, heart rate, sleep) plus the gaps
-    # between them of at most 15 min (heart rate seen) or 120 min (steps only)
-    steps = [v for v in valid if v[0] == STEPS]
-    sleeps = [v for v in valid if v[0] == SLEEP and v[3] - v[2] >= 30]
+
+def _segments(valid: list[Valid]) -> list[Valid]:
+    """The sleep records that become segments (30 s or longer)."""
+    return [v for v in valid if v.kind == SLEEP and v.end - v.start >= 30]
+
+
+def _check_activity(valid: list[Valid], batches: list[ActivityBatch], report: ReadReport) -> None:
+    """Wear is exactly the minutes with evidence (steps, heart rate, sleep) plus the gaps
+    between them of at most 15 min (heart rate seen) or 120 min (steps only); no minute
+    twice; one local day a batch; steps of one source add up, across sources each minute
+    takes the larger."""
+    steps = [v for v in valid if v.kind == STEPS]
     evidence: set[int] = set()
-    for _, _, s, e, _, _ in steps:
-        evidence.update(_step_minutes(s, e))
-    for _, _, s, _, _, _ in (v for v in valid if v[0] == HEART_RATE):
-        evidence.add(s // 60)
-    for _, _, s, e, _, _ in sleeps:
-        evidence.update(range(s // 60, -(-e // 60)))
-    max_gap = 15 if any(v[0] == HEART_RATE for v in valid) else 120
+    for v in steps:
+        evidence.update(_step_minutes(v.start, v.end))
+    evidence.update(v.start // 60 for v in valid if v.kind == HEART_RATE)
+    for v in _segments(valid):
+        evidence.update(range(v.start // 60, -(-v.end // 60)))
+    max_gap = 15 if any(v.kind == HEART_RATE for v in valid) else 120
     bridged = set(evidence)
     ordered = sorted(evidence)
     for x, y in zip(ordered, ordered[1:], strict=False):
         if y - x - 1 <= max_gap:
             bridged.update(range(x, y))
-    activity = [m for m in msgs if isinstance(m, ActivityBatch)]
     worn: Counter[int] = Counter()
     total = 0
-    for m in activity:
+    for m in batches:
         assert m.steps is not None and m.epoch_s == 60 and m.counts is None
         first = int(m.start.timestamp()) // 60
-        worn.update(first + i for i, v in enumerate(m.steps) if v is not None)
-        total += sum(v or 0 for v in m.steps)
+        worn.update(first + i for i, n in enumerate(m.steps) if n is not None)
+        total += sum(n or 0 for n in m.steps)
         last_local = m.start + dt.timedelta(minutes=len(m.steps) - 1)
-        assert last_local.date() == m.start.date()  # one local day a batch
-    assert all(n == 1 for n in worn.values())  # no minute twice
-    batch_rejected = any(k.startswith("ActivityBatch") for k in report.unusable)
+        assert last_local.date() == m.start.date()
+    assert all(n == 1 for n in worn.values())
     if not steps:
-        assert not activity  # wear alone gives no activity
-    elif not batch_rejected:
-        assert set(worn) == bridged
-        # within a source records add up; across sources each minute takes the larger
-        per_source = Counter[str]()
-        for _, src, _, _, _, value in steps:
-            per_source[src] += round(float(value))
-        assert max(per_source.values()) <= total <= sum(per_source.values())
-        if len(per_source) == 1:
-            assert total == sum(per_source.values())
-        offsets = {v[4] for v in valid if v[0] in (STEPS, HEART_RATE, SLEEP)}
-        if len(offsets) == 1:
-            assert {m.tz_offset_min for m in activity} == offsets
+        assert not batches  # wear alone gives no activity
+        return
+    if any(k.startswith("ActivityBatch") for k in report.unusable):
+        return  # a batch lost to a message rule (e.g. > 1000 steps summed in a minute)
+    assert set(worn) == bridged
+    per_source = Counter[str]()
+    for v in steps:
+        per_source[v.source] += round(float(v.value))
+    assert max(per_source.values()) <= total <= sum(per_source.values())
+    if len(per_source) == 1:
+        assert total == sum(per_source.values())
+    offsets = {v.off for v in valid if v.kind in (STEPS, HEART_RATE, SLEEP)}
+    if len(offsets) == 1:
+        assert {m.tz_offset_min for m in batches} == offsets
 
-    # daily summaries: one per local date; the date's smallest offset; each field the mean
-    # of its readings at the largest offset; a value out of range loses that summary
+
+def _check_summaries(valid: list[Valid], summaries: list[DailySummary], report: ReadReport) -> None:
+    """One summary per local date, at the date's smallest offset; each field the mean of
+    its readings at the largest offset; a value out of range loses that date's summary."""
     readings: dict[dt.date, dict[str, dict[int, list[float]]]] = {}
-    for kind, _, s, _, off, value in valid:
-        if kind in (RESTING_HR, SDNN):
-            date = dt.datetime.fromtimestamp(s + off * 60, dt.UTC).date()
-            field = "resting_hr_bpm" if kind == RESTING_HR else "sdnn_ms"
-            readings.setdefault(date, {}).setdefault(field, {}).setdefault(off, []).append(
-                float(value)
-            )
+    for v in valid:
+        if v.kind in (RESTING_HR, SDNN):
+            date = dt.datetime.fromtimestamp(v.start + v.off * 60, dt.UTC).date()
+            field = "resting_hr_bpm" if v.kind == RESTING_HR else "sdnn_ms"
+            per_off = readings.setdefault(date, {}).setdefault(field, {})
+            per_off.setdefault(v.off, []).append(float(v.value))
     expected: dict[dt.date, tuple[int, dict[str, float]]] = {}
     for date, fields in readings.items():
-        off = min(o for per in fields.values() for o in per)
-        values = {f: per[max(per)] for f, per in fields.items()}
-        means = {f: round(sum(v) / len(v), 3) for f, v in values.items()}
+        off = min(o for per_off in fields.values() for o in per_off)
+        values = {f: per_off[max(per_off)] for f, per_off in fields.items()}
+        means = {f: round(sum(x) / len(x), 3) for f, x in values.items()}
         hr, sdnn = means.get("resting_hr_bpm"), means.get("sdnn_ms")
         if (hr is None or 20 < hr < 250) and (sdnn is None or 0 < sdnn <= 1000):
             expected[date] = (off, means)
-    summaries = [m for m in msgs if isinstance(m, DailySummary)]
     got = {
         m.date: (
             m.tz_offset_min,
@@ -496,38 +520,41 @@ def _check_properties(records: list[Rec], msgs: list[Any], report: ReadReport) -
         for m in summaries
     }
     assert len(got) == len(summaries) and got == expected
-    lost = sum(v for k, v in report.unusable.items() if k.startswith("DailySummary"))
+    lost = sum(n for k, n in report.unusable.items() if k.startswith("DailySummary"))
     assert lost == len(readings) - len(expected)
 
-    # sleep: segments less than 60 min apart are one episode, from its first minute to its
-    # last; an episode longer than 24 h is dropped and its segments counted
-    episodes: list[list[tuple[int, int, int]]] = []
+
+def _check_sleep(valid: list[Valid], nights: list[SleepEpisode], report: ReadReport) -> None:
+    """Segments at most 60 min apart are one episode, from its first minute to its last,
+    at the first segment's offset; an episode longer than 24 h is dropped and its
+    segments counted; the longest episode ending on a local date is the main sleep."""
+    episodes: list[list[Valid]] = []
     end = -math.inf
-    for _, _, s, e, off, _ in sorted(sleeps, key=lambda v: (v[2], v[3], v[4])):
-        if s > end + 3600:
+    for v in sorted(_segments(valid), key=lambda v: (v.start, v.end, v.off)):
+        if v.start > end + 3600:
             episodes.append([])
-        episodes[-1].append((s, e, off))
-        end = max(end, e)
-    want, too_long = set(), 0
+        episodes[-1].append(v)
+        end = max(end, v.end)
+    want: set[tuple[int, int, int]] = set()
+    too_long = 0
     for segs in episodes:
-        a, b = min(x[0] for x in segs) // 60, -(-max(x[1] for x in segs) // 60)
+        a, b = min(v.start for v in segs) // 60, -(-max(v.end for v in segs) // 60)
         if b - a > 1440:
             too_long += len(segs)
         else:
-            want.add((a, b, segs[0][2]))
-    nights = [m for m in msgs if isinstance(m, SleepEpisode)]
+            want.add((a, b, segs[0].off))
     have = {
         (int(m.start.timestamp()) // 60, int(m.end.timestamp()) // 60, m.tz_offset_min)
         for m in nights
     }
     assert len(have) == len(nights) and have == want
     assert report.unusable.get("apple_health sleep: episode longer than 24 h", 0) == too_long
-    mains: dict[dt.date, list[SleepEpisode]] = {}
+    by_date: dict[dt.date, list[SleepEpisode]] = {}
     for m in nights:
-        mains.setdefault(m.end.date(), []).append(m)
-    for same_day in mains.values():
+        by_date.setdefault(m.end.date(), []).append(m)
+    for same_day in by_date.values():
         (main,) = [m for m in same_day if m.is_main_sleep]
-        assert main.time_in_bed_min == max(m.time_in_bed_min for m in same_day)
+        assert main.time_in_bed_min == max(m.time_in_bed_min or 0.0 for m in same_day)
 
 
 @settings(
