@@ -28,7 +28,7 @@ What becomes what (one export = one subject: ``--subject``, else the folder name
     local date's SDNN readings.
 ``HKCategoryTypeIdentifierSleepAnalysis``
     segments (``InBed``, ``Asleep``/``AsleepUnspecified``, ``AsleepCore``, ``AsleepDeep``,
-    ``AsleepREM``, ``Awake``) merged into :class:`SleepEpisode` s (segments less than
+    ``AsleepREM``, ``Awake``) merged into :class:`SleepEpisode` s (segments at most
     :data:`EPISODE_GAP_MIN` apart are one episode) with 60-s stages, TST, WASO, latency and
     efficiency; the longest episode ending on a local date is the main sleep.
 
