@@ -224,6 +224,21 @@ JS = """\
     var old = document.getElementById(msg.id);
     if (old) { body.replaceChild(row, old); } else { body.appendChild(row); }
   });
+  stream.addEventListener("order", function (ev) {
+    var msg = JSON.parse(ev.data);
+    var body = document.getElementById("caseload");
+    if (!body) { return; }
+    var keep = {};
+    msg.ids.forEach(function (id) {
+      var row = document.getElementById(id);
+      if (row) { body.appendChild(row); keep[id] = true; }
+    });
+    Array.from(body.children).forEach(function (row) {
+      if (!keep[row.id]) { body.removeChild(row); }
+    });
+    var summary = document.getElementById("summary");
+    if (summary && msg.summary) { summary.innerHTML = msg.summary; }
+  });
   stream.addEventListener("reload", function () { window.location.reload(); });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;

@@ -730,7 +730,8 @@ def case_row_html(row: CaseRow) -> str:
         )
     cls = f"case {row.data_state}"
     return (
-        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}">'
+        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}" '
+        f'data-level="{e(row.level or "")}">'
         f'<td class="subj"><a href="/patients/{e(row.subject_id)}">{e(row.subject_id)}</a></td>'
         f"<td>{alert}</td>"
         f'<td class="data">{_data_cell(row)}</td>'
@@ -739,6 +740,18 @@ def case_row_html(row: CaseRow) -> str:
         f'<td class="num">{row.worn_28} of 28</td>'
         f"<td>{e(session)}</td>"
         f'<td class="report">{e(report)}</td></tr>'
+    )
+
+
+def caseload_summary(rows: Sequence[CaseRow]) -> str:
+    """The line above the caseload (HTML): how many patients, alerted, without data."""
+    as_of = rows[0].as_of if rows else None
+    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
+    n_alert = sum(r.level is not None for r in rows)
+    return (
+        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
+        f"{n_gap} without usable data"
+        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
     )
 
 
@@ -760,22 +773,16 @@ def caseload_page(
         heads.append(
             f'<th scope="col"{title}><a href="/patients?sort={key}{flip}">{e(label)}</a>{mark}</th>'
         )
-    as_of = rows[0].as_of if rows else None
-    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
-    n_alert = sum(r.level is not None for r in rows)
-    summary = (
-        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
-        f"{n_gap} without usable data"
-        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
-    )
+    summary = caseload_summary(rows)
+    query = f"sort={sort}" + ("&reverse=1" if reverse else "")
     return (
         head("My patients") + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
-        f'data-stream="/patients/stream" data-query="">'
+        f'data-stream="/patients/stream" data-query="{e(query)}">'
         + top("My patients", clinician, len(rows), csrf, "caseload")
         + f'<p class="summary" id="summary">{summary}</p>'
         '<p class="disclaimer">Sorted by what needs attention first (open alert level, '
         "then missing data, then fewest worn days) unless you pick a column. Rows update "
-        "live.</p>"
+        "and move to their place live.</p>"
         '<table class="caseload"><thead><tr>' + "".join(heads) + "</tr></thead>"
         f'<tbody id="caseload">{"".join(case_row_html(r) for r in rows)}</tbody></table>'
         "</main></body></html>"

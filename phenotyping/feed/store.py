@@ -12,7 +12,14 @@ restarted feed numbers afresh; the stream then tells the page to reload).
 Bounds: ``max_alerts`` alert messages (the oldest change is dropped first, with its
 acknowledgements), ``max_subjects`` subjects' features (least recently updated dropped
 first), ``history_days`` local days per subject (relative to the subject's latest row),
-``max_changes`` entries in the change log.
+``max_changes`` entries in the change log, ``max_session_ends`` signed-out sessions (beyond
+it the oldest are folded into a per-clinician cut-off, which can only end more sessions,
+never revive one).
+
+Sessions
+    Sign-in sessions are signed cookies that any feed process with the same secret honours;
+    what the store keeps is which of them were ended by signing out (``session_end``
+    records of the sessions topic), so signing out on one replica ends the session on all.
 
 Episodes
     The risk engine sends ``opened``, then possibly ``escalated``, then ``resolved`` for one
@@ -36,10 +43,10 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from phenotyping.events import Alert, Notice
-from phenotyping.feed.models import Ack
+from phenotyping.feed.models import Ack, SessionEnd
 from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 
-Kind = Literal["alert", "features", "ack", "notice"]
+Kind = Literal["alert", "features", "ack", "notice", "session"]
 Visible = Callable[[str], bool]
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}
 _N = len(MONITORED)
@@ -54,6 +61,7 @@ CONTEXT = (
     "ctx_self_report_instrument",
     "ctx_self_report_score",
     "ctx_self_report_date",
+    "tz_offset_min",
 )
 
 
@@ -182,7 +190,10 @@ def _context(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in CONTEXT:
         v = row.get(key)
-        if key == "ctx_self_report_score":
+        if key == "tz_offset_min":  # the patient's UTC offset (dates their feedback)
+            ok = isinstance(v, int) and not isinstance(v, bool) and -720 <= v <= 840
+            out[key] = v if ok else None
+        elif key == "ctx_self_report_score":
             f = _finite(v)
             out[key] = None if math.isnan(f) else f
         elif key.endswith(("_session", "_date")):
@@ -216,6 +227,7 @@ class FeedStore:
         max_subjects: int = 5_000,
         history_days: int = 90,
         max_changes: int = 100_000,
+        max_session_ends: int = 10_000,
     ) -> None:
         self.max_alerts = max_alerts
         self.max_subjects = max_subjects
@@ -230,6 +242,9 @@ class FeedStore:
         self._changes: deque[tuple[int, str]] = deque(maxlen=max_changes)
         self._gaps: OrderedDict[str, Notice] = OrderedDict()
         self._context: dict[str, dict[str, Any]] = {}
+        self.max_session_ends = max_session_ends
+        self._ended: OrderedDict[str, tuple[str, int]] = OrderedDict()  # nonce -> (who, exp)
+        self._ended_before: dict[str, int] = {}  # clinician -> sessions expiring <= are ended
 
     # ------------------------------------------------------------------ writing
     def _changed(self, subject: str) -> int:
@@ -253,6 +268,9 @@ class FeedStore:
                     subject = self._ingest_ack(item.value)
                 elif item.kind == "notice":
                     subject = self._ingest_notice(item.value)
+                elif item.kind == "session":
+                    self.end_session(SessionEnd.model_validate_json(item.value))
+                    subject = None
                 else:
                     subject = self._ingest_features(item.value)
             except Exception:  # any record the store cannot use is skipped and counted
@@ -407,6 +425,42 @@ class FeedStore:
         self._changed(subject)
         return True
 
+    def end_session(self, end: SessionEnd) -> bool:
+        """Record that a session was signed out; ``False`` when it already was."""
+        if self.session_ended(end.session, end.clinician_id, end.exp):
+            self.counts["duplicate_session_end"] += 1
+            return False
+        self._ended[end.session] = (end.clinician_id, end.exp)
+        self.counts["session_ends"] += 1
+        while len(self._ended) > self.max_session_ends:  # fold the oldest: fail-safe
+            _, (who, exp) = self._ended.popitem(last=False)
+            self._ended_before[who] = max(self._ended_before.get(who, -1), exp)
+            self.counts["session_ends_folded"] += 1
+        return True
+
+    def session_ended(self, nonce: str, clinician_id: str, exp: int) -> bool:
+        """Whether the session ``nonce`` (of ``clinician_id``, expiring at ``exp``) was
+        signed out, here or on another feed process.
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> store = FeedStore(max_session_ends=1)
+        >>> at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        >>> store.end_session(SessionEnd(session="a" * 16, clinician_id="dr-a", exp=100, at=at))
+        True
+        >>> store.session_ended("a" * 16, "dr-a", 100), store.session_ended("b" * 16, "dr-a", 90)
+        (True, False)
+        >>> _ = store.end_session(SessionEnd(session="c" * 16, clinician_id="dr-b", exp=200, at=at))
+        >>> store.session_ended("a" * 16, "dr-a", 100)   # folded: still ended
+        True
+        >>> store.session_ended("b" * 16, "dr-a", 90), store.session_ended("d" * 16, "dr-a", 101)
+        (True, False)
+        """
+        if nonce in self._ended:
+            return True
+        return exp <= self._ended_before.get(clinician_id, -1)
+
     # ------------------------------------------------------------------ reading
     def alert(self, alert_id: str) -> AlertEntry | None:
         return self._alerts.get(alert_id)
@@ -498,8 +552,8 @@ class FeedStore:
         return out
 
     def context(self, subject: str) -> dict[str, Any]:
-        """The clinical context of the subject's newest daily row (``ctx_*``; empty if
-        none)."""
+        """The clinical context of the subject's newest daily row (``ctx_*`` and the
+        patient's ``tz_offset_min``; empty if none)."""
         return dict(self._context.get(subject, {}))
 
     def wear(self, subject: str, end: dt.date, days: int) -> tuple[int, int]:

@@ -1,0 +1,180 @@
+"""End to end on a real Apache Kafka broker: a clinician acknowledges an alert in the feed
+with a reason, the reason travels to a ``phenotyping worker`` as
+``ClinicalEvent(kind="feedback")`` through ``pipeline.step``, and a LATER alert of that
+patient, read back by the same feed, shows the effect.
+
+The patient is the demo cohort's relapsing subject (UTC+1), whose messages are published to
+the device topic as a device would, in two parts: up to the evening the clinician
+acknowledges (the feed's clock is set to that evening, 22:30 at the patient's), and the rest.
+Without the feedback the later alerts do not name the reason (checked on the in-process
+replay of the same messages), so this test fails if the acknowledgement never reaches the
+engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from feed_helpers import roster_doc
+from stream_helpers import produce, read_topic, wait_for_group
+
+from phenotyping.config import load_settings
+from phenotyping.events import AnyMessage, ClinicalEvent, RecordingEnd, decode, encode
+from phenotyping.feed.auth import Roster, new_token
+from phenotyping.feed.kafka import KafkaBus
+from phenotyping.feed.settings import FeedSettings
+from phenotyping.feed.store import FeedStore
+from phenotyping.feed.web import FeedService, build_app
+from phenotyping.pipeline import Pipeline
+from phenotyping.simulate import DEMO_RELAPSING, demo_spec, simulate
+
+pytestmark = [pytest.mark.kafka]
+
+PATIENT = DEMO_RELAPSING
+ZONE = dt.timezone(dt.timedelta(hours=1))  # the demo cohort's fixed UTC offset
+#: the clinician acknowledges late in the patient's evening, once the alert of 29 Feb is
+#: out (its day closes 36 h after it ends)
+ACK_AT = dt.datetime(2024, 3, 3, 22, 30, tzinfo=ZONE)
+UNTIL = "2024-03-24"
+
+
+async def _until(cond: Any, what: str, timeout: float = 150.0, alive: Any = None) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if alive is not None:
+            alive()
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        await asyncio.sleep(0.2)
+
+
+def _replay(messages: list[AnyMessage]) -> list[dict[str, Any]]:
+    settings = load_settings()
+    pipe = Pipeline(settings.engine, settings.risk)
+    alerts: list[dict[str, Any]] = []
+    for msg in messages:
+        alerts += pipe.process(msg).alerts
+    return alerts + pipe.flush().alerts
+
+
+def _later(alerts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    after = ACK_AT.date().isoformat()
+    return [(a["alert_id"], a["explanation"]) for a in alerts if a["date"] > after]
+
+
+def test_an_acknowledgement_with_a_reason_changes_the_patients_later_alerts(
+    deployment: Any,
+) -> None:
+    messages = [m for m in simulate(demo_spec()) if m.subject_id == PATIENT]
+    cut = next(i for i, m in enumerate(messages) if m.span()[1] >= ACK_AT)
+    before = messages[:cut]
+    end = RecordingEnd(
+        event_id="end",
+        subject_id=PATIENT,
+        source="test",
+        tz_offset_min=60,
+        at=max(m.span()[1] for m in messages),
+    )
+    after = [*messages[cut:], end]
+    # what the one pipeline makes of these messages without and with the feedback the feed
+    # is expected to publish (event id aside): the reason must make a difference
+    reason = ClinicalEvent(
+        event_id="feedback:expected",
+        subject_id=PATIENT,
+        source="feed:dr-k",
+        tz_offset_min=60,
+        at=ACK_AT,
+        kind="feedback",
+        reason="holiday_travel",
+        until=dt.date.fromisoformat(UNTIL),
+    )
+    plain = _later(_replay(before + after))
+    expected = _later(_replay([*before, reason, *after]))
+    assert plain and expected != plain
+    assert not any("holiday" in text for _, text in plain)
+    assert any("(note: holiday or travel reported)" in text for _, text in expected)
+
+    d = deployment()
+    worker = d.worker()
+    wait_for_group(d.kafka, 1)
+    produce(d.kafka, d.names.device, [(PATIENT.encode(), encode(m)) for m in before])
+
+    token = new_token()
+    roster = Roster.parse(roster_doc({"dr-k": (token, [PATIENT])}))
+    settings = FeedSettings(session_secret="s" * 32)
+    headers = {"Authorization": f"Bearer {token}"}
+    acked_at = ACK_AT.astimezone(dt.UTC)  # 21:30 UTC: the feed's clock
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        store = FeedStore()
+        bus = KafkaBus(d.kafka, settings)
+        service = FeedService(store, bus, lambda: roster, settings, clock=lambda: acked_at)
+        async with TestClient(TestServer(build_app(service))) as client:
+
+            def first_alert() -> dict[str, Any] | None:
+                for ep in store.subject_episodes(PATIENT):
+                    if ep.current.alert.kind == "opened":
+                        return ep.current.alert.model_dump(mode="json")
+                return None
+
+            def shown() -> list[tuple[str, str]]:
+                entries = [e for ep in store.subject_episodes(PATIENT) for e in ep.entries]
+                entries.sort(key=lambda e: (e.alert.date, e.seq))
+                return _later([e.alert.model_dump(mode="json") for e in entries])
+
+            await _until(
+                lambda: first_alert() is not None,
+                "the first alert, from the worker",
+                alive=worker.check_alive,
+            )
+            await _until(
+                lambda: store.context(PATIENT).get("tz_offset_min") == 60,
+                "the patient's daily rows (with their UTC offset)",
+            )
+            first = first_alert()
+            assert first is not None
+            r = await client.post(
+                f"/api/alerts/{first['alert_id']}/ack",
+                headers=headers,
+                json={"reason": "holiday_travel", "until": UNTIL, "note": "in Spain"},
+            )
+            assert r.status == 200, await r.text()
+            # the rest of the recording arrives after the acknowledgement
+            await asyncio.to_thread(
+                produce,
+                d.kafka,
+                d.names.device,
+                [(PATIENT.encode(), encode(m)) for m in after],
+            )
+            await _until(
+                lambda: (
+                    {i for i, _ in shown()} >= {i for i, _ in expected}
+                    and set(shown()) >= set(expected)
+                ),
+                f"the later alerts as the feedback makes them ({expected})",
+                alive=worker.check_alive,
+            )
+            patient = await (await client.get(f"/api/patients/{PATIENT}", headers=headers)).json()
+            return first, patient
+
+    first, patient = asyncio.run(run())
+    assert first["date"] == "2024-02-29"
+
+    # the feedback on the device topic: reason and until, on the patient's local day
+    device = [decode(c.value) for c in read_topic(d.kafka, d.names.device) if c.value]
+    feedback = [m for m in device if isinstance(m, ClinicalEvent) and m.kind == "feedback"]
+    assert len(feedback) == 1
+    (fb,) = feedback
+    assert (fb.reason, fb.until, fb.tz_offset_min) == ("holiday_travel", reason.until, 60)
+    assert fb.at == ACK_AT
+    assert "Spain" not in fb.model_dump_json()  # the note stays in the ack record
+
+    # the patient's page: the acknowledgement with its reason, and the later alerts naming it
+    items = patient["alerts"]
+    acked = [i for i in items if i["alert"]["alert_id"] == first["alert_id"]]
+    assert [(a["reason"], a["until"]) for a in acked[0]["acks"]] == [("holiday_travel", UNTIL)]
+    assert _later([i["alert"] for i in items]) == expected
