@@ -472,11 +472,32 @@ def _ack_block(ep: Episode, names: Mapping[str, str], csrf: str) -> str:
     return '<footer class="ackbar">' + "".join(parts) + "</footer>"
 
 
+def closed_text(ep: Episode) -> str:
+    """What a closed episode's end means, in plain words (the engine's own sentence for a
+    resolution; for an episode closed still deviating, one without the engine's jargon)."""
+    r = ep.resolved
+    assert r is not None
+    if not ep.closed_unresolved:
+        return r.alert.explanation
+    days = (r.alert.date - ep.start).days
+    return (
+        f"Closed after {days} days although the data were still away from this patient's "
+        "usual range: not a recovery. The engine stops following an episode after that "
+        "long; a further change raises a new alert"
+    )
+
+
+def _step_name(ep: Episode, kind: str) -> str:
+    if kind == "resolved" and ep.closed_unresolved:
+        return "Closed, not resolved,"
+    return {"opened": "Opened", "escalated": "Escalated", "resolved": "Resolved"}[kind]
+
+
 def _history(ep: Episode) -> str:
     steps = []
     for entry in ep.entries:
         a = entry.alert
-        what = {"opened": "Opened", "escalated": "Escalated", "resolved": "Resolved"}[a.kind]
+        what = _step_name(ep, a.kind)
         lvl = "" if a.kind == "resolved" else f" ({LEVEL_NAMES[a.level].lower()})"
         steps.append(f"{what} {short_day(a.date)}{lvl}")
     return " &rarr; ".join(e(s) for s in steps)
@@ -505,11 +526,12 @@ def card(
     if ep.resolved is not None:
         r = ep.resolved.alert
         return (
-            f'<article class="card resolved" id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
+            f'<article class="card resolved{" unresolved" if ep.closed_unresolved else ""}" '
+            f'id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
             f"<header>{head}</header>"
             f'<p class="explanation">{e(a.explanation)}</p>'
-            f'<p class="meta">Episode {e(day(ep.start))} to {e(day(r.date))}. {e(r.explanation)}.'
-            "</p>"
+            f'<p class="meta">Episode {e(day(ep.start))} to {e(day(r.date))}. '
+            f"{e(closed_text(ep))}.</p>"
             f"{_ack_block(ep, names, csrf)}</article>"
         )
     charts = "".join(chart(s, episode_start=ep.start, alert_date=a.date) for s in series)
@@ -654,7 +676,7 @@ def page(
         '<p class="empty">No open alerts for your patients'
         + (" that match the filters" if f.active else "")
         + ". New alerts appear here without reloading.</p></section>"
-        '<section id="resolved"><h2>Resolved recently</h2>'
+        '<section id="resolved"><h2>Closed recently</h2>'
         f'<div class="cards">{"".join(resolved_cards)}</div>'
         '<p class="empty">None.</p></section>'
         "</main></body></html>"
@@ -715,6 +737,12 @@ def case_row_html(row: CaseRow) -> str:
             f'<span class="badge {e(row.level)}">{e(LEVEL_NAMES[row.level])}</span> '
             f"{e(short_day(row.alert_date)) if row.alert_date else ''}"
             f'<span class="win">{e(ack)}</span>'
+        )
+    elif row.closed_unresolved is not None:
+        alert = (
+            '<span class="unresolved">closed, not resolved</span>'
+            f'<span class="win">{e(short_day(row.closed_unresolved))}: still away from '
+            "usual</span>"
         )
     else:
         alert = '<span class="muted">none</span>'
@@ -781,7 +809,8 @@ def caseload_page(
         + top("My patients", clinician, len(rows), csrf, "caseload")
         + f'<p class="summary" id="summary">{summary}</p>'
         '<p class="disclaimer">Sorted by what needs attention first (open alert level, '
-        "then missing data, then fewest worn days) unless you pick a column. Rows update "
+        "then an episode closed while still away from usual, then missing data, then fewest "
+        "worn days) unless you pick a column. Rows update "
         "and move to their place live.</p>"
         '<table class="caseload"><thead><tr>' + "".join(heads) + "</tr></thead>"
         f'<tbody id="caseload">{"".join(case_row_html(r) for r in rows)}</tbody></table>'
@@ -865,9 +894,10 @@ def patient_page(
             form = ""
             if ep.resolved is None and entry is ep.current and not entry.acks:
                 form = ack_form(a, csrf)
+            text = closed_text(ep) if a.kind == "resolved" else a.explanation
             items.append(
-                f"<li>{lvl}<strong>{e(a.kind.capitalize())} {e(day(a.date))}</strong>: "
-                f"{e(a.explanation)}"
+                f"<li>{lvl}<strong>{e(_step_name(ep, a.kind).rstrip(','))} {e(day(a.date))}"
+                f"</strong>: {e(text)}"
                 + (f'<ul class="acks">{acks}</ul>' if acks else "")
                 + (f'<div class="ackbar">{form}</div>' if form else "")
                 + "</li>"

@@ -49,6 +49,8 @@ from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 Kind = Literal["alert", "features", "ack", "notice", "session"]
 Visible = Callable[[str], bool]
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}
+#: how the risk engine's ``resolved`` message of an episode closed still deviating begins
+CLOSED_UNRESOLVED = "Closed after "
 _N = len(MONITORED)
 _COLUMN = {spec.column: i for i, spec in enumerate(MONITORED)}
 #: after the watched features' [value, base, scale]: the day's wear state
@@ -102,6 +104,15 @@ class Episode:
     def resolved(self) -> AlertEntry | None:
         last = self.entries[-1]
         return last if last.alert.kind == "resolved" else None
+
+    @property
+    def closed_unresolved(self) -> bool:
+        """Closed by the engine's episode time limit while the data were still away from
+        the usual range (its ``resolved`` message says "Closed after ..."): not a recovery,
+        and shown as such (the alert schema has no field for it; the wording is checked
+        against the engine's real output in the feed's tests)."""
+        r = self.resolved
+        return r is not None and r.alert.explanation.startswith(CLOSED_UNRESOLVED)
 
     @property
     def current(self) -> AlertEntry:
