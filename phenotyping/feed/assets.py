@@ -243,6 +243,10 @@ JS = """\
     if (summary && msg.summary) { summary.innerHTML = msg.summary; }
   });
   stream.addEventListener("reload", function () { window.location.reload(); });
+  stream.addEventListener("signed_out", function () {
+    stream.close();
+    window.location.assign("/login");
+  });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (!form.classList || !form.classList.contains("ack")) { return; }

@@ -741,7 +741,7 @@ def case_row_html(row: CaseRow) -> str:
     elif row.closed_unresolved is not None:
         alert = (
             '<span class="unresolved">closed, not resolved</span>'
-            f'<span class="win">{e(short_day(row.closed_unresolved))}: still away from '
+            f'<span class="win">{e(short_day(row.closed_unresolved))}, while still away from '
             "usual</span>"
         )
     else:

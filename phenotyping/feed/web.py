@@ -775,6 +775,15 @@ def _event(name: str, data: Any, ident: int | None = None) -> bytes:
     return f"{head}event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
+def _still_allowed(request: web.Request, service: FeedService) -> bool:
+    """Whether a live stream's caller may still see it: a session not signed out (on any
+    feed process) and not expired, or a clinician still on the roster."""
+    p = _principal(request)
+    if p.via == "session":
+        return service.session(p.cookie, int(service.clock().timestamp())) is not None
+    return p.clinician.id in service.roster().clinicians
+
+
 async def _sse(
     request: web.Request, since: int, produce: Callable[[int], tuple[list[bytes], int]]
 ) -> web.StreamResponse:
@@ -793,6 +802,9 @@ async def _sse(
     with contextlib.suppress(ConnectionResetError):
         await response.write(b"retry: 3000\n\n")
         while not service.closing:
+            if not _still_allowed(request, service):  # signed out (anywhere) or off the roster
+                await response.write(_event("signed_out", {}))
+                break
             events, since = produce(since)
             for ev in events:
                 await response.write(ev)

@@ -54,7 +54,7 @@ async def two_feeds(
             FeedStore(),
             LinkedBus(group, [alert_record(A1)]),
             lambda: ROSTER,
-            FeedSettings(session_secret=secret, login_failures_per_source=3),
+            FeedSettings(session_secret=secret, login_failures_per_source=3, heartbeat_s=0.2),
             clock=lambda: NOW,
         )
         for secret in secrets
@@ -106,6 +106,9 @@ async def test_a_session_is_valid_on_every_feed_process_and_sign_out_ends_it_on_
         )
         assert r.status == 200
         other, _ = await sign_in(a)  # the same clinician on another device
+        a.session.cookie_jar.clear()
+        stream = await a.get("/api/stream", headers={"Cookie": f"{COOKIE}={cookie}"})
+        assert stream.status == 200
         # sign out on b: refused on b at once, on a as soon as a has read the record
         b.session.cookie_jar.clear()
         r = await b.post(
@@ -118,6 +121,9 @@ async def test_a_session_is_valid_on_every_feed_process_and_sign_out_ends_it_on_
         assert await status(b, cookie) == 401
         await until(lambda: _refused(a, cookie), "feed a refuses the signed-out session")
         assert await status(a, cookie, "/alerts") == 303  # the page: back to sign-in
+        # a live stream of the signed-out session on a ends too
+        body = await asyncio.wait_for(stream.content.read(), 10)
+        assert b"event: signed_out" in body
         # the clinician's other session is untouched, on both
         assert await status(a, other) == 200 and await status(b, other) == 200
         assert len(service_b.bus.session_ends) == 1  # type: ignore[attr-defined]
