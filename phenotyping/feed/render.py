@@ -28,7 +28,7 @@ from phenotyping.events import Alert
 from phenotyping.features.time import format_duration
 from phenotyping.feed.caseload import CaseRow
 from phenotyping.feed.models import REASONS, Ack
-from phenotyping.feed.store import Episode, Series
+from phenotyping.feed.store import EngineFeedback, Episode, Series
 from phenotyping.feed.triage import DOMAINS, Filters, recency_token, triage_token
 from phenotyping.risk.monitor import MONITORED, Monitored
 
@@ -857,6 +857,28 @@ def coverage_chart(dates: Sequence[dt.date], coverage: NDArray[np.float64]) -> s
     return "".join(parts)
 
 
+def _engine_feedback(notes: Sequence[EngineFeedback]) -> str:
+    """The engine's account of each feedback it applied (its ``feedback_applied``
+    notices), newest first."""
+    if not notes:
+        return ""
+    items = []
+    for n in reversed(notes):
+        span = ""
+        if n.applies_from is not None:
+            until = day(n.applies_until) if n.applies_until else "open-ended"
+            span = f" ({e(day(n.applies_from))} to {e(until)})"
+        items.append(
+            f"<li><strong>{e(day(n.date))}, {e(REASONS.get(n.reason, n.reason))}</strong>"
+            f"{span}: {e(n.effect or 'applied')}</li>"
+        )
+    return (
+        '<h2>What the risk engine did with the feedback</h2><ul class="timeline engine">'
+        + "".join(items)
+        + "</ul>"
+    )
+
+
 def patient_page(
     *,
     clinician: str,
@@ -868,10 +890,11 @@ def patient_page(
     csrf: str,
     seq: int,
     days: int,
+    feedback: Sequence[EngineFeedback] = (),
 ) -> str:
     """One patient: the caseload facts, the charts of the last ``days`` days (the alert's
-    contributing features, activity, sleep and wear), and every alert with its
-    acknowledgements."""
+    contributing features, activity, sleep and wear), every alert with its
+    acknowledgements, and what the risk engine did with the clinicians' feedback."""
     facts = (
         '<dl class="facts">'
         f"<div><dt>Data</dt><dd>{_data_cell(row)}</dd></div>"
@@ -918,5 +941,6 @@ def patient_page(
         + f'<div class="charts">{"".join(charts)}</div>'
         + "<h2>Alerts and acknowledgements</h2>"
         + history
+        + _engine_feedback(feedback)
         + "</main></body></html>"
     )

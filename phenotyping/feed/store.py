@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -135,6 +136,59 @@ class Episode:
         """Newest first means descending by this: (date of the latest message, its seq)."""
         last = self.entries[-1]
         return (last.alert.date.isoformat(), last.seq)
+
+
+@dataclass(frozen=True)
+class EngineFeedback:
+    """The risk engine's ``feedback_applied`` notice: what it did with a clinician's reason
+    (read from the raw record, so a feed older or newer than the engine's notice schema
+    still shows it)."""
+
+    subject_id: str
+    date: dt.date
+    reason: str
+    applies_from: dt.date | None
+    applies_until: dt.date | None
+    effect: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> EngineFeedback:
+        """From a notice record; raises ``ValueError`` naming the field."""
+        subject, reason, effect = raw.get("subject_id"), raw.get("reason"), raw.get("effect")
+        if not isinstance(subject, str) or not _SUBJECT.match(subject):
+            raise ValueError("subject_id")
+        if not isinstance(reason, str) or not _SUBJECT.match(reason):
+            raise ValueError("reason")
+        day = _date(raw.get("date"))
+        if day is None:
+            raise ValueError("date")
+        if effect is not None and not isinstance(effect, str):
+            raise ValueError("effect")
+        return cls(
+            subject,
+            day,
+            reason,
+            _date(raw.get("applies_from")),
+            _date(raw.get("applies_until")),
+            (effect or "")[:500],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(d: dt.date | None) -> str | None:
+            return d.isoformat() if d is not None else None
+
+        return {
+            "date": self.date.isoformat(),
+            "reason": self.reason,
+            "applies_from": iso(self.applies_from),
+            "applies_until": iso(self.applies_until),
+            "effect": self.effect,
+        }
+
+
+_SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: engine feedback notices kept per subject (the newest)
+MAX_FEEDBACK_NOTES = 50
 
 
 @dataclass(frozen=True)
@@ -252,6 +306,7 @@ class FeedStore:
         self._days: OrderedDict[str, dict[int, NDArray[np.float64]]] = OrderedDict()
         self._changes: deque[tuple[int, str]] = deque(maxlen=max_changes)
         self._gaps: OrderedDict[str, Notice] = OrderedDict()
+        self._feedback: OrderedDict[str, list[EngineFeedback]] = OrderedDict()
         self._context: dict[str, dict[str, Any]] = {}
         self.max_session_ends = max_session_ends
         self._ended: OrderedDict[str, tuple[str, int]] = OrderedDict()  # nonce -> (who, exp)
@@ -308,6 +363,10 @@ class FeedStore:
         return ack.subject_id if self.add_ack(ack) else None
 
     def _ingest_notice(self, value: bytes) -> str | None:
+        raw = orjson.loads(value)
+        if isinstance(raw, dict) and raw.get("kind") == "feedback_applied":
+            note = EngineFeedback.parse(raw)  # a bad one raises: skipped and counted
+            return note.subject_id if self.add_engine_feedback(note) else None
         notice = Notice.model_validate_json(value)  # a bad one raises: skipped and counted
         if notice.kind != "data_gap":
             self.counts[f"notice_{notice.kind}"] += 1
@@ -327,6 +386,26 @@ class FeedStore:
         self.counts["data_gap_notices"] += 1
         self._changed(notice.subject_id)
         return True
+
+    def add_engine_feedback(self, note: EngineFeedback) -> bool:
+        """Record what the engine did with a clinician's feedback (bounded per subject and
+        in subjects, like the data-gap notices)."""
+        notes = self._feedback.setdefault(note.subject_id, [])
+        if note in notes:
+            self.counts["duplicate_notice"] += 1
+            return False
+        notes.append(note)
+        del notes[:-MAX_FEEDBACK_NOTES]
+        self._feedback.move_to_end(note.subject_id)
+        while len(self._feedback) > self.max_subjects:
+            self._feedback.popitem(last=False)
+        self.counts["feedback_notices"] += 1
+        self._changed(note.subject_id)
+        return True
+
+    def engine_feedback(self, subject: str) -> list[EngineFeedback]:
+        """The engine's feedback notices of ``subject``, oldest first."""
+        return list(self._feedback.get(subject, ()))
 
     def gap(self, subject: str) -> Notice | None:
         """The subject's data-gap notice while it holds: no usable day (a day with any

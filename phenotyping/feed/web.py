@@ -698,6 +698,7 @@ async def patient_view(request: web.Request) -> web.StreamResponse:
         csrf=_csrf(request),
         seq=store.seq,
         days=days,
+        feedback=store.engine_feedback(subject),
     )
     return web.Response(text=html, content_type="text/html")
 
@@ -715,6 +716,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
         {
             "patient": case_row(store, subject, store.data_clock()).to_json(),
             "alerts": [_entry_json(service, x) for x in entries],
+            "engine_feedback": [n.to_json() for n in store.engine_feedback(subject)],
         },
         dumps=lambda d: orjson.dumps(d).decode(),
     )
