@@ -195,7 +195,10 @@ def test_two_feed_processes_on_kafka_share_sessions_and_sign_outs(deployment: An
                 allow_redirects=False,
             )
             assert r.status == 303 and await status(a, cookie) == 401
+            t0 = asyncio.get_running_loop().time()
             await until(lambda: _refused(b, cookie), "feed b reads the sign-out", timeout=60)
+            lag = asyncio.get_running_loop().time() - t0
+            print(f"the sign-out reached the other feed process within {lag:.2f} s")
             assert await status(b, kept) == 200
         # a feed process started later reads the sign-out from the topic
         async with TestClient(TestServer(build_app(third := service()))) as c:
