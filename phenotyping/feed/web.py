@@ -32,10 +32,10 @@ Sessions are signed cookies that every feed process sharing the session secret h
 (two replicas behind a load balancer need no sticky sessions); signing out publishes the
 session's end, which every replica reads into its store and refuses from then on (the
 replica signed out on at once, the others as soon as they read the record, within about a
-second). Without a configured secret the key is random per process and sessions are
-that process's only. Failed sign-ins (and
-unknown bearer tokens) are throttled per source address and overall; sessions opened per
-clinician are throttled too (429 with ``Retry-After``). No URL carries more
+second); a live stream of a signed-out session ends. Without a configured secret the key
+is random per process and sessions are that process's only. Failed sign-ins (and unknown
+bearer tokens) are throttled per source address and overall, and sessions opened per
+clinician too (429 with ``Retry-After``), counted per feed process. No URL carries more
 than a pseudonymous subject id or an alert id; tokens are accepted only in the
 ``Authorization`` header or the login form, never in a URL.
 """
