@@ -87,6 +87,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_PAGE = 500
+#: the latest "until" an acknowledgement may give, after the alert's date
+MAX_UNTIL = dt.timedelta(days=90)
 _TOO_MANY = "too many failed attempts"
 _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -932,6 +934,11 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
         raise _bad(str(exc)) from None
     if form.until is not None and form.until < entry.alert.episode_start:
         raise _bad("until: not before the change began (the alert's episode start)")
+    if form.until is not None and form.until > entry.alert.date + MAX_UNTIL:
+        raise _bad(
+            f"until: at most {MAX_UNTIL.days} days after the alert (a typing slip "
+            "would otherwise keep years out of the patient's usual range)"
+        )
     try:
         ack = await service.acknowledge(entry, p.clinician, via, form)
     except AckError as exc:
