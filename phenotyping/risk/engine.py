@@ -518,6 +518,10 @@ class RiskState:
                 seen.add(i)
                 if spec.circular:
                     mean = (usual + float(np.mean(stats.wrap_minutes(run_values - usual)))) % 1440
+                elif spec.log:  # judged on log(x + 1): the typical day (geometric mean),
+                    # else a few near-zero days (which drive the CUSUM) can leave the
+                    # arithmetic mean "above usual" in an activity-down alert
+                    mean = float(np.expm1(np.mean(np.log1p(np.maximum(run_values, 0.0)))))
                 else:
                     mean = float(np.mean(run_values))
                 delta = stats.deviation(mean, usual, circular=spec.circular)

@@ -412,3 +412,25 @@ def test_a_later_phase_with_clearly_more_activity_is_no_evidence_of_a_delay() ->
     off = RiskParams(**{**SMALL, "phase_activity_gate": math.inf})  # type: ignore[arg-type]
     _, alerts = run(base + active, off)
     assert opened_days(alerts) == [iso(22)]
+
+
+def test_an_activity_alert_describes_the_typical_day_the_engine_judged() -> None:
+    # Usual activity 250 counts (prior off: log scale floored at 0.1); the engine judges
+    # log(x + 1). Days 21, 22, 24, 25: 1 count (z -> -3, u = 3); day 23: 5000 counts (z -> +3,
+    # u = -3). With h = 100 and h_single 6: C = 2.5, 5.0, 1.5 (the run goes on), 4.0, 6.5
+    # -> opened on day 25, run since day 21. Those five days average 1000.8 counts
+    # arithmetically ("300% above usual" for an activity-DOWN alert); their typical day,
+    # the geometric mean exp(mean(log(x + 1))) - 1 = exp((4 log 2 + log 5001) / 5) - 1 =
+    # 8.56 counts, is 97% below usual -- what the engine reacted to.
+    base = [row(i, activity_mean_worn=250.0) for i in range(21)]
+    values = (1.0, 1.0, 5000.0, 1.0, 1.0)
+    bad = [row(i, activity_mean_worn=v) for i, v in zip(range(21, 26), values, strict=True)]
+    params = RiskParams(**{**SMALL, "h": 100.0, "h_single": 6.0})  # type: ignore[arg-type]
+    _, alerts = run(base + bad, params)
+    assert opened_days(alerts) == [iso(25)]
+    item = alerts[0]["contributing"][0]
+    assert item["feature"] == "activity_mean_worn" and item["days_in_deviation"] == 5
+    expected = math.exp((4 * math.log(2.0) + math.log(5001.0)) / 5) - 1
+    assert item["mean_since_onset"] == pytest.approx(expected, rel=1e-3)
+    assert item["direction"] == "down"
+    assert alerts[0]["explanation"] == "Daily activity 97% below usual for 5 days"
