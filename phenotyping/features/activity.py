@@ -178,7 +178,7 @@ def daily_activity(
         "activity_total": total,
         "activity_mean": mean,
         "activity_sd": sd,
-        "activity_prop_zeros": np.count_nonzero(x == 0) / n_obs if n_obs else nan,
+        "activity_prop_zeros": int(np.count_nonzero(x == 0)) / n_obs if n_obs else nan,
         "activity_mean_worn": float(np.add.reduce(x_worn)) / n_worn if n_worn else nan,
         "sedentary_min": int(np.count_nonzero(awake & (counts < sedentary_threshold))),
         "m10_mean": m10,
