@@ -34,7 +34,7 @@ Late data
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from phenotyping.features import activity as act
 from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
 HRV_BIN_MIN = 5
@@ -827,7 +827,7 @@ class SubjectDays:
             "summaries": self.summaries,
         }
         header = {
-            "params": asdict(self.params),
+            "params": params_dict(self.params),
             "base": self.base,
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,

@@ -52,13 +52,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
@@ -567,7 +567,7 @@ class RiskState:
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
-        header["params"] = asdict(self.params)
+        header["params"] = params_dict(self.params)  # asdict, cached (speed only)
         arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
         return pack(_MAGIC, _VERSION, header, arrays)
 
