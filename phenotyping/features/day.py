@@ -573,7 +573,6 @@ class SubjectDays:
     ) -> dict[str, Any]:
         p = self.params
         lo, hi = (int(i) for i in np.searchsorted(dates, [d, d + 1]))
-        off = local - self.base - np.arange(len(local), dtype=np.int64)
         counts = self.counts[lo:hi].astype(np.float64)
         steps = self.steps[lo:hi].astype(np.float64)
         # the whole retained past up to the end of d: zero runs crossing midnight count
@@ -591,7 +590,8 @@ class SubjectDays:
         n_hi = min(max(n_hi, lo), hi)
         # non-wear minutes are missing, not sleep (a watch on the table scores as sleep)
         night = np.where(worn_past[n_lo:n_hi], past[n_lo:n_hi], np.nan)
-        steps_off = np.diff(off[n_lo:n_hi])
+        # changes of the UTC offset: local minus grid position, differenced (night only)
+        steps_off = local[n_lo + 1 : n_hi] - local[n_lo : n_hi - 1] - 1
         jump = np.flatnonzero(steps_off)
         clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
         start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
@@ -729,7 +729,7 @@ class SubjectDays:
             out[f"sri{w}d"] = _sri_rows(sleep)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = np.isin(weekday(mids["date"]), (5, 6))
+            free = weekday(mids["date"]) >= 5  # Saturday, Sunday: np.isin(.., (5, 6))
             out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys})
