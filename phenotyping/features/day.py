@@ -20,7 +20,7 @@ State
     days that rolling features look back on. Heart beats are kept only as additive
     per-5-minute sums (:mod:`phenotyping.features.hrv`), keyed by the burst they came from
     so a re-uploaded burst replaces itself. ``to_bytes()`` packs all of it in a small
-    versioned, zlib-compressed envelope (no pickle).
+    versioned, zstd-compressed envelope (no pickle; zlib states still load).
 
 Duplicates and conflicts
     A minute reported twice keeps the larger value (``fmax``) -- commutative, so the
