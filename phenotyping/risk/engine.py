@@ -57,13 +57,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
@@ -348,24 +348,25 @@ class RiskState:
             f = self.frozen[self.frozen["feature"] == i]
             return f["value"].astype(np.float64), f["date"].astype(np.int64), False
         h = self.hist
-        mine = (h["feature"] == i) & h["eligible"] & (h["date"] >= self.baseline_from)
+        date, value = h["date"], h["value"]  # field views, taken once (speed only)
+        mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
-        sel = mine & (h["date"] <= end) & (h["date"] > end - p.baseline_days)
-        n_own = int(sel.sum())
+        sel = mine & (date <= end) & (date > end - p.baseline_days)
+        n_own = int(np.count_nonzero(sel))
         if self.response_date >= 0 and n_own < p.baseline_days and self.remission.size:
             # after a response: the days since it, completed to a full window from the
             # person's known remission days (not the population prior)
             r = self.remission[self.remission["feature"] == i]
             r = r[r["date"] < self.baseline_from][-(p.baseline_days - n_own) :]
             if n_own + r.size >= need:
-                vals = np.concatenate([r["value"], h["value"][sel]]).astype(np.float64)
-                dates = np.concatenate([r["date"], h["date"][sel]]).astype(np.int64)
+                vals = np.concatenate([r["value"], value[sel]]).astype(np.float64)
+                dates = np.concatenate([r["date"], date[sel]]).astype(np.int64)
                 return vals, dates, False
         if n_own >= need:
-            return h["value"][sel].astype(np.float64), h["date"][sel].astype(np.int64), False
-        early = mine & (h["date"] < d)
-        dates = h["date"][early][: p.baseline_days]
-        vals = h["value"][early][: p.baseline_days]
+            return value[sel].astype(np.float64), date[sel].astype(np.int64), False
+        early = mine & (date < d)
+        dates = date[early][: p.baseline_days]
+        vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
     def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int], set[int]]:
@@ -633,7 +634,7 @@ class RiskState:
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
-        header["params"] = asdict(self.params)
+        header["params"] = params_dict(self.params)  # asdict, cached (speed only)
         arrays = {
             "hist": self.hist,
             "sig": self.sig,
