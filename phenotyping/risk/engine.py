@@ -233,7 +233,7 @@ class RiskState:
                 self.excl_episode = self.episode_start if is_open else -1
                 self.feedback_until = max(end, date)
                 h["eligible"][(h["date"] >= start) & (h["date"] <= end)] = False
-                if start < date:  # what the CUSUMs gathered since came from explained days
+                if start < date or is_open:  # what the CUSUMs gathered is explained
                     self.sig = _new_sig(n_sig)
                 effect = fb.period_text(reason, start, end)
                 if is_open:
@@ -527,13 +527,14 @@ class RiskState:
         reanchored = explained and self.excl_mode == "reanchor"
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
         self.episode_signals = 0
-        if explained:
-            # no cooldown (the CUSUMs restart from 0 and the explained days add nothing);
-            # after a period the baseline stays pinned as it was before it
-            self.excl_episode = -1
-        else:
-            self.last_closed = d
         self.frozen_until = _NEVER if reanchored else d + p.washout_days
+        if explained:
+            # no cooldown, and the CUSUMs keep what they gathered since the explained days
+            # (they restarted at the acknowledgement and held through the period); after a
+            # period the baseline stays pinned as it was before it
+            self.excl_episode = -1
+            return
+        self.last_closed = d
         self.sig = _new_sig(len(self._signals))
 
     def _pin_baseline(self, d: int) -> None:
