@@ -30,7 +30,7 @@ Daily rows are judged as :func:`phenotyping.pipeline.step` judges them (``RiskSt
 in date order). Figures count from the onset day only (the days before it are the same in
 every variant): episodes opened per 90 assessable person-days, the share of runs alerted
 (identical with and without feedback by construction: feedback follows the first alert),
-the share with a further episode or an escalation after the acknowledged alert.
+the share with a further episode or an escalation after the first (acknowledged) alert.
 
 Examples
 --------
@@ -120,13 +120,14 @@ class FeedbackRun:
     assessable: int  # assessable days from the onset day
     episodes: int  # episodes opened from the onset day
     acknowledged: int | None  # day index of the acknowledged alert (None: none given)
-    repeat: bool  # another episode opened after the acknowledged one
+    repeat: bool  # another episode opened after the first one
     alerts: tuple[tuple[int, str], ...] = ()  # (day index, kind) of every alert from onset
 
     def escalated_after(self) -> bool:
-        """An ``escalated`` alert came after the acknowledgement."""
-        a = self.acknowledged
-        return a is not None and any(k == "escalated" and d > a for d, k in self.alerts)
+        """An ``escalated`` alert came after the first ``opened`` one (the acknowledged
+        one when feedback was given)."""
+        first = next((d for d, k in self.alerts if k == "opened"), None)
+        return first is not None and any(k == "escalated" and d > first for d, k in self.alerts)
 
     def new_alert(self, day: int) -> int | None:
         """Day index of the first opened or escalated alert on or after ``day`` and after
@@ -198,7 +199,7 @@ def run_feedback(
                 if reason is not None and (ack_by is None or i <= ack_by):
                     acked, pending = i, i + 1
             else:
-                repeat = repeat or acked is not None
+                repeat = True
     return FeedbackRun(assessable, episodes, acked, repeat, tuple(alerts))
 
 
@@ -293,8 +294,8 @@ def report(summary: dict[tuple[str, str], dict[str, Any]], subjects: int, seeds:
         "seeds (95% t-interval over seeds); pooled: exact Poisson 95%.",
         "",
         "| negative control | feedback on the first alert | false episodes / 90 pd | pooled "
-        "episodes / days (95%) | runs alerted, % | runs alerted again after the "
-        "acknowledged alert, % | runs escalated after it, % |",
+        "episodes / days (95%) | runs alerted, % | runs with a further episode after the "
+        "first (acknowledged) alert, % | runs escalated after it, % |",
         "|---|---|---|---|---|---|---|",
     ]
     relapse = []

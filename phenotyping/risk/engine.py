@@ -105,6 +105,7 @@ class RiskState:
     baseline_from: int = _NEVER
     frozen_until: int = _NEVER
     episode_start: int = -1  # -1: no episode open
+    episode_opened: int = -1  # day of its "opened" alert
     episode_level: int = 0
     episode_signals: int = 0  # bit mask of the signals that opened it
     days_in_band: int = 0
@@ -214,6 +215,7 @@ class RiskState:
             and date - self.last_episode_end <= p.washout_days
         )
         ep_start = self.episode_start if is_open else (self.last_episode_start if recent else -1)
+        opened = self.episode_opened if is_open else -1
         ep_sig = self.episode_signals if is_open else (self.last_episode_signals if recent else 0)
         start = min(ep_start, date) if ep_start >= 0 else date
         self.feedback_reason, self.feedback_from = reason, date
@@ -228,26 +230,37 @@ class RiskState:
                     f"({iso_date(start)}): recorded, nothing changed"
                 )
             else:
+                over = end < date  # the period is over: the days since are not explained
                 self.excl_mode, self.excl_reason = "exclude", reason
                 self.excl_from, self.excl_until = start, end
-                self.excl_episode = self.episode_start if is_open else -1
+                self.excl_episode = self.episode_start if is_open and not over else -1
                 self.feedback_until = max(end, date)
-                h["eligible"][(h["date"] >= start) & (h["date"] <= end)] = False
-                if start < date or is_open:  # what the CUSUMs gathered is explained
+                self._exclude_entries(start, end)
+                if not over and (start < date or is_open):  # what they gathered is explained
                     self.sig = _new_sig(n_sig)
                 effect = fb.period_text(reason, start, end)
-                if is_open:
+                if is_open and not over:
                     effect += (
                         f"; the alert of {iso_date(self.episode_start)} stays open and "
-                        f"resolves as explained on {iso_date(max(end, date - 1) + 1)}"
+                        f"resolves as explained on {iso_date(end + 1)}"
+                    )
+                elif is_open:
+                    effect += (
+                        "; the period is over, so the evidence since it and the open alert "
+                        "stand (the alert resolves when the values are back to usual)"
                     )
             applies_until = end
         elif reason == "device_problem":
+            # the new device's days: from the alert's day (the change began before it; the
+            # episode's back-dated start can reach into the old device's days)
+            start = opened if opened >= 0 else date
+            applies_from = start
             self.excl_mode, self.excl_reason = "reanchor", reason
             self.excl_from, self.excl_until = start, date - 1
             self.excl_episode = self.episode_start if is_open else -1
             self.baseline_from = start
             h["eligible"][h["date"] >= start] = True
+            self._exclude_entries(start, start - 1)  # windows reaching before the device
             self.frozen = np.zeros(0, FROZEN_DTYPE)
             self.frozen_until = _NEVER
             self.sig = _new_sig(n_sig)
@@ -336,6 +349,7 @@ class RiskState:
         scale = np.full(len(feats), np.nan)
         prior_used = False
         weekend = is_weekend(d)
+        wheld = self._window_held(d)
         for i, spec in enumerate(feats):
             prior = self._prior(spec)
             vals, dates, warm = self._baseline(i, d, prior is not None)
@@ -345,7 +359,7 @@ class RiskState:
             wk = (dates + 3) % 7 >= 5
             m, s = bl.estimate(spec, vals, wk, weekend, p, prior)
             med[i], scale[i] = m, s
-            if math.isfinite(values[i]) and math.isfinite(s) and s > 0:
+            if math.isfinite(values[i]) and math.isfinite(s) and s > 0 and not wheld[i]:
                 t = float(bl.transform(spec, values[i]))
                 dev = stats.deviation(t, m, circular=spec.circular)
                 z[i] = max(-p.z_clip, min(p.z_clip, dev / s))
@@ -360,7 +374,7 @@ class RiskState:
                 idx,
                 d,
                 values[idx],
-                eligible,
+                eligible & ~wheld[idx],
             )
             keep = self.hist["date"] > d - p.exclude_recent_days - p.baseline_days - 7
             first = self._first_dates()
@@ -448,6 +462,24 @@ class RiskState:
         contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
         return evidence(c, p.floor, p.h, p.h_single), contributing
 
+    def _exclude_entries(self, start: int, end: int) -> None:
+        """Keep the days ``start``..``end`` out of the baseline, and the values of features
+        computed over several days while their window reaches into them."""
+        h = self.hist
+        span = np.array([s.window_days for s in self._feats], dtype=np.int64)[h["feature"]]
+        h["eligible"][(h["date"] >= start) & (h["date"] <= end + span - 1)] = False
+
+    def _window_held(self, d: int) -> NDArray[np.bool_]:
+        """Per feature: its value of day ``d`` covers a day of an explained period (a
+        7-day feature stays explained for 6 days after it; after a device re-anchoring,
+        until its window holds only the new device's days)."""
+        w = np.array([s.window_days for s in self._feats], dtype=np.int64)
+        if self.excl_mode == "exclude":
+            return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
+        if self.excl_mode == "reanchor":
+            return (d >= self.excl_from) & (d - w + 1 < self.excl_from)
+        return np.zeros(w.size, dtype=bool)
+
     def _held(self, d: int) -> bool:
         """Day ``d`` lies in an explained period: left out of the baseline, no evidence."""
         return self.excl_mode == "exclude" and self.excl_from <= d <= self.excl_until
@@ -483,6 +515,7 @@ class RiskState:
                 active = [j for j in range(len(self._signals)) if self.sig["c"][j] > p.floor]
                 runs = [int(self.sig["run"][j]) for j in active if self.sig["run"][j] >= 0]
                 self.episode_start = max(min([*runs, d]), d - 14)
+                self.episode_opened = d
                 self.episode_signals = sum(1 << j for j in active)
                 self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
                 self._pin_baseline(d)
@@ -526,7 +559,7 @@ class RiskState:
             self.fine_episode = -1
         reanchored = explained and self.excl_mode == "reanchor"
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
-        self.episode_signals = 0
+        self.episode_signals, self.episode_opened = 0, -1
         self.frozen_until = _NEVER if reanchored else d + p.washout_days
         if explained:
             # no cooldown, and the CUSUMs keep what they gathered since the explained days

@@ -110,7 +110,8 @@ def test_new_alert_and_escalation_count_only_after_the_acknowledgement() -> None
     assert run.new_alert(48) == 53  # a resolution is not an alert
     assert run.escalated_after()
     plain = fb.FeedbackRun(60, 1, None, False, ((44, "opened"), (47, "escalated")))
-    assert plain.new_alert(42) == 44 and not plain.escalated_after()
+    assert plain.new_alert(42) == 44 and plain.escalated_after()  # after the first alert
+    assert not fb.FeedbackRun(60, 1, None, False, ((44, "opened"),)).escalated_after()
 
 
 # a holiday-like change (long nights, 540) on days 40-46, then from day 47 (the first day

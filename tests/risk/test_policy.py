@@ -366,8 +366,9 @@ def test_a_device_problem_without_an_end_date_re_anchors_the_baseline() -> None:
     # A new device reads 480 from day 21 on (z = 3: C + 2.5 a day): the episode opens on
     # day 22 (start day 21). Without feedback it stays open to its 28-day limit, closes
     # "not resolved" and opens again after cooldown and washout. "Device problem" with
-    # no end date on day 23: the baseline restarts from day 21 (the new device's days),
-    # the episode resolves as explained on day 23, and 480 is the usual from then on
+    # no end date on day 23: the baseline restarts from day 22, the alert's day (surely the
+    # new device's: the change caused the alert; the back-dated start can reach before
+    # it), the episode resolves as explained on day 23, and 480 is the usual from then on
     # (without a prior a feature needs 10 own days before it is judged again).
     rows = usual_rows(21) + [row(i, sleep_tst_min=480.0) for i in range(21, 90)]
     params = RiskParams(**SMALL)  # type: ignore[arg-type]
@@ -376,7 +377,7 @@ def test_a_device_problem_without_an_end_date_re_anchors_the_baseline() -> None:
     event = {23: {"kind": "feedback", "reason": "device_problem"}}
     cols, alerts = run(rows, params, event)
     assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(23))]
-    assert "rebuilt from the days since " + iso(21) in alerts[1]["explanation"]
+    assert "rebuilt from the days since " + iso(22) in alerts[1]["explanation"]
     assert cols[40]["base_sleep_tst_min"] == 480.0 and cols[40]["z_sleep_tst_min"] == 0.0
 
 
@@ -460,6 +461,53 @@ def test_every_reason_answers_with_a_notice_of_what_it_changed(
     (n,) = notices
     assert n["kind"] == "feedback_applied" and n["reason"] == reason and says in n["effect"]
     Notice.model_validate({"subject_id": "p-01", **n})  # what the notices topic accepts
+
+
+def test_a_period_already_over_at_the_acknowledgement_leaves_the_evidence_since() -> None:
+    # Long nights on days 21-27, then short ones (a relapse) from day 28; "holiday until
+    # day 27" given only on day 30: the period's days leave the baseline, but the
+    # evidence gathered since day 28 and the open episode stand (the engine cannot tell
+    # how much of the CUSUM came from the period): nothing is resolved as explained.
+    rows = long_nights_then(300.0)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    plain_cols, plain = run(rows, params)
+    state = RiskState(params=params)
+    cols, alerts = [], []
+    for i, r in enumerate(rows):
+        if i == 30:
+            (notice,) = state.clinical(day_no(30), "feedback", reason="holiday_travel",
+                                       until=day_no(27))  # fmt: skip
+        c, a, _ = state.assess("p-01", r)
+        cols.append(c)
+        alerts += a
+    assert "the period is over" in notice["effect"]
+    assert kinds(alerts) == kinds(plain)
+    assert [c["risk_level"] for c in cols[30:]] == [c["risk_level"] for c in plain_cols[30:]]
+    assert "holiday or travel reported" in notice["effect"]
+
+
+def test_a_feature_over_7_days_stays_out_of_the_baseline_while_its_window_covers_the_period() -> (
+    None
+):
+    # Holiday on days 10-12 (told on day 10, no episode). Nightly total sleep is back in
+    # the baseline from day 13; the 7-day sleep regularity of days 13-18 still covers a
+    # holiday day, so it stays out until day 19.
+    rows = [row(i, sleep_tst_min=420.0, sri7d=80.0) for i in range(25)]
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
+    state = RiskState(params=quiet)
+    for i, r in enumerate(rows):
+        if i == 10:
+            state.clinical(day_no(10), "feedback", reason="holiday_travel", until=day_no(12))
+        state.assess("p-01", r)
+    names = [f.column for f in state._feats]
+    h = state.hist
+
+    def out(column: str) -> list[int]:
+        sel = (h["feature"] == names.index(column)) & ~h["eligible"]
+        return sorted(int(d) - day_no(0) for d in h["date"][sel])
+
+    assert out("sleep_tst_min") == [10, 11, 12]
+    assert out("sri7d") == list(range(10, 19))
 
 
 def test_deteriorating_ends_an_explanation_and_the_episode_resolves_as_any_other() -> None:
