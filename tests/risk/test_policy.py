@@ -510,6 +510,27 @@ def test_a_feature_over_7_days_stays_out_of_the_baseline_while_its_window_covers
     assert out("sri7d") == list(range(10, 19))
 
 
+@pytest.mark.parametrize("reason", ["holiday_travel", "contacted_fine"])
+def test_a_state_saved_before_feedback_covered_periods_keeps_its_feedback(reason: str) -> None:
+    # a state written by the previous engine knows only feedback_reason/from/until: after
+    # loading, a holiday still holds its days and "fine" still damps (every signal)
+    from phenotyping.features.envelope import pack, unpack
+    from phenotyping.risk import engine
+
+    state = RiskState(params=RiskParams(**SMALL))  # type: ignore[arg-type]
+    state.feedback_reason, state.feedback_from, state.feedback_until = reason, 100, 106
+    dtypes = {"hist": engine.HIST_DTYPE, "sig": engine.SIG_DTYPE, "frozen": engine.FROZEN_DTYPE}
+    header, arrays = unpack(state.to_bytes(), engine._MAGIC, engine._VERSION, dtypes)
+    new = [k for k in header if k.startswith(("excl_", "fine_", "last_episode", "episode_op"))]
+    old = {k: v for k, v in header.items() if k not in new and k != "arrays"}
+    loaded = RiskState.from_bytes(pack(engine._MAGIC, engine._VERSION, old, arrays))
+    if reason == "holiday_travel":
+        assert loaded._held(103) and not loaded._held(107)
+    else:
+        assert (loaded.fine_from, loaded.fine_until) == (100, 106)
+        assert loaded.fine_signals == 2 ** len(loaded._signals) - 1
+
+
 def test_deteriorating_ends_an_explanation_and_the_episode_resolves_as_any_other() -> None:
     # Holiday until day 27 on day 23, then "contacted - deteriorating" on day 25: from day
     # 25 the long nights count again (C 2.5, 5, 7.5 on days 25-27: watch, elevated, high), and
