@@ -22,9 +22,9 @@ Relapse after an explained period
     ``holiday_relapse`` is the one-week holiday followed, from its first day home (day
     ``ONSET + 7``), by the combined relapse step (activity -30% and +90 min) that lasts
     to the end; ``late_step`` is the same step from the same day without the holiday (the
-    reference). Its figure is whether a NEW alert (opened or escalated) comes within 7 and
-    14 days of the relapse's first day, after the acknowledgement if there was one: an
-    explained holiday must not hide a relapse that follows it.
+    reference). Its figures: an alert (opened or escalated) dated within 7 and 14 days of
+    the relapse's first day, and whether the feedback resolved an episode as explained
+    after that day: an explained holiday must not hide a relapse that follows it.
 
 Daily rows are judged as :func:`phenotyping.pipeline.step` judges them (``RiskState.assess``
 in date order). Figures count from the onset day only (the days before it are the same in
@@ -129,12 +129,18 @@ class FeedbackRun:
         first = next((d for d, k in self.alerts if k == "opened"), None)
         return first is not None and any(k == "escalated" and d > first for d, k in self.alerts)
 
-    def new_alert(self, day: int) -> int | None:
-        """Day index of the first opened or escalated alert on or after ``day`` and after
-        the acknowledged alert (None: none)."""
-        after = day if self.acknowledged is None else max(day, self.acknowledged + 1)
-        hits = [d for d, k in self.alerts if k != "resolved" and d >= after]
+    def new_alert(self, day: int, after_ack: bool = False) -> int | None:
+        """Day index of the first opened or escalated alert on or after ``day`` (with
+        ``after_ack``: also after the acknowledged alert); None: none."""
+        after = day
+        if after_ack and self.acknowledged is not None:
+            after = max(day, self.acknowledged + 1)
+        hits = [d for d, k in self.alerts if k in ("opened", "escalated") and d >= after]
         return min(hits) if hits else None
+
+    def explained_after(self, day: int) -> bool:
+        """An episode was resolved as explained by the feedback after day ``day``."""
+        return any(k == "explained" and d > day for d, k in self.alerts)
 
 
 def feedback_event(
@@ -190,7 +196,8 @@ def run_feedback(
         if cols and not cols["risk_warming_up"]:
             assessable += 1
         for a in out:
-            alerts.append((i, str(a["kind"])))
+            explained = str(a["explanation"]).startswith("Resolved as explained")
+            alerts.append((i, "explained" if explained else str(a["kind"])))
             if a["kind"] != "opened":
                 continue
             episodes += 1
@@ -260,7 +267,7 @@ def summarise(records: Sequence[Record]) -> dict[tuple[str, str], dict[str, Any]
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for name in dict.fromkeys(r.scenario for r in records):
         for v in variants(name):
-            rate, alerted, repeat, escalated = [], [], [], []
+            rate, alerted, repeat, escalated, hidden = [], [], [], [], []
             within: dict[int, list[float]] = {7: [], 14: []}
             k = days = 0
             for s in seeds:
@@ -274,6 +281,7 @@ def summarise(records: Sequence[Record]) -> dict[tuple[str, str], dict[str, Any]
                 for h in within:
                     hit = [(x.new_alert(RELAPSE) or 10**9) < RELAPSE + h for x in runs]
                     within[h].append(float(np.mean(hit)))
+                hidden.append(float(np.mean([x.explained_after(RELAPSE) for x in runs])))
             out[(name, v)] = {
                 "per_90": Figure.of(rate),
                 "alerted": Figure.of(alerted),
@@ -282,6 +290,7 @@ def summarise(records: Sequence[Record]) -> dict[tuple[str, str], dict[str, Any]
                 "pooled": (k, days, *mt.poisson_ci(k, days)),
                 "within_7": Figure.of(within[7]),
                 "within_14": Figure.of(within[14]),
+                "explained_after": Figure.of(hidden),
             }
     return out
 
@@ -305,7 +314,7 @@ def report(summary: dict[tuple[str, str], dict[str, Any]], subjects: int, seeds:
         if name in RELAPSES:
             relapse.append(
                 f"| {CATALOGUE[name].label} | {what} | {f['within_7'].text(pct=True)} | "
-                f"{f['within_14'].text(pct=True)} |"
+                f"{f['within_14'].text(pct=True)} | {f['explained_after'].text(pct=True)} |"
             )
             continue
         lines.append(
@@ -317,11 +326,13 @@ def report(summary: dict[tuple[str, str], dict[str, Any]], subjects: int, seeds:
         lines += [
             "",
             f"A relapse after the holiday (from day {RELAPSE + 1}, the first day home): runs "
-            "with a new alert (opened or escalated, after the acknowledgement if one was "
-            "given) within 7 and 14 days of the relapse's first day.",
+            "with an alert (opened or escalated) dated within 7 and 14 days from the relapse's "
+            "first day, and runs in which an episode was resolved as explained by the "
+            "feedback after that day (the relapse explained away).",
             "",
-            "| scenario | feedback on the first alert | new alert within 7 d, % | within 14 d, % |",
-            "|---|---|---|---|",
+            "| scenario | feedback on the first alert | alerted within 7 d, % | within 14 d, % | "
+            "explained away, % |",
+            "|---|---|---|---|---|",
             *relapse,
         ]
     return "\n".join(lines) + "\n"

@@ -106,7 +106,7 @@ def test_a_holiday_is_not_named_for_an_alert_more_than_a_week_after_it() -> None
 def test_new_alert_and_escalation_count_only_after_the_acknowledgement() -> None:
     run = fb.FeedbackRun(60, 2, 44, True, ((44, "opened"), (47, "escalated"), (50, "resolved"),
                                            (53, "opened")))  # fmt: skip
-    assert run.new_alert(42) == 47  # after the acknowledged alert of day 44
+    assert run.new_alert(42) == 44 and run.new_alert(42, after_ack=True) == 47
     assert run.new_alert(48) == 53  # a resolution is not an alert
     assert run.escalated_after()
     plain = fb.FeedbackRun(60, 1, None, False, ((44, "opened"), (47, "escalated")))
@@ -136,8 +136,8 @@ def test_a_relapse_after_an_explained_holiday_still_alerts() -> None:
     assert run.acknowledged == first
     # the holiday's episode resolves as explained on the first day home, and the relapse
     # opens a new episode within a week of its first day
-    assert (47, "resolved") in run.alerts
-    new = run.new_alert(47)
+    assert (47, "explained") in run.alerts and not run.explained_after(47)
+    new = run.new_alert(47, after_ack=True)
     assert new is not None and 47 <= new < 54
     assert dict(run.alerts)[new] == "opened"
 
