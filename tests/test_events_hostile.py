@@ -106,9 +106,8 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
 hostile_strings = st.sampled_from(
@@ -152,7 +151,9 @@ def test_any_json_value_decodes_or_raises_input_error(value: Any) -> None:
     st.sampled_from(sorted(VALID)),
     st.lists(
         st.tuples(
-            st.sampled_from(sorted({k for v in VALID.values() for k in v} | {"version", "bogus"})),
+            st.sampled_from(
+                sorted({k for v in VALID.values() for k in v} | {"version", "bogus"})
+            ),
             st.one_of(json_values, hostile_strings),
         ),
         min_size=1,

@@ -73,7 +73,9 @@ SUMMARY_COLUMNS = {
     "dev_moderately_active_min": "moderately_active_min",
     "dev_very_active_min": "very_active_min",
 }
-SUMMARY_DTYPE = np.dtype([("date", "<i8"), ("off", "<i2"), *((c, "<f8") for c in SUMMARY_COLUMNS)])
+SUMMARY_DTYPE = np.dtype(
+    [("date", "<i8"), ("off", "<i2"), *((c, "<f8") for c in SUMMARY_COLUMNS)]
+)
 DEVICE_KEYS = (
     "device_sleep_onset_clock_min",
     "device_sleep_offset_clock_min",
@@ -947,3 +949,4 @@ def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
     first = int(np.flatnonzero(known)[0])
     idx[idx < 0] = first
     return off[idx].astype(np.int64)
+

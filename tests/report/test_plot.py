@@ -346,14 +346,8 @@ def test_write_plots_only_for_subjects_with_an_alert(tmp_path: Path) -> None:
 
 def test_no_baseline_no_baseline_legend_and_plain_names_first() -> None:
     rows = [
-        {
-            "subject_id": "w",
-            "date": day(k).isoformat(),
-            "valid": True,
-            "coverage": 0.9,
-            "activity_mean_worn": 100.0 + k,
-            "circ7d_IS": 0.5,
-        }
+        {"subject_id": "w", "date": day(k).isoformat(), "valid": True, "coverage": 0.9,
+         "activity_mean_worn": 100.0 + k, "circ7d_IS": 0.5}
         for k in range(10)
     ]  # fmt: skip  (warm-up: no base_*/scale_* columns anywhere)
     fig = subject_figure(rows, [], [], "w", panels="all")

@@ -109,34 +109,14 @@ def _hostile(msgs: list[AnyMessage], n: int) -> list[Bad]:
     seen_subject = msgs[0].subject_id
     base = {"subject_id": seen_subject, "source": "t", "tz_offset_min": 60}
     by_type: dict[str, dict[str, Any]] = {
-        "activity": {
-            **base,
-            "type": "activity",
-            "start": "2024-01-02T00:00:00+01:00",
-            "epoch_s": 60,
-            "counts": [1.0, 2.0],
-        },
-        "heartbeat": {
-            **base,
-            "type": "heartbeat",
-            "first_beat": "2024-01-02T01:00:00Z",
-            "rr_ms": [800.0, 810.0],
-        },
-        "sleep": {
-            **base,
-            "type": "sleep",
-            "start": "2024-01-02T23:00:00Z",
-            "end": "2024-01-03T07:00:00Z",
-            "is_main_sleep": True,
-        },
-        "clinical": {
-            **base,
-            "type": "clinical",
-            "at": "2024-01-02T10:00:00Z",
-            "kind": "self_report",
-            "instrument": "PHQ-9",
-            "score": 9,
-        },
+        "activity": {**base, "type": "activity", "start": "2024-01-02T00:00:00+01:00",
+                     "epoch_s": 60, "counts": [1.0, 2.0]},
+        "heartbeat": {**base, "type": "heartbeat", "first_beat": "2024-01-02T01:00:00Z",
+                      "rr_ms": [800.0, 810.0]},
+        "sleep": {**base, "type": "sleep", "start": "2024-01-02T23:00:00Z",
+                  "end": "2024-01-03T07:00:00Z", "is_main_sleep": True},
+        "clinical": {**base, "type": "clinical", "at": "2024-01-02T10:00:00Z",
+                     "kind": "self_report", "instrument": "PHQ-9", "score": 9},
         "recording_end": {**base, "type": "recording_end", "at": "2024-01-03T00:00:00Z"},
     }
     templates: list[Callable[[int], Bad]] = []
@@ -362,11 +342,9 @@ def test_hostile_producer_and_a_poison_of_every_type(
         dead.setdefault((rec["source"]["partition"], rec["source"]["offset"]), set()).add(
             rec["reason"]
         )
-    missing = [
-        s
-        for s in sent
-        if s.bad is not None and s.bad.reason not in dead.get((s.partition, s.offset), set())
-    ]
+    missing = [s for s in sent if s.bad is not None and s.bad.reason not in dead.get(
+        (s.partition, s.offset), set()
+    )]
     assert not missing, f"{len(missing)} bad records without their dead letter, e.g. {missing[0]}"
     for s in sent:
         if s.bad is None:  # a valid record is never dead-lettered except as late data
