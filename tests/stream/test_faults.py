@@ -9,9 +9,7 @@ committed offsets reach the end of every device partition), and no worker's memo
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,12 +19,11 @@ from typing import Any
 
 import orjson
 import pytest
-from stream_helpers import REPO, Deployment, next_tag, read_topic, wait_for_group
+from stream_helpers import Deployment, read_topic, wait_for_group
 from subprocess_helpers import CliProcess as Worker
 
-from phenotyping.config import load_settings
 from phenotyping.events import AnyMessage, RecordingEnd, encode
-from phenotyping.kafkaio import client_options, create
+from phenotyping.kafkaio import client_options
 from phenotyping.pipeline import Pipeline, StepOutput
 from phenotyping.simulate import CohortSpec, Deterioration, simulate
 from phenotyping.stream.codec import decode_record, default_partition, encode_record
@@ -386,45 +383,16 @@ def test_kill_9_during_a_rebalance_loses_nothing(
 
 
 # --------------------------------------------------------------------------- broker restart
-KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
-
-
-class RestartableBroker:
-    """A broker of its own on a fixed port and directory, so it can be stopped and started
-    again with its data (the session broker is shared by every other test)."""
-
-    def __init__(self, workdir: Path) -> None:
-        from kafka_broker import KafkaBroker, _free_port
-
-        KafkaBroker.check_prerequisites()
-        self.dir = workdir
-        self.port = _free_port()
-
-    def _run(self, *args: str) -> None:
-        proc = subprocess.run(
-            ["bash", str(KAFKA_SH), *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-
-    def start(self, fresh: bool = False) -> str:
-        args = ["start", "--port", str(self.port), "--dir", str(self.dir), "--timeout", "240"]
-        args += ["--watch-pid", str(os.getpid())] + (["--fresh"] if fresh else [])
-        self._run(*args)
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._run("stop", "--dir", str(self.dir))
-
-
 @pytest.fixture
-def own_broker(tmp_path: Path, broker: str) -> Iterator[RestartableBroker]:
-    # depends on the session broker only to be skipped/failed with it (Java, Maven present)
-    b = RestartableBroker(tmp_path / "kafka")
-    b.start(fresh=True)
+def own_broker(tmp_path: Path, broker: str) -> Iterator[Any]:
+    """A broker of its own (``KafkaBroker`` in a directory it keeps across a stop), so it
+    can be stopped and started again with its data; the session broker is shared by every
+    other test. Depends on the session broker only to be skipped/failed with it (Java,
+    Maven present)."""
+    from kafka_broker import KafkaBroker
+
+    b = KafkaBroker(workdir=tmp_path / "kafka", use_env=False)
+    b.start()
     try:
         yield b
     finally:
@@ -435,33 +403,13 @@ def own_broker(tmp_path: Path, broker: str) -> Iterator[RestartableBroker]:
 
 
 def test_broker_restart_mid_stream_loses_nothing(
-    own_broker: RestartableBroker, tmp_path: Path, valid: tuple[list[AnyMessage], Expected]
+    own_broker: Any, tmp_path: Path, valid: tuple[list[AnyMessage], Expected]
 ) -> None:
     """The broker stops mid-stream and comes back: nothing is lost. A worker may exit while
     the broker is away (crash-only: it never stays as a stalled member); like compose's
     `restart: unless-stopped`, the test starts a new one when it does."""
     msgs, expected = valid
-    tag = next_tag()
-    values = {
-        "broker": f"kafka://127.0.0.1:{own_broker.port}",
-        "topic_prefix": tag,
-        "app_id": f"{tag}-app",
-        "stats_interval_s": 1.0,
-        "partitions": PARTITIONS,
-    }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
-        and k != "PHENOTYPING_CONFIG"
-    }
-    env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    settings = load_settings(kafka=values)
-    asyncio.run(create(settings.kafka))
-    workdir = tmp_path / tag
-    workdir.mkdir()
-    d = Deployment(settings.kafka, env, workdir)
+    d = Deployment.create(own_broker.bootstrap_servers, tmp_path, partitions=PARTITIONS)
     try:
         d.worker()
         wait_for_group(d.kafka, 1)
@@ -470,9 +418,9 @@ def test_broker_restart_mid_stream_loses_nothing(
         deadline = time.monotonic() + 120
         while not read_topic(d.kafka, d.names.features) and time.monotonic() < deadline:
             time.sleep(0.5)
-        own_broker.stop()
-        time.sleep(3)
-        own_broker.start()
+        own_broker.stop(keep_data=True)
+        time.sleep(3)  # a gap the clients notice (not a correctness condition)
+        own_broker.start(fresh=False)
         produce(d.kafka, d.names.device, _valid_records(msgs[half:]))
 
         def supervise() -> None:  # compose's restart policy, bounded
