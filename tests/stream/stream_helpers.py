@@ -240,6 +240,23 @@ def wait_for_group(kafka: KafkaSettings, members: int, timeout: float = 90.0) ->
     raise AssertionError(f"consumer group not stable with {members} members: {state}")
 
 
+async def _committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        got = await admin.list_consumer_group_offsets(kafka.app_id)
+    finally:
+        await admin.close()
+    return {tp.partition: m.offset for tp, m in got.items() if tp.topic == topic and m.offset >= 0}
+
+
+def committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    """Partition of ``topic`` -> the workers' committed offset (uncommitted ones left out)."""
+    return asyncio.run(_committed(kafka, topic))
+
+
 async def _group_report(kafka: KafkaSettings, topic: str) -> str:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient

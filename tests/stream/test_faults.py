@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
-from stream_helpers import Deployment, read_topic, wait_for_group
+from stream_helpers import Deployment, group_report, read_topic, wait_for_group
 from subprocess_helpers import CliProcess as Worker
 
 from phenotyping.events import AnyMessage, RecordingEnd, encode
@@ -264,6 +264,34 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+def diagnosis(d: Deployment) -> str:
+    """What a stalled or lossy run needs to explain itself: the group (state, members,
+    committed/end offsets per device partition) and every worker's last log lines."""
+    parts = [group_report(d.kafka, d.names.device)]
+    for w in d.workers:
+        code = w.proc.poll()
+        parts.append(f"--- {w.name} ({'alive' if code is None else f'exit {code}'}):")
+        lines = w.text().splitlines()
+        parts += [ln for ln in lines[:-5] if any(m in ln for m in MILESTONES)][-30:]
+        parts += lines[-5:]
+    return "\n".join(parts)
+
+
+#: Worker log lines that tell a rebalance's story (group generation, assignment, restore,
+#: the seek to the committed offsets, readiness) and any crash.
+MILESTONES = (
+    "Joined group",
+    "generation",
+    "Restoring state",
+    "Seek stream partitions",
+    "without a committed offset",
+    "Worker ready",
+    "crashed",
+    "ERROR",
+    "CRITICAL",
+)
+
+
 def wait_outputs(
     d: Deployment, expected: Expected, alive: Callable[[], None], timeout: float = 240
 ) -> None:
@@ -279,8 +307,11 @@ def wait_outputs(
             break
         alive()
         if time.monotonic() > deadline:
-            missing = sorted(set(expected.features) - got_rows)[:5]
-            raise AssertionError(f"outputs missing, e.g. {missing}")
+            missing = sorted(set(expected.features) - got_rows)
+            raise AssertionError(
+                f"{len(missing)} of {len(expected.features)} daily rows missing after "
+                f"{timeout:.0f} s, e.g. {missing[:5]}\n{diagnosis(d)}"
+            )
         time.sleep(1.0)
     for c in rows:
         rec = c.record()
@@ -372,10 +403,14 @@ def test_kill_9_during_a_rebalance_loses_nothing(
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)
+    before = group_report(d.kafka, d.names.device)
     first.kill9()  # ... and the member that holds the partitions dies in the middle of it
     produce(d.kafka, d.names.device, _valid_records(msgs[len(msgs) // 2 :]))
     alive = _alive(d.workers)
-    wait_outputs(d, expected, alive, timeout=300)
+    try:
+        wait_outputs(d, expected, alive, timeout=300)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nbefore the kill: {before}") from None
     wait_no_stall(d.kafka, d.names.device, alive, timeout=120)
     assert second.proc.poll() is None
     assert rss_mb(second.proc.pid) < RSS_LIMIT_MB
