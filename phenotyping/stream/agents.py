@@ -127,13 +127,18 @@ class RewindingConsumer(AIOKafkaConsumer):
     alive and consumed nothing while its partitions' records were there (reproduced with
     faust/aiokafka debug logs: fetch positions 98 and 188, the topic's ends, with nothing
     committed; ``tests/stream/successor_stall.py``). Re-reading from the beginning is
-    safe: records at or below a subject's stored offset are skipped as redelivered.
+    safe: records at or below a subject's stored offset are skipped as redelivered. Only
+    partitions already read past their start are moved: every seek also opens faust's
+    own race between its fetch loop and the seek (docs/failure-modes.md, open).
     """
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[TP, int] = await super().seek_to_committed()
         sources = self.app.topics.acking_topics
         fresh = [tp for tp, offset in committed.items() if not offset and tp.topic in sources]
+        if fresh:  # only those read past their start: a seek opens faust's fetch race too
+            starts = await self._thread.earliest_offsets(*fresh)
+            fresh = [tp for tp in fresh if (await self._thread.position(tp) or 0) > starts[tp]]
         if fresh:
             log.info(
                 "%d source partition(s) without a committed offset: reading them from "

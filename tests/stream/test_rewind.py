@@ -24,9 +24,18 @@ CHANGELOG = "demo-subject_state-changelog"
 class Thread:
     """The consumer thread's two calls, recorded."""
 
-    def __init__(self, committed: dict[TP, int | None]) -> None:
+    def __init__(
+        self, committed: dict[TP, int | None], positions: dict[TP, int] | None = None
+    ) -> None:
         self.committed = committed
+        self.positions = positions or {}  # fetch positions (default: past a start of 0)
         self.rewound: list[TP] = []
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: 0 for tp in tps}
+
+    async def position(self, tp: TP) -> int:
+        return self.positions.get(tp, 50)
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return dict(self.committed)
@@ -35,9 +44,11 @@ class Thread:
         self.rewound += tps
 
 
-def seek(committed: dict[TP, int | None]) -> tuple[Any, list[TP]]:
+def seek(
+    committed: dict[TP, int | None], positions: dict[TP, int] | None = None
+) -> tuple[Any, list[TP]]:
     consumer = object.__new__(RewindingConsumer)  # no transport, no threads: the rule only
-    thread = Thread(committed)
+    thread = Thread(committed, positions)
     consumer._thread = thread
     consumer.app = SimpleNamespace(topics=SimpleNamespace(acking_topics={DEVICE}))
     got = asyncio.run(consumer.seek_to_committed())
@@ -60,3 +71,10 @@ def test_nothing_moves_when_every_source_partition_has_a_commit() -> None:
     got, rewound = seek({TP(DEVICE, 0): 5, TP(DEVICE, 1): 98, TP(CHANGELOG, 1): None})
     assert rewound == []
     assert got[TP(DEVICE, 1)] == 98
+
+
+def test_a_partition_not_read_past_its_start_is_not_moved() -> None:
+    """A fresh worker's partitions sit at their start: a seek there would change nothing
+    and open faust's fetch/seek race for no gain."""
+    got, rewound = seek({TP(DEVICE, 0): None, TP(DEVICE, 1): None}, {TP(DEVICE, 0): 0})
+    assert rewound == [TP(DEVICE, 1)]
