@@ -52,13 +52,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
@@ -314,14 +314,15 @@ class RiskState:
             f = self.frozen[self.frozen["feature"] == i]
             return f["value"].astype(np.float64), f["date"].astype(np.int64), False
         h = self.hist
-        mine = (h["feature"] == i) & h["eligible"] & (h["date"] >= self.baseline_from)
+        date, value = h["date"], h["value"]  # field views, taken once (speed only)
+        mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
-        sel = mine & (h["date"] <= end) & (h["date"] > end - p.baseline_days)
-        if sel.sum() >= need:
-            return h["value"][sel].astype(np.float64), h["date"][sel].astype(np.int64), False
-        early = mine & (h["date"] < d)
-        dates = h["date"][early][: p.baseline_days]
-        vals = h["value"][early][: p.baseline_days]
+        sel = mine & (date <= end) & (date > end - p.baseline_days)
+        if np.count_nonzero(sel) >= need:
+            return value[sel].astype(np.float64), date[sel].astype(np.int64), False
+        early = mine & (date < d)
+        dates = date[early][: p.baseline_days]
+        vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
     def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int]]:
@@ -567,7 +568,7 @@ class RiskState:
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
-        header["params"] = asdict(self.params)
+        header["params"] = params_dict(self.params)  # asdict, cached (speed only)
         arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
         return pack(_MAGIC, _VERSION, header, arrays)
 
