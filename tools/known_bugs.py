@@ -5,9 +5,10 @@ tests that run in CI WITHOUT the shared data are run against that copy (``PHENOT
 points nowhere, so real-data tests skip and cannot be what catches the bug). A bug is
 "killed" when pytest fails. The unmodified copy must pass first.
 
-Usage: ``.venv/bin/python tools/known_bugs.py [--survivors]`` (about 1-2 minutes; prints a
-table, exits 1 if any bug survives). ``--survivors`` re-plants instead the non-equivalent
-mutants that survived the mutation runs, for which tests were added afterwards.
+Usage: ``.venv/bin/python tools/known_bugs.py [--survivors] [--only PATH-PART]`` (about 1-2
+minutes; prints a table, exits 1 if any bug survives). ``--survivors`` re-plants instead the
+non-equivalent mutants that survived the mutation runs, for which tests were added
+afterwards; ``--only`` keeps the bugs of the files whose path contains PATH-PART.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ BUGS = (
 
 ACTIVITY_TESTS = ("tests/features/test_activity.py",)
 PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
+DAY_TESTS = ("tests/features/test_day_values.py",)
 
 #: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
 #: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
@@ -259,6 +261,37 @@ SURVIVORS = (
         "minutes = (self.end - self.start).total_seconds() // 60",
         EVENTS,
     ),
+    # second round (2026-11-28, tools/mutation.sh with MUTATION_SAMPLE): features/day.py
+    Bug(
+        "summary for the day just closed applied, not late",
+        "phenotyping/features/day.py",
+        "        if d <= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        "        if d < self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        DAY_TESTS,
+    ),
+    Bug(
+        "empty-window test looks at no past day",
+        "phenotyping/features/day.py",
+        "np.searchsorted(dates, [d - self.params.window_days, d + 1])",
+        "np.searchsorted(dates, [d ** self.params.window_days, d + 1])",
+        DAY_TESTS,
+    ),
+    Bug(
+        "first day padded from the second minute's clock",
+        "phenotyping/features/day.py",
+        "head = int(local[0] % MINUTES_PER_DAY)",
+        "head = int(local[1] % MINUTES_PER_DAY)",
+        DAY_TESTS,
+    ),
+    Bug(
+        "night coverage multiplied instead of divided",
+        "phenotyping/features/day.py",
+        "float(np.count_nonzero(~np.isnan(night))) / max(",
+        "float(np.count_nonzero(~np.isnan(night))) * max(",
+        DAY_TESTS,
+    ),
 )
 
 
@@ -317,7 +350,11 @@ def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
 
 
 def main() -> int:
-    bugs = SURVIVORS if "--survivors" in sys.argv[1:] else BUGS
+    args = sys.argv[1:]
+    bugs = SURVIVORS if "--survivors" in args else BUGS
+    if "--only" in args:  # e.g. --only features/day.py: the mutants of one module
+        only = args[args.index("--only") + 1]
+        bugs = tuple(b for b in bugs if only in b.path)
     survived = 0
     with tempfile.TemporaryDirectory(prefix="known-bugs-") as tmp:
         clean = Path(tmp) / "clean"
