@@ -103,6 +103,7 @@ BUGS = (
 ACTIVITY_TESTS = ("tests/features/test_activity.py",)
 PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
 DAY_TESTS = ("tests/features/test_day_values.py",)
+FEATURE_TESTS = ("tests/features/test_features_mutants.py",)
 
 #: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
 #: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
@@ -272,6 +273,15 @@ SURVIVORS = (
         DAY_TESTS,
     ),
     Bug(
+        "summaries of every open day counted late",
+        "phenotyping/features/day.py",
+        "        if d <= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        "        if d >= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        DAY_TESTS,
+    ),
+    Bug(
         "empty-window test looks at no past day",
         "phenotyping/features/day.py",
         "np.searchsorted(dates, [d - self.params.window_days, d + 1])",
@@ -291,6 +301,42 @@ SURVIVORS = (
         "float(np.count_nonzero(~np.isnan(night))) / max(",
         "float(np.count_nonzero(~np.isnan(night))) * max(",
         DAY_TESTS,
+    ),
+    Bug(
+        "processing time placed with a missing offset",
+        "phenotyping/features/day.py",
+        "known = self.offset[self.offset != NO_OFFSET]",
+        "known = self.offset[self.offset == NO_OFFSET]",
+        DAY_TESTS,
+    ),
+    Bug(
+        "sample variance needs three values",
+        "phenotyping/features/circadian.py",
+        "    if v.size < 2:\n        return float(\"nan\")",
+        "    if v.size < 3:\n        return float(\"nan\")",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "no qualifying window reported as start 1",
+        "phenotyping/features/circadian.py",
+        "    if p.size == 0 or not 0 < window_minutes <= p.size:\n        return -1,",
+        "    if p.size == 0 or not 0 < window_minutes <= p.size:\n        return 1,",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "unqualified windows score +inf for the most active",
+        "phenotyping/features/circadian.py",
+        "fill = np.inf if lowest else -np.inf",
+        "fill = np.inf if lowest else +np.inf",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "M10 starting at minute 0 reported as none (rolling parts)",
+        "phenotyping/features/circadian.py",
+        '"M10_start_minute": float(hi_start) if hi_start >= 0 else',
+        '"M10_start_minute": float(hi_start) if hi_start > 0 else',
+        FEATURE_TESTS,
+        occurrence=2,  # the one of day_rows_summary
     ),
 )
 

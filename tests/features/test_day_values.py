@@ -89,3 +89,20 @@ def test_a_daily_summary_for_the_day_just_closed_is_late_not_applied() -> None:
     assert eng.late == late + 1
     (day3,) = eng.flush()
     assert day3["date"] == "2022-01-11" and day3["dev_resting_hr"] == 55.0
+
+
+def test_processing_time_closes_days_on_the_subjects_local_clock() -> None:
+    """A subject at UTC+10 sends one local day (day 0) and falls silent. ``advance(now)``
+    puts "now" on the subject's clock with their last known offset: at UTC
+    ``T0 + 3 days + 36 h - 10 h`` it is local ``T0 + 3 days + 36 h``: a day closes once its
+    end plus the 36-h grace has passed, i.e. the days ending by local ``T0 + 3 days`` --
+    days 0, 1, 2. On the UTC clock (``T0 + 3 days - 10 h`` after the grace) only days 0
+    and 1 would."""
+    off = 600
+    eng = SubjectDays()
+    eng.push_activity((T0 - off) * 60, 60, _worn_days(1), None, off)
+    assert eng.advance() == []
+    now = T0 + 3 * DAY + 36 * 60 - off
+    rows = eng.advance(now)
+    assert [r["date"] for r in rows] == ["2022-01-08", "2022-01-09", "2022-01-10"]
+    assert rows[0]["observed_min"] == 1440 and rows[2]["observed_min"] == 0

@@ -1,0 +1,71 @@
+"""Edge values of the feature functions that mutation testing found unchecked (issue 14).
+
+Every expected value is worked out by hand in the test (the docstrings say how); none is
+computed by the code under test. They check the public functions' documented behaviour,
+not their internals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from phenotyping.features import circadian as c
+
+# ----------------------------------------------------------------------------- circadian
+
+
+def test_iv_and_is_are_defined_with_exactly_two_valid_hours() -> None:
+    """Hourly sums 0 and 60 (the rest missing): one step of 60, so mean squared step 3600;
+    sample variance (ddof=1) of {0, 60} = 1800: IV = 2. The 24-h profile is {0, 60} too:
+    IS = 1800 / 1800 = 1. Two values are enough for a sample variance."""
+    x = np.r_[np.zeros(60), np.ones(60), np.full(22 * 60, np.nan)]
+    assert c.intradaily_variability(x, 0) == pytest.approx(2.0)
+    assert c.interdaily_stability(x, 0) == pytest.approx(1.0)
+    one_hour = np.r_[np.ones(60), np.full(23 * 60, np.nan)]
+    assert math.isnan(c.intradaily_variability(one_hour, 0))
+
+
+def test_no_window_qualifies_gives_minus_one_and_nan() -> None:
+    for width in (0, 1441):
+        start, value = c.least_most_active(np.ones(1440), width, lowest=True)
+        assert start == -1 and math.isnan(value)
+    start, value = c.least_most_active(np.full(1440, np.nan), 300, lowest=False)
+    assert start == -1 and math.isnan(value)
+
+
+def test_windows_with_too_few_observed_minutes_are_never_chosen() -> None:
+    """Minutes 0-799 missing, 800-1439 observed: value 2, except a quiet hour 1000-1059
+    of 1s.
+
+    M10 (600 minutes, needs >= 300 observed): mean 2 needs a window without the quiet
+    hour; windows ending by minute 1000 have < 300 observed, so the first is the one
+    starting at 1060 (1060-1439 observed, 380 minutes).
+
+    L5 (300 minutes, needs >= 150 observed): a window starting at s in [700, 760] holds
+    s-700 ones and 200 twos over s-500 observed minutes, mean (s-300)/(s-500), falling
+    with s; from 760 to 1000 it holds the whole quiet hour and (s+300-800)-60 twos, mean
+    (2s-1060)/(s-500), rising. So the least active window starts at 760: 460/260."""
+    p = np.full(1440, np.nan)
+    p[800:] = 2.0
+    p[1000:1060] = 1.0
+    assert c.least_most_active(p, 600, lowest=False) == (1060, 2.0)
+    start, value = c.least_most_active(p, 300, lowest=True)
+    assert start == 760 and value == pytest.approx(460 / 260)
+
+
+def test_m10_starting_at_midnight_is_reported_as_minute_0() -> None:
+    """Two identical days, 5 counts/min 00:00-10:00 and 1 after: the most active 10 h
+    start at minute 0 (M10 = 5), the least active 5 h at 600 (first of the tied windows,
+    L5 = 1)."""
+    day = np.r_[np.full(600, 5.0), np.ones(840)]
+    rows = np.vstack([day, day])
+    out = c.day_rows_summary(
+        np.concatenate([c.hourly_totals(r, 0)[0] for r in rows]),
+        rows.sum(axis=0),
+        np.full(1440, 2, np.int64),
+    )
+    assert out["M10_start_minute"] == 0.0 and out["M10"] == 5.0
+    assert out["L5_start_minute"] == 600.0 and out["L5"] == 1.0
