@@ -338,6 +338,20 @@ SURVIVORS = (
         FEATURE_TESTS,
         occurrence=2,  # the one of day_rows_summary
     ),
+    Bug(
+        "main sleep period refuses max_gap 0",
+        "phenotyping/features/sleep.py",
+        "if min_bout < 1 or max_gap < 0:",
+        "if min_bout < 1 or max_gap < 1:",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "in-bed window may not start at epoch 0",
+        "phenotyping/features/sleep.py",
+        "if not 0 <= a < b <= n:",
+        "if not 0 < a < b <= n:",
+        FEATURE_TESTS,
+    ),
 )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from phenotyping.features import circadian as c
+from phenotyping.features import sleep as sl
 
 # ----------------------------------------------------------------------------- circadian
 
@@ -69,3 +70,26 @@ def test_m10_starting_at_midnight_is_reported_as_minute_0() -> None:
     )
     assert out["M10_start_minute"] == 0.0 and out["M10"] == 5.0
     assert out["L5_start_minute"] == 600.0 and out["L5"] == 1.0
+
+
+# --------------------------------------------------------------------------------- sleep
+
+
+def test_main_sleep_period_accepts_no_bridging() -> None:
+    """``max_gap=0`` (documented as allowed, ``>= 0``) bridges nothing: of bouts of 40 and
+    50 minutes 20 minutes apart, the 50-minute one (minutes 70-119) is the main period."""
+    s = np.r_[np.zeros(10), np.ones(40), np.zeros(20), np.ones(50), np.zeros(10)]
+    assert sl.main_sleep_period(s, max_gap=0) == (70, 120)
+    with pytest.raises(ValueError, match="max_gap"):
+        sl.main_sleep_period(s, max_gap=-1)
+
+
+def test_in_bed_window_may_start_at_the_first_epoch() -> None:
+    """In bed from epoch 0 to 30; wake 0-4, asleep 5-24, awake 25-29: TIB 30, SOL 5,
+    TST 20, WASO 5 (lying awake after the final awakening counts), SE 20/30."""
+    s = np.r_[np.zeros(5), np.ones(20), np.zeros(5)]
+    r = sl.summarise_sleep(s, in_bed=(0, 30))
+    assert (r["tib_min"], r["sol_min"], r["tst_min"], r["waso_min"]) == (30.0, 5.0, 20.0, 5.0)
+    assert r["se"] == pytest.approx(20 / 30)
+    with pytest.raises(ValueError, match="in_bed"):
+        sl.summarise_sleep(s, in_bed=(-1, 30))
