@@ -352,6 +352,13 @@ SURVIVORS = (
         "if not 0 < a < b <= n:",
         FEATURE_TESTS,
     ),
+    Bug(
+        "rounded negative variance not clamped to 0",
+        "phenotyping/features/hrv.py",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 0.0)",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), -1.0)",
+        FEATURE_TESTS,
+    ),
 )
 
 

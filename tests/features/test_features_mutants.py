@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from phenotyping.features import circadian as c
+from phenotyping.features import hrv
 from phenotyping.features import sleep as sl
 
 # ----------------------------------------------------------------------------- circadian
@@ -93,3 +94,21 @@ def test_in_bed_window_may_start_at_the_first_epoch() -> None:
     assert r["se"] == pytest.approx(20 / 30)
     with pytest.raises(ValueError, match="in_bed"):
         sl.summarise_sleep(s, in_bed=(-1, 30))
+
+
+# ----------------------------------------------------------------------------------- hrv
+
+
+@pytest.mark.parametrize(("rr_ms", "n"), [(301.0, 33), (302.0, 7), (304.0, 3), (1000.0, 10)])
+def test_a_constant_rhythm_has_zero_sd_from_the_streamed_sums(rr_ms: float, n: int) -> None:
+    """n identical intervals: SDNN, SD of HR and SDSD are exactly 0 by definition, mean HR
+    60000 / RR. (For these values the shifted HR sums round to a variance of -1e-11 ..
+    -1e-9: it must be clamped to 0, not turned into NaN.)"""
+    rr = np.full(n, rr_ms)
+    t = hrv.beat_times(0.0, rr)
+    m = hrv.metrics_from_sums(
+        hrv.combine(hrv.segment_sums(rr, t, np.ones(n, bool), [0.0, float(t[-1]) + 1.0]))
+    )
+    assert m["n_nn"] == n
+    assert (m["sdnn"], m["sd_hr"], m["sdsd"], m["rmssd"]) == (0.0, 0.0, 0.0, 0.0)
+    assert m["mean_hr"] == pytest.approx(60_000 / rr_ms)
