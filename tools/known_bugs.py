@@ -359,6 +359,13 @@ SURVIVORS = (
         "ss = np.maximum(s2 - _div(s1 * s1, n), -1.0)",
         FEATURE_TESTS,
     ),
+    Bug(
+        "variance clamped to at least 1",
+        "phenotyping/features/hrv.py",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 0.0)",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 1.0)",
+        FEATURE_TESTS,
+    ),
 )
 
 
