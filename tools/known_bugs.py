@@ -366,6 +366,13 @@ SURVIVORS = (
         "ss = np.maximum(s2 - _div(s1 * s1, n), 1.0)",
         FEATURE_TESTS,
     ),
+    Bug(
+        "state size limit below the documented 64 MB",
+        "phenotyping/features/envelope.py",
+        "MAX_STATE_BYTES = 64 * 1024 * 1024",
+        "MAX_STATE_BYTES = 64 * 1024 * 1023",
+        FEATURE_TESTS,
+    ),
 )
 
 

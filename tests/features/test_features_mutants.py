@@ -8,13 +8,17 @@ not their internals.
 from __future__ import annotations
 
 import math
+import struct
+import zlib
 
 import numpy as np
 import pytest
 
+from phenotyping.errors import StateError
 from phenotyping.features import circadian as c
 from phenotyping.features import hrv
 from phenotyping.features import sleep as sl
+from phenotyping.features.envelope import unpack
 
 # ----------------------------------------------------------------------------- circadian
 
@@ -112,3 +116,29 @@ def test_a_constant_rhythm_has_zero_sd_from_the_streamed_sums(rr_ms: float, n: i
     assert m["n_nn"] == n
     assert (m["sdnn"], m["sd_hr"], m["sdsd"], m["rmssd"]) == (0.0, 0.0, 0.0, 0.0)
     assert m["mean_hr"] == pytest.approx(60_000 / rr_ms)
+
+
+# ------------------------------------------------------------------------------ envelope
+
+
+def test_a_state_inflating_to_exactly_64_mib_loads_and_one_byte_more_is_refused() -> None:
+    """The documented bound (docs/failure-modes.md: a stored state inflates to at most
+    64 MB, 2**26 bytes): a payload of exactly 2**26 bytes -- 4-byte header length, the
+    header, one uint8 array of the rest -- unpacks; the same with one more byte is a
+    StateError naming the limit, not a memory spike."""
+    limit = 64 * 1024 * 1024
+
+    def blob(total: int) -> tuple[bytes, int]:
+        n = total - 4 - len(b'{"arrays":{"x":00000000}}')
+        head = b'{"arrays":{"x":%08d}}' % n
+        payload = struct.pack("<I", len(head)) + head + bytes(n)
+        assert len(payload) == total
+        return b"TEST" + struct.pack("<H", 1) + zlib.compress(payload, 1), n
+
+    ok, n = blob(limit)
+    _, arrays = unpack(ok, b"TEST", 1, {"x": np.dtype("u1")})
+    assert arrays["x"].size == n
+    del arrays
+    too_big, _ = blob(limit + 1)
+    with pytest.raises(StateError, match="more than 67,108,864 bytes"):
+        unpack(too_big, b"TEST", 1, {"x": np.dtype("u1")})
