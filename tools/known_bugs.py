@@ -373,6 +373,41 @@ SURVIVORS = (
         "MAX_STATE_BYTES = 64 * 1024 * 1023",
         FEATURE_TESTS,
     ),
+    Bug(
+        "state size limit above the documented 64 MB",
+        "phenotyping/features/envelope.py",
+        "MAX_STATE_BYTES = 64 * 1024 * 1024",
+        "MAX_STATE_BYTES = 64 * 1025 * 1024",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "a magic that sorts below is accepted",
+        "phenotyping/features/envelope.py",
+        "data[: len(magic)] != magic",
+        "data[: len(magic)] > magic",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "inflate stops at the limit itself",
+        "phenotyping/features/envelope.py",
+        "MAX_STATE_BYTES + 1)",
+        "MAX_STATE_BYTES // 1)",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "3-byte payload not named",
+        "phenotyping/features/envelope.py",
+        "if len(payload) < 4:",
+        "if len(payload) < 3:",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "array length -1 accepted",
+        "phenotyping/features/envelope.py",
+        "n < 0 or pos",
+        "n < -1 or pos",
+        FEATURE_TESTS,
+    ),
 )
 
 

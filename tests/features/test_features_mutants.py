@@ -7,6 +7,7 @@ not their internals.
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 import zlib
@@ -142,3 +143,35 @@ def test_a_state_inflating_to_exactly_64_mib_loads_and_one_byte_more_is_refused(
     too_big, _ = blob(limit + 1)
     with pytest.raises(StateError, match="more than 67,108,864 bytes"):
         unpack(too_big, b"TEST", 1, {"x": np.dtype("u1")})
+
+
+def _framed(payload: bytes, magic: bytes = b"TEST") -> bytes:
+    """An envelope around a chosen (uncompressed) payload: magic, version 1, zlib."""
+    return magic + struct.pack("<H", 1) + zlib.compress(payload)
+
+
+def test_a_wrong_magic_is_refused_whichever_way_it_sorts() -> None:
+    """The magic must be equal, not merely not-greater: b"AAAA" (sorts below b"TEST") and
+    b"ZZZZ" (above) are both another kind of state."""
+    payload = struct.pack("<I", 13) + b'{"arrays":{}}'
+    assert unpack(_framed(payload), b"TEST", 1, {}) == ({}, {})
+    for other in (b"AAAA", b"ZZZZ"):
+        with pytest.raises(StateError, match="bad magic"):
+            unpack(_framed(payload, other), b"TEST", 1, {})
+
+
+def test_a_payload_shorter_than_its_header_length_is_named() -> None:
+    """3 bytes cannot hold the 4-byte header length: "no header", not a generic error."""
+    for short in (b"", b"a", b"abc"):
+        with pytest.raises(StateError, match=r"corrupt \(no header\)"):
+            unpack(_framed(short), b"TEST", 1, {})
+
+
+@pytest.mark.parametrize("n", [-1, -2, 1.0, "1"])
+def test_an_array_length_that_is_not_a_count_is_refused(n: object) -> None:
+    """A declared length must be a non-negative int: -1 would make NumPy read "all the
+    remaining bytes" and accept a state nobody wrote."""
+    head = b'{"arrays":{"x":%s}}' % json.dumps(n).encode()
+    payload = struct.pack("<I", len(head)) + head + bytes(8)
+    with pytest.raises(StateError, match="out of bounds"):
+        unpack(_framed(payload), b"TEST", 1, {"x": np.dtype("u1")})
