@@ -388,13 +388,6 @@ SURVIVORS = (
         FEATURE_TESTS,
     ),
     Bug(
-        "inflate stops at the limit itself",
-        "phenotyping/features/envelope.py",
-        "MAX_STATE_BYTES + 1)",
-        "MAX_STATE_BYTES // 1)",
-        FEATURE_TESTS,
-    ),
-    Bug(
         "3-byte payload not named",
         "phenotyping/features/envelope.py",
         "if len(payload) < 4:",
