@@ -164,14 +164,17 @@ class FeedSettings(BaseModel):
     )
     session_secret: SecretStr | None = Field(
         None,
-        description="key that signs session cookies (>= 32 characters); unset: a random key "
-        "per process, so sessions end when the feed restarts and replicas cannot share them",
+        description="key that signs session cookies (>= 32 characters; give every feed "
+        "replica the same one); unset: a random key per process, so sessions end when the "
+        "feed restarts and replicas cannot share them",
     )
     session_ttl_s: int = Field(12 * 3600, ge=60, description="lifetime of a login session")
     max_sessions: int = Field(
         10_000,
         ge=1,
-        description="live sign-in sessions kept server-side (the oldest ends first when full)",
+        description="signed-out sessions remembered individually; beyond it the oldest are "
+        "folded into a per-clinician cut-off (which may end that clinician's older sessions "
+        "too, never revive one)",
     )
     login_window_s: int = Field(
         300, ge=1, description="window of the sign-in throttles below (seconds)"
@@ -203,8 +206,13 @@ class FeedSettings(BaseModel):
         description="topic of acknowledgements, '<topic_prefix>.<acks_topic>', key alert_id, "
         "kept forever (an audit trail)",
     )
+    sessions_topic: str = Field(
+        "feed-sessions",
+        description="topic of sign-outs, '<topic_prefix>.<sessions_topic>', key the session "
+        "nonce: every feed process reads it, so signing out on one ends the session on all",
+    )
     create_acks_topic: bool = Field(
-        True, description="create the acks topic at start when it is missing"
+        True, description="create the acks and sessions topics at start when they are missing"
     )
     max_alerts: int = Field(
         20_000, ge=10, description="alert messages kept in memory (oldest dropped first)"

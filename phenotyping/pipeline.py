@@ -30,7 +30,7 @@ from phenotyping.events import (
     SleepEpisode,
 )
 from phenotyping.features.day import NO_OFFSET, EngineParams, SubjectDays
-from phenotyping.features.time import iso_date
+from phenotyping.features.time import iso_date, ordinal
 from phenotyping.risk.engine import RiskParams, RiskState, config_version
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -295,16 +295,56 @@ def idle_for(subject: str, state: SubjectState, silent_min: float) -> StepOutput
     days = state.days
     if days.base < 0 or days.watermark_local < -(2**61):
         return StepOutput()
-    known = days.offset[days.offset != NO_OFFSET]
-    off = int(known[-1]) if len(known) else 0
+    off = utc_offset(days) or 0
     now_utc_min = days.watermark_local - off + int(silent_min)
     return idle(subject, state, now_utc_min)
 
 
+def utc_offset(days: SubjectDays) -> int | None:
+    """The subject's latest known UTC offset in minutes (of the newest minute of data still
+    held), ``None`` before any minute-level data.
+
+    >>> from phenotyping.features.day import SubjectDays
+    >>> days = SubjectDays()
+    >>> utc_offset(days) is None
+    True
+    >>> days.push_activity(0, 60, np.ones(3), None, tz_offset_min=-600)
+    >>> utc_offset(days)
+    -600
+    """
+    known = days.offset[days.offset != NO_OFFSET]
+    return int(known[-1]) if len(known) else None
+
+
+def day_offsets(days: SubjectDays, dates: list[int]) -> list[int | None]:
+    """The UTC offset of each local day in ``dates`` (day ordinals): that of the day's last
+    minute of data still in the grid, else the latest earlier one, else the subject's
+    latest (:func:`utc_offset`); ``None`` without any minute-level data.
+
+    >>> days = SubjectDays()
+    >>> days.push_activity(0, 60, np.ones(1440), None, tz_offset_min=-600)   # 1 Jan, UTC-10
+    >>> days.push_activity(1440 * 60 * 2, 60, np.ones(60), None, tz_offset_min=780)
+    >>> day_offsets(days, [0, 1, 2]), day_offsets(SubjectDays(), [0])
+    ([-600, -600, 780], [None])
+    """
+    latest = utc_offset(days)
+    idx = np.flatnonzero(days.offset != NO_OFFSET)
+    if latest is None or not idx.size:
+        return [latest] * len(dates)
+    off = days.offset[idx].astype(np.int64)
+    local_day = (days.base + idx + off) // _DAY
+    pos = np.searchsorted(local_day, np.asarray(dates, dtype=np.int64), side="right") - 1
+    return [int(off[p]) if p >= 0 else latest for p in pos]
+
+
 def _judge(subject: str, state: SubjectState, rows: list[dict[str, Any]]) -> StepOutput:
-    """Tag closed daily rows with the subject and run the risk engine over them in order."""
+    """Tag closed daily rows with the subject and the day's UTC offset (the clinician feed
+    dates a clinician's feedback on the patient's local day with the newest one), and run
+    the risk engine over them in order."""
     out = StepOutput()
-    for row in _tag(subject, rows):
+    offsets = day_offsets(state.days, [ordinal(r["date"]) for r in rows]) if rows else []
+    for row, off in zip(_tag(subject, rows), offsets, strict=True):
+        row["tz_offset_min"] = off
         cols, alerts, notices = state.risk.assess(subject, row)
         row.update(cols)
         out.daily.append(row)

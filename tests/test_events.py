@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from message_examples import activity, beats
 
 from phenotyping.errors import InputError
 from phenotyping.events import (
@@ -22,36 +23,6 @@ from phenotyping.events import (
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-def activity(**over: Any) -> dict[str, Any]:
-    msg: dict[str, Any] = {
-        "type": "activity",
-        "version": 1,
-        "event_id": "a:1",
-        "subject_id": "sub-01",
-        "source": "watch",
-        "tz_offset_min": 60,
-        "start": "2025-12-30T12:00:00+01:00",
-        "epoch_s": 60,
-        "counts": [0, 12.5, None],
-    }
-    msg.update(over)
-    return msg
-
-
-def beats(**over: Any) -> dict[str, Any]:
-    msg: dict[str, Any] = {
-        "type": "heartbeat",
-        "event_id": "h:1",
-        "subject_id": "sub-01",
-        "source": "strap",
-        "tz_offset_min": 60,
-        "first_beat": "2025-12-30T01:00:00Z",
-        "rr_ms": [812, 830, 3000],
-    }
-    msg.update(over)
-    return msg
 
 
 def sleep(**over: Any) -> dict[str, Any]:

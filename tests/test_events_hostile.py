@@ -15,6 +15,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from message_examples import activity, beats
 
 from phenotyping.errors import InputError
 from phenotyping.events import MAX_COUNT, decode
@@ -27,27 +28,8 @@ BUDGET = settings(
 )
 
 VALID: dict[str, dict[str, Any]] = {
-    "activity": {
-        "type": "activity",
-        "version": 1,
-        "event_id": "a:1",
-        "subject_id": "sub-01",
-        "source": "watch",
-        "tz_offset_min": 60,
-        "start": "2025-12-30T12:00:00+01:00",
-        "epoch_s": 60,
-        "counts": [0, 12.5, None],
-        "steps": [0, 3, None],
-    },
-    "heartbeat": {
-        "type": "heartbeat",
-        "event_id": "h:1",
-        "subject_id": "sub-01",
-        "source": "strap",
-        "tz_offset_min": 60,
-        "first_beat": "2025-12-30T01:00:00Z",
-        "rr_ms": [812, 830, 3000],
-    },
+    "activity": activity(steps=[0, 3, None]),
+    "heartbeat": beats(),
     "sleep": {
         "type": "sleep",
         "event_id": "s:1",

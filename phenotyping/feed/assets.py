@@ -99,6 +99,8 @@ ul.acks { list-style: none; margin: 0 0 6px; padding: 0; color: var(--ok); font-
 ul.acks li::before { content: "\\2713  "; }
 .card.resolved { border-left-color: #8a96a3; padding: 8px 16px; }
 .card.resolved .explanation { font-size: 14.5px; font-weight: 500; color: var(--muted); }
+.card.resolved.unresolved { border-left-color: var(--high); }
+.card.resolved.unresolved .meta { color: var(--high); font-weight: 600; }
 .login { max-width: 420px; margin: 10vh auto; background: var(--card); padding: 24px;
   border: 1px solid var(--line); border-radius: 8px; }
 .login form { display: flex; flex-direction: column; gap: 8px; margin: 16px 0; }
@@ -136,6 +138,7 @@ table.caseload { border-collapse: collapse; width: 100%; background: var(--card)
 .caseload td.data, .caseload td.report { white-space: normal; }
 .caseload .win { display: block; color: var(--muted); font-size: 12px; }
 .caseload tr.gap, .caseload tr.none { background: #fff7f8; }
+.caseload .unresolved { color: var(--high); font-weight: 700; }
 .pill { display: inline-block; padding: 0 7px; border-radius: 4px; font-size: 12px;
   font-weight: 700; text-transform: uppercase; }
 .pill.gap { color: #fff; background: var(--high); }
@@ -224,7 +227,26 @@ JS = """\
     var old = document.getElementById(msg.id);
     if (old) { body.replaceChild(row, old); } else { body.appendChild(row); }
   });
+  stream.addEventListener("order", function (ev) {
+    var msg = JSON.parse(ev.data);
+    var body = document.getElementById("caseload");
+    if (!body) { return; }
+    var keep = {};
+    msg.ids.forEach(function (id) {
+      var row = document.getElementById(id);
+      if (row) { body.appendChild(row); keep[id] = true; }
+    });
+    Array.from(body.children).forEach(function (row) {
+      if (!keep[row.id]) { body.removeChild(row); }
+    });
+    var summary = document.getElementById("summary");
+    if (summary && msg.summary) { summary.innerHTML = msg.summary; }
+  });
   stream.addEventListener("reload", function () { window.location.reload(); });
+  stream.addEventListener("signed_out", function () {
+    stream.close();
+    window.location.assign("/login");
+  });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (!form.classList || !form.classList.contains("ack")) { return; }

@@ -20,8 +20,12 @@ Roster
 Sessions
     After a token login the browser holds a cookie ``v1.<payload>.<signature>``: the payload
     (base64url JSON) names the clinician, the expiry and a fingerprint of the token hash used,
-    signed with HMAC-SHA256 under the feed's session secret. A session ends at its expiry,
-    when the clinician leaves the roster, or when that token is removed from the roster.
+    signed with HMAC-SHA256 under the feed's session secret, so every feed process with the
+    same secret honours it (no sticky sessions needed behind a load balancer). A session
+    ends at its expiry, when the clinician leaves the roster, when that token is removed
+    from the roster, or when the clinician signs out: the nonce is then published as a
+    ``session_end`` record that every feed process reads into its store
+    (:meth:`phenotyping.feed.store.FeedStore.session_ended`).
 
 CSRF
     A cookie-authenticated request that changes something (acknowledge, logout) must carry
@@ -276,6 +280,34 @@ def check_csrf(secret: bytes, cookie: str, presented: str | None) -> bool:
     return hmac.compare_digest(csrf_token(secret, cookie).encode(), presented.encode("utf-8"))
 
 
+def session_claims(cookie: str) -> tuple[str, str, int] | None:
+    """``(clinician id, nonce, expiry)`` inside a session cookie (unverified: call after
+    :func:`read_session` accepted the cookie).
+
+    Examples
+    --------
+    >>> c = Clinician("dr-a", "Dr A", ("sha256:" + "0" * 64,), frozenset())
+    >>> who, nonce, exp = session_claims(make_session(b"k" * 32, c, c.tokens[0], 10, 60))
+    >>> who, len(nonce), exp
+    ('dr-a', 16, 70)
+    >>> session_claims("v1.e30.x") is None
+    True
+    """
+    parts = cookie.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = orjson.loads(_unb64(parts[1]))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    who, nonce, exp = payload.get("c"), payload.get("n"), payload.get("exp")
+    if not (isinstance(who, str) and isinstance(nonce, str) and isinstance(exp, int)):
+        return None
+    return who, nonce, exp
+
+
 def session_nonce(cookie: str) -> str | None:
     """The random nonce inside a session cookie (unverified: call after
     :func:`read_session` accepted the cookie).
@@ -297,49 +329,6 @@ def session_nonce(cookie: str) -> str | None:
         return None
     nonce = payload.get("n") if isinstance(payload, dict) else None
     return nonce if isinstance(nonce, str) else None
-
-
-class SessionStore:
-    """The live sessions of this feed process: a signed cookie is honoured only while its
-    nonce is here, so signing out (or a restart) ends it at once, server-side.
-
-    Bounded: at most ``max_sessions`` entries; expired ones go first, then the oldest (whose
-    owner simply signs in again -- the bound can only ever end a session, never extend one).
-
-    Examples
-    --------
-    >>> s = SessionStore(max_sessions=2)
-    >>> s.add("a", exp_s=100, now_s=0); s.add("b", exp_s=100, now_s=0)
-    >>> s.alive("a", now_s=50), s.alive("a", now_s=100)
-    (True, False)
-    >>> s.revoke("b"); s.alive("b", now_s=50)
-    False
-    >>> s.add("c", exp_s=200, now_s=1); s.add("d", exp_s=200, now_s=1); len(s)
-    2
-    """
-
-    def __init__(self, max_sessions: int = 10_000) -> None:
-        self.max_sessions = max_sessions
-        self._exp: dict[str, int] = {}  # insertion order = age
-
-    def __len__(self) -> int:
-        return len(self._exp)
-
-    def add(self, nonce: str, exp_s: int, now_s: int) -> None:
-        if len(self._exp) >= self.max_sessions:
-            for n in [n for n, e in self._exp.items() if e <= now_s]:
-                del self._exp[n]
-        while len(self._exp) >= self.max_sessions:
-            del self._exp[next(iter(self._exp))]
-        self._exp[nonce] = exp_s
-
-    def alive(self, nonce: str | None, now_s: int) -> bool:
-        exp = self._exp.get(nonce) if nonce is not None else None
-        return exp is not None and now_s < exp
-
-    def revoke(self, nonce: str | None) -> None:
-        if nonce is not None:
-            self._exp.pop(nonce, None)
 
 
 class Throttle:

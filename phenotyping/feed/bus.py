@@ -14,7 +14,7 @@ from typing import Protocol
 
 from phenotyping.errors import AckError
 from phenotyping.events import ClinicalEvent
-from phenotyping.feed.models import Ack
+from phenotyping.feed.models import Ack, SessionEnd
 from phenotyping.feed.store import Incoming
 
 
@@ -43,6 +43,11 @@ class FeedBus(Protocol):
         risk engine reads clinical events; raise :class:`AckError` when it is not stored."""
         ...
 
+    async def publish_session_end(self, end: SessionEnd) -> None:
+        """Publish a sign-out, which every feed process reads back as a ``session`` record;
+        raise :class:`AckError` when it is not stored."""
+        ...
+
 
 class MemoryBus:
     """An in-memory :class:`FeedBus`: records are put in by hand; published acks are kept
@@ -64,6 +69,7 @@ class MemoryBus:
         self._queue: asyncio.Queue[list[Incoming] | None] = asyncio.Queue()
         self.published: list[Ack] = []
         self.feedback: list[ClinicalEvent] = []
+        self.session_ends: list[SessionEnd] = []
         self.refuse_acks = False
         first = list(records)
         if first:
@@ -100,3 +106,9 @@ class MemoryBus:
         if self.refuse_acks:
             raise AckError("the bus refused the feedback (refuse_acks is set)")
         self.feedback.append(event)
+
+    async def publish_session_end(self, end: SessionEnd) -> None:
+        if self.refuse_acks:
+            raise AckError("the bus refused the sign-out (refuse_acks is set)")
+        self.session_ends.append(end)
+        self.put(Incoming("session", end.encode()))

@@ -44,6 +44,8 @@ class CaseRow:
     self_report: str | None
     self_report_date: dt.date | None
     gap_since: dt.date | None
+    #: the newest episode was closed still deviating, and nothing is open: since when
+    closed_unresolved: dt.date | None = None
 
     @property
     def days_without_data(self) -> int | None:
@@ -90,6 +92,7 @@ class CaseRow:
             "latest_self_report_date": iso(self.self_report_date),
             "data_state": self.data_state,
             "data_gap_since": iso(self.gap_since),
+            "closed_unresolved": iso(self.closed_unresolved),
         }
 
 
@@ -130,6 +133,9 @@ def case_row(store: FeedStore, subject: str, as_of: dt.date | None) -> CaseRow:
         worn_7 = store.wear(subject, as_of, 7)[0]
         worn_28 = store.wear(subject, as_of, 28)[0]
     gap = store.gap(subject)
+    unresolved = None
+    if not open_eps and eps and eps[0].closed_unresolved and eps[0].resolved is not None:
+        unresolved = eps[0].resolved.alert.date
     return CaseRow(
         subject_id=subject,
         as_of=as_of,
@@ -146,6 +152,7 @@ def case_row(store: FeedStore, subject: str, as_of: dt.date | None) -> CaseRow:
         self_report=report,
         self_report_date=report_date if isinstance(report_date, dt.date) else None,
         gap_since=(gap.gap_start or gap.date) if gap is not None else None,
+        closed_unresolved=unresolved,
     )
 
 
@@ -154,11 +161,13 @@ _STATE_RANK = {"gap": 3, "none": 2, "stale": 1, "ok": 0}
 
 #: sort keys: name -> (key function, natural direction descending?)
 SORTS: dict[str, tuple[Callable[[CaseRow], Any], bool]] = {
-    # open alert level first, then data problems, then fewest worn days
+    # open alert level first, then an episode closed still deviating, then data problems,
+    # then fewest worn days
     "attention": (
         lambda r: (
             LEVEL_RANK.get(r.level or "", 0),
             r.score or 0.0,
+            r.closed_unresolved is not None,
             _STATE_RANK[r.data_state],
             -r.worn_7,
         ),

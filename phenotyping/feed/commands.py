@@ -34,13 +34,14 @@ def _hash_token(args: argparse.Namespace) -> int:
 
 def _create_topic(args: argparse.Namespace) -> int:
     from phenotyping.config import load_settings
-    from phenotyping.feed.kafka import acks_topic, create_acks_topic
+    from phenotyping.feed.kafka import acks_topic, create_acks_topic, sessions_topic
     from phenotyping.feed.settings import load_feed_settings
 
     kafka = load_settings(args.config).kafka
     feed = load_feed_settings()
     status = asyncio.run(create_acks_topic(kafka, feed))
     print(f"{acks_topic(kafka, feed)}  {status}  (key alert_id, kept forever)")
+    print(f"{sessions_topic(kafka, feed)}  (sign-outs, key the session nonce)")
     return 0
 
 
@@ -79,7 +80,10 @@ async def _run(feed: Any, kafka: Any) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = FeedStore(
-        max_alerts=feed.max_alerts, max_subjects=feed.max_subjects, history_days=feed.history_days
+        max_alerts=feed.max_alerts,
+        max_subjects=feed.max_subjects,
+        history_days=feed.history_days,
+        max_session_ends=feed.max_sessions,
     )
     service = FeedService(
         store, KafkaBus(kafka, feed), roster, feed, on_failure=lambda _exc: stop.set()
@@ -128,6 +132,8 @@ def add_commands(sub: Any) -> None:
         "--stdin", action="store_true", help="hash a token read from stdin instead of making one"
     )
     h.set_defaults(func=_hash_token)
-    c = fsub.add_parser("create-topic", help="create the acknowledgements topic if missing")
+    c = fsub.add_parser(
+        "create-topic", help="create the acknowledgements and sign-outs topics if missing"
+    )
     c.add_argument("--config", type=Path, default=None, help="settings file (TOML, [kafka])")
     c.set_defaults(func=_create_topic)

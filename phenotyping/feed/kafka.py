@@ -1,17 +1,20 @@
-"""The feed's Kafka side (aiokafka): read alerts, features, notices and acks; publish acks.
+"""The feed's Kafka side (aiokafka): read alerts, features, notices, acks and sign-outs;
+publish acks, clinician feedback and sign-outs.
 
 One consumer without a consumer group (every feed replica reads everything, and never
-disturbs the workers' group) is assigned every partition of the three topics. At start it
-reads the alerts and acks topics from the beginning (alerts are compacted by alert_id; acks
-are an audit trail) and the features and notices topics from ``history_days`` ago (by record
-timestamp), so a restarted feed rebuilds its memory from the topics. Only committed
-records are read (``read_committed``), so an exactly-once deployment shows no aborted
-output. Acks are produced with ``acks=all`` and idempotence, and the web request waits for
-the broker's confirmation.
+disturbs the workers' group) is assigned every partition of the five topics. At start it
+reads the alerts, acks and sessions topics from the beginning (alerts are compacted by
+alert_id; acks are an audit trail; a sign-out matters until its session expires) and the
+features and notices topics from ``history_days`` ago (by record timestamp), so a
+restarted feed rebuilds its memory from the topics. Only committed records are read
+(``read_committed``), so an exactly-once deployment shows no aborted output. Acks are
+produced with ``acks=all`` and idempotence, and the web request waits for the broker's
+confirmation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +23,7 @@ from typing import Any
 from phenotyping.config import KafkaSettings
 from phenotyping.errors import AckError, TopicError
 from phenotyping.events import ClinicalEvent, encode
-from phenotyping.feed.models import Ack
+from phenotyping.feed.models import Ack, SessionEnd
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import Incoming, Kind
 from phenotyping.kafkaio import TopicNames, client_options, create_topic, partition_counts
@@ -39,16 +42,51 @@ def acks_topic(kafka: KafkaSettings, feed: FeedSettings) -> str:
     return f"{kafka.topic_prefix}.{feed.acks_topic}"
 
 
+def sessions_topic(kafka: KafkaSettings, feed: FeedSettings) -> str:
+    """Full name of the sign-outs topic.
+
+    Examples
+    --------
+    >>> sessions_topic(KafkaSettings(topic_prefix="demo"), FeedSettings())
+    'demo.feed-sessions'
+    """
+    return f"{kafka.topic_prefix}.{feed.sessions_topic}"
+
+
 #: Configuration of the acks topic: kept forever, never compacted (nothing is overwritten).
 ACKS_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1"}
 
 
+def sessions_config(feed: FeedSettings) -> dict[str, str]:
+    """The sessions topic keeps a sign-out at least as long as a session can live (and a
+    day more), never less than 7 days.
+
+    Examples
+    --------
+    >>> sessions_config(FeedSettings())["retention.ms"]
+    '604800000'
+    """
+    keep_ms = max(7 * 86_400_000, (feed.session_ttl_s + 86_400) * 1000)
+    return {"cleanup.policy": "delete", "retention.ms": str(keep_ms)}
+
+
 async def create_acks_topic(kafka: KafkaSettings, feed: FeedSettings) -> str:
-    """Create the acks topic if it is missing; return ``created`` or ``exists``."""
-    name = acks_topic(kafka, feed)
-    if name in await partition_counts(kafka, [name]):
-        return "exists"
-    return await create_topic(kafka, name, ACKS_CONFIG)
+    """Create the acks topic and the sessions topic if missing; return ``created`` (either
+    was made) or ``exists``."""
+    wanted = {
+        acks_topic(kafka, feed): ACKS_CONFIG,
+        sessions_topic(kafka, feed): sessions_config(feed),
+    }
+    have = await partition_counts(kafka, list(wanted))
+    status = "exists"
+    for name, config in wanted.items():
+        if name not in have and await create_topic(kafka, name, config) == "created":
+            status = "created"
+    for _ in range(150):  # a new topic's metadata reaches the brokers' caches shortly after
+        if len(await partition_counts(kafka, list(wanted))) == len(wanted):
+            break
+        await asyncio.sleep(0.2)
+    return status
 
 
 class KafkaBus:
@@ -65,11 +103,13 @@ class KafkaBus:
         self.kafka, self.feed = kafka, feed
         self.device = names.device
         self.acks = acks_topic(kafka, feed)
+        self.sessions = sessions_topic(kafka, feed)
         self.kinds: dict[str, Kind] = {
             names.alerts: "alert",
             names.features: "features",
             names.notices: "notice",
             self.acks: "ack",
+            self.sessions: "session",
         }
         self._now_ms = now_ms
         self._consumer: Any = None
@@ -164,6 +204,17 @@ class KafkaBus:
             await future
         except KafkaError as exc:
             raise AckError(f"the broker did not take the feedback ({exc!r})") from None
+
+    async def publish_session_end(self, end: SessionEnd) -> None:
+        from aiokafka.errors import KafkaError
+
+        try:
+            future = await self._producer.send(
+                self.sessions, end.encode(), key=end.session.encode()
+            )
+            await future
+        except KafkaError as exc:
+            raise AckError(f"the broker did not take the sign-out ({exc!r})") from None
 
     async def stop(self) -> None:
         self._stopping = True

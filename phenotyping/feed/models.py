@@ -94,10 +94,15 @@ class Ack(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
-def feedback_event(ack: Ack) -> ClinicalEvent | None:
+def feedback_event(ack: Ack, tz_offset_min: int | None = None) -> ClinicalEvent | None:
     """The ``ClinicalEvent(kind="feedback")`` that carries an acknowledgement's reason to
     the risk engine (device topic, key subject_id); ``None`` for an ack without a reason.
     Reason code, date and validity only: never the note.
+
+    ``tz_offset_min`` is the patient's UTC offset (the ``tz_offset_min`` of their newest
+    daily row): the engine counts the event on the patient's local date at the moment of
+    the acknowledgement, so an acknowledgement in the patient's late evening falls on that
+    evening's date, whatever the date is in UTC. Unknown (no data yet): UTC.
 
     Examples
     --------
@@ -109,6 +114,8 @@ def feedback_event(ack: Ack) -> ClinicalEvent | None:
     >>> ev = feedback_event(ack)
     >>> ev.kind, ev.reason, ev.until.isoformat(), "Spain" in ev.model_dump_json()
     ('feedback', 'holiday_travel', '2024-03-12', False)
+    >>> feedback_event(ack, tz_offset_min=-600).tz_offset_min  # 09:00 UTC = 23:00 on the 4th
+    -600
     """
     if ack.reason is None:
         return None
@@ -116,9 +123,36 @@ def feedback_event(ack: Ack) -> ClinicalEvent | None:
         event_id=f"feedback:{ack.ack_id}",
         subject_id=ack.subject_id,
         source=f"feed:{ack.clinician_id}",
-        tz_offset_min=0,  # the feed does not know the patient's zone: the UTC date counts
+        tz_offset_min=0 if tz_offset_min is None else tz_offset_min,
         at=ack.at,
         kind="feedback",
         reason=ack.reason,
         until=ack.until,
     )
+
+
+class SessionEnd(BaseModel):
+    """A clinician signed out: the session cookie with this nonce is refused by every feed
+    process that shares the session secret (topic ``<prefix>.<sessions_topic>``, key the
+    nonce). Ids and times only: nothing about patients.
+
+    Examples
+    --------
+    >>> end = SessionEnd(session="0123456789abcdef", clinician_id="dr-a", exp=1_700_043_200,
+    ...                  at=dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC))
+    >>> SessionEnd.model_validate_json(end.encode()) == end
+    True
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["session_end"] = "session_end"
+    version: Literal[1] = 1
+    session: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$", description="the cookie's nonce")]
+    clinician_id: ClinicianId
+    exp: Annotated[int, Field(ge=0, description="the session's expiry (Unix seconds)")]
+    at: AwareDatetime = Field(description="when the clinician signed out (UTC)")
+
+    def encode(self) -> bytes:
+        """Compact JSON bytes (the record value)."""
+        return orjson.dumps(self.model_dump(mode="json"))

@@ -28,7 +28,7 @@ from phenotyping.events import Alert
 from phenotyping.features.time import format_duration
 from phenotyping.feed.caseload import CaseRow
 from phenotyping.feed.models import REASONS, Ack
-from phenotyping.feed.store import Episode, Series
+from phenotyping.feed.store import EngineFeedback, Episode, Series
 from phenotyping.feed.triage import DOMAINS, Filters, recency_token, triage_token
 from phenotyping.risk.monitor import MONITORED, Monitored
 
@@ -472,11 +472,32 @@ def _ack_block(ep: Episode, names: Mapping[str, str], csrf: str) -> str:
     return '<footer class="ackbar">' + "".join(parts) + "</footer>"
 
 
+def closed_text(ep: Episode) -> str:
+    """What a closed episode's end means, in plain words (the engine's own sentence for a
+    resolution; for an episode closed still deviating, one without the engine's jargon)."""
+    r = ep.resolved
+    assert r is not None
+    if not ep.closed_unresolved:
+        return r.alert.explanation
+    days = (r.alert.date - ep.start).days
+    return (
+        f"Closed after {days} days although the data were still away from this patient's "
+        "usual range: not a recovery. The engine stops following an episode after that "
+        "long; a further change raises a new alert"
+    )
+
+
+def _step_name(ep: Episode, kind: str) -> str:
+    if kind == "resolved" and ep.closed_unresolved:
+        return "Closed, not resolved,"
+    return {"opened": "Opened", "escalated": "Escalated", "resolved": "Resolved"}[kind]
+
+
 def _history(ep: Episode) -> str:
     steps = []
     for entry in ep.entries:
         a = entry.alert
-        what = {"opened": "Opened", "escalated": "Escalated", "resolved": "Resolved"}[a.kind]
+        what = _step_name(ep, a.kind)
         lvl = "" if a.kind == "resolved" else f" ({LEVEL_NAMES[a.level].lower()})"
         steps.append(f"{what} {short_day(a.date)}{lvl}")
     return " &rarr; ".join(e(s) for s in steps)
@@ -505,11 +526,12 @@ def card(
     if ep.resolved is not None:
         r = ep.resolved.alert
         return (
-            f'<article class="card resolved" id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
+            f'<article class="card resolved{" unresolved" if ep.closed_unresolved else ""}" '
+            f'id="ep-{e(ep.key)}" data-sort="{e(fresh_sort)}">'
             f"<header>{head}</header>"
             f'<p class="explanation">{e(a.explanation)}</p>'
-            f'<p class="meta">Episode {e(day(ep.start))} to {e(day(r.date))}. {e(r.explanation)}.'
-            "</p>"
+            f'<p class="meta">Episode {e(day(ep.start))} to {e(day(r.date))}. '
+            f"{e(closed_text(ep))}.</p>"
             f"{_ack_block(ep, names, csrf)}</article>"
         )
     charts = "".join(chart(s, episode_start=ep.start, alert_date=a.date) for s in series)
@@ -654,7 +676,7 @@ def page(
         '<p class="empty">No open alerts for your patients'
         + (" that match the filters" if f.active else "")
         + ". New alerts appear here without reloading.</p></section>"
-        '<section id="resolved"><h2>Resolved recently</h2>'
+        '<section id="resolved"><h2>Closed recently</h2>'
         f'<div class="cards">{"".join(resolved_cards)}</div>'
         '<p class="empty">None.</p></section>'
         "</main></body></html>"
@@ -716,6 +738,12 @@ def case_row_html(row: CaseRow) -> str:
             f"{e(short_day(row.alert_date)) if row.alert_date else ''}"
             f'<span class="win">{e(ack)}</span>'
         )
+    elif row.closed_unresolved is not None:
+        alert = (
+            '<span class="unresolved">closed, not resolved</span>'
+            f'<span class="win">{e(short_day(row.closed_unresolved))}, while still away from '
+            "usual</span>"
+        )
     else:
         alert = '<span class="muted">none</span>'
     session = "-"
@@ -730,7 +758,8 @@ def case_row_html(row: CaseRow) -> str:
         )
     cls = f"case {row.data_state}"
     return (
-        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}">'
+        f'<tr id="pt-{e(row.subject_id)}" class="{e(cls)}" data-state="{e(row.data_state)}" '
+        f'data-level="{e(row.level or "")}">'
         f'<td class="subj"><a href="/patients/{e(row.subject_id)}">{e(row.subject_id)}</a></td>'
         f"<td>{alert}</td>"
         f'<td class="data">{_data_cell(row)}</td>'
@@ -739,6 +768,18 @@ def case_row_html(row: CaseRow) -> str:
         f'<td class="num">{row.worn_28} of 28</td>'
         f"<td>{e(session)}</td>"
         f'<td class="report">{e(report)}</td></tr>'
+    )
+
+
+def caseload_summary(rows: Sequence[CaseRow]) -> str:
+    """The line above the caseload (HTML): how many patients, alerted, without data."""
+    as_of = rows[0].as_of if rows else None
+    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
+    n_alert = sum(r.level is not None for r in rows)
+    return (
+        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
+        f"{n_gap} without usable data"
+        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
     )
 
 
@@ -760,22 +801,17 @@ def caseload_page(
         heads.append(
             f'<th scope="col"{title}><a href="/patients?sort={key}{flip}">{e(label)}</a>{mark}</th>'
         )
-    as_of = rows[0].as_of if rows else None
-    n_gap = sum(r.data_state in ("gap", "none") for r in rows)
-    n_alert = sum(r.level is not None for r in rows)
-    summary = (
-        f"{len(rows)} patients &middot; {n_alert} with an open alert &middot; "
-        f"{n_gap} without usable data"
-        + (f" &middot; as of {e(day(as_of))} (the newest data received)" if as_of else "")
-    )
+    summary = caseload_summary(rows)
+    query = f"sort={sort}" + ("&reverse=1" if reverse else "")
     return (
         head("My patients") + f'<body><main id="feed" data-seq="{seq}" data-csrf="{e(csrf)}" '
-        f'data-stream="/patients/stream" data-query="">'
+        f'data-stream="/patients/stream" data-query="{e(query)}">'
         + top("My patients", clinician, len(rows), csrf, "caseload")
         + f'<p class="summary" id="summary">{summary}</p>'
         '<p class="disclaimer">Sorted by what needs attention first (open alert level, '
-        "then missing data, then fewest worn days) unless you pick a column. Rows update "
-        "live.</p>"
+        "then an episode closed while still away from usual, then missing data, then fewest "
+        "worn days) unless you pick a column. Rows update "
+        "and move to their place live.</p>"
         '<table class="caseload"><thead><tr>' + "".join(heads) + "</tr></thead>"
         f'<tbody id="caseload">{"".join(case_row_html(r) for r in rows)}</tbody></table>'
         "</main></body></html>"
@@ -821,6 +857,28 @@ def coverage_chart(dates: Sequence[dt.date], coverage: NDArray[np.float64]) -> s
     return "".join(parts)
 
 
+def _engine_feedback(notes: Sequence[EngineFeedback]) -> str:
+    """The engine's account of each feedback it applied (its ``feedback_applied``
+    notices), newest first."""
+    if not notes:
+        return ""
+    items = []
+    for n in reversed(notes):
+        span = ""
+        if n.applies_from is not None:
+            until = day(n.applies_until) if n.applies_until else "open-ended"
+            span = f" ({e(day(n.applies_from))} to {e(until)})"
+        items.append(
+            f"<li><strong>{e(day(n.date))}, {e(REASONS.get(n.reason, n.reason))}</strong>"
+            f"{span}: {e(n.effect or 'applied')}</li>"
+        )
+    return (
+        '<h2>What the risk engine did with the feedback</h2><ul class="timeline engine">'
+        + "".join(items)
+        + "</ul>"
+    )
+
+
 def patient_page(
     *,
     clinician: str,
@@ -832,10 +890,11 @@ def patient_page(
     csrf: str,
     seq: int,
     days: int,
+    feedback: Sequence[EngineFeedback] = (),
 ) -> str:
     """One patient: the caseload facts, the charts of the last ``days`` days (the alert's
-    contributing features, activity, sleep and wear), and every alert with its
-    acknowledgements."""
+    contributing features, activity, sleep and wear), every alert with its
+    acknowledgements, and what the risk engine did with the clinicians' feedback."""
     facts = (
         '<dl class="facts">'
         f"<div><dt>Data</dt><dd>{_data_cell(row)}</dd></div>"
@@ -858,9 +917,10 @@ def patient_page(
             form = ""
             if ep.resolved is None and entry is ep.current and not entry.acks:
                 form = ack_form(a, csrf)
+            text = closed_text(ep) if a.kind == "resolved" else a.explanation
             items.append(
-                f"<li>{lvl}<strong>{e(a.kind.capitalize())} {e(day(a.date))}</strong>: "
-                f"{e(a.explanation)}"
+                f"<li>{lvl}<strong>{e(_step_name(ep, a.kind).rstrip(','))} {e(day(a.date))}"
+                f"</strong>: {e(text)}"
                 + (f'<ul class="acks">{acks}</ul>' if acks else "")
                 + (f'<div class="ackbar">{form}</div>' if form else "")
                 + "</li>"
@@ -881,5 +941,6 @@ def patient_page(
         + f'<div class="charts">{"".join(charts)}</div>'
         + "<h2>Alerts and acknowledgements</h2>"
         + history
+        + _engine_feedback(feedback)
         + "</main></body></html>"
     )

@@ -12,7 +12,14 @@ restarted feed numbers afresh; the stream then tells the page to reload).
 Bounds: ``max_alerts`` alert messages (the oldest change is dropped first, with its
 acknowledgements), ``max_subjects`` subjects' features (least recently updated dropped
 first), ``history_days`` local days per subject (relative to the subject's latest row),
-``max_changes`` entries in the change log.
+``max_changes`` entries in the change log, ``max_session_ends`` signed-out sessions (beyond
+it the oldest are folded into a per-clinician cut-off, which can only end more sessions,
+never revive one).
+
+Sessions
+    Sign-in sessions are signed cookies that any feed process with the same secret honours;
+    what the store keeps is which of them were ended by signing out (``session_end``
+    records of the sessions topic), so signing out on one replica ends the session on all.
 
 Episodes
     The risk engine sends ``opened``, then possibly ``escalated``, then ``resolved`` for one
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +44,14 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from phenotyping.events import Alert, Notice
-from phenotyping.feed.models import Ack
+from phenotyping.feed.models import Ack, SessionEnd
 from phenotyping.risk.monitor import MONITORED, Monitored, value_of
 
-Kind = Literal["alert", "features", "ack", "notice"]
+Kind = Literal["alert", "features", "ack", "notice", "session"]
 Visible = Callable[[str], bool]
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}
+#: how the risk engine's ``resolved`` message of an episode closed still deviating begins
+CLOSED_UNRESOLVED = "Closed after "
 _N = len(MONITORED)
 _COLUMN = {spec.column: i for i, spec in enumerate(MONITORED)}
 #: after the watched features' [value, base, scale]: the day's wear state
@@ -54,6 +64,7 @@ CONTEXT = (
     "ctx_self_report_instrument",
     "ctx_self_report_score",
     "ctx_self_report_date",
+    "tz_offset_min",
 )
 
 
@@ -96,6 +107,15 @@ class Episode:
         return last if last.alert.kind == "resolved" else None
 
     @property
+    def closed_unresolved(self) -> bool:
+        """Closed by the engine's episode time limit while the data were still away from
+        the usual range (its ``resolved`` message says "Closed after ..."): not a recovery,
+        and shown as such (the alert schema has no field for it; the wording is checked
+        against the engine's real output in the feed's tests)."""
+        r = self.resolved
+        return r is not None and r.alert.explanation.startswith(CLOSED_UNRESOLVED)
+
+    @property
     def current(self) -> AlertEntry:
         """The latest opened/escalated message (the resolved one if nothing else is kept)."""
         for entry in reversed(self.entries):
@@ -116,6 +136,59 @@ class Episode:
         """Newest first means descending by this: (date of the latest message, its seq)."""
         last = self.entries[-1]
         return (last.alert.date.isoformat(), last.seq)
+
+
+@dataclass(frozen=True)
+class EngineFeedback:
+    """The risk engine's ``feedback_applied`` notice: what it did with a clinician's reason
+    (read from the raw record, so a feed older or newer than the engine's notice schema
+    still shows it)."""
+
+    subject_id: str
+    date: dt.date
+    reason: str
+    applies_from: dt.date | None
+    applies_until: dt.date | None
+    effect: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> EngineFeedback:
+        """From a notice record; raises ``ValueError`` naming the field."""
+        subject, reason, effect = raw.get("subject_id"), raw.get("reason"), raw.get("effect")
+        if not isinstance(subject, str) or not _SUBJECT.match(subject):
+            raise ValueError("subject_id")
+        if not isinstance(reason, str) or not _SUBJECT.match(reason):
+            raise ValueError("reason")
+        day = _date(raw.get("date"))
+        if day is None:
+            raise ValueError("date")
+        if effect is not None and not isinstance(effect, str):
+            raise ValueError("effect")
+        return cls(
+            subject,
+            day,
+            reason,
+            _date(raw.get("applies_from")),
+            _date(raw.get("applies_until")),
+            (effect or "")[:500],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(d: dt.date | None) -> str | None:
+            return d.isoformat() if d is not None else None
+
+        return {
+            "date": self.date.isoformat(),
+            "reason": self.reason,
+            "applies_from": iso(self.applies_from),
+            "applies_until": iso(self.applies_until),
+            "effect": self.effect,
+        }
+
+
+_SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: engine feedback notices kept per subject (the newest)
+MAX_FEEDBACK_NOTES = 50
 
 
 @dataclass(frozen=True)
@@ -182,7 +255,10 @@ def _context(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in CONTEXT:
         v = row.get(key)
-        if key == "ctx_self_report_score":
+        if key == "tz_offset_min":  # the patient's UTC offset (dates their feedback)
+            ok = isinstance(v, int) and not isinstance(v, bool) and -720 <= v <= 840
+            out[key] = v if ok else None
+        elif key == "ctx_self_report_score":
             f = _finite(v)
             out[key] = None if math.isnan(f) else f
         elif key.endswith(("_session", "_date")):
@@ -216,6 +292,7 @@ class FeedStore:
         max_subjects: int = 5_000,
         history_days: int = 90,
         max_changes: int = 100_000,
+        max_session_ends: int = 10_000,
     ) -> None:
         self.max_alerts = max_alerts
         self.max_subjects = max_subjects
@@ -229,7 +306,11 @@ class FeedStore:
         self._days: OrderedDict[str, dict[int, NDArray[np.float64]]] = OrderedDict()
         self._changes: deque[tuple[int, str]] = deque(maxlen=max_changes)
         self._gaps: OrderedDict[str, Notice] = OrderedDict()
+        self._feedback: OrderedDict[str, list[EngineFeedback]] = OrderedDict()
         self._context: dict[str, dict[str, Any]] = {}
+        self.max_session_ends = max_session_ends
+        self._ended: OrderedDict[str, tuple[str, int]] = OrderedDict()  # nonce -> (who, exp)
+        self._ended_before: dict[str, int] = {}  # clinician -> sessions expiring <= are ended
 
     # ------------------------------------------------------------------ writing
     def _changed(self, subject: str) -> int:
@@ -253,6 +334,9 @@ class FeedStore:
                     subject = self._ingest_ack(item.value)
                 elif item.kind == "notice":
                     subject = self._ingest_notice(item.value)
+                elif item.kind == "session":
+                    self.end_session(SessionEnd.model_validate_json(item.value))
+                    subject = None
                 else:
                     subject = self._ingest_features(item.value)
             except Exception:  # any record the store cannot use is skipped and counted
@@ -279,6 +363,10 @@ class FeedStore:
         return ack.subject_id if self.add_ack(ack) else None
 
     def _ingest_notice(self, value: bytes) -> str | None:
+        raw = orjson.loads(value)
+        if isinstance(raw, dict) and raw.get("kind") == "feedback_applied":
+            note = EngineFeedback.parse(raw)  # a bad one raises: skipped and counted
+            return note.subject_id if self.add_engine_feedback(note) else None
         notice = Notice.model_validate_json(value)  # a bad one raises: skipped and counted
         if notice.kind != "data_gap":
             self.counts[f"notice_{notice.kind}"] += 1
@@ -298,6 +386,26 @@ class FeedStore:
         self.counts["data_gap_notices"] += 1
         self._changed(notice.subject_id)
         return True
+
+    def add_engine_feedback(self, note: EngineFeedback) -> bool:
+        """Record what the engine did with a clinician's feedback (bounded per subject and
+        in subjects, like the data-gap notices)."""
+        notes = self._feedback.setdefault(note.subject_id, [])
+        if note in notes:
+            self.counts["duplicate_notice"] += 1
+            return False
+        notes.append(note)
+        del notes[:-MAX_FEEDBACK_NOTES]
+        self._feedback.move_to_end(note.subject_id)
+        while len(self._feedback) > self.max_subjects:
+            self._feedback.popitem(last=False)
+        self.counts["feedback_notices"] += 1
+        self._changed(note.subject_id)
+        return True
+
+    def engine_feedback(self, subject: str) -> list[EngineFeedback]:
+        """The engine's feedback notices of ``subject``, oldest first."""
+        return list(self._feedback.get(subject, ()))
 
     def gap(self, subject: str) -> Notice | None:
         """The subject's data-gap notice while it holds: no usable day (a day with any
@@ -407,6 +515,42 @@ class FeedStore:
         self._changed(subject)
         return True
 
+    def end_session(self, end: SessionEnd) -> bool:
+        """Record that a session was signed out; ``False`` when it already was."""
+        if self.session_ended(end.session, end.clinician_id, end.exp):
+            self.counts["duplicate_session_end"] += 1
+            return False
+        self._ended[end.session] = (end.clinician_id, end.exp)
+        self.counts["session_ends"] += 1
+        while len(self._ended) > self.max_session_ends:  # fold the oldest: fail-safe
+            _, (who, exp) = self._ended.popitem(last=False)
+            self._ended_before[who] = max(self._ended_before.get(who, -1), exp)
+            self.counts["session_ends_folded"] += 1
+        return True
+
+    def session_ended(self, nonce: str, clinician_id: str, exp: int) -> bool:
+        """Whether the session ``nonce`` (of ``clinician_id``, expiring at ``exp``) was
+        signed out, here or on another feed process.
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> store = FeedStore(max_session_ends=1)
+        >>> at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        >>> store.end_session(SessionEnd(session="a" * 16, clinician_id="dr-a", exp=100, at=at))
+        True
+        >>> store.session_ended("a" * 16, "dr-a", 100), store.session_ended("b" * 16, "dr-a", 90)
+        (True, False)
+        >>> _ = store.end_session(SessionEnd(session="c" * 16, clinician_id="dr-b", exp=200, at=at))
+        >>> store.session_ended("a" * 16, "dr-a", 100)   # folded: still ended
+        True
+        >>> store.session_ended("b" * 16, "dr-a", 90), store.session_ended("d" * 16, "dr-a", 101)
+        (True, False)
+        """
+        if nonce in self._ended:
+            return True
+        return exp <= self._ended_before.get(clinician_id, -1)
+
     # ------------------------------------------------------------------ reading
     def alert(self, alert_id: str) -> AlertEntry | None:
         return self._alerts.get(alert_id)
@@ -498,8 +642,8 @@ class FeedStore:
         return out
 
     def context(self, subject: str) -> dict[str, Any]:
-        """The clinical context of the subject's newest daily row (``ctx_*``; empty if
-        none)."""
+        """The clinical context of the subject's newest daily row (``ctx_*`` and the
+        patient's ``tz_offset_min``; empty if none)."""
         return dict(self._context.get(subject, {}))
 
     def wear(self, subject: str, end: dt.date, days: int) -> tuple[int, int]:

@@ -28,10 +28,14 @@ Both are logged with the clinician id, the pseudonymous subject id and the route
 template -- never alert contents, feature values or the query string; a request-supplied
 value that is not a plain id is escaped (:func:`clean`), so it cannot forge a log line.
 
-Sessions live server-side (:class:`~phenotyping.feed.auth.SessionStore`): signing out ends
-one at once, and a restarted feed asks everyone to sign in again. Failed sign-ins (and
-unknown bearer tokens) are throttled per source address and overall; sessions opened per
-clinician are throttled too (429 with ``Retry-After``). No URL carries more
+Sessions are signed cookies that every feed process sharing the session secret honours
+(two replicas behind a load balancer need no sticky sessions); signing out publishes the
+session's end, which every replica reads into its store and refuses from then on (the
+replica signed out on at once, the others as soon as they read the record, within about a
+second); a live stream of a signed-out session ends. Without a configured secret the key
+is random per process and sessions are that process's only. Failed sign-ins (and unknown
+bearer tokens) are throttled per source address and overall, and sessions opened per
+clinician too (429 with ``Retry-After``), counted per feed process. No URL carries more
 than a pseudonymous subject id or an alert id; tokens are accepted only in the
 ``Authorization`` header or the login form, never in a URL.
 """
@@ -60,18 +64,17 @@ from phenotyping.feed import assets, render
 from phenotyping.feed.auth import (
     Clinician,
     Roster,
-    SessionStore,
     Throttle,
     check_csrf,
     csrf_token,
     make_session,
     read_session,
-    session_nonce,
+    session_claims,
 )
 from phenotyping.feed.bus import FeedBus
 from phenotyping.feed.caseload import SORTS, case_row, caseload
 from phenotyping.feed.fhir import alert_bundle
-from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, feedback_event
+from phenotyping.feed.models import MAX_NOTE, REASONS, Ack, SessionEnd, feedback_event
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import AlertEntry, Episode, FeedStore
 from phenotyping.feed.triage import Filters, triage_order, triage_token
@@ -84,6 +87,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_PAGE = 500
+#: the latest "until" an acknowledgement may give, after the alert's date
+MAX_UNTIL = dt.timedelta(days=90)
 _TOO_MANY = "too many failed attempts"
 _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -181,7 +186,6 @@ class FeedService:
         else:
             self.secret = secrets.token_bytes(32)
         self.instance = secrets.token_hex(8)
-        self.sessions = SessionStore(settings.max_sessions)
         window = float(settings.login_window_s)
         self.fail_source = Throttle(settings.login_failures_per_source, window)
         self.fail_overall = Throttle(settings.login_failures_overall, window)
@@ -247,6 +251,36 @@ class FeedService:
                 await self._pump
         await self.bus.stop()
 
+    def session(self, cookie: str | None, now_s: int) -> Clinician | None:
+        """The clinician of a session cookie that is signed, unexpired, allowed by the
+        roster and not signed out (on any feed process)."""
+        if not cookie:
+            return None
+        clinician = read_session(self.secret, cookie, self.roster(), now_s)
+        claims = session_claims(cookie) if clinician is not None else None
+        if claims is None or self.store.session_ended(claims[1], claims[0], claims[2]):
+            return None
+        return clinician
+
+    async def end_session(self, cookie: str) -> None:
+        """Sign a session out: refused here at once, and by the other feed processes once
+        they read the published record."""
+        claims = session_claims(cookie)
+        if claims is None:
+            return
+        who, nonce, exp = claims
+        end = SessionEnd(session=nonce, clinician_id=who, exp=exp, at=self.clock())
+        self.store.end_session(end)
+        try:
+            await self.bus.publish_session_end(end)
+        except AckError as exc:
+            log.error(
+                "sign-out NOT published (other feed processes still accept the session until "
+                "it expires): clinician %s: %s",
+                who,
+                exc,
+            )
+
     def names(self) -> dict[str, str]:
         return {c.id: c.name for c in self.roster().clinicians.values()}
 
@@ -278,7 +312,8 @@ class FeedService:
             ack.reason or "-",
         )
         try:
-            event = feedback_event(ack)
+            zone = self.store.context(ack.subject_id).get("tz_offset_min")
+            event = feedback_event(ack, zone)
             if event is not None:
                 await self.bus.publish_feedback(event)
         except Exception as exc:  # the ack stands; the engine did not hear the reason
@@ -368,9 +403,8 @@ def _authenticate(request: web.Request, service: FeedService) -> Principal | str
         return Principal(found[0], "bearer")
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        now_s = int(service.clock().timestamp())
-        clinician = read_session(service.secret, cookie, roster, now_s)
-        if clinician is not None and service.sessions.alive(session_nonce(cookie), now_s):
+        clinician = service.session(cookie, int(service.clock().timestamp()))
+        if clinician is not None:
             return Principal(clinician, "session", cookie)
         return "session expired or no longer valid: sign in again"
     return "sign in, or send 'Authorization: Bearer <token>'"
@@ -588,8 +622,13 @@ async def api_caseload(request: web.Request) -> web.StreamResponse:
 
 
 async def caseload_stream(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events of re-rendered caseload rows whose patient changed."""
+    """Server-Sent Events of the caseload: re-rendered rows of the patients that changed
+    (every row when "today", the newest data day, moved: days without data and worn days
+    are counted up to it), then the page's whole order (``order``: row ids in the page's
+    sort, and the summary line), so rows move to where the page would put them."""
     service, p = _service(request), _principal(request)
+    sort, reverse = _sort(request)
+    shown: dict[str, dt.date | None] = {}
 
     def produce(since: int) -> tuple[list[bytes], int]:
         store = service.store
@@ -597,16 +636,23 @@ async def caseload_stream(request: web.Request) -> web.StreamResponse:
         changed = store.changed_since(since, p.may_see)
         if changed is None:
             return [_event("reload", {}, seq)], seq
-        as_of = store.data_clock()
+        if not changed:
+            return [], seq
+        rows = caseload(store, _roster_subjects(p), sort, reverse)
+        as_of = rows[0].as_of if rows else None
+        if "as_of" not in shown or shown["as_of"] != as_of:
+            changed = {r.subject_id for r in rows}
+        shown["as_of"] = as_of
         events = [
-            _event(
-                "row",
-                {"id": f"pt-{s}", "html": render.case_row_html(case_row(store, s, as_of))},
-                seq,
-            )
-            for s in sorted(changed)
+            _event("row", {"id": f"pt-{r.subject_id}", "html": render.case_row_html(r)}, seq)
+            for r in rows
+            if r.subject_id in changed
         ]
-        return events, seq
+        order = {
+            "ids": [f"pt-{r.subject_id}" for r in rows],
+            "summary": render.caseload_summary(rows),
+        }
+        return [*events, _event("order", order, seq)], seq
 
     return await _sse(request, _since(request, service.store.seq), produce)
 
@@ -654,6 +700,7 @@ async def patient_view(request: web.Request) -> web.StreamResponse:
         csrf=_csrf(request),
         seq=store.seq,
         days=days,
+        feedback=store.engine_feedback(subject),
     )
     return web.Response(text=html, content_type="text/html")
 
@@ -671,6 +718,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
         {
             "patient": case_row(store, subject, store.data_clock()).to_json(),
             "alerts": [_entry_json(service, x) for x in entries],
+            "engine_feedback": [n.to_json() for n in store.engine_feedback(subject)],
         },
         dumps=lambda d: orjson.dumps(d).decode(),
     )
@@ -731,6 +779,15 @@ def _event(name: str, data: Any, ident: int | None = None) -> bytes:
     return f"{head}event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
+def _still_allowed(request: web.Request, service: FeedService) -> bool:
+    """Whether a live stream's caller may still see it: a session not signed out (on any
+    feed process) and not expired, or a clinician still on the roster."""
+    p = _principal(request)
+    if p.via == "session":
+        return service.session(p.cookie, int(service.clock().timestamp())) is not None
+    return p.clinician.id in service.roster().clinicians
+
+
 async def _sse(
     request: web.Request, since: int, produce: Callable[[int], tuple[list[bytes], int]]
 ) -> web.StreamResponse:
@@ -749,6 +806,9 @@ async def _sse(
     with contextlib.suppress(ConnectionResetError):
         await response.write(b"retry: 3000\n\n")
         while not service.closing:
+            if not _still_allowed(request, service):  # signed out (anywhere) or off the roster
+                await response.write(_event("signed_out", {}))
+                break
             events, since = produce(since)
             for ev in events:
                 await response.write(ev)
@@ -874,6 +934,11 @@ async def _acknowledge(request: web.Request, via: str) -> tuple[Ack, AlertEntry]
         raise _bad(str(exc)) from None
     if form.until is not None and form.until < entry.alert.episode_start:
         raise _bad("until: not before the change began (the alert's episode start)")
+    if form.until is not None and form.until > entry.alert.date + MAX_UNTIL:
+        raise _bad(
+            f"until: at most {MAX_UNTIL.days} days after the alert (a typing slip "
+            "would otherwise keep years out of the patient's usual range)"
+        )
     try:
         ack = await service.acknowledge(entry, p.clinician, via, form)
     except AckError as exc:
@@ -964,12 +1029,7 @@ async def me(request: web.Request) -> web.StreamResponse:
 async def login_form(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     cookie = request.cookies.get(COOKIE)
-    now_s = int(service.clock().timestamp())
-    if (
-        cookie
-        and read_session(service.secret, cookie, service.roster(), now_s) is not None
-        and service.sessions.alive(session_nonce(cookie), now_s)
-    ):
+    if service.session(cookie, int(service.clock().timestamp())) is not None:
         raise web.HTTPSeeOther("/alerts")
     return web.Response(text=render.login_page(), content_type="text/html")
 
@@ -1003,7 +1063,6 @@ async def login(request: web.Request) -> web.StreamResponse:
     now_s = int(now)
     ttl = service.settings.session_ttl_s
     value = make_session(service.secret, clinician, token_hash, now_s, ttl)
-    service.sessions.add(session_nonce(value) or "", now_s + ttl, now_s)
     response = web.HTTPSeeOther("/alerts")
     secure = service.settings.cookie_secure or service.settings.tls_cert is not None
     response.set_cookie(
@@ -1025,7 +1084,7 @@ def _throttled(retry_after: int) -> web.Response:
 async def logout(request: web.Request) -> web.StreamResponse:
     p = _principal(request)
     if p.cookie is not None:
-        _service(request).sessions.revoke(session_nonce(p.cookie))
+        await _service(request).end_session(p.cookie)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response

@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from day_helpers import DAY, T0, same, synthetic_days
 
 from phenotyping.errors import StateError
 from phenotyping.features import hrv
 from phenotyping.features.day import EngineParams, SubjectDays
 from phenotyping.pipeline import Pipeline
 from phenotyping.replay.formats.actiwatch import read_actiwatch
-
-DAY = 1440
-T0 = 19_000 * DAY  # a UTC midnight in minutes (2022-01-08)
-
-
-def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    """Row lists equal exactly, NaN == NaN."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.keys() != y.keys():
-            return False
-        for k in x:
-            u, v = x[k], y[k]
-            if isinstance(u, float) and isinstance(v, float) and math.isnan(u) and math.isnan(v):
-                continue
-            if u != v:
-                return False
-    return True
-
-
-def synthetic_days(n_days: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_days * DAY)
-    level = 150 + 140 * np.cos(2 * np.pi * ((t % DAY) - 15 * 60) / DAY)
-    x = rng.poisson(np.clip(level, 0, None)).astype(np.float64)
-    x[(t % DAY) < 6 * 60] = rng.poisson(2, size=np.count_nonzero((t % DAY) < 6 * 60))
-    return x
 
 
 def beats_for(n_days: int, seed: int = 1) -> list[tuple[int, np.ndarray]]:

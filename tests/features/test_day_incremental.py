@@ -10,40 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from day_helpers import DAY, T0, same, synthetic_days
 
 from phenotyping.features.day import SubjectDays
 from phenotyping.features.envelope import pack, unpack
 from phenotyping.pipeline import Pipeline, SubjectState
 from phenotyping.replay.formats.actiwatch import read_actiwatch
 
-DAY = 1440
-T0 = 19_000 * DAY  # a UTC midnight in minutes (2022-01-08)
-
 Batch = tuple[int, np.ndarray, int]  # (UTC start minute, counts, offset)
-
-
-def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    """Row lists equal exactly, NaN == NaN (every column, not only the window's)."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.keys() != y.keys():
-            return False
-        for k in x:
-            u, v = x[k], y[k]
-            nan = isinstance(u, float) and isinstance(v, float) and u != u and v != v
-            if not (u == v or nan):
-                return False
-    return True
-
-
-def synthetic_days(n_days: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_days * DAY)
-    level = 150 + 140 * np.cos(2 * np.pi * ((t % DAY) - 15 * 60) / DAY)
-    x = rng.poisson(np.clip(level, 0, None)).astype(np.float64)
-    x[(t % DAY) < 6 * 60] = rng.poisson(2, size=np.count_nonzero((t % DAY) < 6 * 60))
-    return x
 
 
 def run(batches: list[Batch], *, incremental: bool, roundtrip: bool = False) -> list[Any]:

@@ -276,3 +276,70 @@ def test_a_data_gap_patient_appears_live(live: LiveFeed, browser: Any, artifacts
             == "ok"
         ),
     )
+
+
+def _case_rows(browser: Any) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#caseload tr')).map(function (r) {"
+        " return {id: r.id.slice(3), state: r.dataset.state, level: r.dataset.level,"
+        " text: r.innerText}; });"
+    )
+    return rows
+
+
+def test_caseload_rows_move_to_their_place_live(
+    live: LiveFeed, browser: Any, artifacts: Path
+) -> None:
+    _sign_in(browser, live.base, "/patients")
+    browser.execute_script("window.__same = 'yes';")
+    before = [r["id"] for r in _case_rows(browser)]
+    # a patient low on the list (no alert, data fine) gets a HIGH alert with the top score
+    quiet = [r["id"] for r in _case_rows(browser) if r["state"] == "ok" and not r["level"]]
+    subject = quiet[-1]
+    assert before.index(subject) > 10
+    new = {**ALERTS[0], "subject_id": subject, "level": "high", "score": 1.0,
+           "alert_id": f"{subject}-live", "date": "2024-03-25"}  # fmt: skip
+    live.put(alert_record(new))
+
+    def among_the_high() -> bool:
+        rows = _case_rows(browser)
+        ids = [r["id"] for r in rows]
+        at = ids.index(subject)
+        return rows[at]["level"] == "high" and all(r["level"] == "high" for r in rows[:at])
+
+    _wait("the newly alerted patient among the HIGH alerts at the top", among_the_high)
+    assert _case_rows(browser)[0]["state"]  # the table is still there
+    # a patient whose data stop: a data-gap notice moves them above every patient without an
+    # alert (or an episode closed unresolved) whose data are fine or merely late
+    other = quiet[-2]
+    last = live.service.store.latest_day(other)
+    assert last is not None
+    notice = {
+        "type": "notice", "kind": "data_gap", "subject_id": other,
+        "date": (last + dt.timedelta(days=5)).isoformat(),
+        "gap_start": (last + dt.timedelta(days=1)).isoformat(), "days_without_data": 5,
+        "config_version": "test",
+    }  # fmt: skip
+    live.put(Incoming("notice", orjson.dumps(notice)))
+
+    def gap_above_ok() -> bool:
+        rows = _case_rows(browser)
+        ids = [r["id"] for r in rows]
+        ok = [
+            ids.index(r["id"])
+            for r in rows
+            if r["state"] in ("ok", "stale")
+            and not r["level"]
+            and "closed, not resolved" not in r["text"]
+        ]
+        return bool(ok) and ids.index(other) < min(ok) and rows[ids.index(other)]["state"] == "gap"
+
+    _wait("the data-gap patient above those with data", gap_above_ok)
+    assert browser.execute_script("return window.__same") == "yes"  # no reload
+    live_order = [r["id"] for r in _case_rows(browser)]
+    browser.execute_script("document.getElementById('pt-' + arguments[0]).scrollIntoView();", other)
+    _shot(browser, artifacts / "feed-caseload-resorted-live.png")
+    # the order that arrived live is the order a fresh page shows
+    browser.get(live.base + "/patients")
+    _wait("the page", lambda: _case_rows(browser))
+    assert [r["id"] for r in _case_rows(browser)] == live_order

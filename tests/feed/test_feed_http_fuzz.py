@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from test_feed_web import NOW, ROSTER, TOK_A, TOK_B
 from yarl import URL
 
-from phenotyping.feed.auth import new_token, session_nonce
+from phenotyping.feed.auth import new_token
 from phenotyping.feed.bus import MemoryBus
 from phenotyping.feed.settings import FeedSettings
 from phenotyping.feed.store import FeedStore, Incoming
@@ -286,7 +286,7 @@ class Harness:
         """A live session of ``who`` (signing in again if a fuzzed /logout ended it)."""
         now = int(NOW.timestamp())
         have = self.sessions.get(who)
-        if have is not None and self.service.sessions.alive(session_nonce(have[0]), now):
+        if have is not None and self.service.session(have[0], now) is not None:
             return have
         self.client.session.cookie_jar.clear()
         token = TOK_A if who == "a" else TOK_B

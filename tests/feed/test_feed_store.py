@@ -188,3 +188,36 @@ def test_demo_outputs_go_in_whole(demo) -> None:  # type: ignore[no-untyped-def]
     assert (math.isnan(s.value[-1]) and math.isnan(expected)) or s.value[-1] == expected
     base = row.get("base_activity_mean_worn")
     assert s.base[-1] == base or (math.isnan(s.base[-1]) and (base is None or math.isnan(base)))
+
+
+def test_the_engines_feedback_notices_are_kept_per_patient_and_shown() -> None:
+    import orjson
+
+    from phenotyping.feed import render
+
+    # the shape of the risk engine's feedback_applied notice
+    notice = {
+        "type": "notice", "kind": "feedback_applied", "subject_id": "s-1", "date": "2024-03-03",
+        "config_version": "x", "reason": "holiday_travel", "applies_from": "2024-02-15",
+        "applies_until": "2024-03-24",
+        "effect": "holiday or travel reported, 2024-02-15 to 2024-03-24: these days are left "
+        "out of the usual range",
+    }  # fmt: skip
+    store = FeedStore()
+    assert store.ingest([Incoming("notice", orjson.dumps(notice))]) == {"s-1"}
+    assert store.ingest([Incoming("notice", orjson.dumps(notice))]) == set()  # redelivered
+    bad = {**notice, "date": "soon"}
+    assert store.ingest([Incoming("notice", orjson.dumps(bad))]) == set()
+    assert store.counts["invalid_notice"] == 1
+    (note,) = store.engine_feedback("s-1")
+    assert note.to_json() == {
+        "date": "2024-03-03",
+        "reason": "holiday_travel",
+        "applies_from": "2024-02-15",
+        "applies_until": "2024-03-24",
+        "effect": notice["effect"],
+    }
+    assert store.engine_feedback("s-2") == []
+    html = render._engine_feedback(store.engine_feedback("s-1"))
+    assert "Holiday or travel" in html and "15 Feb 2024 to 24 Mar 2024" in html
+    assert "left out of the usual range" in html

@@ -281,3 +281,32 @@ def test_the_triage_token_sorts_like_the_triage_key(alerts: list[tuple[str, str,
     eps = store.episodes(lambda s: True)
     by_key = sorted(eps, key=triage_key, reverse=True)
     assert [e.key for e in triage_order(eps)] == [e.key for e in by_key]
+
+
+#: sign-outs as nonce numbers (repeats: redeliveries); a nonce's clinician and expiry are
+#: its own, as in a real session cookie
+_ENDS = st.lists(st.integers(0, 40), max_size=40)
+
+
+def _session(n: int) -> tuple[str, str, int]:
+    return f"{n:016x}", ("dr-a", "dr-b")[n % 2], 100 + (n * 37) % 100
+
+
+@BUDGET
+@given(ends=_ENDS, bound=st.integers(1, 8))
+def test_sign_outs_are_never_forgotten_whatever_the_bound(ends: list[int], bound: int) -> None:
+    """A signed-out session stays ended after any further sign-outs (the bound folds old
+    ones into a per-clinician cut-off, which may end more sessions but never revive one),
+    and a session of a clinician who never signed out is never ended."""
+    from phenotyping.feed.models import SessionEnd
+
+    store = FeedStore(max_session_ends=bound)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ended: list[tuple[str, str, int]] = []
+    for n in ends:
+        nonce, who, exp = _session(n)
+        store.end_session(SessionEnd(session=nonce, clinician_id=who, exp=exp, at=at))
+        ended.append((nonce, who, exp))
+        assert all(store.session_ended(*x) for x in ended)
+    assert not store.session_ended("f" * 16, "dr-c", 150)
+    assert len(store._ended) <= bound

@@ -149,6 +149,13 @@ async def test_an_acknowledgement_carries_a_reason_and_a_note(
             headers=bearer(TOK_A),
         )
         assert r.status == 400 and (await r.json())["detail"].startswith("reason:")
+        # an "until" years ahead (a typing slip) is refused too
+        r = await client.post(
+            f"/api/alerts/{ALERTS[1]['alert_id']}/ack",
+            json={"reason": "illness", "until": "2204-03-17"},
+            headers=bearer(TOK_A),
+        )
+        assert r.status == 400 and (await r.json())["detail"].startswith("until: at most 90")
         assert len(bus.published) == 1
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "acknowledgement recorded: clinician dr-a" in logged and "illness" in logged

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from apple_export import generator
 
 from phenotyping.cli import main
 from phenotyping.errors import FormatError
@@ -20,16 +19,6 @@ from phenotyping.replay.formats import ReadReport, apple_health, detect
 DATA = Path(__file__).parent.parent / "data" / "importers"
 EXPORT = DATA / "apple_health_export"
 CET = dt.timezone(dt.timedelta(hours=1))
-
-
-def _load_generator() -> Any:
-    path = Path(__file__).parents[2] / "benchmarks" / "make_apple_export.py"
-    spec = importlib.util.spec_from_file_location("make_apple_export", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_apple_export"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _read(path: Path) -> tuple[dict[str, list[Any]], ReadReport]:
@@ -155,7 +144,7 @@ def test_cli_replay_of_the_fixture(tmp_path: Path) -> None:
 
 
 def test_generated_export_replays_with_exact_daily_steps(tmp_path: Path) -> None:
-    gen = _load_generator()
+    gen = generator()
     truth = gen.write_export(tmp_path / "apple_health_export", 3_000_000, seed=1)
     assert len(truth) >= 3
     out = tmp_path / "out"

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import base64
-import math
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pytest
+from process_helpers import (
+    NAMES,
+    PARTITIONS,
+    as_records,
+    closed_cohort,
+    expected_rows,
+    in_process,
+    keyed,
+    partition,
+    plain,
+)
 
-from phenotyping.events import ActivityBatch, AnyMessage, RecordingEnd, encode
-from phenotyping.kafkaio import TopicNames
-from phenotyping.pipeline import Pipeline, StepOutput
-from phenotyping.simulate import CohortSpec, simulate
+from phenotyping.events import ActivityBatch, AnyMessage, encode
+from phenotyping.pipeline import StepOutput
+from phenotyping.simulate import CohortSpec
 from phenotyping.stream.codec import (
     REASONS,
     decode_record,
+    encode_record,
     pack_state,
     unpack_state,
 )
@@ -30,68 +39,17 @@ from phenotyping.stream.process import (
     routes,
 )
 
-NAMES = TopicNames("d", "f", "a", "n", "dl", "c")
-PARTITIONS = 3
-
-
-def _partition(subject: str) -> int:
-    return zlib.crc32(subject.encode()) % PARTITIONS
-
-
-def _norm(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def _plain(rec: dict[str, Any]) -> dict[str, Any]:
-    """An in-process output as it reads back from JSON (NaN -> None, dates as text)."""
-    return decode_record(_json(rec))
-
-
-def _json(rec: dict[str, Any]) -> bytes:
-    from phenotyping.stream.codec import encode_record
-
-    return encode_record(rec)
-
 
 @pytest.fixture(scope="module")
 def cohort() -> list[AnyMessage]:
     """Two subjects, three weeks, with wear gaps, late and duplicated uploads; then a
     RecordingEnd per subject, as the replay publisher sends them."""
-    spec = CohortSpec(n_subjects=2, days=21, seed=3, rr=False, late_upload_prob=0.15)
-    msgs: list[AnyMessage] = list(simulate(spec))
-    last: dict[str, Any] = {}
-    for m in msgs:
-        last[m.subject_id] = max(m.span()[1], last.get(m.subject_id, m.span()[1]))
-    for subject, at in sorted(last.items()):
-        msgs.append(
-            RecordingEnd(
-                event_id=f"end:{subject}", subject_id=subject, source="t", tz_offset_min=60, at=at
-            )
-        )
-    return msgs
+    return closed_cohort(CohortSpec(n_subjects=2, days=21, seed=3, rr=False, late_upload_prob=0.15))
 
 
 @pytest.fixture(scope="module")
 def expected(cohort: list[AnyMessage]) -> StepOutput:
-    pipe = Pipeline()
-    out = StepOutput()
-    for m in cohort:
-        out.extend(pipe.process(m))
-    return out
-
-
-def _records(raw: Sequence[tuple[bytes | None, bytes | None, int]]) -> list[Record]:
-    """(key, value, partition) -> records with per-partition offsets."""
-    nxt: Counter[int] = Counter()
-    out = []
-    for key, value, part in raw:
-        out.append(Record("d", part, nxt[part], key, value, 1_700_000_000_000))
-        nxt[part] += 1
-    return out
-
-
-def _good(msgs: Sequence[AnyMessage]) -> list[tuple[bytes | None, bytes | None, int]]:
-    return [(m.subject_id.encode(), encode(m), _partition(m.subject_id)) for m in msgs]
+    return in_process(cohort)
 
 
 @dataclass
@@ -151,23 +109,22 @@ def test_outputs_equal_the_in_process_pipeline(
     cohort: list[AnyMessage], expected: StepOutput, size: int, cache: int, flush_every: int
 ) -> None:
     """Any batch size, state cache and flush interval gives the in-process outputs."""
-    run = Run(cache_size=cache).run(_records(_good(cohort)), size, flush_every)
+    run = Run(cache_size=cache).run(as_records(keyed(cohort)), size, flush_every)
     rows = run.topic("f")
     assert len(rows) == len(expected.daily) > 30
-    want = {f"{r['subject_id']}:{r['date']}": _plain(r) for r in expected.daily}
-    assert {r.pop("id"): r for r in rows} == want
+    assert {r.pop("id"): r for r in rows} == expected_rows(expected)
     assert _by_id(run.topic("a"), "alert_id") == _by_id(
-        [_plain(a) for a in expected.alerts], "alert_id"
+        [plain(a) for a in expected.alerts], "alert_id"
     )
-    assert sorted(map(repr, run.topic("n"))) == sorted(repr(_plain(n)) for n in expected.notices)
+    assert sorted(map(repr, run.topic("n"))) == sorted(repr(plain(n)) for n in expected.notices)
 
 
 def test_outputs_go_to_the_input_partition_with_the_routed_key(cohort: list[AnyMessage]) -> None:
-    run = Run().run(_records(_good(cohort)), 50)
+    run = Run().run(as_records(keyed(cohort)), 50)
     for topic, part, key, rec in run.sent:
         if topic in ("f", "n"):
             assert key == rec["subject_id"].encode()
-            assert part == _partition(rec["subject_id"])
+            assert part == partition(rec["subject_id"].encode())
         elif topic == "a":
             assert key == rec["alert_id"].encode()
 
@@ -177,7 +134,7 @@ def test_late_data_is_a_notice_and_a_dead_letter(
 ) -> None:
     late_notices = [n for n in expected.notices if n["kind"] == "late_data"]
     assert late_notices, "the cohort should have late uploads"
-    records = _records(_good(cohort))
+    records = as_records(keyed(cohort))
     run = Run().run(records, 20)
     dead = run.topic("dl")
     assert {d["reason"] for d in dead} == {"late_data"}
@@ -193,19 +150,20 @@ def test_late_data_is_a_notice_and_a_dead_letter(
 def test_bad_input_is_dead_lettered_and_the_rest_processed(
     cohort: list[AnyMessage], expected: StepOutput
 ) -> None:
-    good = _good(cohort)
+    good = keyed(cohort)
     first = cohort[0]
     assert isinstance(first, ActivityBatch)
     doc = decode_record(encode(first))
-    k, p = first.subject_id.encode(), _partition(first.subject_id)
+    k = first.subject_id.encode()
+    p = partition(k)
     bad: list[tuple[bytes | None, bytes | None, int, str]] = [
         (k, b"\xff\xfe not json", p, "undecodable"),
         (k, b"[1, 2]", p, "undecodable"),
         (k, None, p, "undecodable"),
-        (k, _json({**doc, "version": 7}), p, "unknown_version"),
-        (k, _json({**doc, "type": "blood_pressure"}), p, "unknown_type"),
-        (k, _json({**doc, "counts": [-1.0]}), p, "schema"),
-        (k, _json({**doc, "counts": [1.0] * 5000}), p, "oversized"),
+        (k, encode_record({**doc, "version": 7}), p, "unknown_version"),
+        (k, encode_record({**doc, "type": "blood_pressure"}), p, "unknown_type"),
+        (k, encode_record({**doc, "counts": [-1.0]}), p, "schema"),
+        (k, encode_record({**doc, "counts": [1.0] * 5000}), p, "oversized"),
         (b"someone-else", encode(first), p, "key_mismatch"),
         (None, encode(first), p, "key_mismatch"),
         (k, encode(first), (p + 1) % PARTITIONS, "wrong_partition"),
@@ -215,7 +173,7 @@ def test_bad_input_is_dead_lettered_and_the_rest_processed(
         mixed.append(item)
         if i < len(bad):
             mixed.append(bad[i][:3])
-    records = _records(mixed)
+    records = as_records(mixed)
     run = Run().run(records, 25)
     dead = [d for d in run.topic("dl") if d["reason"] != "late_data"]
     assert sorted(d["reason"] for d in dead) == sorted(b[3] for b in bad)
@@ -232,7 +190,7 @@ def test_bad_input_is_dead_lettered_and_the_rest_processed(
         assert d["id"] == f"d:{src.partition}:{src.offset}:{d['reason']}"
         assert d["error"]
     rows = {r.pop("id"): r for r in run.topic("f")}
-    assert rows == {f"{r['subject_id']}:{r['date']}": _plain(r) for r in expected.daily}
+    assert rows == {f"{r['subject_id']}:{r['date']}": plain(r) for r in expected.daily}
 
 
 def test_a_redelivered_batch_changes_nothing(
@@ -241,7 +199,7 @@ def test_a_redelivered_batch_changes_nothing(
     """Crash after the state was stored but before the offsets were committed: the batch is
     delivered again and skipped; crash before the state was stored: it is processed again
     and its outputs repeat with the same ids and content (at-least-once)."""
-    records = _records(_good(cohort))
+    records = as_records(keyed(cohort))
     run = Run()
     size = len(records) // 8
     for i in range(0, len(records), size):
@@ -259,7 +217,7 @@ def test_a_redelivered_batch_changes_nothing(
     ids = Counter(r["id"] for r in rows)
     assert set(ids) == {f"{r['subject_id']}:{r['date']}" for r in expected.daily}
     for r in rows:
-        assert {k: v for k, v in r.items() if k != "id"} == _plain(
+        assert {k: v for k, v in r.items() if k != "id"} == plain(
             next(e for e in expected.daily if f"{e['subject_id']}:{e['date']}" == r["id"])
         )
     late = [d for d in run.topic("dl") if d["reason"] == "late_data"]
@@ -270,7 +228,7 @@ def test_a_redelivered_batch_changes_nothing(
 def test_the_cache_never_hides_a_newer_table_value(cohort: list[AnyMessage]) -> None:
     """If the table holds another value than the one the processor wrote (a restore, a
     rebalance), the table wins."""
-    records = _records(_good(cohort))
+    records = as_records(keyed(cohort))
     run = Run(cache_size=10)
     run.batch(records[:30])
     subject = cohort[0].subject_id
@@ -290,7 +248,7 @@ def test_the_cache_never_hides_a_newer_table_value(cohort: list[AnyMessage]) -> 
 
 
 def test_a_corrupt_state_is_dead_lettered_not_fatal(cohort: list[AnyMessage]) -> None:
-    records = _records(_good(cohort))
+    records = as_records(keyed(cohort))
     run = Run()
     run.table[cohort[0].subject_id] = b"garbage"
     run.batch(records[:20])

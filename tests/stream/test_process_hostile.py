@@ -6,56 +6,39 @@ another subject's data.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from process_helpers import (
+    NAMES,
+    PARTITIONS,
+    Raw,
+    as_records,
+    closed_cohort,
+    expected_rows,
+    in_process,
+    keyed,
+    partition,
+)
 
 import phenotyping.stream.process as process_mod
-from phenotyping.events import AnyMessage, RecordingEnd, decode, encode
-from phenotyping.kafkaio import TopicNames
+from phenotyping.events import AnyMessage, decode, encode
 from phenotyping.pipeline import Pipeline, StepOutput
 from phenotyping.simulate import CohortSpec, simulate
-from phenotyping.stream.codec import REASONS, decode_record, default_partition, encode_record
+from phenotyping.stream.codec import REASONS, decode_record, default_partition
 from phenotyping.stream.process import BatchProcessor, Record
-
-NAMES = TopicNames("d", "f", "a", "n", "dl", "c")
-PARTITIONS = 3
-
-
-def _partition(key: bytes) -> int:
-    return zlib.crc32(key) % PARTITIONS
-
-
-def _plain(rec: dict[str, Any]) -> dict[str, Any]:
-    return decode_record(encode_record(rec))
 
 
 @pytest.fixture(scope="module")
 def cohort() -> list[AnyMessage]:
-    spec = CohortSpec(n_subjects=2, days=14, seed=5, rr=False)
-    msgs: list[AnyMessage] = list(simulate(spec))
-    last: dict[str, Any] = {}
-    for m in msgs:
-        last[m.subject_id] = max(m.span()[1], last.get(m.subject_id, m.span()[1]))
-    for subject, at in sorted(last.items()):
-        msgs.append(
-            RecordingEnd(
-                event_id=f"end:{subject}", subject_id=subject, source="t", tz_offset_min=60, at=at
-            )
-        )
-    return msgs
+    return closed_cohort(CohortSpec(n_subjects=2, days=14, seed=5, rr=False))
 
 
 @pytest.fixture(scope="module")
 def expected(cohort: list[AnyMessage]) -> StepOutput:
-    pipe = Pipeline()
-    out = StepOutput()
-    for m in cohort:
-        out.extend(pipe.process(m))
-    return out
+    return in_process(cohort)
 
 
 class Harness:
@@ -66,16 +49,10 @@ class Harness:
         self.sent: list[tuple[str, int, dict[str, Any]]] = []
         self.counts: Counter[str] = Counter()
         self.offsets: Counter[int] = Counter()
-        self.proc = BatchProcessor(NAMES, partitioner=_partition, **kw)
+        self.proc = BatchProcessor(NAMES, partitioner=partition, **kw)
 
-    def records(
-        self, raw: Sequence[tuple[bytes | None, bytes | None, int]], ts: int = 1_700_000_000_000
-    ) -> list[Record]:
-        out = []
-        for key, value, part in raw:
-            out.append(Record("d", part, self.offsets[part], key, value, ts))
-            self.offsets[part] += 1
-        return out
+    def records(self, raw: Sequence[Raw], ts: int = 1_700_000_000_000) -> list[Record]:
+        return as_records(raw, self.offsets, ts)
 
     def batch(
         self, records: Sequence[Record], highwater: Callable[[int], int | None] | None = None
@@ -97,20 +74,12 @@ class Harness:
         return [rec for topic, _, rec in self.sent if topic == name]
 
 
-def _good(msgs: Sequence[AnyMessage]) -> list[tuple[bytes | None, bytes | None, int]]:
-    return [(m.subject_id.encode(), encode(m), _partition(m.subject_id.encode())) for m in msgs]
-
-
 def _rows(h: Harness) -> dict[str, dict[str, Any]]:
     rows = {}
     for r in h.topic("f"):
         r = dict(r)
         rows[r.pop("id")] = r
     return rows
-
-
-def _expected_rows(expected: StepOutput) -> dict[str, dict[str, Any]]:
-    return {f"{r['subject_id']}:{r['date']}": _plain(r) for r in expected.daily}
 
 
 def test_one_misrouted_record_cannot_take_a_subjects_partition(
@@ -120,14 +89,14 @@ def test_one_misrouted_record_cannot_take_a_subjects_partition(
     every later message on its real partition was dead-lettered ``wrong_partition``."""
     first = cohort[0]
     key = first.subject_id.encode()
-    wrong = (_partition(key) + 1) % PARTITIONS
+    wrong = (partition(key) + 1) % PARTITIONS
     h = Harness()
     h.batch(h.records([(key, encode(first), wrong)]))
-    h.batch(h.records(_good(cohort)))
+    h.batch(h.records(keyed(cohort)))
     dead = h.topic("dl")
     assert [d["reason"] for d in dead if d["reason"] != "late_data"] == ["misrouted"]
     assert "partition" in dead[0]["error"]
-    assert _rows(h) == _expected_rows(expected)
+    assert _rows(h) == expected_rows(expected)
 
 
 def test_the_default_partitioner_is_kafkas() -> None:
@@ -162,7 +131,7 @@ def test_an_exception_anywhere_in_one_record_dead_letters_it_and_the_partition_g
             raise RuntimeError("unexpected")  # outside the engine: in the worker itself
         return h.table.get(subject)
 
-    records = h.records(_good(cohort))
+    records = h.records(keyed(cohort))
     for i in range(0, len(records), 10):
         h._take(h.proc.process(records[i : i + 10], flaky_load))
     dead = [d for d in h.topic("dl") if d["reason"] != "late_data"]
@@ -186,11 +155,11 @@ def test_a_sample_outside_the_window_is_dead_lettered_with_the_rule(
     stray = decode(doc)
     msgs = [*cohort[:5], stray, *cohort[5:]]
     h = Harness()
-    h.batch(h.records(_good(msgs)))
+    h.batch(h.records(keyed(msgs)))
     dead = [d for d in h.topic("dl") if d["reason"] != "late_data"]
     assert [d["reason"] for d in dead] == ["time_window"]
     assert "days after this subject's latest data" in dead[0]["error"]
-    assert _rows(h) == _expected_rows(expected)
+    assert _rows(h) == expected_rows(expected)
 
 
 @pytest.mark.parametrize("clue", ["timestamp", "highwater"])
@@ -204,14 +173,14 @@ def test_a_recreated_device_topic_is_detected_not_skipped_as_redelivered(
     half = len(cohort) // 2
     h = Harness()
     ts = 1_700_000_000_000
-    h.batch(h.records(_good(cohort[:half]), ts=ts))
+    h.batch(h.records(keyed(cohort[:half]), ts=ts))
     applied = h.counts["applied"]
     h.offsets.clear()  # the topic is re-created: offsets restart at 0
     if clue == "timestamp":
-        rest = h.records(_good(cohort[half:]), ts=ts + 60_000)
+        rest = h.records(keyed(cohort[half:]), ts=ts + 60_000)
         h.batch(rest)  # highwater unknown
     else:
-        rest = h.records(_good(cohort[half : half + 6]), ts=ts)
+        rest = h.records(keyed(cohort[half : half + 6]), ts=ts)
         h.batch(rest, highwater=lambda p: h.offsets[p])
     assert h.counts["redelivered_skipped"] == 0
     assert h.counts["topic_reset"] > 0
@@ -221,7 +190,7 @@ def test_a_recreated_device_topic_is_detected_not_skipped_as_redelivered(
 def test_a_true_redelivery_is_still_skipped(cohort: list[AnyMessage]) -> None:
     h = Harness()
     base = 1_700_000_000_000
-    records = h.records(_good(cohort[:20]), ts=base)
+    records = h.records(keyed(cohort[:20]), ts=base)
     # records from producers with different clocks: a later offset may carry an earlier ts
     records = [
         Record(r.topic, r.partition, r.offset, r.key, r.value, base - 1000 * (i % 3))
@@ -240,7 +209,7 @@ def test_a_silent_subject_gets_its_data_gap_notice_live_exactly_once() -> None:
     h = Harness(ticker=lambda: clock[0])
     spec = CohortSpec(n_subjects=1, days=10, seed=1, rr=False, late_upload_prob=0.0)
     msgs = list(simulate(spec))
-    h.batch(h.records(_good(msgs)))
+    h.batch(h.records(keyed(msgs)))
     before = {(n["kind"], n.get("date")) for n in h.topic("n")}
     gap_days = Pipeline().risk.gap_notice_days
 
@@ -288,7 +257,7 @@ def test_idle_closing_never_judges_a_partition_this_worker_does_not_own() -> Non
     clock = [0.0]
     h = Harness(ticker=lambda: clock[0])
     msgs = list(simulate(CohortSpec(n_subjects=1, days=6, seed=1, rr=False)))
-    h.batch(h.records(_good(msgs)))
+    h.batch(h.records(keyed(msgs)))
     clock[0] += 10 * 86_400
     h.proc.tick(list(h.table.items()), idle_after_s=1)  # first sighting starts the silence
     clock[0] += 10 * 86_400

@@ -33,6 +33,7 @@ __all__ = [
     "activity_batches",
     "beat_batches",
     "bridge_worn",
+    "carry_offsets",
     "event_id",
     "localize",
     "open_text",
@@ -484,13 +485,7 @@ class StepGrid:
                         seg = steps[i * _DAY : (i + 1) * _DAY]
                         np.fmax(seg, arr.astype(np.float64), out=seg)
             worn = bridge_worn(ev, max_gap)
-            # offsets: each record's, carried over the bridged minutes
-            known = offs != -32768
-            idx = np.where(known, np.arange(len(offs)), 0)
-            np.maximum.accumulate(idx, out=idx)
-            first_known = int(np.flatnonzero(known)[0]) if known.any() else 0
-            idx[: first_known + 1] = first_known
-            offs = offs[idx]
+            offs = carry_offsets(offs)  # each record's, carried over the bridged minutes
             sel = np.flatnonzero(worn)
             values = np.where(np.isnan(steps[sel]), 0.0, steps[sel])
             utc_s = (run[0] * _DAY + sel) * 60
@@ -498,6 +493,22 @@ class StepGrid:
                 subject, source, utc_s, offs[sel], None, values, 60, report, label
             )
         return out
+
+
+def carry_offsets(offs: I64) -> I64:
+    """Per-minute UTC offsets with the minutes that have none (``-32768``: bridged, worn
+    without a record) given the last known offset before them; minutes before the first
+    known one take that one.
+
+    >>> carry_offsets(np.array([-32768, 60, -32768, -32768, 120, -32768])).tolist()
+    [60, 60, 60, 60, 120, 120]
+    """
+    known = offs != -32768
+    idx = np.where(known, np.arange(len(offs)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    first_known = int(np.flatnonzero(known)[0]) if known.any() else 0
+    idx[: first_known + 1] = first_known
+    return offs[idx]
 
 
 def spread_steps(start_s: int, end_s: int, total: int) -> tuple[list[int], list[int]]:

@@ -28,7 +28,7 @@ What becomes what (one export = one subject: ``--subject``, else the folder name
     local date's SDNN readings.
 ``HKCategoryTypeIdentifierSleepAnalysis``
     segments (``InBed``, ``Asleep``/``AsleepUnspecified``, ``AsleepCore``, ``AsleepDeep``,
-    ``AsleepREM``, ``Awake``) merged into :class:`SleepEpisode` s (segments less than
+    ``AsleepREM``, ``Awake``) merged into :class:`SleepEpisode` s (segments at most
     :data:`EPISODE_GAP_MIN` apart are one episode) with 60-s stages, TST, WASO, latency and
     efficiency; the longest episode ending on a local date is the main sleep.
 
@@ -65,6 +65,7 @@ from phenotyping.replay.formats._util import (
     activity_batches,
     beat_batches,
     bridge_worn,
+    carry_offsets,
     event_id,
     spread_steps,
     subject_from,
@@ -491,12 +492,7 @@ def _activity(subject: str, spill: _Spill, report: ReadReport) -> Iterator[Any]:
             worn = bridge_worn(ev, max_gap)
             if carry is not None and offs[0] == -32768:
                 offs[0] = carry  # the offset of the last known minute before the window
-            known = offs != -32768
-            idx = np.where(known, np.arange(len(offs)), 0)
-            np.maximum.accumulate(idx, out=idx)
-            first_known = int(np.flatnonzero(known)[0]) if known.any() else 0
-            idx[: first_known + 1] = first_known
-            offs = offs[idx]
+            offs = carry_offsets(offs)
             nxt = max(first, c1 - _MARGIN_BEFORE)  # the next chunk's context starts here
             carry = int(offs[(nxt - e0) * _DAY - 1]) if nxt > first else None
             sel = np.flatnonzero(worn)

@@ -160,6 +160,19 @@ def _load_json(path: Path) -> list[Any]:
     return data
 
 
+def _json_records(files: list[Path], report: ReadReport) -> Iterator[list[Any]]:
+    """The records of each file, counted in ``report.rows``; a file that cannot be read as a
+    JSON list is counted as not used and the other files are still read."""
+    for path in files:
+        try:
+            records = _load_json(path)
+        except FormatError as exc:
+            report.reject(f"file not used: {exc}")
+            continue
+        report.rows += len(records)
+        yield records
+
+
 def _naive(value: Any) -> dt.datetime | None:
     """One Fitbit local time string -> a naive datetime (None: absent, unparseable, with an
     offset, or outside :data:`YEARS`).
@@ -266,13 +279,7 @@ def _read_steps(
     mins: list[I64] = []
     vals: list[NDArray[np.float64]] = []
     offs: list[I64] = []
-    for path in files:
-        try:
-            records = _load_json(path)
-        except FormatError as exc:
-            report.reject(f"file not used: {exc}")
-            continue
-        report.rows += len(records)
+    for records in _json_records(files, report):
         rows = [r if isinstance(r, dict) else {} for r in records]
         ts = _parse_local([r.get("dateTime") for r in rows])
         value = np.array([_num(r.get("value")) for r in rows], dtype=np.float64)
@@ -383,13 +390,7 @@ def _read_sleep(
 ) -> list[SleepEpisode]:
     """Sleep logs -> episodes; ``dates`` collects each logId's dateOfSleep."""
     logs: list[dict[str, Any]] = []
-    for path in files:
-        try:
-            records = _load_json(path)
-        except FormatError as exc:
-            report.reject(f"file not used: {exc}")
-            continue
-        report.rows += len(records)
+    for records in _json_records(files, report):
         for r in records:
             if isinstance(r, dict):
                 logs.append(r)
@@ -609,13 +610,7 @@ def _daily_values(
         else:
             days.setdefault(day, {})[name] = value
 
-    for path in _parts(folder, "resting_heart_rate"):
-        try:
-            records = _load_json(path)
-        except FormatError as exc:
-            report.reject(f"file not used: {exc}")
-            continue
-        report.rows += len(records)
+    for records in _json_records(_parts(folder, "resting_heart_rate"), report):
         for r in records:
             r = r if isinstance(r, dict) else {}
             v = r.get("value")
@@ -625,13 +620,7 @@ def _daily_values(
                 continue
             put(_date_of(r.get("dateTime")), "resting_hr_bpm", bpm, "resting heart rate")
     for stem, name in ACTIVE_MINUTES.items():
-        for path in _parts(folder, stem):
-            try:
-                records = _load_json(path)
-            except FormatError as exc:
-                report.reject(f"file not used: {exc}")
-                continue
-            report.rows += len(records)
+        for records in _json_records(_parts(folder, stem), report):
             for r in records:
                 r = r if isinstance(r, dict) else {}
                 put(_date_of(r.get("dateTime")), name, _num(r.get("value")), stem)
