@@ -104,6 +104,7 @@ ACTIVITY_TESTS = ("tests/features/test_activity.py",)
 PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
 DAY_TESTS = ("tests/features/test_day_values.py",)
 FEATURE_TESTS = ("tests/features/test_features_mutants.py",)
+RISK_TESTS = ("tests/risk/test_risk_mutants.py",)
 
 #: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
 #: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
@@ -400,6 +401,13 @@ SURVIVORS = (
         "n < 0 or pos",
         "n < -1 or pos",
         FEATURE_TESTS,
+    ),
+    Bug(
+        "episode start not capped at 14 days back",
+        "phenotyping/risk/engine.py",
+        "self.episode_start = max(min([*runs, d]), d - 14)",
+        "self.episode_start = max(min([*runs, d]), d / 14)",
+        RISK_TESTS,
     ),
 )
 
