@@ -409,6 +409,27 @@ SURVIVORS = (
         "self.episode_start = max(min([*runs, d]), d / 14)",
         RISK_TESTS,
     ),
+    Bug(
+        "clock angle shifted instead of scaled",
+        "phenotyping/risk/stats.py",
+        "ang = 2 * np.pi * values / MINUTES_PER_DAY",
+        "ang = 2 * np.pi * values - MINUTES_PER_DAY",
+        RISK_TESTS,
+    ),
+    Bug(
+        "circular mean angle back to minutes shifted",
+        "phenotyping/risk/stats.py",
+        "math.atan2(s, c) * MINUTES_PER_DAY / (2 * np.pi)",
+        "math.atan2(s, c) * MINUTES_PER_DAY + (2 * np.pi)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "negative CUSUM threshold allowed",
+        "phenotyping/risk/stats.py",
+        "lo, hi = 0.0, 100.0",
+        "lo, hi = -1.0, 100.0",
+        RISK_TESTS,
+    ),
 )
 
 

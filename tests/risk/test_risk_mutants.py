@@ -10,8 +10,13 @@ and ``z = (value - usual) / floor`` (total sleep: floor 20 min).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
+import numpy as np
+import pytest
+
+from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskParams, RiskState
 
 START = dt.date(2024, 1, 1)
@@ -56,3 +61,27 @@ def test_an_episode_starts_at_most_14_days_before_it_opens() -> None:
     assert opened["episode_start"] == iso(27)
     (item,) = opened["contributing"]
     assert item["feature"] == "sleep_tst_min" and item["days_in_deviation"] == 14
+
+
+# ----------------------------------------------------------------------------- stats
+
+
+def test_circular_center_of_clock_times() -> None:
+    """05:00 and 07:00 centre on 06:00 (360 min); 20:00 and 22:00 on 21:00 (1260);
+    23:00 and 01:00 on midnight (0 or 1440 -- the same clock time); noon and midnight
+    cancel out (NaN)."""
+    assert stats.circular_center(np.array([300.0, 420.0])) == pytest.approx(360.0)
+    assert stats.circular_center(np.array([1200.0, 1320.0])) == pytest.approx(1260.0)
+    midnight = stats.circular_center(np.array([1380.0, 60.0]))
+    assert min(midnight, 1440.0 - midnight) == pytest.approx(0.0, abs=1e-9)
+    assert math.isnan(stats.circular_center(np.array([0.0, 720.0])))
+
+
+def test_the_cusum_threshold_is_never_negative() -> None:
+    """With k = 0.5, h = 0 already gives an in-control ARL of (e^1.166 - 2.166) / 0.5 =
+    2.09 days (Siegmund); a shorter ARL asked for gets the lowest meaningful threshold, 0,
+    not a negative one (a CUSUM is >= 0, so h < 0 would signal every day)."""
+    assert stats.arl_for_threshold(0.0, 0.5) == pytest.approx(
+        (math.exp(1.166) - 2.166) / 0.5, rel=1e-12
+    )
+    assert stats.threshold_for_arl(1.5, 0.5) == pytest.approx(0.0, abs=1e-9)
