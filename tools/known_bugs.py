@@ -430,6 +430,13 @@ SURVIVORS = (
         "lo, hi = -1.0, 100.0",
         RISK_TESTS,
     ),
+    Bug(
+        "night heart rate explained in days",
+        "phenotyping/risk/monitor.py",
+        '            min_scale=1.5,\n            nights=True,',
+        '            min_scale=1.5,\n            nights=False,',
+        RISK_TESTS,
+    ),
 )
 
 

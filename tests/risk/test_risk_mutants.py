@@ -18,6 +18,7 @@ import pytest
 
 from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskParams, RiskState
+from phenotyping.risk.monitor import MONITORED, change_clause
 
 START = dt.date(2024, 1, 1)
 USUAL_TST = 420.0
@@ -85,3 +86,20 @@ def test_the_cusum_threshold_is_never_negative() -> None:
         (math.exp(1.166) - 2.166) / 0.5, rel=1e-12
     )
     assert stats.threshold_for_arl(1.5, 0.5) == pytest.approx(0.0, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- monitor
+
+
+def test_night_features_are_explained_in_nights() -> None:
+    """A feature measured over a night (``sleep_*``, ``night_*`` columns) is described
+    "for N nights", a daily one "for N days"; e.g. night heart rate 4 bpm above a usual
+    58 for 5 nights."""
+    night = [s for s in MONITORED if s.column.startswith(("sleep_", "night_"))]
+    assert {s.column for s in night} >= {"sleep_tst_min", "night_mean_hr", "night_rmssd"}
+    for spec in night:
+        assert change_clause(spec, 62.0, 58.0, 4.0, 5).endswith(" for 5 nights"), spec.column
+    hr = next(s for s in MONITORED if s.column == "night_mean_hr")
+    assert "4 bpm above usual for 5 nights" in change_clause(hr, 62.0, 58.0, 4.0, 5)
+    activity = next(s for s in MONITORED if s.column == "activity_mean_worn")
+    assert change_clause(activity, 150.0, 200.0, -50.0, 5).endswith("25% below usual for 5 days")
