@@ -437,6 +437,22 @@ SURVIVORS = (
         '            min_scale=1.5,\n            nights=False,',
         RISK_TESTS,
     ),
+    Bug(
+        "sleep midpoint compared on a line, not the clock circle",
+        "phenotyping/risk/monitor.py",
+        '            circular=True,\n            min_scale=20.0,\n            nights=True,\n'
+        '            signal="phase",',
+        '            circular=False,\n            min_scale=20.0,\n            nights=True,\n'
+        '            signal="phase",',
+        RISK_TESTS,
+    ),
+    Bug(
+        "RA floor as large as its range",
+        "phenotyping/risk/monitor.py",
+        "            min_scale=0.02,",
+        "            min_scale=1.02,",
+        RISK_TESTS,
+    ),
 )
 
 

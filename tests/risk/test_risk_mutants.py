@@ -103,3 +103,31 @@ def test_night_features_are_explained_in_nights() -> None:
     assert "4 bpm above usual for 5 nights" in change_clause(hr, 62.0, 58.0, 4.0, 5)
     activity = next(s for s in MONITORED if s.column == "activity_mean_worn")
     assert change_clause(activity, 150.0, 200.0, -50.0, 5).endswith("25% below usual for 5 days")
+
+
+def _z_on_day_21(usual: dict[str, float], today: dict[str, float]) -> dict[str, float]:
+    """Per-feature z of day 21 after 21 days of constant usual values (prior off)."""
+    state = RiskState(params=RiskParams(**SMALL))
+    cols: dict[str, Any] = {}
+    for i in range(22):
+        r: dict[str, Any] = {"date": iso(i), "valid": True, "sleep_valid": True}
+        r.update(usual if i < 21 else today)
+        cols, _, _ = state.assess("p-01", r)
+    return {k[2:]: v for k, v in cols.items() if k.startswith("z_")}
+
+
+def test_the_sleep_midpoint_is_compared_on_the_clock_circle() -> None:
+    """Usual midpoint 00:10 (10 min) every night; 23:50 (1430) is 20 minutes earlier, not
+    1420 minutes later: z = -20 / 20 (the midpoint's floor) = -1."""
+    z = _z_on_day_21({"sleep_midpoint_clock_min": 10.0}, {"sleep_midpoint_clock_min": 1430.0})
+    assert z["sleep_midpoint_clock_min"] == pytest.approx(-1.0)
+
+
+def test_halving_a_rhythm_index_is_an_extreme_change_for_a_regular_person() -> None:
+    """A perfectly regular person (MAD 0): the scale is each index's floor, which must be
+    small against the index's range -- RA 0.9 -> 0.45, IS 0.6 -> 0.3, SRI 80 -> 40 and
+    IV 0.5 -> 1.0 are all clipped at z = -+3 (``z_clip``), whatever the exact floors."""
+    usual = {"circ7d_RA": 0.9, "circ7d_IS": 0.6, "sri7d": 80.0, "circ7d_IV": 0.5}
+    today = {"circ7d_RA": 0.45, "circ7d_IS": 0.3, "sri7d": 40.0, "circ7d_IV": 1.0}
+    z = _z_on_day_21(usual, today)
+    assert (z["circ7d_RA"], z["circ7d_IS"], z["sri7d"], z["circ7d_IV"]) == (-3.0, -3.0, -3.0, 3.0)
