@@ -453,6 +453,13 @@ SURVIVORS = (
         "            min_scale=1.02,",
         RISK_TESTS,
     ),
+    Bug(
+        "sleep regularity never feeds its signal",
+        "phenotyping/risk/change.py",
+        'members("sleep_regularity", 1)',
+        'members("sleep_regularity", 0)',
+        RISK_TESTS,
+    ),
 )
 
 

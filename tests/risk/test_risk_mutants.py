@@ -131,3 +131,23 @@ def test_halving_a_rhythm_index_is_an_extreme_change_for_a_regular_person() -> N
     today = {"circ7d_RA": 0.45, "circ7d_IS": 0.3, "sri7d": 40.0, "circ7d_IV": 1.0}
     z = _z_on_day_21(usual, today)
     assert (z["circ7d_RA"], z["circ7d_IS"], z["sri7d"], z["circ7d_IV"]) == (-3.0, -3.0, -3.0, 3.0)
+
+
+# ---------------------------------------------------------------------------- change
+
+
+def test_a_falling_sleep_regularity_opens_a_sleep_episode() -> None:
+    """SRI 80 every day, then 40 from day 21: z = -3 (clipped), oriented up for the
+    "irregular sleep" signal and divided by sqrt(7) for a 7-day feature: u = 1.1339, so C
+    grows by 0.6339 a day: 2.54 on day 24 (watch), 3.17 >= h_single 3 on day 25 (opened)."""
+    state = RiskState(params=RiskParams(**SMALL))
+    levels, alerts = [], []
+    for i in range(27):
+        r = {"date": iso(i), "valid": True, "sleep_valid": True, "sri7d": 80.0 if i < 21 else 40.0}
+        cols, a, _ = state.assess("p-01", r)
+        levels.append(cols["risk_level"])
+        alerts.extend(a)
+    assert levels[24] == "watch"
+    (opened,) = [a for a in alerts if a["kind"] == "opened"]
+    assert opened["date"] == iso(25) and opened["domains"] == ["sleep"]
+    assert [c["feature"] for c in opened["contributing"]] == ["sri7d"]
