@@ -164,7 +164,8 @@ def main() -> int:
         " left out as equivalent)\n\n" + "\n".join(survivors)
     )
     print(
-        f"| {module} | {total} | {counts['not sampled']} | {judged} | {pending} | {counts['incompetent']} | "
+        f"| {module} | {total} | {counts['not sampled']} | {judged} | {pending} | "
+        f"{counts['incompetent']} | "
         f"{counts['killed']} | {counts['survived']} | {pct:.1f}% ({lo:.1f}-{hi:.1f}) | "
         f"{int(seconds) // 60} min |"
     )

@@ -50,7 +50,7 @@ def test_a_recording_starting_at_23_59_has_a_first_day_of_1440_minutes() -> None
     """The first local day is padded back to its midnight: one observed minute out of a
     1440-minute day, not a one-minute day."""
     eng = SubjectDays()
-    eng.push_activity((T0 - 1) * 60, 60, _worn_days(1)[:DAY + 1], None, 0)
+    eng.push_activity((T0 - 1) * 60, 60, _worn_days(1)[: DAY + 1], None, 0)
     first = eng.flush()[0]
     assert first["date"] == "2022-01-07"
     assert first["minutes_in_day"] == 1440
