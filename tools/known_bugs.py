@@ -460,6 +460,20 @@ SURVIVORS = (
         'members("sleep_regularity", 0)',
         RISK_TESTS,
     ),
+    Bug(
+        "four domains not high",
+        "phenotyping/risk/policy.py",
+        "(e >= 1 and n_domains >= 3)",
+        "(e >= 1 and n_domains == 3)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "three weak domains high",
+        "phenotyping/risk/policy.py",
+        "(e >= 1 and n_domains >= 3)",
+        "(e >= 0 and n_domains >= 3)",
+        RISK_TESTS,
+    ),
 )
 
 

@@ -19,6 +19,7 @@ import pytest
 from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskParams, RiskState
 from phenotyping.risk.monitor import MONITORED, change_clause
+from phenotyping.risk.policy import level_of
 
 START = dt.date(2024, 1, 1)
 USUAL_TST = 420.0
@@ -151,3 +152,14 @@ def test_a_falling_sleep_regularity_opens_a_sleep_episode() -> None:
     (opened,) = [a for a in alerts if a["kind"] == "opened"]
     assert opened["date"] == iso(25) and opened["domains"] == ["sleep"]
     assert [c["feature"] for c in opened["contributing"]] == ["sri7d"]
+
+
+# ---------------------------------------------------------------------------- policy
+
+
+def test_three_or_more_domains_make_an_elevated_evidence_high_but_not_a_weak_one() -> None:
+    """``high`` at evidence 2, or at 1 with signals from three OR MORE domains (all four
+    included); below 1 the number of domains changes nothing (0.6 is ``watch``)."""
+    assert [level_of(1.0, n) for n in (1, 2, 3, 4)] == [2, 2, 3, 3]
+    assert [level_of(0.6, n) for n in (1, 3, 4)] == [1, 1, 1]
+    assert [level_of(0.4, n) for n in (1, 4)] == [0, 0]
