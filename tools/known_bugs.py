@@ -474,6 +474,20 @@ SURVIVORS = (
         "(e >= 0 and n_domains >= 3)",
         RISK_TESTS,
     ),
+    Bug(
+        "clause with one missing number worded with a direction",
+        "phenotyping/risk/wording.py",
+        "if math.isfinite(mean) and math.isfinite(med):",
+        "if math.isfinite(mean) or math.isfinite(med):",
+        RISK_TESTS,
+    ),
+    Bug(
+        "alert numbers with five decimals",
+        "phenotyping/risk/wording.py",
+        "return round(f, 4) if",
+        "return round(f, 5) if",
+        RISK_TESTS,
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskParams, RiskState
 from phenotyping.risk.monitor import MONITORED, change_clause
 from phenotyping.risk.policy import level_of
+from phenotyping.risk.wording import explanation, num
 
 START = dt.date(2024, 1, 1)
 USUAL_TST = 420.0
@@ -163,3 +164,25 @@ def test_three_or_more_domains_make_an_elevated_evidence_high_but_not_a_weak_one
     assert [level_of(1.0, n) for n in (1, 2, 3, 4)] == [2, 2, 3, 3]
     assert [level_of(0.6, n) for n in (1, 3, 4)] == [1, 1, 1]
     assert [level_of(0.4, n) for n in (1, 4)] == [0, 0]
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def test_a_contribution_without_a_usual_value_is_worded_without_numbers() -> None:
+    """No mean since onset (or no usual value): the clause says only "away from usual",
+    never a made-up direction such as "below usual"."""
+    activity = next(s for s in MONITORED if s.column == "activity_mean_worn")
+    for mean, med in ((math.nan, 200.0), (150.0, math.nan)):
+        text = explanation(
+            [(2.0, activity, mean, med, math.nan, 3)],
+            "opened",
+            after_response=False,
+            close_after_days=3,
+        )
+        assert text == "Daily activity away from usual"
+
+
+def test_alert_numbers_carry_four_decimals_and_missing_ones_are_null() -> None:
+    assert num(1 / 3) == 0.3333 and num(2.00006) == 2.0001 and num(7) == 7.0
+    assert num(None) is None and num(math.nan) is None and num(math.inf) is None
