@@ -488,6 +488,20 @@ SURVIVORS = (
         "return round(f, 5) if",
         RISK_TESTS,
     ),
+    Bug(
+        "alert numbers with three decimals",
+        "phenotyping/risk/wording.py",
+        "return round(f, 4) if",
+        "return round(f, 3) if",
+        RISK_TESTS,
+    ),
+    Bug(
+        "four contributions worded",
+        "phenotyping/risk/wording.py",
+        "key=lambda t: -t[0])[:3]",
+        "key=lambda t: -t[0])[:4]",
+        RISK_TESTS,
+    ),
 )
 
 

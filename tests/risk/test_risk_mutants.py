@@ -186,3 +186,20 @@ def test_a_contribution_without_a_usual_value_is_worded_without_numbers() -> Non
 def test_alert_numbers_carry_four_decimals_and_missing_ones_are_null() -> None:
     assert num(1 / 3) == 0.3333 and num(2.00006) == 2.0001 and num(7) == 7.0
     assert num(None) is None and num(math.nan) is None and num(math.inf) is None
+
+
+def test_the_sentence_names_the_three_strongest_contributions_only() -> None:
+    """Four contributions of strengths 1-4: the sentence has the three strongest, in
+    order of strength, and leaves the weakest out."""
+    by = {s.column: s for s in MONITORED}
+    found = [
+        (1.0, by["activity_mean_worn"], 150.0, 200.0, -50.0, 3),
+        (4.0, by["sleep_tst_min"], 360.0, 420.0, -60.0, 3),
+        (3.0, by["night_mean_hr"], 62.0, 58.0, 4.0, 3),
+        (2.0, by["sleep_midpoint_clock_min"], 240.0, 180.0, 60.0, 3),
+    ]
+    text = explanation(found, "opened", after_response=False, close_after_days=3)
+    clauses = text.split("; ")
+    assert len(clauses) == 3
+    assert clauses[0].startswith("Total sleep") and "night-time heart rate" in clauses[1]
+    assert clauses[2].startswith("sleep midpoint") and "activity" not in text
