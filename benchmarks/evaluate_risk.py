@@ -110,14 +110,15 @@ def feedback_table(
     t0: float,
 ) -> str:
     """Negative controls with and without clinician feedback (issue 13 item 3)."""
-    names = [n for n in fb.FITTING if not args.scenarios or n in args.scenarios.split(",")]
-    records = fb.collect(sources, seeds, params, scenarios=names, cache=None, jobs=args.jobs)
+    names = [n for n in fb.CATALOGUE if not args.scenarios or n in args.scenarios.split(",")]
+    work = fb.Feedback(params, tuple(names))
+    records = harness.collect(sources, seeds, work, jobs=args.jobs)
     print(f"[{time.perf_counter() - t0:.0f} s] {len(records)} runs", file=sys.stderr)
     return "\n".join(
         [
             "## Clinician feedback on the negative controls",
             "",
-            f"Half: **{args.half}** ({', '.join(sorted(sources))}). Surrogates of {N_WEEKS} "
+            f"Half: **{args.half}** ({', '.join(sorted(sources))}). Surrogates of {fb.WEEKS} "
             f"weeks, control from day {ONSET + 1}; the first episode opened from that day is "
             "acknowledged the next day. Engine settings changed from the defaults: "
             f"`{overrides}`.",
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             args.out.write_text(text)
         return text
     records = harness.collect(
-        sources, seeds, params, scenarios=names, cache=args.cache, jobs=args.jobs
+        sources, seeds, harness.Scenarios(params, tuple(names), args.cache), jobs=args.jobs
     )
     print(f"[{time.perf_counter() - t0:.0f} s] {len(records)} runs", file=sys.stderr)
     summary = harness.summarise(records)

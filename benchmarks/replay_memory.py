@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,10 @@ def rss():
                 return int(line.split()[1]) * 1024
     return 0
 
-import phenotyping.replay.run as run
 from phenotyping.replay.run import replay
+# the module itself (``import phenotyping.replay.run as run`` fails: phenotyping.replay.replay
+# is a function that shadows the submodule name on the package)
+run = sys.modules["phenotyping.replay.run"]
 if int(sys.argv[2]) > 0:
     run.LIVE_STATES = int(sys.argv[2])
 start = rss()
@@ -73,7 +76,9 @@ def main() -> None:
     )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "phen-bench")
     ap.add_argument("--depresjon-copies", type=int, nargs="*", default=[])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("PHENOTYPING_DATA", "../shared/data"))
+    )
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.depresjon_copies:

@@ -459,7 +459,7 @@ class Notice(_Out):
     """Operational notices, separate from alerts (topic: notices, key: subject_id)."""
 
     type: Literal["notice"] = "notice"
-    kind: Literal["data_gap", "late_data", "response_detected"]
+    kind: Literal["data_gap", "late_data", "response_detected", "feedback_applied"]
     subject_id: SubjectId
     date: dt.date | None = None
     config_version: str | None = None
@@ -468,6 +468,18 @@ class Notice(_Out):
     event_id: EventId | None = None
     samples_not_applied: int | None = None
     closed_through: dt.date | None = None
+    reason: FeedbackReason | None = Field(
+        None, description="feedback_applied: the clinician's reason the engine applied"
+    )
+    applies_from: dt.date | None = Field(
+        None, description="feedback_applied: first local day the effect covers"
+    )
+    applies_until: dt.date | None = Field(
+        None, description="feedback_applied: last local day it covers (null: open-ended)"
+    )
+    effect: str | None = Field(
+        None, description="feedback_applied: what the engine changed, in one sentence"
+    )
 
 
 def _describe(err: ValidationError) -> str:

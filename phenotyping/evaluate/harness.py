@@ -9,10 +9,10 @@ the sorted subject names, :data:`SPLIT_SEED`) and never re-drawn.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,41 +50,61 @@ class Record:
     result: RunResult
 
 
+R = TypeVar("R")
+#: one (surrogate source, seed) -> its records; called in worker processes
+Work = Callable[[Source, int], list[R]]
+
 _SRC: dict[str, Source] = {}
+_WORK: Callable[[Source, int], list[Any]] | None = None
 
 
-def _init(sources: dict[str, Source]) -> None:
-    global _SRC
-    _SRC = sources
+def _init(sources: dict[str, Source], work: Callable[[Source, int], list[Any]]) -> None:
+    global _SRC, _WORK
+    _SRC, _WORK = sources, work
 
 
-def _one(args: tuple[str, int, RiskParams, tuple[str, ...], Path | None]) -> list[Record]:
-    subject, seed, params, names, cache = args
-    src = _SRC[subject]
-    rows = cached_rows(src, seed, names, cache)
-    res = run_scenarios(rows, params, subject, src.first_date)
-    return [Record(subject, seed, k, v) for k, v in res.items()]
+def _one(task: tuple[str, int]) -> list[Any]:
+    assert _WORK is not None
+    return _WORK(_SRC[task[0]], task[1])
 
 
 def collect(
-    sources: dict[str, Source],
-    seeds: Sequence[int],
-    params: RiskParams,
-    *,
-    scenarios: Sequence[str] = tuple(SCENARIOS),
-    cache: Path | None = None,
-    jobs: int = 1,
-) -> list[Record]:
-    """Every (subject, seed, scenario) run; ``jobs`` worker processes (fork) when > 1."""
-    tasks = [(s, seed, params, tuple(scenarios), cache) for s in sorted(sources) for seed in seeds]
+    sources: dict[str, Source], seeds: Sequence[int], work: Work[R], *, jobs: int = 1
+) -> list[R]:
+    """``work(source, seed)`` for every subject and seed, in sorted subject then seed
+    order; ``jobs`` worker processes (fork: the sources and ``work`` are inherited, not
+    pickled) when > 1. The one driver of every evaluation (:class:`Scenarios`,
+    :class:`phenotyping.evaluate.feedback.Feedback`).
+
+    Examples
+    --------
+    >>> src = Source("s1", 0, (0,), np.zeros((1, 1440)))
+    >>> collect({"s1": src}, [0, 1], lambda s, seed: [(s.subject, seed)])
+    [('s1', 0), ('s1', 1)]
+    """
+    tasks = [(s, seed) for s in sorted(sources) for seed in seeds]
     if jobs <= 1:
-        _init(sources)
-        out = [_one(t) for t in tasks]
+        out = [work(sources[s], seed) for s, seed in tasks]
     else:
         ctx = mp.get_context("fork")
-        with ctx.Pool(jobs, initializer=_init, initargs=(sources,)) as pool:
+        with ctx.Pool(jobs, initializer=_init, initargs=(sources, work)) as pool:
             out = pool.map(_one, tasks, chunksize=1)
     return [r for rs in out for r in rs]
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """The main evaluation's work: every scenario of ``names`` through the engine with
+    ``params`` (rows cached under ``cache``)."""
+
+    params: RiskParams
+    names: tuple[str, ...] = tuple(SCENARIOS)
+    cache: Path | None = None
+
+    def __call__(self, src: Source, seed: int) -> list[Record]:
+        rows = cached_rows(src, seed, self.names, self.cache)
+        res = run_scenarios(rows, self.params, src.subject, src.first_date)
+        return [Record(src.subject, seed, k, v) for k, v in res.items()]
 
 
 def detected(result: RunResult) -> int | None:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phenotyping.evaluate import surrogates as sg
-from phenotyping.evaluate.scenarios import SCENARIOS
+from phenotyping.evaluate.scenarios import SCENARIOS, Scenario
 from phenotyping.events import ActivityBatch
 from phenotyping.features.day import EngineParams, SubjectDays
 from phenotyping.pipeline import apply
@@ -78,10 +78,10 @@ def load_source(subject: str, messages: Iterable[ActivityBatch]) -> Source:
     )
 
 
-def surrogate(src: Source, seed: int) -> NDArray[np.float64]:
-    """The subject's weekly block-bootstrap surrogate of ``N_WEEKS`` weeks for ``seed``."""
+def surrogate(src: Source, seed: int, weeks: int = N_WEEKS) -> NDArray[np.float64]:
+    """The subject's weekly block-bootstrap surrogate of ``weeks`` weeks for ``seed``."""
     key = [seed, int(hashlib.blake2b(src.subject.encode(), digest_size=4).hexdigest(), 16)]
-    order = sg.week_blocks(list(src.dates), N_WEEKS, key)
+    order = sg.week_blocks(list(src.dates), weeks, key)
     return sg.surrogate_series(src.pool, order)
 
 
@@ -115,17 +115,24 @@ def _feed(days: SubjectDays, msgs: Iterable[ActivityBatch], final: bool) -> list
 
 
 def scenario_rows(
-    src: Source, seed: int, names: Sequence[str], engine: EngineParams | None = None
+    src: Source,
+    seed: int,
+    names: Sequence[str],
+    engine: EngineParams | None = None,
+    *,
+    weeks: int = N_WEEKS,
+    catalogue: Mapping[str, Scenario] = SCENARIOS,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Daily feature rows of each named scenario on the subject's surrogate for ``seed``."""
-    base = surrogate(src, seed)
+    """Daily feature rows of each named scenario (of ``catalogue``) on the subject's
+    surrogate of ``weeks`` weeks for ``seed``."""
+    base = surrogate(src, seed, weeks)
     engine = engine or EngineParams()
     days = SubjectDays(engine)
     pre = _feed(days, _messages(src, base, 0)[:ONSET], final=False)
     snapshot = days.to_bytes()
     out: dict[str, list[dict[str, Any]]] = {}
     for name in names:
-        series = SCENARIOS[name].apply(base, ONSET, seed)
+        series = catalogue[name].apply(base, ONSET, seed)
         cont = SubjectDays.from_bytes(snapshot)
         post = _feed(cont, _messages(src, series, ONSET), final=True)
         out[name] = [_clean(r) for r in pre + post]

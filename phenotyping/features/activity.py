@@ -86,24 +86,33 @@ def wear_mask(x: F64, min_run: int = 120, noise_floor: float = 0.0) -> B:
     return ~np.isnan(x) & ~off
 
 
-def _window_extreme(x: F64, ok: B, width: int, highest: bool) -> tuple[float, int]:
-    """Mean of ``x`` over the ``width``-minute window with the extreme mean of worn minutes."""
-    if len(x) < width:
-        return float("nan"), -1
+def _window_sums(x: F64, ok: B) -> tuple[F64, NDArray[np.int64]]:
+    """Running sums of worn values and worn counts (leading 0), shared by M10 and L5."""
     ok = ok & ~np.isnan(x)  # a steps-only device has worn minutes without counts
-    v = np.where(ok, x, 0.0)
-    cs = np.zeros(len(v) + 1)
-    np.cumsum(v, out=cs[1:])
-    cn = np.zeros(len(v) + 1, np.int64)
+    cs = np.zeros(len(x) + 1)
+    np.cumsum(np.where(ok, x, 0.0), out=cs[1:])
+    cn = np.zeros(len(x) + 1, np.int64)
     np.cumsum(ok, out=cn[1:])
+    return cs, cn
+
+
+def _window_extreme(cs: F64, cn: NDArray[np.int64], width: int, highest: bool) -> tuple[float, int]:
+    """Mean over the ``width``-minute window with the extreme mean of worn minutes, from
+    :func:`_window_sums`; windows less than half worn are skipped (the first on a tie)."""
+    if len(cs) - 1 < width:
+        return float("nan"), -1
     s = cs[width:] - cs[:-width]
     n = cn[width:] - cn[:-width]
     enough = n >= 0.5 * width
     if not enough.any():
         return float("nan"), -1
-    mean = np.full(len(s), np.nan)
-    mean[enough] = s[enough] / n[enough]
-    i = int(np.nanargmax(mean) if highest else np.nanargmin(mean))
+    mean = np.divide(s, n, out=np.full(len(s), np.nan), where=enough)
+    # nanargmax/nanargmin: NaN (too little wear) can never be the extreme
+    i = int(
+        np.argmax(np.where(enough, mean, -np.inf))
+        if highest
+        else np.argmin(np.where(enough, mean, np.inf))
+    )
     return float(mean[i]), i
 
 
@@ -142,28 +151,36 @@ def daily_activity(
     n_day = len(counts)
     obs = ~np.isnan(counts)
     x = counts[obs]
-    n_obs = int(obs.sum())
-    n_worn = int(worn.sum())
+    n_obs = x.size
+    n_worn = int(np.count_nonzero(worn))
     coverage = n_worn / n_day if n_day else 0.0
     nan = float("nan")
-    mean = float(x.mean()) if n_obs else nan
-    sd = float(x.std(ddof=1)) if n_obs > 1 else nan
+    # x.sum(), x.mean(), x.std(ddof=1) spelt out: the same reductions in the same order
+    # (pairwise sum, divided by the count), without ndarray.mean/std's Python wrappers
+    total = float(np.add.reduce(x)) if n_obs else nan
+    mean = total / n_obs if n_obs else nan
+    sd = nan
+    if n_obs > 1:
+        dev = x - np.array([mean])
+        sd = float(np.sqrt(np.add.reduce(dev * dev) / (n_obs - 1)))
     awake = worn if asleep is None else worn & ~asleep
-    m10, i10 = _window_extreme(counts, worn, 600, highest=True)
-    l5, i5 = _window_extreme(counts, worn, 300, highest=False)
+    cs, cn = _window_sums(counts, worn)
+    m10, i10 = _window_extreme(cs, cn, 600, highest=True)
+    l5, i5 = _window_extreme(cs, cn, 300, highest=False)
     s_obs = ~np.isnan(steps)
+    x_worn = counts[worn]
     return {
         "minutes_in_day": n_day,
         "observed_min": n_obs,
         "worn_min": n_worn,
         "coverage": coverage,
         "valid": bool(coverage >= min_wear_fraction),
-        "activity_total": float(x.sum()) if n_obs else nan,
+        "activity_total": total,
         "activity_mean": mean,
         "activity_sd": sd,
-        "activity_prop_zeros": float((x == 0).mean()) if n_obs else nan,
-        "activity_mean_worn": float(counts[worn].mean()) if n_worn else nan,
-        "sedentary_min": int((awake & (counts < sedentary_threshold)).sum()),
+        "activity_prop_zeros": int(np.count_nonzero(x == 0)) / n_obs if n_obs else nan,
+        "activity_mean_worn": float(np.add.reduce(x_worn)) / n_worn if n_worn else nan,
+        "sedentary_min": int(np.count_nonzero(awake & (counts < sedentary_threshold))),
         "m10_mean": m10,
         "m10_start_min": int(minute_of_day[i10]) if i10 >= 0 else -1,
         "l5_mean": l5,

@@ -139,7 +139,10 @@ def _sample_var(x: NDArray[np.float64]) -> float:
     v = x[np.isfinite(x)]
     if v.size < 2:
         return float("nan")
-    return float(np.var(v, ddof=1))
+    # np.var(v, ddof=1) spelt out: the same pairwise sums and divisions, without its
+    # Python wrapper (three calls per closed day)
+    d = v - np.add.reduce(v) / v.size
+    return float(np.add.reduce(d * d) / (v.size - 1))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -331,14 +334,36 @@ def least_most_active(
     p = _as_series(profile)
     if p.size == 0 or not 0 < window_minutes <= p.size:
         return -1, float("nan")
+    cs, cn = _cyclic_running_sums(p, window_minutes)
+    return _extreme_window(cs, cn, p.size, window_minutes, lowest, min_coverage)
+
+
+def _cyclic_running_sums(
+    p: NDArray[np.float64], longest: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Running sums (leading 0) of the observed values and counts of the cyclic profile
+    extended by ``longest - 1`` minutes: a shorter window's sums are their prefix (a
+    cumulative sum's prefix is the cumulative sum of the prefix), so L5 and M10 share it."""
     obs = ~np.isnan(p)
-    cyc_vals = np.concatenate([np.where(obs, p, 0.0), np.where(obs, p, 0.0)[: window_minutes - 1]])
-    cyc_obs = np.concatenate([obs, obs[: window_minutes - 1]]).astype(np.int64)
+    v = np.where(obs, p, 0.0)
+    cs = np.zeros(p.size + longest)
+    np.cumsum(np.concatenate([v, v[: longest - 1]]), out=cs[1:])
+    cn = np.zeros(p.size + longest, np.int64)
     # running sums: O(n) instead of O(n * window); exact for the integer observation counts
-    cs = np.concatenate([[0.0], np.cumsum(cyc_vals)])
-    sums = cs[window_minutes:] - cs[:-window_minutes]
-    cn = np.concatenate([[0], np.cumsum(cyc_obs)])
-    n_obs = cn[window_minutes:] - cn[:-window_minutes]
+    np.cumsum(np.concatenate([obs, obs[: longest - 1]]), out=cn[1:])
+    return cs, cn
+
+
+def _extreme_window(
+    cs: NDArray[np.float64],
+    cn: NDArray[np.int64],
+    size: int,
+    window_minutes: int,
+    lowest: bool,
+    min_coverage: float,
+) -> tuple[int, float]:
+    sums = cs[window_minutes : size + window_minutes] - cs[:size]
+    n_obs = cn[window_minutes : size + window_minutes] - cn[:size]
     ok = (n_obs > 0) & (n_obs >= min_coverage * window_minutes)
     if not ok.any():
         return -1, float("nan")
@@ -365,7 +390,7 @@ def _iv_from_hourly(hourly: NDArray[np.float64]) -> float:
     d = d[~np.isnan(d)]
     if d.size == 0:
         return float("nan")
-    return _ratio(float(np.mean(d * d)), _sample_var(hourly))
+    return _ratio(float(np.add.reduce(d * d) / d.size), _sample_var(hourly))  # np.mean
 
 
 def interdaily_stability(
@@ -817,11 +842,13 @@ def day_rows_summary(
     profile: NDArray[np.float64] = np.divide(
         profile_total, profile_n, out=np.full(MINUTES_PER_DAY, np.nan), where=profile_n > 0
     )
-    lo_start, lo = least_most_active(
-        profile, 5 * _MINUTES_PER_HOUR, lowest=True, min_coverage=min_coverage
+    # least_most_active for L5 and M10, sharing one pass of running sums
+    cs, cn = _cyclic_running_sums(profile, 10 * _MINUTES_PER_HOUR)
+    lo_start, lo = _extreme_window(
+        cs, cn, MINUTES_PER_DAY, 5 * _MINUTES_PER_HOUR, True, min_coverage
     )
-    hi_start, hi = least_most_active(
-        profile, 10 * _MINUTES_PER_HOUR, lowest=False, min_coverage=min_coverage
+    hi_start, hi = _extreme_window(
+        cs, cn, MINUTES_PER_DAY, 10 * _MINUTES_PER_HOUR, False, min_coverage
     )
     fit = cosinor_from_phase_sums(profile_n.astype(np.float64), profile_total)
     peak = float("nan")

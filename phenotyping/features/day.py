@@ -20,7 +20,7 @@ State
     days that rolling features look back on. Heart beats are kept only as additive
     per-5-minute sums (:mod:`phenotyping.features.hrv`), keyed by the burst they came from
     so a re-uploaded burst replaces itself. ``to_bytes()`` packs all of it in a small
-    versioned, zlib-compressed envelope (no pickle).
+    versioned, zstd-compressed envelope (no pickle; zlib states still load).
 
 Duplicates and conflicts
     A minute reported twice keeps the larger value (``fmax``) -- commutative, so the
@@ -34,7 +34,7 @@ Late data
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from phenotyping.features import activity as act
 from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import sleep as slp
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
 HRV_BIN_MIN = 5
@@ -573,7 +573,6 @@ class SubjectDays:
     ) -> dict[str, Any]:
         p = self.params
         lo, hi = (int(i) for i in np.searchsorted(dates, [d, d + 1]))
-        off = local - self.base - np.arange(len(local), dtype=np.int64)
         counts = self.counts[lo:hi].astype(np.float64)
         steps = self.steps[lo:hi].astype(np.float64)
         # the whole retained past up to the end of d: zero runs crossing midnight count
@@ -591,7 +590,8 @@ class SubjectDays:
         n_hi = min(max(n_hi, lo), hi)
         # non-wear minutes are missing, not sleep (a watch on the table scores as sleep)
         night = np.where(worn_past[n_lo:n_hi], past[n_lo:n_hi], np.nan)
-        steps_off = np.diff(off[n_lo:n_hi])
+        # changes of the UTC offset: local minus grid position, differenced (night only)
+        steps_off = local[n_lo + 1 : n_hi] - local[n_lo : n_hi - 1] - 1
         jump = np.flatnonzero(steps_off)
         clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
         start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
@@ -729,7 +729,7 @@ class SubjectDays:
             out[f"sri{w}d"] = _sri_rows(sleep)
             mids = self.midpoints
             out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = np.isin(weekday(mids["date"]), (5, 6))
+            free = weekday(mids["date"]) >= 5  # Saturday, Sunday: np.isin(.., (5, 6))
             out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys})
@@ -827,7 +827,7 @@ class SubjectDays:
             "summaries": self.summaries,
         }
         header = {
-            "params": asdict(self.params),
+            "params": params_dict(self.params),
             "base": self.base,
             "watermark_local": self.watermark_local,
             "closed_through": self.closed_through,

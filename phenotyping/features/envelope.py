@@ -1,8 +1,15 @@
 """A small, versioned, pickle-free envelope for per-subject state.
 
-``pack(magic, version, header, arrays)`` writes ``magic | version | zlib(len(header) |
+``pack(magic, version, header, arrays)`` writes ``magic | version | zstd(len(header) |
 header JSON | raw array bytes)``. The reader supplies the dtype of every array, so a
 state can never make us construct arbitrary objects (unlike pickle).
+
+Codec: Zstandard level 1 with its content size and checksum (a worker serialises a state
+after every message: zlib level 1 took ~0.6 ms of a ~1 ms ``to_bytes`` for a 57 KB
+payload, zstd 0.2 ms for 7 % fewer bytes, and decompresses 2.4x faster). States written
+with zlib (before this codec) still load: the two streams differ in their first bytes
+(a zstd frame starts with ``28 b5 2f fd``, a zlib stream with ``78``), so the format
+needs no new version.
 
 Examples
 --------
@@ -15,13 +22,17 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
+import threading
 import zlib
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+import zstandard
 from numpy.typing import NDArray
 
 from phenotyping.errors import StateError
@@ -30,6 +41,23 @@ from phenotyping.errors import StateError
 #: grid of the open window, bounded by the pipeline's time window). A larger payload is
 #: refused before it is inflated, so a crafted state cannot take gigabytes.
 MAX_STATE_BYTES = 64 * 1024 * 1024
+
+_ZSTD_FRAME = b"\x28\xb5\x2f\xfd"
+_CODECS = threading.local()  # zstd (de)compressors are not thread-safe; ~40 us to make
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    c: zstandard.ZstdCompressor | None = getattr(_CODECS, "c", None)
+    if c is None:
+        c = _CODECS.c = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    return c
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d: zstandard.ZstdDecompressor | None = getattr(_CODECS, "d", None)
+    if d is None:
+        d = _CODECS.d = zstandard.ZstdDecompressor()
+    return d
 
 
 def pack(
@@ -41,7 +69,41 @@ def pack(
     text = json.dumps(head, separators=(",", ":")).encode()
     body = b"".join(np.ascontiguousarray(v).tobytes() for v in arrays.values())
     payload = struct.pack("<I", len(text)) + text + body
-    return magic + struct.pack("<H", version) + zlib.compress(payload, 1)
+    return magic + struct.pack("<H", version) + _compressor().compress(payload)
+
+
+@functools.lru_cache(maxsize=64)
+def params_dict(params: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` of a frozen (hashable) parameter object, computed once: every
+    state carries its parameters, and ``asdict``'s recursive deep copy was ~10 % of
+    ``to_bytes``. The dict is shared: read it, never change it.
+
+    >>> from phenotyping.features.day import EngineParams
+    >>> params_dict(EngineParams()) is params_dict(EngineParams())
+    True
+    """
+    return asdict(params)
+
+
+def _inflate(body: bytes) -> bytes:
+    """The payload of a zstd frame (or of a zlib stream: states written before zstd),
+    refused before inflating when it would exceed :data:`MAX_STATE_BYTES`."""
+    too_big = f"state: more than {MAX_STATE_BYTES:,} bytes when decompressed"
+    if body[:4] == _ZSTD_FRAME:
+        size = zstandard.frame_content_size(body)
+        if size < 0:  # we always write the content size: without it, not ours
+            raise StateError("state: corrupt (no content size)")
+        if size > MAX_STATE_BYTES:
+            raise StateError(too_big)
+        payload: bytes = _decompressor().decompress(body)  # checks size and checksum
+        return payload
+    inflate = zlib.decompressobj()
+    payload = inflate.decompress(body, MAX_STATE_BYTES + 1)
+    if len(payload) > MAX_STATE_BYTES or inflate.unconsumed_tail:
+        raise StateError(too_big)
+    if not inflate.eof:
+        raise StateError("state: corrupt (truncated)")
+    return payload
 
 
 def unpack(
@@ -67,12 +129,7 @@ def unpack(
     if got != version:
         raise StateError(f"state: unknown version {got} of {magic.decode(errors='replace')}")
     try:
-        inflate = zlib.decompressobj()
-        payload = inflate.decompress(data[len(magic) + 2 :], MAX_STATE_BYTES + 1)
-        if len(payload) > MAX_STATE_BYTES or inflate.unconsumed_tail:
-            raise StateError(f"state: more than {MAX_STATE_BYTES:,} bytes when decompressed")
-        if not inflate.eof:
-            raise StateError("state: corrupt (truncated)")
+        payload = _inflate(data[len(magic) + 2 :])
         if len(payload) < 4:
             raise StateError("state: corrupt (no header)")
         (hlen,) = struct.unpack("<I", payload[:4])

@@ -160,8 +160,11 @@ def _weighted_window(x: F64, weights: tuple[float, ...], before: int) -> F64:
         return out
     m = n - k + 1
     acc = np.zeros(m)
+    term = np.empty(m)
     for i, w in enumerate(weights):  # k terms, each vectorised over all epochs
-        acc = acc + w * x[i : i + m]
+        # acc = acc + w * x[i : i + m], in place (same operations, no temporaries)
+        np.multiply(w, x[i : i + m], out=term)
+        np.add(acc, term, out=acc)
     out[before : before + m] = acc
     return out
 
@@ -277,7 +280,17 @@ def cole_kripke(counts: ArrayLike, *, missing: Missing = "nan") -> F64:
 
 def _runs(mask: B) -> tuple[I64, I64]:
     """Start (inclusive) and end (exclusive) indices of the runs of True."""
-    d = np.diff(mask.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    # np.diff(mask, prepend=0, append=0) without np.diff's Python layer: a run starts
+    # where the mask rises and ends (exclusive) where it falls
+    m = mask.view(np.int8) if mask.dtype == np.bool_ else mask.astype(np.int8)
+    n = m.size
+    d = np.empty(n + 1, np.int8)
+    if n:
+        d[0] = m[0]
+        np.subtract(m[1:], m[:-1], out=d[1:n])
+        d[n] = -m[-1]
+    else:
+        d[0] = 0
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
@@ -748,7 +761,11 @@ def circular_mean_minutes(minutes: ArrayLike, *, period: float = MINUTES_PER_DAY
     if a.size == 0:
         return float("nan")
     theta = a * (2.0 * np.pi / period)
-    s, c = float(np.mean(np.sin(theta))), float(np.mean(np.cos(theta)))
+    # np.mean spelt out (the same pairwise sum divided by the count)
+    s, c = (
+        float(np.add.reduce(np.sin(theta))) / a.size,
+        float(np.add.reduce(np.cos(theta))) / a.size,
+    )
     if np.hypot(s, c) < 1e-9:
         return float("nan")
     m = (np.arctan2(s, c) * period / (2.0 * np.pi)) % period

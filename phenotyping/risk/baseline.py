@@ -49,7 +49,7 @@ def transform(spec: Monitored, x: F64 | float) -> F64:
 
 
 def _center(x: F64, circular: bool) -> float:
-    return stats.robust_baseline(x, circular=circular)[0]
+    return stats.robust_center(x, circular=circular)
 
 
 def _dev(x: F64, c: float, circular: bool) -> F64:
@@ -91,7 +91,7 @@ def estimate(
         dev = _dev(x, med, circ)
     if math.isnan(med):
         return math.nan, math.nan
-    own = stats.MAD_TO_SD * float(np.median(np.abs(dev - np.median(dev))))
+    own = stats.MAD_TO_SD * stats.median(np.abs(dev - stats.median(dev)))
     n = float(x.size)
     if prior is not None and params.prior_days > 0:
         n0 = params.prior_days

@@ -38,13 +38,12 @@ Treatment
     ``min_baseline_days`` days later (not 16). Alerts after it say "deterioration after
     response".
 Clinician feedback (``kind="feedback"``)
-    ``holiday_travel``, ``illness`` and ``device_problem`` keep the days from the event to
-    ``until`` (or 7 days) out of the baseline and are named on alerts in that period;
-    ``contacted_fine`` multiplies ``h`` by ``contacted_fine_factor`` for
-    ``contacted_fine_days`` days (or until ``until``); an open episode stays open (the
-    clinician acknowledged it, the feed keeps its card) and resolves as any other, so a
-    persisting change is not reported as a new episode;
-    ``contacted_deteriorating`` is shown on the next alerts.
+    See :mod:`~phenotyping.risk.feedback`: a holiday, illness or device problem explains
+    its whole period, from the acknowledged episode's start to ``until`` (days left out of
+    the baseline, no evidence gathered, the episode resolved as explained when the period
+    ends); a device problem without an end date re-anchors the baseline on the new
+    device; ``contacted_fine`` raises the evidence the same pattern needs; every effect is
+    stated in a ``feedback_applied`` notice and on the alerts it touches.
 """
 
 from __future__ import annotations
@@ -52,15 +51,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.features.envelope import pack, unpack
+from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
+from phenotyping.risk import feedback as fb
 from phenotyping.risk import stats
 from phenotyping.risk.change import Signal, build_signals, evidence, score
 from phenotyping.risk.monitor import DEVICE_HRV, Monitored, monitored
@@ -76,7 +76,6 @@ SIG_DTYPE = np.dtype([("c", "<f8"), ("run", "<i8"), ("ewma", "<f8")])
 _MAGIC = b"PHRS"
 _VERSION = 2
 _NEVER = -(2**40)
-_EXCLUDING = ("holiday_travel", "illness", "device_problem")
 
 
 @functools.lru_cache(maxsize=8)
@@ -106,6 +105,7 @@ class RiskState:
     baseline_from: int = _NEVER
     frozen_until: int = _NEVER
     episode_start: int = -1  # -1: no episode open
+    episode_opened: int = -1  # day of its "opened" alert
     episode_level: int = 0
     episode_signals: int = 0  # bit mask of the signals that opened it
     days_in_band: int = 0
@@ -122,9 +122,22 @@ class RiskState:
     report_instrument: str = ""
     report_score: float = float("nan")
     report_date: int = -1
-    feedback_reason: str = ""
+    feedback_reason: str = ""  # the latest feedback (named on alerts while it applies)
     feedback_from: int = -1
     feedback_until: int = -1
+    # clinician feedback in force (risk/feedback.py)
+    excl_mode: str = ""  # "exclude": an explained period; "reanchor": a new device
+    excl_reason: str = ""
+    excl_from: int = -1
+    excl_until: int = -1
+    excl_episode: int = -1  # start of the open episode the period explains (-1: none)
+    fine_from: int = -1
+    fine_until: int = -1
+    fine_signals: int = 0  # bit mask of the pattern that needs more evidence
+    fine_episode: int = -1  # start of the episode acknowledged as fine (-1: none)
+    last_episode_start: int = -1
+    last_episode_signals: int = 0
+    last_episode_end: int = _NEVER  # (an explained close leaves ``last_closed`` alone)
 
     def __post_init__(self) -> None:
         n = len(self._signals)
@@ -187,17 +200,111 @@ class RiskState:
         elif kind == "response":
             self._rebaseline(date)
         elif kind == "feedback" and reason is not None:
-            self._feedback(date, reason, until)
+            notices.append(self._feedback(date, reason, until))
         return notices
 
-    def _feedback(self, date: int, reason: str, until: int | None) -> None:
+    def _feedback(self, date: int, reason: str, until: int | None) -> dict[str, Any]:
+        """Apply an acknowledgement's reason (rules: :mod:`phenotyping.risk.feedback`);
+        returns the ``feedback_applied`` notice saying what changed."""
         p = self.params
-        default = p.contacted_fine_days if reason == "contacted_fine" else 7
-        end = until if until is not None and until >= date else date + default - 1
-        self.feedback_reason, self.feedback_from, self.feedback_until = reason, date, end
-        if reason in _EXCLUDING:
-            h = self.hist
-            h["eligible"][(h["date"] >= date) & (h["date"] <= end)] = False
+        n_sig = len(self._signals)
+        is_open = self.episode_start >= 0
+        recent = (
+            not is_open
+            and self.last_episode_start >= 0
+            and date - self.last_episode_end <= p.washout_days
+        )
+        ep_start = self.episode_start if is_open else (self.last_episode_start if recent else -1)
+        opened = self.episode_opened if is_open else -1
+        ep_sig = self.episode_signals if is_open else (self.last_episode_signals if recent else 0)
+        start = min(ep_start, date) if ep_start >= 0 else date
+        self.feedback_reason, self.feedback_from = reason, date
+        self.feedback_until = date + fb.DEFAULT_DAYS - 1
+        h = self.hist
+        applies_from, applies_until = start, until
+        if reason in fb.EXPLAINING and not (reason == "device_problem" and until is None):
+            end = until if until is not None else date + fb.DEFAULT_DAYS - 1
+            if end < start:
+                effect = (
+                    f"{fb.label(reason)} until {iso_date(end)}, before this deviation began "
+                    f"({iso_date(start)}): recorded, nothing changed"
+                )
+            else:
+                over = end < date  # the period is over: the days since are not explained
+                self.excl_mode, self.excl_reason = "exclude", reason
+                self.excl_from, self.excl_until = start, end
+                self.excl_episode = self.episode_start if is_open and not over else -1
+                self.feedback_until = max(end, date)
+                self._exclude_entries(start, end)
+                if not over and (start < date or is_open):  # what they gathered is explained
+                    self.sig = _new_sig(n_sig)
+                effect = fb.period_text(reason, start, end)
+                if is_open and not over:
+                    effect += (
+                        f"; the alert of {iso_date(self.episode_start)} stays open and "
+                        f"resolves as explained on {iso_date(end + 1)}"
+                    )
+                elif is_open:
+                    effect += (
+                        "; the period is over, so the evidence since it and the open alert "
+                        "stand (the alert resolves when the values are back to usual)"
+                    )
+            applies_until = end
+        elif reason == "device_problem":
+            # the new device's days: from the alert's day (the change began before it; the
+            # episode's back-dated start can reach into the old device's days)
+            start = opened if opened >= 0 else date
+            applies_from = start
+            self.excl_mode, self.excl_reason = "reanchor", reason
+            self.excl_from, self.excl_until = start, date - 1
+            self.excl_episode = self.episode_start if is_open else -1
+            self.baseline_from = start
+            h["eligible"][h["date"] >= start] = True
+            self._exclude_entries(start, start - 1)  # windows reaching before the device
+            self.frozen = np.zeros(0, FROZEN_DTYPE)
+            self.frozen_until = _NEVER
+            self.sig = _new_sig(n_sig)
+            effect = fb.reanchor_text(start)
+            if is_open:
+                effect += f"; the alert of {iso_date(self.episode_start)} resolves as explained"
+        elif reason == "contacted_fine":
+            pattern = ep_sig | sum(1 << j for j in range(n_sig) if self.sig["c"][j] > p.floor)
+            if ep_start < 0 or not pattern:
+                pattern = (1 << n_sig) - 1
+            self.fine_from, self.fine_signals = date, pattern
+            self.fine_until = (
+                until if until is not None and until >= date else date + p.contacted_fine_days - 1
+            )
+            self.fine_episode = self.episode_start if is_open and until is None else -1
+            self.feedback_until = self.fine_until
+            doms = sorted({self._signals[j].domain for j in range(n_sig) if pattern >> j & 1})
+            after = p.contacted_fine_days if self.fine_episode >= 0 else 0
+            effect = fb.fine_text(date, p.contacted_fine_factor, doms, self.fine_until, after)
+            applies_from, applies_until = date, self.fine_until
+        elif reason == "contacted_deteriorating":
+            ended = []
+            if self.excl_mode == "exclude" and self.excl_until >= date:
+                self.excl_until = date - 1
+                self.excl_episode = -1
+                ended.append(f"the explanation ({fb.label(self.excl_reason)})")
+            if self.fine_until >= date:
+                self.fine_until, self.fine_episode = date - 1, -1
+                ended.append("the raised evidence needed")
+            effect = fb.label(reason) + (
+                f": {' and '.join(ended)} ended from {iso_date(date)}" if ended else ": recorded"
+            )
+            applies_from, applies_until = date, None
+        else:
+            effect = f"{fb.label(reason)}: recorded, nothing changed"
+            applies_from, applies_until = date, None
+        notice = self._notice("feedback_applied", date)
+        notice.update(
+            reason=reason,
+            applies_from=iso_date(applies_from),
+            applies_until=None if applies_until is None else iso_date(applies_until),
+            effect=effect,
+        )
+        return notice
 
     def _rebaseline(self, date: int) -> None:
         self.response_date = date
@@ -227,17 +334,22 @@ class RiskState:
         values = np.array([_value(s, row) for s in feats])
         usable = bool(np.isfinite(values).any())
         notices += self._gap(subject, d, usable)
-        excluded = self.feedback_reason in _EXCLUDING and (
-            self.feedback_from <= d <= self.feedback_until
-        )
+        excluded = self._held(d)
+        # an episode that resolves today as explained by a new device: today's values are
+        # the new device's (the baseline re-anchored on them)
+        closing = self._explained(d) and self.excl_mode == "reanchor"
         eligible = not (
-            self.episode_start >= 0 or d <= self.frozen_until or d < self.baseline_from or excluded
+            (self.episode_start >= 0 and not closing)
+            or d <= self.frozen_until
+            or d < self.baseline_from
+            or excluded
         )
         z = np.full(len(feats), np.nan)
         med = np.full(len(feats), np.nan)
         scale = np.full(len(feats), np.nan)
         prior_used = False
         weekend = is_weekend(d)
+        wheld = self._window_held(d)
         for i, spec in enumerate(feats):
             prior = self._prior(spec)
             vals, dates, warm = self._baseline(i, d, prior is not None)
@@ -247,7 +359,7 @@ class RiskState:
             wk = (dates + 3) % 7 >= 5
             m, s = bl.estimate(spec, vals, wk, weekend, p, prior)
             med[i], scale[i] = m, s
-            if math.isfinite(values[i]) and math.isfinite(s) and s > 0:
+            if math.isfinite(values[i]) and math.isfinite(s) and s > 0 and not wheld[i]:
                 t = float(bl.transform(spec, values[i]))
                 dev = stats.deviation(t, m, circular=spec.circular)
                 z[i] = max(-p.z_clip, min(p.z_clip, dev / s))
@@ -262,14 +374,14 @@ class RiskState:
                 idx,
                 d,
                 values[idx],
-                eligible,
+                eligible & ~wheld[idx],
             )
             keep = self.hist["date"] > d - p.exclude_recent_days - p.baseline_days - 7
             first = self._first_dates()
             self.hist = np.concatenate([self.hist[keep | np.isin(self.hist["date"], first)], new])
 
         e, contributing = self._update_signals(d, z)
-        factor = p.contacted_fine_factor if self._fine(d) else 1.0
+        factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
         doms = sorted({self._signals[j].domain for j in contributing})
@@ -314,21 +426,22 @@ class RiskState:
             f = self.frozen[self.frozen["feature"] == i]
             return f["value"].astype(np.float64), f["date"].astype(np.int64), False
         h = self.hist
-        mine = (h["feature"] == i) & h["eligible"] & (h["date"] >= self.baseline_from)
+        date, value = h["date"], h["value"]  # field views, taken once (speed only)
+        mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
-        sel = mine & (h["date"] <= end) & (h["date"] > end - p.baseline_days)
-        if sel.sum() >= need:
-            return h["value"][sel].astype(np.float64), h["date"][sel].astype(np.int64), False
-        early = mine & (h["date"] < d)
-        dates = h["date"][early][: p.baseline_days]
-        vals = h["value"][early][: p.baseline_days]
+        sel = mine & (date <= end) & (date > end - p.baseline_days)
+        if np.count_nonzero(sel) >= need:
+            return value[sel].astype(np.float64), date[sel].astype(np.int64), False
+        early = mine & (date < d)
+        dates = date[early][: p.baseline_days]
+        vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
     def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int]]:
         p = self.params
         feats = self._feats
         roots = np.array([math.sqrt(s.window_days) for s in feats])
-        for j, sg in enumerate(self._signals):
+        for j, sg in enumerate(self._signals if not self._held(d) else ()):
             u, _ = score(sg, z, roots)
             if not math.isfinite(u):
                 continue
@@ -343,12 +456,42 @@ class RiskState:
             ew = float(rec["ewma"])
             rec["ewma"] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
         c = np.asarray(self.sig["c"], dtype=np.float64)
+        if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
+            n = len(self._signals)
+            mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
+            c = fb.damp(c, mask, p.floor, p.contacted_fine_factor)
         contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
         return evidence(c, p.floor, p.h, p.h_single), contributing
 
-    def _fine(self, d: int) -> bool:
-        return self.feedback_reason == "contacted_fine" and (
-            self.feedback_from <= d <= self.feedback_until
+    def _exclude_entries(self, start: int, end: int) -> None:
+        """Keep the days ``start``..``end`` out of the baseline, and the values of features
+        computed over several days while their window reaches into them."""
+        h = self.hist
+        span = np.array([s.window_days for s in self._feats], dtype=np.int64)[h["feature"]]
+        h["eligible"][(h["date"] >= start) & (h["date"] <= end + span - 1)] = False
+
+    def _window_held(self, d: int) -> NDArray[np.bool_]:
+        """Per feature: its value of day ``d`` covers a day of an explained period (a
+        7-day feature stays explained for 6 days after it; after a device re-anchoring,
+        until its window holds only the new device's days)."""
+        w = np.array([s.window_days for s in self._feats], dtype=np.int64)
+        if self.excl_mode == "exclude":
+            return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
+        if self.excl_mode == "reanchor":
+            return (d >= self.excl_from) & (d - w + 1 < self.excl_from)
+        return np.zeros(w.size, dtype=bool)
+
+    def _held(self, d: int) -> bool:
+        """Day ``d`` lies in an explained period: left out of the baseline, no evidence."""
+        return self.excl_mode == "exclude" and self.excl_from <= d <= self.excl_until
+
+    def _explained(self, d: int) -> bool:
+        """The open episode is the one an explained period or a new device accounts for,
+        and that period is over on day ``d``: it resolves as explained."""
+        return (
+            self.episode_start >= 0
+            and self.excl_episode == self.episode_start
+            and d > self.excl_until
         )
 
     # ------------------------------------------------------------------ episodes
@@ -369,15 +512,22 @@ class RiskState:
         out: list[dict[str, Any]] = []
         args = (cols, values, med, scale, z, row, prior_used)
         if self.episode_start < 0:
-            if level >= 2 and d > self.last_closed + p.cooldown_days:
+            if level >= 2 and d > self.last_closed + p.cooldown_days and not self._held(d):
                 active = [j for j in range(len(self._signals)) if self.sig["c"][j] > p.floor]
                 runs = [int(self.sig["run"][j]) for j in active if self.sig["run"][j] >= 0]
                 self.episode_start = max(min([*runs, d]), d - 14)
+                self.episode_opened = d
                 self.episode_signals = sum(1 << j for j in active)
                 self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
                 self._pin_baseline(d)
                 self.episode_level, self.days_in_band = level, 0
                 out.append(self._alert(subject, d, "opened", level, *args))
+            return out
+        if self.excl_mode and self.excl_episode == self.episode_start:
+            # explained by the clinician: held through the period, then resolved as such
+            if self._explained(d):
+                out.append(self._alert(subject, d, "resolved", level, *args, explained=True))
+                self._close(d, explained=True)
             return out
         if level > self.episode_level:
             self.episode_level = level
@@ -396,11 +546,29 @@ class RiskState:
             self._close(d)
         return out
 
-    def _close(self, d: int) -> None:
+    def _close(self, d: int, explained: bool = False) -> None:
+        p = self.params
+        self.last_episode_start, self.last_episode_signals = (
+            self.episode_start,
+            self.episode_signals,
+        )
+        self.last_episode_end = d
+        if self.fine_episode >= 0 and self.fine_episode == self.episode_start:
+            # "contacted_fine" on this episode: the same pattern needs more evidence for
+            # ``contacted_fine_days`` after it resolves (not only after the acknowledgement)
+            self.fine_until = max(self.fine_until, d + p.contacted_fine_days)
+            self.fine_episode = -1
+        reanchored = explained and self.excl_mode == "reanchor"
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
-        self.episode_signals = 0
+        self.episode_signals, self.episode_opened = 0, -1
+        self.frozen_until = _NEVER if reanchored else d + p.washout_days
+        if explained:
+            # no cooldown, and the CUSUMs keep what they gathered since the explained days
+            # (they restarted at the acknowledgement and held through the period); after a
+            # period the baseline stays pinned as it was before it
+            self.excl_episode = -1
+            return
         self.last_closed = d
-        self.frozen_until = d + self.params.washout_days
         self.sig = _new_sig(len(self._signals))
 
     def _pin_baseline(self, d: int) -> None:
@@ -430,6 +598,7 @@ class RiskState:
         row: dict[str, Any],
         prior_used: bool,
         persisting: bool = False,
+        explained: bool = False,
     ) -> dict[str, Any]:
         p = self.params
         feats = self._feats
@@ -478,22 +647,26 @@ class RiskState:
                 found.append((strength, spec, mean, usual, delta, days))
         contributing.sort(key=lambda t: -t[0])
         after_response = self.response_date >= 0 and d > self.response_date
-        feedback = (
-            self.feedback_reason
-            if self.feedback_reason and self.feedback_from <= d <= self.feedback_until
-            else None
-        )
+        note = self._feedback_note(d)
         text = explanation(
             found,
             kind,
             after_response=after_response,
             close_after_days=p.close_after_days,
-            feedback=feedback,
+            feedback=note,
         )
         if persisting:
             text = (
                 f"Closed after {p.max_episode_days} days still away from the usual range "
                 "(not resolved): the CUSUMs restart; a further change alerts again"
+            )
+        if explained:
+            text = "Resolved as explained by the clinician: " + (
+                fb.reanchor_text(self.excl_from)
+                if self.excl_mode == "reanchor"
+                else fb.period_text(self.excl_reason, self.excl_from, self.excl_until)
+                + f"; from {iso_date(self.excl_until + 1)} judged against the usual range "
+                "from before"
             )
         episode = iso_date(self.episode_start)
         alert_id = hashlib.blake2b(
@@ -535,6 +708,28 @@ class RiskState:
             "explanation": text,
         }
 
+    def _feedback_note(self, d: int) -> str | None:
+        """What clinician feedback does to the alert of day ``d`` (None: nothing)."""
+        p = self.params
+        notes = []
+        if self.excl_mode == "exclude" and self.excl_from <= d <= self.excl_until + 14:
+            # during the period and while an alert's description (at most 14 days) reaches
+            # back into it
+            notes.append(fb.period_text(self.excl_reason, self.excl_from, self.excl_until))
+        if self.fine_from <= d <= self.fine_until:
+            doms = sorted(
+                {sg.domain for j, sg in enumerate(self._signals) if self.fine_signals >> j & 1}
+            )
+            notes.append(
+                fb.fine_text(self.fine_from, p.contacted_fine_factor, doms, self.fine_until, 0)
+            )
+        if (
+            self.feedback_reason in ("contacted_deteriorating", "other")
+            and self.feedback_from <= d <= self.feedback_until
+        ):
+            notes.append(fb.label(self.feedback_reason))
+        return "; ".join(notes) or None
+
     def _valid_days(self, d: int) -> int:
         h = self.hist
         recent = h["date"][(h["date"] > d - 7) & (h["date"] <= d)]
@@ -567,7 +762,7 @@ class RiskState:
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
-        header["params"] = asdict(self.params)
+        header["params"] = params_dict(self.params)  # asdict, cached (speed only)
         arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
         return pack(_MAGIC, _VERSION, header, arrays)
 
@@ -581,9 +776,17 @@ class RiskState:
         for key in ("pre_course_phq9", "report_score"):
             if header.get(key) is None:
                 header[key] = float("nan")
-        return cls(
+        fresh = "excl_mode" not in header  # a state written before feedback covered periods
+        state = cls(
             params=params, hist=arrays["hist"], sig=arrays["sig"], frozen=arrays["frozen"], **header
         )
+        if fresh and state.feedback_reason in fb.EXPLAINING:
+            state.excl_mode, state.excl_reason = "exclude", state.feedback_reason
+            state.excl_from, state.excl_until = state.feedback_from, state.feedback_until
+        elif fresh and state.feedback_reason == "contacted_fine":
+            state.fine_from, state.fine_until = state.feedback_from, state.feedback_until
+            state.fine_signals = (1 << len(state._signals)) - 1
+        return state
 
 
 def _value(spec: Monitored, row: dict[str, Any]) -> float:

@@ -80,8 +80,9 @@ class RiskParams:
         at most ``low_wear_days`` of the last 7 days after a well-worn fortnight gives a
         ``wear_decline`` notice. Missing data is shown, never silently quieter.
     contacted_fine_days, contacted_fine_factor
-        14 and 1.5: after clinician feedback "contacted_fine", ``h`` is multiplied by the
-        factor for that many days.
+        14 and 1.5: after clinician feedback "contacted_fine" the same pattern's evidence
+        above the floor counts 1 / factor (for one signal: ``h`` x factor) until that many
+        days after the acknowledged episode resolves (:mod:`phenotyping.risk.feedback`).
     """
 
     baseline_days: int = 28

@@ -22,7 +22,7 @@ LEVELS = ("none", "watch", "elevated", "high")
 
 def level_of(evidence: float, n_domains: int, factor: float = 1.0) -> int:
     """Index into :data:`LEVELS` from evidence in units of the threshold (``factor`` > 1
-    demands more, e.g. after "contacted_fine" feedback).
+    demands more, e.g. while judged against the warm-up baseline).
 
     Examples
     --------

@@ -46,10 +46,59 @@ def wrap_minutes(delta: NDArray[np.float64] | float) -> NDArray[np.float64] | fl
 def circular_center(values: NDArray[np.float64]) -> float:
     """Circular mean of clock times (minutes), NaN if they cancel out."""
     ang = 2 * np.pi * values / MINUTES_PER_DAY
-    c, s = float(np.mean(np.cos(ang))), float(np.mean(np.sin(ang)))
+    n = values.size  # np.mean spelt out: the same pairwise sum over the count (speed only)
+    if n == 0:
+        return float("nan")
+    c, s = float(np.add.reduce(np.cos(ang))) / n, float(np.add.reduce(np.sin(ang))) / n
     if math.hypot(c, s) < 1e-9:
         return float("nan")
     return (math.atan2(s, c) * MINUTES_PER_DAY / (2 * np.pi)) % MINUTES_PER_DAY
+
+
+def median(values: NDArray[np.float64]) -> float:
+    """``float(np.median(values))`` of a small 1-D array, bit for bit, at a tenth of the cost.
+
+    The engine takes ~25 medians of <= 56 values per day judged; ``np.median``'s generic
+    path (partition, NaN check, ``mean`` of the middle pair) costs ~10 us each, a sort and
+    the same ``(a + b) / 2`` of the middle pair ~1 us. NaN anywhere gives NaN, an empty
+    array NaN, as ``np.median`` does (without its warning).
+
+    Examples
+    --------
+    >>> median(np.array([3.0, 1.0, 2.0])), median(np.array([4.0, 1.0, 2.0, 3.0]))
+    (2.0, 2.5)
+    >>> median(np.array([1.0, np.nan])), median(np.zeros(0))
+    (nan, nan)
+    """
+    n = values.size
+    if n == 0:
+        return math.nan
+    s = np.sort(values, axis=None)
+    if math.isnan(s[-1]):
+        return math.nan
+    h = n // 2
+    if n % 2:
+        return float(s[h])
+    return float((s[h - 1] + s[h]) / 2)
+
+
+def robust_center(values: NDArray[np.float64], *, circular: bool = False) -> float:
+    """``robust_baseline(values, circular=circular)[0]`` without the MAD it does not need.
+
+    Examples
+    --------
+    >>> robust_center(np.array([10.0, 11, 9, 10, 50])), robust_center(np.array([np.nan]))
+    (10.0, nan)
+    """
+    x = values[~np.isnan(values)]
+    if x.size == 0:
+        return math.nan
+    if not circular:
+        return median(x)
+    center = circular_center(x)
+    if math.isnan(center):
+        return math.nan
+    return float((center + median(np.asarray(wrap_minutes(x - center)))) % MINUTES_PER_DAY)
 
 
 def robust_baseline(
@@ -73,13 +122,13 @@ def robust_baseline(
         if math.isnan(center):
             return float("nan"), float("nan")
         d = np.asarray(wrap_minutes(x - center), dtype=np.float64)
-        med_d = float(np.median(d))
-        median = (center + med_d) % MINUTES_PER_DAY
-        mad = float(np.median(np.abs(d - med_d)))
+        med_d = median(d)
+        mid = (center + med_d) % MINUTES_PER_DAY
+        mad = median(np.abs(d - med_d))
     else:
-        median = float(np.median(x))
-        mad = float(np.median(np.abs(x - median)))
-    return median, max(MAD_TO_SD * mad, min_scale)
+        mid = median(x)
+        mad = median(np.abs(x - mid))
+    return mid, max(MAD_TO_SD * mad, min_scale)
 
 
 def rank_score(

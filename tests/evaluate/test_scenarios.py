@@ -97,12 +97,12 @@ def test_harness_runs_end_to_end_on_a_synthetic_person(tmp_path: Path) -> None:
     days = person(21, seed=2).reshape(21, 1440)
     src = runner.Source("synthetic_1", 60, tuple(first + i for i in range(21)), days)
     recs = harness.collect(
-        {src.subject: src}, [0], RiskParams(), scenarios=("null", "step"), cache=tmp_path
+        {src.subject: src}, [0], harness.Scenarios(RiskParams(), ("null", "step"), tmp_path)
     )
     assert {r.scenario for r in recs} == {"null", "step"}
     assert list(tmp_path.glob("*.json"))  # the rows were cached
     again = harness.collect(
-        {src.subject: src}, [0], RiskParams(), scenarios=("null", "step"), cache=tmp_path
+        {src.subject: src}, [0], harness.Scenarios(RiskParams(), ("null", "step"), tmp_path)
     )
     assert again == recs  # from the cache: the same results
     null = next(r.result for r in recs if r.scenario == "null")

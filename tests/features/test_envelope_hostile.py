@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,8 +59,11 @@ def test_every_truncation_is_a_state_error() -> None:
             SubjectState.from_bytes(STATE[:n])
 
 
-def _reframe(part: bytes, payload: bytes) -> bytes:
-    """An envelope part (magic + version) around a chosen, uncompressed payload."""
+def _reframe(part: bytes, payload: bytes, codec: str = "zlib") -> bytes:
+    """An envelope part (magic + version) around a chosen, uncompressed payload, with
+    the codec written today (zstd) or before it (zlib, still read)."""
+    if codec == "zstd":
+        return part[:6] + zstandard.ZstdCompressor(level=1).compress(payload)
     return part[:6] + zlib.compress(payload)
 
 
@@ -126,15 +130,57 @@ def test_a_real_state_with_flipped_bytes_is_a_state_or_a_state_error(data: st.Da
 def test_a_real_part_with_a_replaced_payload_is_a_state_or_a_state_error(
     data: st.DataObject,
 ) -> None:
-    """Garbage that survives zlib (the checksum would catch flipped bytes): well-formed
-    compression around a mangled payload."""
+    """Garbage that survives the codec (the checksum would catch flipped bytes):
+    well-formed compression around a mangled payload."""
     (n1,) = struct.unpack("<I", STATE[8:12])
     part = STATE[12 : 12 + n1]
-    payload = bytearray(zlib.decompress(part[6:]))
+    payload = bytearray(zstandard.ZstdDecompressor().decompress(part[6:]))
     for _ in range(data.draw(st.integers(1, 6))):
         i = data.draw(st.integers(0, len(payload) - 1))
         payload[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(payload)))
-    new = _reframe(part, bytes(payload[:cut] if data.draw(st.booleans()) else payload))
+    mangled = bytes(payload[:cut] if data.draw(st.booleans()) else payload)
+    new = _reframe(part, mangled, data.draw(st.sampled_from(["zlib", "zstd"])))
     rest = STATE[12 + n1 :]
     _decode(STATE[:8] + struct.pack("<I", len(new)) + new + rest)
+
+
+# --------------------------------------------------------------------------- codec
+def _as_zlib(blob: bytes) -> bytes:
+    """``blob`` (a SubjectState) as the zlib-compressed envelope written before zstd:
+    ``magic | version | zlib.compress(payload, 1)`` per part, byte for byte."""
+    head, n = blob[:8], struct.unpack("<H", blob[6:8])[0]
+    out, pos = [head], 8
+    for _ in range(n):
+        (size,) = struct.unpack("<I", blob[pos : pos + 4])
+        part = blob[pos + 4 : pos + 4 + size]
+        assert part[6:10] == b"\x28\xb5\x2f\xfd"  # written as zstd
+        payload = zstandard.ZstdDecompressor().decompress(part[6:])
+        old = part[:6] + zlib.compress(payload, 1)
+        out.append(struct.pack("<I", len(old)) + old)
+        pos += 4 + size
+    return b"".join(out)
+
+
+def test_a_state_written_with_zlib_still_loads_identically() -> None:
+    old = _as_zlib(STATE)
+    assert old != STATE
+    assert SubjectState.from_bytes(old).to_bytes() == STATE
+
+
+def test_zstd_frames_without_or_beyond_the_size_bound_are_refused_unread() -> None:
+    big = zstandard.ZstdCompressor(level=19).compress(b"\0" * (MAX_STATE_BYTES + 1))
+    assert len(big) < 100_000
+    with pytest.raises(StateError, match="decompressed"):
+        unpack(b"TEST" + struct.pack("<H", 1) + big, b"TEST", 1, DTYPES)
+    cobj = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+    unsized = cobj.compress(b"x" * 100) + cobj.flush()
+    with pytest.raises(StateError, match="content size"):
+        unpack(b"TEST" + struct.pack("<H", 1) + unsized, b"TEST", 1, DTYPES)
+
+
+def test_a_zstd_frame_with_a_flipped_payload_byte_fails_its_checksum() -> None:
+    blob = bytearray(pack(b"TEST", 1, {"n": 1}, {"x": np.arange(50.0)}))
+    blob[-6] ^= 0x40
+    with pytest.raises(StateError):
+        unpack(bytes(blob), b"TEST", 1, DTYPES)

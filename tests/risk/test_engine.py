@@ -144,13 +144,17 @@ def test_device_summaries_feed_hrv_when_there_is_no_beat_level_night() -> None:
 
 
 def test_holiday_feedback_keeps_the_days_out_of_the_baseline_and_is_shown() -> None:
+    # a holiday announced for days 40-52; activity drops on day 40 and stays low: nothing
+    # opens in the explained days, the change that is still there after them alerts, and
+    # the alert names the period its description reaches into
     state = RiskState(version="t")
     days = rows(60, seed=12, change_day=40, activity=0.55)
     run(state, days[:40])
     state.clinical(_ord(40), "feedback", reason="holiday_travel", until=_ord(52))
     cols, alerts, _ = run(state, days[40:])
     opened = [a for a in alerts if a["kind"] == "opened"]
-    assert opened and "holiday or travel reported" in opened[0]["explanation"]
+    assert opened and opened[0]["date"] > (START + dt.timedelta(52)).isoformat()
+    assert "holiday or travel reported, 2024-02-10 to 2024-02-22" in opened[0]["explanation"]
     assert not state.hist["eligible"][state.hist["date"] == _ord(45)].any()
 
 

@@ -295,6 +295,256 @@ def test_contacted_fine_raises_the_evidence_needed_for_14_days() -> None:
     assert all(cols[i]["risk_level"] == "watch" for i in range(22, 34))
 
 
+def kinds(alerts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(a["kind"], a["date"]) for a in alerts]
+
+
+def long_nights_then(after: float, n: int = 41) -> list[dict[str, Any]]:
+    """21 usual nights (420), 7 long ones (540, z = 6 clipped to 3: C + 2.5 a day) on
+    days 21-27, then ``after`` from day 28 to day ``n - 1``."""
+    rows = usual_rows(21) + [row(i, sleep_tst_min=540.0) for i in range(21, 28)]
+    return rows + [row(i, sleep_tst_min=after) for i in range(28, n)]
+
+
+HOLIDAY_ACK = {23: {"kind": "feedback", "reason": "holiday_travel", "until": day_no(27)}}
+
+
+def test_a_reason_covers_the_episode_from_its_start_holds_evidence_and_resolves_it() -> None:
+    # Day 21: C = 2.5 (watch), day 22: C = 5 (5 / 3: elevated): the episode opens with its
+    # start on day 21. Without feedback C keeps rising (day 23: 7.5, evidence 2.5: high).
+    # "Holiday until day 27" on day 23 covers days 21-27: the CUSUM restarts and holds, no
+    # escalation; on day 28 (home, 420) the episode resolves as explained.
+    rows = long_nights_then(420.0)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, plain = run(rows, params)
+    assert kinds(plain)[:2] == [("opened", iso(22)), ("escalated", iso(23))]
+    state = RiskState(params=params)
+    cols, alerts = [], []
+    for i, r in enumerate(rows):
+        if i == 23:
+            (notice,) = state.clinical(day_no(23), "feedback", reason="holiday_travel",
+                                       until=day_no(27))  # fmt: skip
+        c, a, _ = state.assess("p-01", r)
+        cols.append(c)
+        alerts += a
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(28))]
+    assert (notice["applies_from"], notice["applies_until"]) == (iso(21), iso(27))
+    assert "left out of the usual range" in notice["effect"]
+    assert "resolves as explained on " + iso(28) in notice["effect"]
+    assert all(cols[i]["risk_level"] == "none" for i in range(23, 28))
+    text = alerts[1]["explanation"]
+    assert text.startswith("Resolved as explained by the clinician: holiday or travel")
+    assert f"{iso(21)} to {iso(27)}" in text
+    assert not state.hist["eligible"][(state.hist["date"] >= day_no(21))
+                                      & (state.hist["date"] <= day_no(27))].any()  # fmt: skip
+
+
+def test_a_relapse_that_starts_after_the_explained_period_alerts_at_once() -> None:
+    # As above, then short nights (300: z = -6, C + 2.5 a day) from day 28, the first day
+    # home. Day 28: the explained episode resolves (C = 2.5, kept: it came after the
+    # period); day 29: C = 5: a NEW episode opens (no cooldown after an explained
+    # episode), judged against the baseline from before the period (420); day 30: C = 7.5,
+    # high. Without the
+    # reason the old episode stays open and nothing new is said.
+    rows = long_nights_then(300.0)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, plain = run(rows, params)
+    assert "opened" not in [k for k, _ in kinds(plain)[1:]]
+    cols, alerts = run(rows, params, HOLIDAY_ACK)
+    assert kinds(alerts) == [
+        ("opened", iso(22)),
+        ("resolved", iso(28)),
+        ("opened", iso(29)),
+        ("escalated", iso(30)),  # C = 7.5: evidence 2.5, high
+    ]
+    assert alerts[2]["episode_start"] == iso(28)
+    assert cols[29]["base_sleep_tst_min"] == 420.0
+    assert "holiday or travel reported" in alerts[2]["explanation"]  # named on the alert
+
+
+def test_a_device_problem_without_an_end_date_re_anchors_the_baseline() -> None:
+    # A new device reads 480 from day 21 on (z = 3: C + 2.5 a day): the episode opens on
+    # day 22 (start day 21). Without feedback it stays open to its 28-day limit, closes
+    # "not resolved" and opens again after cooldown and washout. "Device problem" with
+    # no end date on day 23: the baseline restarts from day 22, the alert's day (surely the
+    # new device's: the change caused the alert; the back-dated start can reach before
+    # it), the episode resolves as explained on day 23, and 480 is the usual from then on
+    # (without a prior a feature needs 10 own days before it is judged again).
+    rows = usual_rows(21) + [row(i, sleep_tst_min=480.0) for i in range(21, 90)]
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, plain = run(rows, params)
+    assert opened_days(plain)[0] == iso(22) and len(opened_days(plain)) >= 2
+    event = {23: {"kind": "feedback", "reason": "device_problem"}}
+    cols, alerts = run(rows, params, event)
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(23))]
+    assert "rebuilt from the days since " + iso(22) in alerts[1]["explanation"]
+    assert cols[40]["base_sleep_tst_min"] == 480.0 and cols[40]["z_sleep_tst_min"] == 0.0
+
+
+def _fine_rows(column: str, plateau: list[float]) -> list[dict[str, Any]]:
+    """Usual sleep (420) and night heart rate (58) for 21 days; long nights (540) on days
+    21-22 (an episode opens on day 22); usual again; from day 38 ``plateau`` values of
+    ``column``, then its last value to day 59."""
+    cols = ("sleep_tst_min", "night_mean_hr")
+    rows = usual_rows(21, cols)
+    rows += [row(i, sleep_tst_min=540.0, night_mean_hr=58.0) for i in (21, 22)]
+    rows += usual_rows(38, cols)[23:]
+    for i in range(38, 60):
+        r = row(i, sleep_tst_min=420.0, night_mean_hr=58.0)
+        r[column] = plateau[min(i - 38, len(plateau) - 1)]
+        rows.append(r)
+    return rows
+
+
+# a plateau of C = 3.5 (2.5, then +1.0, then +0): 3.5 / 3 = 1.17, elevated on its 2nd day;
+# with the pattern's evidence above the floor counted 1 / 1.5: (1 + 2.5 / 1.5) / 3 = 0.89
+SLEEP_PLATEAU = [480.0, 450.0, 430.0]  # z 3, 1.5, 0.5 (scale 20)
+HR_PLATEAU = [62.5, 60.25, 58.75]  # z 3, 1.5, 0.5 (scale 1.5)
+
+
+@pytest.mark.parametrize(
+    ("column", "plateau", "same_pattern"),
+    [("sleep_tst_min", SLEEP_PLATEAU, True), ("night_mean_hr", HR_PLATEAU, False)],
+)
+def test_contacted_fine_raises_the_evidence_needed_for_the_same_pattern_only(
+    column: str, plateau: list[float], same_pattern: bool
+) -> None:
+    # The sleep episode (opened day 22) is acknowledged "fine" on day 23, until day 45. Its
+    # episode resolves before day 30. From day 38 a plateau: the same pattern (sleep) opens
+    # only when the allowance ends (day 46); another one (night heart rate) on day 39 as
+    # without feedback.
+    rows = _fine_rows(column, plateau)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, plain = run(rows, params)
+    assert opened_days(plain) == [iso(22), iso(39)]
+    fine = {23: {"kind": "feedback", "reason": "contacted_fine", "until": day_no(45)}}
+    _, alerts = run(rows, params, fine)
+    assert opened_days(alerts) == [iso(22), iso(46) if same_pattern else iso(39)]
+
+
+def test_contacted_fine_lasts_its_days_after_the_acknowledged_episode_resolves() -> None:
+    # Without "until" the allowance runs 14 days from the acknowledgement (days 23-36) or,
+    # when later, 14 days after the acknowledged episode resolves (before day 30, so past
+    # day 39): the sleep plateau of day 38 stays "watch" until then.
+    rows = _fine_rows("sleep_tst_min", SLEEP_PLATEAU)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    cols, alerts = run(rows, params, {23: {"kind": "feedback", "reason": "contacted_fine"}})
+    resolved = [a["date"] for a in alerts if a["kind"] == "resolved"]
+    assert resolved and resolved[0] < iso(30)
+    assert opened_days(alerts)[0] == iso(22) and iso(39) not in opened_days(alerts)
+    assert cols[39]["risk_level"] == "watch"
+
+
+@pytest.mark.parametrize(
+    ("reason", "until", "says"),
+    [
+        ("holiday_travel", 27, "left out of the usual range"),
+        ("illness", None, "left out of the usual range"),
+        ("device_problem", 27, "left out of the usual range"),
+        ("device_problem", None, "usual range is rebuilt"),
+        ("contacted_fine", None, "needs 1.5 x the evidence"),
+        ("contacted_deteriorating", None, "recorded"),
+        ("other", None, "recorded, nothing changed"),
+    ],
+)
+def test_every_reason_answers_with_a_notice_of_what_it_changed(
+    reason: str, until: int | None, says: str
+) -> None:
+    from phenotyping.events import Notice
+
+    state = RiskState(params=RiskParams(**SMALL))  # type: ignore[arg-type]
+    for r in long_nights_then(420.0)[:23]:
+        state.assess("p-01", r)
+    notices = state.clinical(
+        day_no(23), "feedback", reason=reason, until=None if until is None else day_no(until)
+    )
+    (n,) = notices
+    assert n["kind"] == "feedback_applied" and n["reason"] == reason and says in n["effect"]
+    Notice.model_validate({"subject_id": "p-01", **n})  # what the notices topic accepts
+
+
+def test_a_period_already_over_at_the_acknowledgement_leaves_the_evidence_since() -> None:
+    # Long nights on days 21-27, then short ones (a relapse) from day 28; "holiday until
+    # day 27" given only on day 30: the period's days leave the baseline, but the
+    # evidence gathered since day 28 and the open episode stand (the engine cannot tell
+    # how much of the CUSUM came from the period): nothing is resolved as explained.
+    rows = long_nights_then(300.0)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    plain_cols, plain = run(rows, params)
+    state = RiskState(params=params)
+    cols, alerts = [], []
+    for i, r in enumerate(rows):
+        if i == 30:
+            (notice,) = state.clinical(day_no(30), "feedback", reason="holiday_travel",
+                                       until=day_no(27))  # fmt: skip
+        c, a, _ = state.assess("p-01", r)
+        cols.append(c)
+        alerts += a
+    assert "the period is over" in notice["effect"]
+    assert kinds(alerts) == kinds(plain)
+    assert [c["risk_level"] for c in cols[30:]] == [c["risk_level"] for c in plain_cols[30:]]
+    assert "holiday or travel reported" in notice["effect"]
+
+
+def test_a_feature_over_7_days_stays_out_of_the_baseline_while_its_window_covers_the_period() -> (
+    None
+):
+    # Holiday on days 10-12 (told on day 10, no episode). Nightly total sleep is back in
+    # the baseline from day 13; the 7-day sleep regularity of days 13-18 still covers a
+    # holiday day, so it stays out until day 19.
+    rows = [row(i, sleep_tst_min=420.0, sri7d=80.0) for i in range(25)]
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
+    state = RiskState(params=quiet)
+    for i, r in enumerate(rows):
+        if i == 10:
+            state.clinical(day_no(10), "feedback", reason="holiday_travel", until=day_no(12))
+        state.assess("p-01", r)
+    names = [f.column for f in state._feats]
+    h = state.hist
+
+    def out(column: str) -> list[int]:
+        sel = (h["feature"] == names.index(column)) & ~h["eligible"]
+        return sorted(int(d) - day_no(0) for d in h["date"][sel])
+
+    assert out("sleep_tst_min") == [10, 11, 12]
+    assert out("sri7d") == list(range(10, 19))
+
+
+@pytest.mark.parametrize("reason", ["holiday_travel", "contacted_fine"])
+def test_a_state_saved_before_feedback_covered_periods_keeps_its_feedback(reason: str) -> None:
+    # a state written by the previous engine knows only feedback_reason/from/until: after
+    # loading, a holiday still holds its days and "fine" still damps (every signal)
+    from phenotyping.features.envelope import pack, unpack
+    from phenotyping.risk import engine
+
+    state = RiskState(params=RiskParams(**SMALL))  # type: ignore[arg-type]
+    state.feedback_reason, state.feedback_from, state.feedback_until = reason, 100, 106
+    dtypes = {"hist": engine.HIST_DTYPE, "sig": engine.SIG_DTYPE, "frozen": engine.FROZEN_DTYPE}
+    header, arrays = unpack(state.to_bytes(), engine._MAGIC, engine._VERSION, dtypes)
+    new = [k for k in header if k.startswith(("excl_", "fine_", "last_episode", "episode_op"))]
+    old = {k: v for k, v in header.items() if k not in new and k != "arrays"}
+    loaded = RiskState.from_bytes(pack(engine._MAGIC, engine._VERSION, old, arrays))
+    if reason == "holiday_travel":
+        assert loaded._held(103) and not loaded._held(107)
+    else:
+        assert (loaded.fine_from, loaded.fine_until) == (100, 106)
+        assert loaded.fine_signals == 2 ** len(loaded._signals) - 1
+
+
+def test_deteriorating_ends_an_explanation_and_the_episode_resolves_as_any_other() -> None:
+    # Holiday until day 27 on day 23, then "contacted - deteriorating" on day 25: from day
+    # 25 the long nights count again (C 2.5, 5, 7.5 on days 25-27: watch, elevated, high), and
+    # the episode is no longer resolved as explained on day 28.
+    rows = long_nights_then(420.0)
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    events = {**HOLIDAY_ACK, 25: {"kind": "feedback", "reason": "contacted_deteriorating"}}
+    cols, alerts = run(rows, params, events)
+    levels = [c["risk_level"] for c in cols[23:28]]
+    assert levels == ["none", "none", "watch", "elevated", "high"]
+    assert ("escalated", iso(27)) in kinds(alerts)
+    assert not any("explained" in a["explanation"] for a in alerts)
+
+
 # --------------------------------------------------------------------------- device HRV
 
 
