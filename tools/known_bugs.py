@@ -161,15 +161,15 @@ SURVIVORS = (
     Bug(
         "a day exactly as long as the window has none",
         "phenotyping/features/activity.py",
-        "if len(x) < width:",
-        "if len(x) <= width:",
+        "if len(cs) - 1 < width:",
+        "if len(cs) - 1 <= width:",
         ACTIVITY_TESTS,
     ),
     Bug(
         "a day exactly as long as the window has none (==)",
         "phenotyping/features/activity.py",
-        "if len(x) < width:",
-        "if len(x) == width:",
+        "if len(cs) - 1 < width:",
+        "if len(cs) - 1 == width:",
         ACTIVITY_TESTS,
     ),
     Bug(
@@ -591,7 +591,13 @@ def main() -> int:
         for i, bug in enumerate(bugs):
             root = Path(tmp) / f"bug{i}"
             scratch_copy(root)
-            plant(root, bug)
+            try:
+                plant(root, bug)
+            except ValueError:  # the code moved: say so (and fail), do not call it killed
+                survived += 1
+                print(f"| {bug.name:48} | {bug.path:34} | NOT PLANTED | code not found", flush=True)
+                shutil.rmtree(root)
+                continue
             rc, secs, first = run_tests(root, bug.tests)
             killed = rc == 1
             survived += not killed
