@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "stream")]
 
 from kafka_broker import KafkaBroker  # noqa: E402
-from stream_helpers import Deployment, next_tag, read_topic  # noqa: E402
+from stream_helpers import Deployment, read_topic  # noqa: E402
 from test_faults import (  # noqa: E402
     PARTITIONS,
     Bad,
@@ -53,9 +52,6 @@ from test_faults import (  # noqa: E402
     _valid_records,
     produce,
 )
-
-from phenotyping.config import load_settings  # noqa: E402
-from phenotyping.kafkaio import create  # noqa: E402
 
 Record = tuple[bytes | None, bytes | None, int | None]
 
@@ -69,27 +65,10 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def deployment(bootstrap: str, workdir: Path) -> Deployment:
-    """An isolated deployment (own topic prefix and group) as ``tests/conftest.py`` makes."""
-    tag = next_tag()
-    values: dict[str, Any] = {
-        "broker": f"kafka://{bootstrap}",
-        "topic_prefix": tag,
-        "app_id": f"{tag}-app",
-        "stats_interval_s": 5.0,
-        "partitions": PARTITIONS,
-        "max_message_bytes": 200_000,
-    }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
-        and k != "PHENOTYPING_CONFIG"
-    }
-    env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    settings = load_settings(kafka=values)
-    asyncio.run(create(settings.kafka))
-    return Deployment(settings.kafka, env, workdir)
+    """An isolated deployment (own topic prefix and group), made as the tests make theirs."""
+    return Deployment.create(
+        bootstrap, workdir, stats_interval_s=5.0, partitions=PARTITIONS, max_message_bytes=200_000
+    )
 
 
 def message_type(value: bytes | None) -> str:

@@ -105,6 +105,15 @@ class KafkaSettings(BaseModel):
     commit_interval_s: float = Field(
         2.8, gt=0, description="how often processed offsets are committed"
     )
+    session_timeout_s: float = Field(
+        60.0,
+        ge=6,
+        le=90,
+        description="how long the group waits for a worker that stopped answering (kill -9, "
+        "a lost host) before giving its partitions to the others: a successor starts "
+        "consuming at most this long after such a failure, plus the state restore "
+        "(6..90: the broker's group.min.session.timeout.ms, faust's request timeout)",
+    )
     standby_replicas: int = Field(
         0,
         ge=0,

@@ -8,7 +8,6 @@ turns any skip into a failure.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import sys
@@ -90,35 +89,12 @@ def broker() -> Iterator[str]:
 def deployment(broker: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Factory of isolated deployments on the session broker: each gets its own topic prefix
     and consumer group (topics created), so tests never see each other's data."""
-    from stream_helpers import Deployment, next_tag
-
-    from phenotyping.config import load_settings
-    from phenotyping.kafkaio import create
+    from stream_helpers import Deployment
 
     made: list[Deployment] = []
 
     def make(**kafka: Any) -> Deployment:
-        tag = next_tag()
-        values = {
-            "broker": f"kafka://{broker}",
-            "topic_prefix": tag,
-            "app_id": f"{tag}-app",
-            "stats_interval_s": 1.0,
-            **kafka,
-        }
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
-            and k != "PHENOTYPING_CONFIG"
-        }
-        env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        settings = load_settings(kafka=values)
-        asyncio.run(create(settings.kafka))
-        workdir = tmp_path / tag
-        workdir.mkdir()
-        d = Deployment(settings.kafka, env, workdir)
+        d = Deployment.create(broker, tmp_path, **kafka)
         made.append(d)
         return d
 

@@ -184,8 +184,11 @@ class KafkaBroker:
             check=False,
         )
 
-    def start(self) -> str:
-        """Start the broker (or take ``PHENOTYPING_BROKER``) and return the bootstrap string."""
+    def start(self, *, fresh: bool = True) -> str:
+        """Start the broker (or take ``PHENOTYPING_BROKER``) and return the bootstrap string.
+
+        ``fresh=False`` starts it again on its port with the data of its last run (after
+        :meth:`stop` with ``keep_data=True``): a broker restart."""
         if self._bootstrap is not None:
             if not self._started:
                 self._check_reachable(self._bootstrap)
@@ -199,7 +202,8 @@ class KafkaBroker:
         last = ""
         for _ in range(attempts):
             port = self.port if self.port is not None else _free_port()
-            args = ["start", "--port", str(port), "--dir", str(self.workdir), "--fresh"]
+            args = ["start", "--port", str(port), "--dir", str(self.workdir)]
+            args += ["--fresh"] if fresh else []
             args += ["--timeout", str(max(1, int(self.start_timeout))), "--watch-pid"]
             args.append(str(os.getpid()))
             if self.auto_create_topics:
@@ -236,8 +240,9 @@ class KafkaBroker:
                 errors.append(f"{server}: {exc}")
         raise KafkaStartError(f"{BROKER_ENV}={bootstrap} is not reachable ({'; '.join(errors)})")
 
-    def stop(self) -> None:
-        """Stop a broker this object started (a no-op for ``PHENOTYPING_BROKER``)."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop a broker this object started (a no-op for ``PHENOTYPING_BROKER``);
+        ``keep_data=True`` keeps its directory for ``start(fresh=False)``."""
         if not self._started:
             return
         self._started = False
@@ -245,7 +250,8 @@ class KafkaBroker:
         proc = self._run("stop", "--dir", str(self.workdir), timeout=90)
         if proc.returncode != 0:
             raise KafkaStartError(f"kafka.sh stop failed:\n{_tail(proc.stderr)}")
-        self._cleanup_dir()
+        if not keep_data:
+            self._cleanup_dir()
 
     def _stop_quietly(self) -> None:
         if self.workdir is not None and self.workdir.is_dir():

@@ -455,7 +455,9 @@ def ack_form(alert: Alert, csrf: str, label: str = "Acknowledge") -> str:
         'placeholder="optional, kept in the audit trail only"></label>'
         f'<button type="submit">{e(label)}</button>'
         '<span class="hint">records your name, the time, the reason and the note in the '
-        "audit trail; the reason (never the note) is also sent to the risk engine</span>"
+        "audit trail; the reason (never the note) is also sent to the risk engine. "
+        "A device problem with no until date means a new device: the patient's usual "
+        "range is rebuilt from its days</span>"
         "</form>"
     )
 

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, EventT, StreamT  # faust's task-local "event being processed"
 
 from phenotyping.config import Settings
@@ -108,6 +109,58 @@ class StateTable(faust.Table[bytes, bytes]):
         """The changelog writes since the last call (each resolves once acknowledged)."""
         sent, self._sent = self._sent, []
         return sent
+
+
+class RewindingConsumer(AIOKafkaConsumer):
+    """faust's Kafka consumer, whose "seek to the committed offsets" also moves the
+    partitions of the agents' source topics that have NO committed offset back to their
+    beginning (what ``auto.offset.reset=earliest`` means), instead of leaving them where
+    the fetcher happens to be.
+
+    After every rebalance faust recovers the tables and then seeks the stream partitions
+    to their committed offsets, relying on that seek to re-deliver whatever was fetched
+    and dropped meanwhile (during recovery the fetcher keeps fetching the newly assigned
+    source partitions, and the stream drops those records). aiokafka's
+    ``seek_to_committed`` seeks only partitions whose committed offset is above 0, so a
+    partition nobody had committed yet -- a successor of a worker killed before its first
+    commit -- stayed after the records dropped during recovery: the successor was ready,
+    alive and consumed nothing while its partitions' records were there (reproduced with
+    faust/aiokafka debug logs: fetch positions 98 and 188, the topic's ends, with nothing
+    committed; ``tests/stream/successor_stall.py``). Re-reading from the beginning is
+    safe: records at or below a subject's stored offset are skipped as redelivered. Only
+    partitions already read past their start are moved: every seek also opens faust's
+    own race between its fetch loop and the seek (docs/failure-modes.md, open).
+    """
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        sources = self.app.topics.acking_topics
+        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic in sources]
+        if fresh:  # only those read past their start: a seek opens faust's fetch race too
+            starts = await self._thread.earliest_offsets(*fresh)
+            fresh = [tp for tp in fresh if (await self._thread.position(tp) or 0) > starts[tp]]
+        if fresh:
+            log.info(
+                "%d source partition(s) without a committed offset: reading them from "
+                "the beginning",
+                len(fresh),
+            )
+            await self._thread.seek_to_beginning(*fresh)
+        return committed
+
+
+class PhenotypingApp(faust.App):
+    """``faust.App`` whose consumer is a :class:`RewindingConsumer`."""
+
+    def _new_consumer(self) -> Any:
+        return RewindingConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.transport.loop,
+        )
 
 
 def _record(event: EventT[Any]) -> Record:

@@ -17,7 +17,7 @@ from faust.types import TableT
 
 from phenotyping.config import KafkaSettings, Settings, load_settings
 from phenotyping.kafkaio import STATE_TABLE, TopicNames, dead_letter_max_bytes
-from phenotyping.stream.agents import StateTable, StreamStats, register
+from phenotyping.stream.agents import PhenotypingApp, StateTable, StreamStats, register
 
 
 @dataclass
@@ -66,6 +66,8 @@ def app_options(kafka: KafkaSettings) -> dict[str, Any]:
         "autodiscover": False,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": kafka.commit_interval_s,
+        "broker_session_timeout": kafka.session_timeout_s,
+        "broker_heartbeat_interval": kafka.session_timeout_s / 20,  # faust's 3 s of 60 s
         "stream_buffer_maxsize": kafka.stream_buffer_maxsize,
         "consumer_max_fetch_size": kafka.fetch_max_bytes_per_partition,
         "producer_max_request_size": dead_letter_max_bytes(kafka) + 1024 * 1024,
@@ -77,7 +79,7 @@ def build_app(settings: Settings) -> StreamApp:
     """A faust app with the device agent, the state table and the stats timer."""
     kafka = settings.kafka
     names = TopicNames.from_settings(kafka)
-    app = faust.App(kafka.app_id, **app_options(kafka))
+    app = PhenotypingApp(kafka.app_id, **app_options(kafka))
     table = StateTable(
         app,
         name=STATE_TABLE,

@@ -41,6 +41,42 @@ class Deployment:
     workers: list[CliProcess] = field(default_factory=list)
     publishers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    @classmethod
+    def create(cls, bootstrap: str, workdir: Path, **kafka: Any) -> Deployment:
+        """A fresh isolated deployment on the broker at ``bootstrap`` (``host:port``): its
+        own topic prefix and consumer group (topics created), settings ``kafka`` on top, a
+        worker environment without the caller's ``PHENOTYPING_KAFKA__*``/``FEED__*``/
+        ``CONFIG`` variables, and ``workdir/<tag>`` for its logs and data.
+
+        The one place a test deployment is made: the ``deployment`` fixture
+        (``tests/conftest.py``), the broker-restart fault test and
+        ``benchmarks/hostile_producer.py`` all call it.
+        """
+        from phenotyping.config import load_settings
+        from phenotyping.kafkaio import create
+
+        tag = next_tag()
+        values = {
+            "broker": f"kafka://{bootstrap}",
+            "topic_prefix": tag,
+            "app_id": f"{tag}-app",
+            "stats_interval_s": 1.0,
+            **kafka,
+        }
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PHENOTYPING_KAFKA__", "PHENOTYPING_FEED__"))
+            and k != "PHENOTYPING_CONFIG"
+        }
+        env.update({f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in values.items()})
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        settings = load_settings(kafka=values)
+        asyncio.run(create(settings.kafka))
+        where = workdir / tag
+        where.mkdir(parents=True)
+        return cls(settings.kafka, env, where)
+
     @property
     def names(self) -> TopicNames:
         return TopicNames.from_settings(self.kafka)
@@ -202,3 +238,56 @@ def wait_for_group(kafka: KafkaSettings, members: int, timeout: float = 90.0) ->
             return
         time.sleep(0.5)
     raise AssertionError(f"consumer group not stable with {members} members: {state}")
+
+
+async def _committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        got = await admin.list_consumer_group_offsets(kafka.app_id)
+    finally:
+        await admin.close()
+    return {tp.partition: m.offset for tp, m in got.items() if tp.topic == topic and m.offset >= 0}
+
+
+def committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    """Partition of ``topic`` -> the workers' committed offset (uncommitted ones left out)."""
+    return asyncio.run(_committed(kafka, topic))
+
+
+async def _group_report(kafka: KafkaSettings, topic: str) -> str:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        found = await admin.describe_consumer_groups([kafka.app_id])
+        committed = await admin.list_consumer_group_offsets(kafka.app_id)
+    finally:
+        await admin.close()
+    g = found[0].to_object()["groups"][0]
+    consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(kafka.partitions)]
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    offsets = ", ".join(
+        f"{tp.partition}: {committed[tp].offset if tp in committed else '-'}/{ends[tp]}"
+        for tp in parts
+    )
+    members = ", ".join(m["client_id"] for m in g["members"]) or "none"
+    return f"group {g['state']} (members: {members}); committed/end {offsets}"
+
+
+def group_report(kafka: KafkaSettings, topic: str) -> str:
+    """One line for a failure message: the workers' consumer group state and members, and
+    per partition of ``topic`` the committed offset (``-``: none) and the end offset."""
+    try:
+        return asyncio.run(_group_report(kafka, topic))
+    except Exception as exc:  # a diagnostic must not hide the failure it explains
+        return f"group report failed ({type(exc).__name__}: {exc})"
