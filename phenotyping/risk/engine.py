@@ -723,7 +723,8 @@ class RiskState:
         )
         if persisting:
             text = (
-                f"Closed {p.max_episode_days} days after this alert opened, still away from "
+                # "Closed after " is what the feed recognises (feed.store.CLOSED_UNRESOLVED)
+                f"Closed after {p.max_episode_days} days from this alert, still away from "
                 "the usual range (not resolved): the CUSUMs restart; a further change "
                 "alerts again"
             )

@@ -210,7 +210,7 @@ def test_an_unresolved_episode_closes_28_days_after_its_alert_and_the_engine_wat
     ]
     assert alerts[0]["episode_start"] == iso(21)
     assert "not resolved" in alerts[2]["explanation"]
-    assert alerts[2]["explanation"].startswith("Closed 28 days after this alert opened")
+    assert alerts[2]["explanation"].startswith("Closed after 28 days from this alert")
     # day 52: C = 5.0, 5 / 3 >= 1 -- the evidence is there, the cooldown holds it
     assert cols[52]["risk_level"] == "elevated" and cols[52]["risk_evidence"] > 1
 
