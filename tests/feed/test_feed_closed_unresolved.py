@@ -73,6 +73,10 @@ def test_a_closed_unresolved_episode_reads_as_such_everywhere(demo: Any) -> None
     html = render.card(ep, [], names={}, csrf="x", latest_data=None)
     assert f"Closed, not resolved, {label}" in html and "unresolved" in html
     assert "not a recovery" in html and "CUSUM" not in html
+    # the days are counted from the opened alert, as the engine counts its 28-day limit
+    # (the deviation's back-dated start lies days before it)
+    assert "Closed 28 days after the alert opened" in html
+    assert ep.start < dt.date.fromisoformat(opened)
     assert f"Resolved {label}" not in html
     subjects = sorted({r["subject_id"] for r in demo.daily})
     rows = caseload(store, subjects)
