@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from phenotyping.errors import InputError
 
 #: Population prior of the robust day-to-day scale of each feature (transformed units: log
 #: for activity/steps/RMSSD), the median over the TUNING controls of each person's
@@ -134,6 +138,64 @@ class RiskParams:
     prior_scale: tuple[tuple[str, float], ...] = field(
         default_factory=lambda: tuple(sorted(PRIOR_SCALE.items()))
     )
+
+    def __post_init__(self) -> None:
+        """Refuse a setting outside its meaningful range, naming the field and the rule
+        (a mistyped override must not silently make the engine blind or noisy).
+
+        >>> RiskParams(ewma_lambda=1.5)
+        Traceback (most recent call last):
+        ...
+        phenotyping.errors.InputError: RiskParams.ewma_lambda: must be > 0 and <= 1 (got 1.5)
+        """
+        for name, ok, rule in _RULES:
+            value = getattr(self, name)
+            if not ok(value, self):
+                raise InputError(f"RiskParams.{name}: must be {rule} (got {value!r})")
+        for feature, scale in self.prior_scale:
+            if not (math.isfinite(scale) and scale > 0):
+                raise InputError(
+                    f"RiskParams.prior_scale[{feature!r}]: must be finite and > 0 (got {scale!r})"
+                )
+
+
+def _at_least(lo: float) -> tuple[Callable[[Any, Any], bool], str]:
+    return (lambda v, _p: v >= lo), f">= {lo:g}"
+
+
+def _positive() -> tuple[Callable[[Any, Any], bool], str]:
+    return (lambda v, _p: v > 0), "> 0"
+
+
+#: (field, check, rule in words) -- every numeric field of :class:`RiskParams`.
+_RULES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("baseline_days", *_at_least(1)),
+    ("exclude_recent_days", lambda v, p: 0 <= v < p.baseline_days, ">= 0 and < baseline_days"),
+    ("min_baseline_days", lambda v, p: 1 <= v <= p.baseline_days, ">= 1 and <= baseline_days"),
+    ("prior_days", *_at_least(0)),
+    ("min_per_daytype", *_at_least(1)),
+    ("k", *_at_least(0)),
+    ("floor", *_at_least(0)),
+    ("h", *_positive()),
+    ("h_single", *_positive()),
+    ("k_sleep_long", *_at_least(0)),
+    ("phase_activity_gate", *_positive()),
+    ("warmup_factor", *_at_least(1)),
+    ("z_clip", lambda v, p: v > p.k, "> k"),
+    ("ewma_lambda", lambda v, _p: 0 < v <= 1, "> 0 and <= 1"),
+    ("band_z", *_positive()),
+    ("close_after_days", *_at_least(1)),
+    ("cooldown_days", *_at_least(0)),
+    ("washout_days", *_at_least(0)),
+    ("max_episode_days", lambda v, p: v > p.close_after_days, "> close_after_days"),
+    ("gap_notice_days", *_at_least(1)),
+    ("low_wear_days", lambda v, _p: 0 <= v < 7, ">= 0 and < 7"),
+    ("post_session_washout_days", *_at_least(0)),
+    ("response_phq9_drop", lambda v, _p: 0 < v < 1, "> 0 and < 1"),
+    ("contacted_fine_days", *_at_least(0)),
+    ("contacted_fine_factor", *_at_least(1)),
+    ("feature_window_days", *_at_least(1)),
+)
 
 
 def config_version(params: RiskParams, extra: dict[str, Any] | None = None) -> str:
