@@ -31,6 +31,7 @@ from phenotyping.evaluate.runner import N_WEEKS, ONSET, Source, load_source
 from phenotyping.evaluate.scenarios import SCENARIOS
 from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk.engine import RiskParams
+from phenotyping.risk.monitor import evaluated_version
 
 WINDOWS = {
     "Christmas (20 Dec - 5 Jan)": ("2019-12-20", "2020-01-05"),
@@ -122,7 +123,7 @@ def feedback_table(
             f"Half: **{args.half}** ({', '.join(sorted(sources))}). Surrogates of {fb.WEEKS} "
             f"weeks, control from day {ONSET + 1}; the first episode opened from that day is "
             "acknowledged the next day. Engine settings changed from the defaults: "
-            f"`{overrides}`.",
+            f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             fb.report(fb.summarise(records), len(sources), len(seeds)),
             f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> str:
                 "",
                 f"Half: **{args.half}**, {len(sources)} subjects x {len(seeds)} seeds; mean "
                 "over seeds (95% t-interval). Engine settings changed from the defaults: "
-                f"`{overrides}`.",
+                f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
                 "",
                 rm.report(recs, lag),
                 f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             "",
             f"Half: **{args.half}** ({', '.join(chosen)}). Surrogates of {N_WEEKS} weeks, "
             f"injection from day {ONSET + 1} (a Monday). Engine settings changed from the "
-            f"defaults: `{overrides}`.",
+            f"defaults: `{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             harness.report(summary, f"{args.half} half"),
             f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "

@@ -44,13 +44,13 @@ declare -A SPEC=(
   [hrv]="phenotyping/features/hrv.py|tests/features/test_hrv.py tests/features/test_features_mutants.py|tests/features/test_day_rules.py tests/features/test_day.py"
   [envelope]="phenotyping/features/envelope.py|tests/features/test_features_mutants.py tests/features/test_day_incremental.py|tests/features/test_envelope_hostile.py tests/test_pipeline_steps.py"
   [stats]="phenotyping/risk/stats.py|tests/risk/test_arl_textbook.py tests/risk/test_risk_mutants.py|tests/risk"
-  [monitor]="phenotyping/risk/monitor.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
+  [monitor]="phenotyping/risk/monitor.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_validated_config.py|tests/risk"
   [engine]="phenotyping/risk/engine.py|tests/risk/test_options.py tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk tests/test_pipeline_steps.py"
   [baseline]="phenotyping/risk/baseline.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
   [change]="phenotyping/risk/change.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
   [policy]="phenotyping/risk/policy.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
   [wording]="phenotyping/risk/wording.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
-  [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk tests/test_config.py"
+  [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_params.py tests/risk/test_validated_config.py|tests/risk tests/test_config.py"
 )
 
 modules=("$@")
