@@ -65,7 +65,7 @@ for name in "${modules[@]}"; do
   stage2=$(for t in ${rest#*|}; do if [ -e "$t" ]; then echo -n "$t "; fi; done)
   work=$(mktemp -d "${TMPDIR:-/tmp}/mutation-$name-XXXX")
   trap 'rm -rf "$work"' EXIT
-  for p in phenotyping tests schemas deploy conftest.py pyproject.toml; do
+  for p in phenotyping tests schemas deploy docs conftest.py pyproject.toml; do
     cp -r "$repo/$p" "$work/"
   done
   find "$work" -name __pycache__ -prune -exec rm -rf {} +

@@ -41,6 +41,7 @@ BOUNDARIES: list[tuple[str, Any, Any, str]] = [
     ("gap_notice_days", 1, 0, ">= 1"),
     ("low_wear_days", 6, 7, ">= 0 and < 7"),
     ("low_wear_days", 0, -1, ">= 0 and < 7"),
+    ("low_wear_days", 0, 8, ">= 0 and < 7"),  # beyond the boundary too, not only at it
     ("post_session_washout_days", 0, -1, ">= 0"),
     ("response_phq9_drop", 0.99, 1.0, "> 0 and < 1"),
     ("response_phq9_drop", 0.01, 0.0, "> 0 and < 1"),
