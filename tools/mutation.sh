@@ -12,8 +12,8 @@
 # the @dataclass engines (SubjectDays, RiskState).
 #
 # Usage:  tools/mutation.sh [module ...]        (default: events activity pipeline)
-#         modules: events activity pipeline day circadian sleep hrv envelope
-#                  stats monitor engine baseline change policy wording params
+#         modules: events activity pipeline day circadian sleep hrv envelope recording time
+#                  stats monitor engine baseline change policy wording params feedback
 # Env:    MUTATION_OUT (default artifacts/mutation), MUTATION_TIMEOUT (s per mutant, 60),
 #         MUTATION_SAMPLE=N, MUTATION_SEED (default 14): judge a reproducible simple random
 #         sample of N mutants per module (the others are reported as "not sampled"),
@@ -50,6 +50,9 @@ declare -A SPEC=(
   [change]="phenotyping/risk/change.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
   [policy]="phenotyping/risk/policy.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
   [wording]="phenotyping/risk/wording.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
+  [feedback]="phenotyping/risk/feedback.py|tests/risk/test_policy.py tests/evaluate/test_feedback.py|tests/risk"
+  [recording]="phenotyping/features/recording.py|tests/replay/test_run.py|tests/test_pipeline_steps.py"
+  [time]="phenotyping/features/time.py|tests/features/test_day_independent.py tests/features/test_day_rules.py|tests/features/test_day.py tests/test_pipeline_steps.py"
   [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_params.py tests/risk/test_validated_config.py|tests/risk tests/test_config.py"
 )
 
