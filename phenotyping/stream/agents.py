@@ -130,7 +130,14 @@ class RewindingConsumer(AIOKafkaConsumer):
     committed; ``tests/stream/successor_stall.py``). Re-reading from the beginning is
     safe: records at or below a subject's stored offset are skipped as redelivered. Only
     partitions already read past their start are moved: every seek also opens faust's
-    own race between its fetch loop and the seek (docs/failure-modes.md, open).
+    own race between its fetch loop and the seek.
+
+    That race drops records fetched during the restore while later ones of the partition
+    are delivered. The consumer therefore also keeps :attr:`guard`, the next offset the
+    agent may process per source partition (set by every seek, forgotten on revocation),
+    which the agent uses to stop at a hole and seek back (:meth:`seek_back`); faust's own
+    gap bookkeeping, which let the commit pass such holes, is switched off for source
+    partitions except for holes the guard accepted (:meth:`accept_hole`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
