@@ -144,6 +144,18 @@ class RewindingConsumer(AIOKafkaConsumer):
         super().__init__(*args, **kwargs)
         self.guard: OffsetGuard[TP] = OffsetGuard()
         self._accepting = False  # True while an accepted hole is marked as a gap
+        self._withheld: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def withhold(self, message: Any) -> None:
+        """The agent left ``message`` unprocessed (beyond a hole): it is never acked."""
+        self._withheld.add(message)
+
+    async def wait_empty(self) -> None:
+        # a rebalance (and a stop) waits for every message delivered to be acked; those
+        # withheld at a hole never will be, and are read again after the seek
+        for message in list(self._withheld):
+            self._unacked_messages.discard(message)
+        await super().wait_empty()
 
     def _is_source(self, tp: TP) -> bool:
         return tp.topic in self.app.topics.acking_topics
@@ -382,6 +394,8 @@ def register(
                 tp = message.tp
                 expected = guard.expected(tp)
                 verdict = guard.check(tp, message.offset)
+                if verdict in ("seek", "drop"):
+                    cast(RewindingConsumer, consumer).withhold(message)
                 if verdict == "seek":
                     stats.counts["hole_seek_back"] += 1
                     log.info(
