@@ -107,12 +107,18 @@ def one_run(bootstrap: str, root: Path, i: int, timeout: float, rng: random.Rand
             and rec != expected.features[rid]
         )
         ok = want <= got and not wrong and not behind and second.proc.poll() is None
+        logs = "".join(w.text() for w in d.workers)
+        holes = (  # how often the agent stopped at a hole and sought back / accepted one
+            f"{logs.count('seeking back to it')} seek-back(s), "
+            f"{logs.count('did not come back')} accepted hole(s)"
+        )
         line = (
             f"run {i}: {'ok' if ok else 'FAILED'} in {took:.0f} s after the kill "
             f"(kill {delay:.1f} s after the join, first worker "
             f"{'never commits' if no_commit else 'default commits'}); "
             f"before the kill: {before}; at the end: {after}; "
-            f"{len(want - got)} of {len(want)} rows missing, {len(wrong)} wrong {wrong[:3]}, "
+            f"{holes}; {len(want - got)} of {len(want)} rows missing, "
+            f"{len(wrong)} wrong {wrong[:3]}, "
             f"partitions not committed to their end (committed, end): {behind}"
         )
         if ok:
