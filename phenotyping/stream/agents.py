@@ -190,8 +190,18 @@ class RewindingConsumer(AIOKafkaConsumer):
         """Seek ``tp`` back to the offset the guard expects (a hole), keeping the
         guard's count of re-reads; faust's read offset moves with it."""
         expected = self.guard.expected(tp)
-        if expected is not None:
+        if expected is None:
+            return
+        try:
             await super().seek(tp, expected)
+        except Exception as exc:  # e.g. revoked meanwhile: the hole stays open (re-sought
+            # later, or forgotten with the partition); the agent must not die of it
+            log.warning(
+                "device partition %d: seek back to %d failed (%s)",
+                tp.partition,
+                expected,
+                type(exc).__name__,
+            )
 
     async def accept_hole(self, tp: TP, first: int, last: int) -> None:
         """Offsets ``first..last`` of ``tp`` hold no record (they did not come back):
@@ -382,8 +392,9 @@ def register(
             """Stop at the hole: the events the agent may process, in order. An event
             beyond the next expected offset of its partition is neither processed nor
             released, nor is any later one of that partition; the partition is sought
-            back. Events not admitted keep a reference faust never drops: they are never
-            acked, so the commit cannot pass them (they come again after the seek)."""
+            back. Events not admitted keep the reference count taken here, never released:
+            they are never acked, so the commit cannot pass them (they come again after
+            the seek)."""
             admitted: list[EventT[Any]] = []
             for event in batch:
                 event.message.incref()  # take_events acks after the batch: hold them all
