@@ -5,7 +5,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/evaluate_risk.py [--data ../shared/data] [--seeds 10]
         [--half reporting|tuning] [--jobs 2] [--cache .cache/evaluate] [--out FILE]
-        [--feedback]
+        [--feedback] [--remission LAG]
 
 Prints Markdown (``--out`` also writes it). Day-feature rows are cached per subject and seed
 under ``--cache`` (delete it after changing the day engine); the risk engine is re-run on
@@ -26,10 +26,12 @@ from pathlib import Path
 from phenotyping.evaluate import feedback as fb
 from phenotyping.evaluate import harness
 from phenotyping.evaluate import metrics as mt
+from phenotyping.evaluate import remission as rm
 from phenotyping.evaluate.runner import N_WEEKS, ONSET, Source, load_source
 from phenotyping.evaluate.scenarios import SCENARIOS
 from phenotyping.replay.formats.actiwatch import read_actiwatch
 from phenotyping.risk.engine import RiskParams
+from phenotyping.risk.monitor import evaluated_version
 
 WINDOWS = {
     "Christmas (20 Dec - 5 Jan)": ("2019-12-20", "2020-01-05"),
@@ -121,7 +123,7 @@ def feedback_table(
             f"Half: **{args.half}** ({', '.join(sorted(sources))}). Surrogates of {fb.WEEKS} "
             f"weeks, control from day {ONSET + 1}; the first episode opened from that day is "
             "acknowledged the next day. Engine settings changed from the defaults: "
-            f"`{overrides}`.",
+            f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             fb.report(fb.summarise(records), len(sources), len(seeds)),
             f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
@@ -153,6 +155,14 @@ def main(argv: Sequence[str] | None = None) -> str:
         help="only the negative controls, with and without clinician feedback on the first "
         "alert (issue 13 item 3); rows computed for these controls only, not cached",
     )
+    ap.add_argument(
+        "--remission",
+        type=int,
+        default=None,
+        metavar="LAG",
+        help="only: relapse patterns LAG days after a treatment response, the baseline after "
+        "it from the population prior vs from a marked remission period (rows cached)",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.pmdata:
@@ -179,6 +189,29 @@ def main(argv: Sequence[str] | None = None) -> str:
             raise SystemExit(f"--set {item}: {key!r} is not a RiskParams field")
         overrides[key] = json.loads(value)
     params = dataclasses.replace(RiskParams(), **overrides)
+    if args.remission is not None:
+        lag = args.remission
+        picked = [n for n in names if SCENARIOS[n].kind != "negative"]
+        recs = rm.collect(
+            sources, seeds, params, lag=lag, scenarios=picked, cache=args.cache, jobs=args.jobs
+        )
+        text = "\n".join(
+            [
+                "## After a treatment response: population prior vs remission period",
+                "",
+                f"Half: **{args.half}**, {len(sources)} subjects x {len(seeds)} seeds; mean "
+                "over seeds (95% t-interval). Engine settings changed from the defaults: "
+                f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
+                "",
+                rm.report(recs, lag),
+                f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
+                f"in {time.perf_counter() - t0:.0f} s.",
+            ]
+        )
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return text
     if args.feedback:
         text = feedback_table(args, sources, seeds, params, overrides, t0)
         print(text)
@@ -196,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             "",
             f"Half: **{args.half}** ({', '.join(chosen)}). Surrogates of {N_WEEKS} weeks, "
             f"injection from day {ONSET + 1} (a Monday). Engine settings changed from the "
-            f"defaults: `{overrides}`.",
+            f"defaults: `{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             harness.report(summary, f"{args.half} half"),
             f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "

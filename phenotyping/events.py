@@ -278,7 +278,10 @@ class ClinicalEvent(_Message):
     judges the patient a responder), ``medication_change``, ``self_report`` (needs
     ``instrument`` and ``score``), ``feedback`` (a clinician's acknowledgement of an alert,
     published by the feed: needs ``reason``, optional ``until``, the last local day the
-    reason applies to; the clinician's free-text note is never in it).
+    reason applies to; the clinician's free-text note is never in it),
+    ``remission_period`` (the clinician marks the local days from ``at`` to ``until`` as a
+    period of remission: the risk engine uses them as the patient's usual range after a
+    treatment response).
     """
 
     type: Literal["clinical"] = "clinical"
@@ -291,6 +294,7 @@ class ClinicalEvent(_Message):
         "medication_change",
         "self_report",
         "feedback",
+        "remission_period",
     ]
     modality: Modality | None = None
     instrument: Instrument | None = None
@@ -299,15 +303,21 @@ class ClinicalEvent(_Message):
         None, description="feedback only: what the clinician found when acknowledging"
     )
     until: dt.date | None = Field(
-        None, description="feedback only: last local day the reason applies to"
+        None,
+        description="feedback: last local day the reason applies to; remission_period "
+        "(required): last local day of the period",
     )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> ClinicalEvent:
         if self.kind == "feedback" and self.reason is None:
             raise ValueError("reason: required for feedback")
-        if self.kind != "feedback" and (self.reason is not None or self.until is not None):
-            raise ValueError("reason/until: only for feedback")
+        if self.kind != "feedback" and self.reason is not None:
+            raise ValueError("reason: only for feedback")
+        if self.kind not in ("feedback", "remission_period") and self.until is not None:
+            raise ValueError("until: only for feedback and remission_period")
+        if self.kind == "remission_period" and (self.until is None or self.until < self.at.date()):
+            raise ValueError("until: required for a remission_period, on or after its start")
         if self.kind == "treatment_session" and self.modality is None:
             raise ValueError("modality: required for a treatment_session")
         if self.kind == "self_report":

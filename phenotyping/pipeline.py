@@ -359,7 +359,7 @@ def _notice(subject: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def flush(subject: str, state: SubjectState) -> StepOutput:
     """Close every remaining day of a subject (end of a recording or replay)."""
-    return _judge(subject, state, state.days.flush())
+    return _judge(subject, state, state.days.close_remaining_days())
 
 
 def _tag(subject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

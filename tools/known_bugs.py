@@ -5,9 +5,10 @@ tests that run in CI WITHOUT the shared data are run against that copy (``PHENOT
 points nowhere, so real-data tests skip and cannot be what catches the bug). A bug is
 "killed" when pytest fails. The unmodified copy must pass first.
 
-Usage: ``.venv/bin/python tools/known_bugs.py [--survivors]`` (about 1-2 minutes; prints a
-table, exits 1 if any bug survives). ``--survivors`` re-plants instead the non-equivalent
-mutants that survived the mutation runs, for which tests were added afterwards.
+Usage: ``.venv/bin/python tools/known_bugs.py [--survivors] [--only PATH-PART]`` (about 1-2
+minutes; prints a table, exits 1 if any bug survives). ``--survivors`` re-plants instead the
+non-equivalent mutants that survived the mutation runs, for which tests were added
+afterwards; ``--only`` keeps the bugs of the files whose path contains PATH-PART.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ BUGS = (
 
 ACTIVITY_TESTS = ("tests/features/test_activity.py",)
 PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
+DAY_TESTS = ("tests/features/test_day_values.py",)
+FEATURE_TESTS = ("tests/features/test_features_mutants.py",)
+RISK_TESTS = ("tests/risk/test_risk_mutants.py",)
 
 #: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
 #: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
@@ -157,15 +161,15 @@ SURVIVORS = (
     Bug(
         "a day exactly as long as the window has none",
         "phenotyping/features/activity.py",
-        "if len(x) < width:",
-        "if len(x) <= width:",
+        "if len(cs) - 1 < width:",
+        "if len(cs) - 1 <= width:",
         ACTIVITY_TESTS,
     ),
     Bug(
         "a day exactly as long as the window has none (==)",
         "phenotyping/features/activity.py",
-        "if len(x) < width:",
-        "if len(x) == width:",
+        "if len(cs) - 1 < width:",
+        "if len(cs) - 1 == width:",
         ACTIVITY_TESTS,
     ),
     Bug(
@@ -259,6 +263,245 @@ SURVIVORS = (
         "minutes = (self.end - self.start).total_seconds() // 60",
         EVENTS,
     ),
+    # second round (2026-11-28, tools/mutation.sh with MUTATION_SAMPLE): features/day.py
+    Bug(
+        "summary for the day just closed applied, not late",
+        "phenotyping/features/day.py",
+        "        if d <= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        "        if d < self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        DAY_TESTS,
+    ),
+    Bug(
+        "summaries of every open day counted late",
+        "phenotyping/features/day.py",
+        "        if d <= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        "        if d >= self.closed_through:\n            self.late += 1\n            return\n"
+        "        new = ",
+        DAY_TESTS,
+    ),
+    Bug(
+        "empty-window test looks at no past day",
+        "phenotyping/features/day.py",
+        "np.searchsorted(dates, [d - self.params.window_days, d + 1])",
+        "np.searchsorted(dates, [d ** self.params.window_days, d + 1])",
+        DAY_TESTS,
+    ),
+    Bug(
+        "first day padded from the second minute's clock",
+        "phenotyping/features/day.py",
+        "head = int(local[0] % MINUTES_PER_DAY)",
+        "head = int(local[1] % MINUTES_PER_DAY)",
+        DAY_TESTS,
+    ),
+    Bug(
+        "night coverage multiplied instead of divided",
+        "phenotyping/features/day.py",
+        "float(np.count_nonzero(~np.isnan(night))) / max(",
+        "float(np.count_nonzero(~np.isnan(night))) * max(",
+        DAY_TESTS,
+    ),
+    Bug(
+        "processing time placed with a missing offset",
+        "phenotyping/features/day.py",
+        "known = self.offset[self.offset != NO_OFFSET]",
+        "known = self.offset[self.offset == NO_OFFSET]",
+        DAY_TESTS,
+    ),
+    Bug(
+        "sample variance needs three values",
+        "phenotyping/features/circadian.py",
+        "    if v.size < 2:\n        return float(\"nan\")",
+        "    if v.size < 3:\n        return float(\"nan\")",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "no qualifying window reported as start 1",
+        "phenotyping/features/circadian.py",
+        "    if p.size == 0 or not 0 < window_minutes <= p.size:\n        return -1,",
+        "    if p.size == 0 or not 0 < window_minutes <= p.size:\n        return 1,",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "unqualified windows score +inf for the most active",
+        "phenotyping/features/circadian.py",
+        "fill = np.inf if lowest else -np.inf",
+        "fill = np.inf if lowest else +np.inf",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "M10 starting at minute 0 reported as none (rolling parts)",
+        "phenotyping/features/circadian.py",
+        '"M10_start_minute": float(hi_start) if hi_start >= 0 else',
+        '"M10_start_minute": float(hi_start) if hi_start > 0 else',
+        FEATURE_TESTS,
+        occurrence=2,  # the one of day_rows_summary
+    ),
+    Bug(
+        "main sleep period refuses max_gap 0",
+        "phenotyping/features/sleep.py",
+        "if min_bout < 1 or max_gap < 0:",
+        "if min_bout < 1 or max_gap < 1:",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "in-bed window may not start at epoch 0",
+        "phenotyping/features/sleep.py",
+        "if not 0 <= a < b <= n:",
+        "if not 0 < a < b <= n:",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "rounded negative variance not clamped to 0",
+        "phenotyping/features/hrv.py",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 0.0)",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), -1.0)",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "variance clamped to at least 1",
+        "phenotyping/features/hrv.py",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 0.0)",
+        "ss = np.maximum(s2 - _div(s1 * s1, n), 1.0)",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "state size limit below the documented 64 MB",
+        "phenotyping/features/envelope.py",
+        "MAX_STATE_BYTES = 64 * 1024 * 1024",
+        "MAX_STATE_BYTES = 64 * 1024 * 1023",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "state size limit above the documented 64 MB",
+        "phenotyping/features/envelope.py",
+        "MAX_STATE_BYTES = 64 * 1024 * 1024",
+        "MAX_STATE_BYTES = 64 * 1025 * 1024",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "a magic that sorts below is accepted",
+        "phenotyping/features/envelope.py",
+        "data[: len(magic)] != magic",
+        "data[: len(magic)] > magic",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "3-byte payload not named",
+        "phenotyping/features/envelope.py",
+        "if len(payload) < 4:",
+        "if len(payload) < 3:",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "array length -1 accepted",
+        "phenotyping/features/envelope.py",
+        "n < 0 or pos",
+        "n < -1 or pos",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "episode start not capped at 14 days back",
+        "phenotyping/risk/engine.py",
+        "self.episode_start = max(min([*runs, d]), d - 14)",
+        "self.episode_start = max(min([*runs, d]), d / 14)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "clock angle shifted instead of scaled",
+        "phenotyping/risk/stats.py",
+        "ang = 2 * np.pi * values / MINUTES_PER_DAY",
+        "ang = 2 * np.pi * values - MINUTES_PER_DAY",
+        RISK_TESTS,
+    ),
+    Bug(
+        "circular mean angle back to minutes shifted",
+        "phenotyping/risk/stats.py",
+        "math.atan2(s, c) * MINUTES_PER_DAY / (2 * np.pi)",
+        "math.atan2(s, c) * MINUTES_PER_DAY + (2 * np.pi)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "negative CUSUM threshold allowed",
+        "phenotyping/risk/stats.py",
+        "lo, hi = 0.0, 100.0",
+        "lo, hi = -1.0, 100.0",
+        RISK_TESTS,
+    ),
+    Bug(
+        "night heart rate explained in days",
+        "phenotyping/risk/monitor.py",
+        '            min_scale=1.5,\n            nights=True,',
+        '            min_scale=1.5,\n            nights=False,',
+        RISK_TESTS,
+    ),
+    Bug(
+        "sleep midpoint compared on a line, not the clock circle",
+        "phenotyping/risk/monitor.py",
+        '            circular=True,\n            min_scale=20.0,\n            nights=True,\n'
+        '            signal="phase",',
+        '            circular=False,\n            min_scale=20.0,\n            nights=True,\n'
+        '            signal="phase",',
+        RISK_TESTS,
+    ),
+    Bug(
+        "RA floor as large as its range",
+        "phenotyping/risk/monitor.py",
+        "            min_scale=0.02,",
+        "            min_scale=1.02,",
+        RISK_TESTS,
+    ),
+    Bug(
+        "sleep regularity never feeds its signal",
+        "phenotyping/risk/change.py",
+        'members("sleep_regularity", 1)',
+        'members("sleep_regularity", 0)',
+        RISK_TESTS,
+    ),
+    Bug(
+        "four domains not high",
+        "phenotyping/risk/policy.py",
+        "(e >= 1 and n_domains >= 3)",
+        "(e >= 1 and n_domains == 3)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "three weak domains high",
+        "phenotyping/risk/policy.py",
+        "(e >= 1 and n_domains >= 3)",
+        "(e >= 0 and n_domains >= 3)",
+        RISK_TESTS,
+    ),
+    Bug(
+        "clause with one missing number worded with a direction",
+        "phenotyping/risk/wording.py",
+        "if math.isfinite(mean) and math.isfinite(med):",
+        "if math.isfinite(mean) or math.isfinite(med):",
+        RISK_TESTS,
+    ),
+    Bug(
+        "alert numbers with five decimals",
+        "phenotyping/risk/wording.py",
+        "return round(f, 4) if",
+        "return round(f, 5) if",
+        RISK_TESTS,
+    ),
+    Bug(
+        "alert numbers with three decimals",
+        "phenotyping/risk/wording.py",
+        "return round(f, 4) if",
+        "return round(f, 3) if",
+        RISK_TESTS,
+    ),
+    Bug(
+        "four contributions worded",
+        "phenotyping/risk/wording.py",
+        "key=lambda t: -t[0])[:3]",
+        "key=lambda t: -t[0])[:4]",
+        RISK_TESTS,
+    ),
 )
 
 
@@ -317,7 +560,11 @@ def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
 
 
 def main() -> int:
-    bugs = SURVIVORS if "--survivors" in sys.argv[1:] else BUGS
+    args = sys.argv[1:]
+    bugs = SURVIVORS if "--survivors" in args else BUGS
+    if "--only" in args:  # e.g. --only features/day.py: the mutants of one module
+        only = args[args.index("--only") + 1]
+        bugs = tuple(b for b in bugs if only in b.path)
     survived = 0
     with tempfile.TemporaryDirectory(prefix="known-bugs-") as tmp:
         clean = Path(tmp) / "clean"
@@ -344,7 +591,13 @@ def main() -> int:
         for i, bug in enumerate(bugs):
             root = Path(tmp) / f"bug{i}"
             scratch_copy(root)
-            plant(root, bug)
+            try:
+                plant(root, bug)
+            except ValueError:  # the code moved: say so (and fail), do not call it killed
+                survived += 1
+                print(f"| {bug.name:48} | {bug.path:34} | NOT PLANTED | code not found", flush=True)
+                shutil.rmtree(root)
+                continue
             rc, secs, first = run_tests(root, bug.tests)
             killed = rc == 1
             survived += not killed

@@ -12,11 +12,15 @@
 # the @dataclass engines (SubjectDays, RiskState).
 #
 # Usage:  tools/mutation.sh [module ...]        (default: events activity pipeline)
-#         modules: events activity pipeline day circadian sleep hrv stats monitor engine
+#         modules: events activity pipeline day circadian sleep hrv envelope
+#                  stats monitor engine baseline change policy wording params
 # Env:    MUTATION_OUT (default artifacts/mutation), MUTATION_TIMEOUT (s per mutant, 60),
+#         MUTATION_SAMPLE=N, MUTATION_SEED (default 14): judge a reproducible simple random
+#         sample of N mutants per module (the others are reported as "not sampled"),
 #         MUTATION_BUDGET_MIN (stop a module after this many minutes; the mutants run in
 #         random order, so the judged ones are a random sample, reported with a 95% CI)
-# Cost:   one pytest process per mutant; run one module at a time on a shared machine.
+# Cost:   one or two pytest processes per mutant (stage 1, then stage 2 for the mutants
+#         stage 1 missed); run one module at a time on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -25,18 +29,28 @@ out="${MUTATION_OUT:-$repo/artifacts/mutation}"
 mkdir -p "$out"
 [ -s "$out/summary.md" ] || "$py" -c "import sys; sys.path.insert(0, 'tools'); import mutation_report as m; print(m.HEADER)" > "$out/summary.md"
 
-# name -> "module path|test paths (data-free, run in CI)"
+# name -> "module path|stage-1 tests|stage-2 tests" (all data-free, all run in CI).
+# A mutant is judged by stage 1 (the module's doctests and the fast tests aimed at it) and,
+# only if it survives that, by stage 2 (slower tests that also reach the module: the engine,
+# the pipeline). Most mutants die in stage 1, so a mutant costs a few seconds; a survivor is
+# judged by everything CI runs on the module without the shared data, as before.
 declare -A SPEC=(
-  [events]="phenotyping/events.py|tests/test_events.py tests/test_events_rules.py"
-  [activity]="phenotyping/features/activity.py|tests/features/test_activity.py tests/features/test_day_independent.py"
-  [pipeline]="phenotyping/pipeline.py|tests/test_pipeline_steps.py tests/replay/test_run.py"
-  [day]="phenotyping/features/day.py|tests/features/test_day.py tests/features/test_day_independent.py tests/features/test_day_rules.py"
-  [circadian]="phenotyping/features/circadian.py|tests/features/test_circadian.py tests/features/test_day_independent.py"
-  [sleep]="phenotyping/features/sleep.py|tests/features/test_sleep.py tests/features/test_day_independent.py"
-  [hrv]="phenotyping/features/hrv.py|tests/features/test_hrv.py tests/features/test_day_rules.py"
-  [stats]="phenotyping/risk/stats.py|tests/risk/test_arl_textbook.py tests/risk/test_options.py tests/risk/test_alert_window.py"
-  [monitor]="phenotyping/risk/monitor.py|tests/risk"
-  [engine]="phenotyping/risk/engine.py|tests/risk"
+  [events]="phenotyping/events.py|tests/test_events.py tests/test_events_rules.py|tests/test_pipeline_steps.py"
+  [activity]="phenotyping/features/activity.py|tests/features/test_activity.py tests/features/test_day_independent.py|tests/features/test_day.py"
+  [pipeline]="phenotyping/pipeline.py|tests/test_pipeline_steps.py|tests/replay/test_run.py tests/test_pipeline_window.py"
+  [day]="phenotyping/features/day.py|tests/features/test_day_independent.py tests/features/test_day_rules.py tests/features/test_day_values.py|tests/features/test_day.py tests/features/test_day_incremental.py tests/test_pipeline_steps.py"
+  [circadian]="phenotyping/features/circadian.py|tests/features/test_circadian.py tests/features/test_features_mutants.py|tests/features/test_day_independent.py tests/features/test_day.py"
+  [sleep]="phenotyping/features/sleep.py|tests/features/test_sleep.py tests/features/test_features_mutants.py|tests/features/test_day_independent.py tests/features/test_day_rules.py tests/features/test_day.py"
+  [hrv]="phenotyping/features/hrv.py|tests/features/test_hrv.py tests/features/test_features_mutants.py|tests/features/test_day_rules.py tests/features/test_day.py"
+  [envelope]="phenotyping/features/envelope.py|tests/features/test_features_mutants.py tests/features/test_day_incremental.py|tests/features/test_envelope_hostile.py tests/test_pipeline_steps.py"
+  [stats]="phenotyping/risk/stats.py|tests/risk/test_arl_textbook.py tests/risk/test_risk_mutants.py|tests/risk"
+  [monitor]="phenotyping/risk/monitor.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_validated_config.py|tests/risk"
+  [engine]="phenotyping/risk/engine.py|tests/risk/test_options.py tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk tests/test_pipeline_steps.py"
+  [baseline]="phenotyping/risk/baseline.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
+  [change]="phenotyping/risk/change.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
+  [policy]="phenotyping/risk/policy.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
+  [wording]="phenotyping/risk/wording.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
+  [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_params.py tests/risk/test_validated_config.py|tests/risk tests/test_config.py"
 )
 
 modules=("$@")
@@ -45,19 +59,31 @@ modules=("$@")
 for name in "${modules[@]}"; do
   spec="${SPEC[$name]:?unknown module $name}"
   module="${spec%%|*}"
-  tests="${spec#*|}"
+  rest="${spec#*|}"
+  # test files named in the table but not (yet) in this checkout are left out
+  stage1=$(for t in ${rest%%|*}; do if [ -e "$t" ]; then echo -n "$t "; fi; done)
+  stage2=$(for t in ${rest#*|}; do if [ -e "$t" ]; then echo -n "$t "; fi; done)
   work=$(mktemp -d "${TMPDIR:-/tmp}/mutation-$name-XXXX")
   trap 'rm -rf "$work"' EXIT
   for p in phenotyping tests schemas deploy conftest.py pyproject.toml; do
     cp -r "$repo/$p" "$work/"
   done
   find "$work" -name __pycache__ -prune -exec rm -rf {} +
+  pytest="$py -m pytest -x -q -p no:cacheprovider -p no:randomly -m 'not kafka and not browser and not realdata'"
+  cat > "$work/judge.sh" <<JUDGE
+#!/usr/bin/env bash
+# exit 0 = the mutant survived every stage; anything else = killed
+cd "$work"
+$pytest $module $stage1 || exit \$?
+${stage2:+$pytest $stage2}
+JUDGE
+  chmod +x "$work/judge.sh"
   cat > "$work/cosmic-ray.toml" <<TOML
 [cosmic-ray]
 module-path = "$module"
 timeout = ${MUTATION_TIMEOUT:-60}
 excluded-modules = []
-test-command = "$py -m pytest -x -q -p no:cacheprovider -p no:randomly -m 'not kafka and not browser and not realdata' $module $tests"
+test-command = "$work/judge.sh"
 
 [cosmic-ray.distributor]
 name = "local"
@@ -83,13 +109,17 @@ TOML
     export PYTHONPATH="$work" PHENOTYPING_DATA="$work/no-shared-data"
     unset PHENOTYPING_STRICT
     # the unmutated module must pass its tests, or every mutant would look "killed"
-    if ! eval "$(sed -n 's/^test-command = "\(.*\)"$/\1/p' cosmic-ray.toml)" >"$out/$name.baseline.txt" 2>&1; then
+    if ! ./judge.sh >"$out/$name.baseline.txt" 2>&1; then
       echo "$name: baseline tests fail, see $out/$name.baseline.txt" >&2
       exit 1
     fi
     "$repo/.venv/bin/cosmic-ray" init cosmic-ray.toml session.sqlite
     "$repo/.venv/bin/cr-filter-operators" session.sqlite cosmic-ray.toml
     "$py" "$repo/tools/mutation_report.py" --skip-annotations session.sqlite "$module"
+    if [ -n "${MUTATION_SAMPLE:-}" ]; then
+      "$py" "$repo/tools/mutation_report.py" --sample session.sqlite "$MUTATION_SAMPLE" \
+        "${MUTATION_SEED:-14}"
+    fi
     start=$(date +%s)
     if [ -n "${MUTATION_BUDGET_MIN:-}" ]; then
       timeout --signal=TERM "${MUTATION_BUDGET_MIN}m" \

@@ -5,13 +5,21 @@ cosmic-ray runs pending mutants in random order, so when a time budget stops a s
 early the judged mutants are a random sample of all of them: the kill rate is then reported
 with a 95 % Wilson interval, and the pending count is printed -- never counted as killed.
 
+A run can also judge an explicit sample: ``--sample SESSION N SEED`` keeps N pending
+mutants drawn with ``random.Random(SEED)`` (a reproducible simple random sample without
+replacement) and marks the others "not sampled"; those are reported in their own column,
+never as killed, and the interval is the sample's.
+
 Usage: mutation_report.py SESSION.sqlite NAME MODULE SECONDS SURVIVORS_FILE
+       mutation_report.py --skip-annotations SESSION.sqlite MODULE
+       mutation_report.py --sample SESSION.sqlite N SEED
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,10 +28,11 @@ from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
 ANNOTATION = "equivalent: mutates a type annotation"
+NOT_SAMPLED = "not in the random sample of this run"
 
 HEADER = (
-    "| module | mutants | judged | pending | incompetent | killed | survived | killed % "
-    "(95% CI) | wall time |\n|---|---|---|---|---|---|---|---|---|"
+    "| module | mutants | not sampled | judged | pending | incompetent | killed | survived "
+    "| killed % (95% CI) | wall time |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -87,9 +96,26 @@ def skip_annotations(session: str, module: str) -> int:
     return 0
 
 
+def sample(session: str, n: int, seed: int) -> int:
+    """Keep a simple random sample of ``n`` pending mutants (reproducible: ``seed``), mark
+    the rest "not sampled" so that ``cosmic-ray exec`` judges only the sample."""
+    with use_db(session, WorkDB.Mode.open) as db:
+        ids = sorted(item.job_id for item in db.pending_work_items)
+        keep = set(random.Random(seed).sample(ids, min(n, len(ids))))
+        for job_id in ids:
+            if job_id not in keep:
+                db.set_result(
+                    job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=NOT_SAMPLED)
+                )
+    print(f"{session}: {len(keep)} of {len(ids)} mutants sampled (seed {seed})")
+    return 0
+
+
 def main() -> int:
     if sys.argv[1] == "--skip-annotations":
         return skip_annotations(sys.argv[2], sys.argv[3])
+    if sys.argv[1] == "--sample":
+        return sample(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     session, name, module, seconds, survivors_path = sys.argv[1:6]
     counts: Counter[str] = Counter()
     survivors = []
@@ -102,6 +128,8 @@ def main() -> int:
                     counts["equivalent (annotation)"] += 1
                 # else: skipped by an older rule that also covered class-body annotations:
                 # not judged, so it stays in "pending"
+            elif result.worker_outcome == WorkerOutcome.SKIPPED and result.output == NOT_SAMPLED:
+                counts["not sampled"] += 1
             elif result.worker_outcome == WorkerOutcome.SKIPPED:
                 counts["excluded"] += 1  # filtered out by the operator set
             elif result.worker_outcome != WorkerOutcome.NORMAL:
@@ -125,17 +153,19 @@ def main() -> int:
                 counts["incompetent"] += 1  # the mutant does not even import: not counted
     total -= counts["excluded"] + counts["equivalent (annotation)"]
     judged = counts["killed"] + counts["survived"]
-    pending = total - judged - counts["incompetent"]
+    pending = total - judged - counts["incompetent"] - counts["not sampled"]
     lo, hi = wilson(counts["killed"], judged)
     pct = 100.0 * counts["killed"] / judged if judged else float("nan")
     survivors.sort(key=lambda s: int(s.split(" line ")[1].split()[0]))
     Path(survivors_path).write_text(
         f"# {module}: {counts['survived']} surviving mutants of {judged} judged"
-        f" ({pending} pending; {counts['equivalent (annotation)']} mutants of type annotations"
+        f" ({pending} pending, {counts['not sampled']} not sampled;"
+        f" {counts['equivalent (annotation)']} mutants of type annotations"
         " left out as equivalent)\n\n" + "\n".join(survivors)
     )
     print(
-        f"| {module} | {total} | {judged} | {pending} | {counts['incompetent']} | "
+        f"| {module} | {total} | {counts['not sampled']} | {judged} | {pending} | "
+        f"{counts['incompetent']} | "
         f"{counts['killed']} | {counts['survived']} | {pct:.1f}% ({lo:.1f}-{hi:.1f}) | "
         f"{int(seconds) // 60} min |"
     )

@@ -63,7 +63,7 @@ def load_source(subject: str, messages: Iterable[ActivityBatch]) -> Source:
     for m in msgs:
         apply(days, m)
         rows += days.advance()
-    rows += days.flush()
+    rows += days.close_remaining_days()
     complete = [ordinal(r["date"]) for r in rows if sg.is_complete(r)]
     parts = [
         (int(m.start.timestamp()) // 60, m.tz_offset_min, np.array(m.counts, dtype=np.float64))
@@ -110,7 +110,7 @@ def _feed(days: SubjectDays, msgs: Iterable[ActivityBatch], final: bool) -> list
         apply(days, m)
         rows += days.advance()
     if final:
-        rows += days.flush()
+        rows += days.close_remaining_days()
     return rows
 
 

@@ -206,7 +206,7 @@ class SubjectDays:
     >>> day0 = 19_000 * 1440                      # a UTC midnight, in minutes
     >>> counts = np.tile(np.r_[np.zeros(480), np.full(960, 200.0)], 3)
     >>> eng.push_activity(day0 * 60, 60, counts, None, tz_offset_min=0)
-    >>> [row["date"] for row in eng.flush()]
+    >>> [row["date"] for row in eng.close_remaining_days()]
     ['2022-01-08', '2022-01-09', '2022-01-10']
     """
 
@@ -487,8 +487,9 @@ class SubjectDays:
         last_closable = (mark - self.params.grace_min) // MINUTES_PER_DAY - 1
         return self._close_through(last_closable)
 
-    def flush(self) -> list[dict[str, Any]]:
-        """Close every day that has data (end of a recording or of a replay)."""
+    def close_remaining_days(self) -> list[dict[str, Any]]:
+        """Close every day that has data (end of a recording or of a replay): the rows of
+        the days the watermark has not closed yet."""
         if self.base < 0:
             return []
         dates = self.local_dates()
@@ -496,6 +497,10 @@ class SubjectDays:
         if not has.any():
             return []
         return self._close_through(int(dates[np.flatnonzero(has)[-1]]))
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Former name of :meth:`close_remaining_days` (kept for callers)."""
+        return self.close_remaining_days()
 
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
@@ -923,7 +928,7 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     """The columns of a daily row, in order (from computing one tiny real row)."""
     eng = SubjectDays(params)
     eng.push_activity(0, 60, np.zeros(1), None, 0)
-    return tuple(eng.flush()[0])
+    return tuple(eng.close_remaining_days()[0])
 
 
 def _sri_rows(sleep: NDArray[np.int8]) -> float:

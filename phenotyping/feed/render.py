@@ -455,7 +455,9 @@ def ack_form(alert: Alert, csrf: str, label: str = "Acknowledge") -> str:
         'placeholder="optional, kept in the audit trail only"></label>'
         f'<button type="submit">{e(label)}</button>'
         '<span class="hint">records your name, the time, the reason and the note in the '
-        "audit trail; the reason (never the note) is also sent to the risk engine</span>"
+        "audit trail; the reason (never the note) is also sent to the risk engine. "
+        "A device problem with no until date means a new device: the patient's usual "
+        "range is rebuilt from its days</span>"
         "</form>"
     )
 
@@ -479,9 +481,13 @@ def closed_text(ep: Episode) -> str:
     assert r is not None
     if not ep.closed_unresolved:
         return r.alert.explanation
-    days = (r.alert.date - ep.start).days
+    # counted from the opened alert, as the engine counts its limit (not from the
+    # back-dated start of the deviation, which lies days before the first alert)
+    opened = next((x.alert.date for x in ep.entries if x.alert.kind == "opened"), ep.start)
+    days = (r.alert.date - opened).days
     return (
-        f"Closed after {days} days although the data were still away from this patient's "
+        f"Closed {days} days after the alert opened, although the data were still away "
+        "from this patient's "
         "usual range: not a recovery. The engine stops following an episode after that "
         "long; a further change raises a new alert"
     )

@@ -106,6 +106,21 @@ def score(signal: Signal, z: F64, roots: F64) -> tuple[float, tuple[int, ...]]:
     return math.nan, ()
 
 
+def counter_evidence(activity_score: float, gate: float) -> bool:
+    """Today's activity is clearly ABOVE the person's band: its oriented score (activity
+    down is positive) is at or below ``-gate``. Used against the late-phase signal: a
+    later day with more activity is the signature of a holiday or a social event, not of
+    the psychomotor slowing that comes with a depressive phase delay (a missing activity
+    value is no counter-evidence).
+
+    Examples
+    --------
+    >>> counter_evidence(-1.8, 1.0), counter_evidence(-0.4, 1.0), counter_evidence(math.nan, 1.0)
+    (True, False, False)
+    """
+    return math.isfinite(activity_score) and activity_score <= -gate
+
+
 def evidence(c: F64, floor: float, h: float, h_single: float) -> float:
     """Combined evidence of the signals' CUSUMs, in units of the sum threshold ``h``: the
     larger of the floored sum over ``h`` and the strongest single CUSUM over ``h_single``

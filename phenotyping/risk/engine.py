@@ -22,9 +22,10 @@ Episodes
     the signals that opened it are back in the personal band (``policy``). While it is open
     and for ``washout_days`` after, the baseline is pinned as it was at the opening (a
     relapse is never absorbed into "usual"); the CUSUMs restart after it resolves and no
-    new episode opens for ``cooldown_days``. An episode still open after
-    ``max_episode_days`` is closed with a ``resolved`` update that says it did NOT return
-    to the usual range, so a lasting change (or an early false episode) cannot silence the
+    new episode opens for ``cooldown_days``. An episode still open ``max_episode_days``
+    after its ``opened`` alert (not after its back-dated start) is closed with a
+    ``resolved`` update that says it did NOT return to the usual range, so a lasting
+    change (or an early false episode) cannot silence the
     engine for good; a further change alerts again.
 Missing data
     A day without a value leaves every CUSUM unchanged. ``gap_notice_days`` days without any
@@ -34,9 +35,13 @@ Treatment
     ``treatment_session`` events update the days since the last session. A ``response``
     (marked by a clinician, or a PHQ-9 at or below ``(1 - response_phq9_drop)`` x the last
     pre-course PHQ-9) starts a new baseline from ``max(response, last session +
-    post_session_washout_days)``; with the population prior the first judgement comes
-    ``min_baseline_days`` days later (not 16). Alerts after it say "deterioration after
-    response".
+    post_session_washout_days)``. Where the person's own remission days are known -- a
+    ``remission_period`` event (a clinician marks the days from its date to ``until``), or
+    the band pinned before the relapse during which a treatment course started -- the days
+    since the response are completed to a full window from those days, so judging goes
+    on from the first day with the person's own band; otherwise the population prior
+    gives the first judgement ``min_baseline_days`` days later (not 16). Alerts after it
+    say "deterioration after response".
 Clinician feedback (``kind="feedback"``)
     See :mod:`~phenotyping.risk.feedback`: a holiday, illness or device problem explains
     its whole period, from the acknowledged episode's start to ``until`` (days left out of
@@ -62,7 +67,7 @@ from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import feedback as fb
 from phenotyping.risk import stats
-from phenotyping.risk.change import Signal, build_signals, evidence, score
+from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
 from phenotyping.risk.monitor import DEVICE_HRV, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
 from phenotyping.risk.policy import LEVELS, in_band, level_of
@@ -100,12 +105,15 @@ class RiskState:
     version: str = ""
     hist: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
     frozen: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
+    # the person's known remission days (a clinician-marked remission period, or the band
+    # pinned before the relapse that started a treatment course): a baseline after a response
+    remission: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
     sig: NDArray[np.void] = field(default_factory=lambda: _new_sig(0))
     last_date: int = _NEVER
     baseline_from: int = _NEVER
     frozen_until: int = _NEVER
-    episode_start: int = -1  # -1: no episode open
-    episode_opened: int = -1  # day of its "opened" alert
+    episode_start: int = -1  # -1: no episode open (dated back to the deviation's start)
+    episode_opened: int = -1  # date of the episode's ``opened`` alert (-1: none open)
     episode_level: int = 0
     episode_signals: int = 0  # bit mask of the signals that opened it
     days_in_band: int = 0
@@ -172,6 +180,9 @@ class RiskState:
         notices: list[dict[str, Any]] = []
         if kind == "treatment_session":
             if not self.course_active:
+                pinned = self.episode_start >= 0 or date <= self.frozen_until
+                if self.frozen.size and pinned:  # the band from before this relapse
+                    self._keep_remission(self.frozen)
                 self.course_active, self.course_start = True, date
                 if self.report_instrument == "PHQ-9":
                     self.pre_course_phq9 = self.report_score
@@ -201,7 +212,26 @@ class RiskState:
             self._rebaseline(date)
         elif kind == "feedback" and reason is not None:
             notices.append(self._feedback(date, reason, until))
+        elif kind == "remission_period" and until is not None:
+            h = self.hist
+            sel = (h["date"] >= date) & (h["date"] <= until)
+            part = np.zeros(int(sel.sum()), FROZEN_DTYPE)
+            part["feature"], part["date"], part["value"] = (
+                h["feature"][sel],
+                h["date"][sel],
+                h["value"][sel],
+            )
+            self._keep_remission(part)
         return notices
+
+    def _keep_remission(self, days: NDArray[np.void]) -> None:
+        """Remember ``days`` as the remission baseline: the latest ``baseline_days`` values
+        of each feature."""
+        keep = []
+        for i in np.unique(days["feature"]):
+            f = days[days["feature"] == i]
+            keep.append(f[np.argsort(f["date"], kind="stable")][-self.params.baseline_days :])
+        self.remission = np.concatenate(keep) if keep else np.zeros(0, FROZEN_DTYPE)
 
     def _feedback(self, date: int, reason: str, until: int | None) -> dict[str, Any]:
         """Apply an acknowledgement's reason (rules: :mod:`phenotyping.risk.feedback`);
@@ -316,6 +346,7 @@ class RiskState:
         self.frozen_until = _NEVER
         self.sig = _new_sig(len(self._signals))
         self.episode_start, self.episode_level, self.days_in_band = -1, 0, 0
+        self.episode_opened = -1
 
     # ------------------------------------------------------------------ daily assessment
     def assess(
@@ -380,7 +411,7 @@ class RiskState:
             first = self._first_dates()
             self.hist = np.concatenate([self.hist[keep | np.isin(self.hist["date"], first)], new])
 
-        e, contributing = self._update_signals(d, z)
+        e, contributing, rising = self._update_signals(d, z)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -400,7 +431,9 @@ class RiskState:
             ctx_self_report_score=self.report_score if self.report_date >= 0 else None,
             ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
-        alerts += self._episode(subject, d, level, cols, values, med, scale, z, row, prior_used)
+        alerts += self._episode(
+            subject, d, level, rising, cols, values, med, scale, z, row, prior_used
+        )
         return cols, alerts, notices
 
     def _prior(self, spec: Monitored) -> float | None:
@@ -430,28 +463,47 @@ class RiskState:
         mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
         sel = mine & (date <= end) & (date > end - p.baseline_days)
-        if np.count_nonzero(sel) >= need:
+        n_own = int(np.count_nonzero(sel))
+        if self.response_date >= 0 and n_own < p.baseline_days and self.remission.size:
+            # after a response: the days since it, completed to a full window from the
+            # person's known remission days (not the population prior)
+            r = self.remission[self.remission["feature"] == i]
+            r = r[r["date"] < self.baseline_from][-(p.baseline_days - n_own) :]
+            if n_own + r.size >= need:
+                vals = np.concatenate([r["value"], value[sel]]).astype(np.float64)
+                dates = np.concatenate([r["date"], date[sel]]).astype(np.int64)
+                return vals, dates, False
+        if n_own >= need:
             return value[sel].astype(np.float64), date[sel].astype(np.int64), False
         early = mine & (date < d)
         dates = date[early][: p.baseline_days]
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
-    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int]]:
+    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int], set[int]]:
+        """Advance every signal's CUSUM by day ``d``: (evidence, signals above the floor,
+        signals whose CUSUM rose today)."""
         p = self.params
+        rising: set[int] = set()
         feats = self._feats
         roots = np.array([math.sqrt(s.window_days) for s in feats])
         for j, sg in enumerate(self._signals if not self._held(d) else ()):
             u, _ = score(sg, z, roots)
             if not math.isfinite(u):
                 continue
+            act = float(self.sig["ewma"][0])  # activity, updated before the phase signals
+            if sg.name == "phase_late" and counter_evidence(act, p.phase_activity_gate):
+                u = min(u, 0.0)  # later AND clearly more active: not a depressive delay
             rec = self.sig[j]
             before = float(rec["c"])
-            after = max(0.0, before + u - p.k)
+            k = p.k_sleep_long if sg.name == "sleep_long" else p.k
+            after = max(0.0, before + u - k)
             if after > 0 and before == 0:
                 rec["run"] = d
             if after == 0:
                 rec["run"] = -1
+            if after > before:
+                rising.add(j)
             rec["c"] = after
             ew = float(rec["ewma"])
             rec["ewma"] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
@@ -461,7 +513,7 @@ class RiskState:
             mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
             c = fb.damp(c, mask, p.floor, p.contacted_fine_factor)
         contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
-        return evidence(c, p.floor, p.h, p.h_single), contributing
+        return evidence(c, p.floor, p.h, p.h_single), contributing, rising
 
     def _exclude_entries(self, start: int, end: int) -> None:
         """Keep the days ``start``..``end`` out of the baseline, and the values of features
@@ -500,6 +552,7 @@ class RiskState:
         subject: str,
         d: int,
         level: int,
+        rising: set[int],
         cols: dict[str, Any],
         values: NDArray[np.float64],
         med: NDArray[np.float64],
@@ -534,14 +587,23 @@ class RiskState:
             out.append(self._alert(subject, d, "escalated", level, *args))
         mine = [j for j in range(len(self._signals)) if self.episode_signals >> j & 1]
         back = in_band([float(self.sig["ewma"][j]) for j in mine], p.band_z)
-        if back is True and level < 2:
+        # A day counts towards resolution when the opening signals are back in the band
+        # and the evidence is either below elevated or no longer growing (no signal above
+        # the floor rose today): after a high episode the CUSUMs need weeks to decay by k
+        # a day, and waiting for the level kept an episode whose values were back to usual
+        # open until the 28-day close. A new deviation that keeps the level up (another
+        # signal rising) keeps the episode open.
+        c_now = self.sig["c"]
+        growing = any(float(c_now[j]) > p.floor for j in rising)
+        if back is True and (level < 2 or not growing):
             self.days_in_band += 1
         elif back is False or level >= 2:
             self.days_in_band = 0
+        opened = self.episode_opened if self.episode_opened >= 0 else self.episode_start
         if self.days_in_band >= p.close_after_days:
             out.append(self._alert(subject, d, "resolved", level, *args))
             self._close(d)
-        elif d - self.episode_start >= p.max_episode_days:
+        elif d - opened >= p.max_episode_days:
             out.append(self._alert(subject, d, "resolved", level, *args, persisting=True))
             self._close(d)
         return out
@@ -626,6 +688,10 @@ class RiskState:
                 seen.add(i)
                 if spec.circular:
                     mean = (usual + float(np.mean(stats.wrap_minutes(run_values - usual)))) % 1440
+                elif spec.log:  # judged on log(x + 1): the typical day (geometric mean),
+                    # else a few near-zero days (which drive the CUSUM) can leave the
+                    # arithmetic mean "above usual" in an activity-down alert
+                    mean = float(np.expm1(np.mean(np.log1p(np.maximum(run_values, 0.0)))))
                 else:
                     mean = float(np.mean(run_values))
                 delta = stats.deviation(mean, usual, circular=spec.circular)
@@ -657,8 +723,10 @@ class RiskState:
         )
         if persisting:
             text = (
-                f"Closed after {p.max_episode_days} days still away from the usual range "
-                "(not resolved): the CUSUMs restart; a further change alerts again"
+                # "Closed after " is what the feed recognises (feed.store.CLOSED_UNRESOLVED)
+                f"Closed after {p.max_episode_days} days from this alert, still away from "
+                "the usual range (not resolved): the CUSUMs restart; a further change "
+                "alerts again"
             )
         if explained:
             text = "Resolved as explained by the clinician: " + (
@@ -757,18 +825,25 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        skip = ("params", "hist", "sig", "frozen")
+        skip = ("params", "hist", "sig", "frozen", "remission")
         header = {k: v for k, v in self.__dict__.items() if k not in skip}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
         header["params"] = params_dict(self.params)  # asdict, cached (speed only)
         arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
+        if self.remission.size:  # only when known: the state stays as before otherwise
+            arrays["remission"] = self.remission
         return pack(_MAGIC, _VERSION, header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskState:
-        dtypes = {"hist": HIST_DTYPE, "sig": SIG_DTYPE, "frozen": FROZEN_DTYPE}
+        dtypes = {
+            "hist": HIST_DTYPE,
+            "sig": SIG_DTYPE,
+            "frozen": FROZEN_DTYPE,
+            "remission": FROZEN_DTYPE,
+        }
         header, arrays = unpack(data, _MAGIC, _VERSION, dtypes)
         raw = header.pop("params")
         raw["prior_scale"] = tuple((str(k), float(v)) for k, v in raw.get("prior_scale", ()))
@@ -778,7 +853,13 @@ class RiskState:
                 header[key] = float("nan")
         fresh = "excl_mode" not in header  # a state written before feedback covered periods
         state = cls(
-            params=params, hist=arrays["hist"], sig=arrays["sig"], frozen=arrays["frozen"], **header
+            params=params,
+            hist=arrays["hist"],
+            sig=arrays["sig"],
+            frozen=arrays["frozen"],
+            # absent from a state saved before remission baselines existed
+            remission=arrays.get("remission", np.zeros(0, FROZEN_DTYPE)),
+            **header,
         )
         if fresh and state.feedback_reason in fb.EXPLAINING:
             state.excl_mode, state.excl_reason = "exclude", state.feedback_reason

@@ -15,11 +15,12 @@ independent N(0, 1) days and so keeps the ARL budget honest.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from phenotyping.features.day import EngineParams
 from phenotyping.features.time import format_duration
+from phenotyping.risk.params import RiskParams, config_version
 
 Domain = Literal["activity", "sleep", "hrv", "circadian"]
 Direction = Literal["down", "up", "both"]
@@ -207,6 +208,20 @@ DEVICE_HRV: tuple[Monitored, ...] = (
 )
 
 MONITORED: tuple[Monitored, ...] = monitored(EngineParams().window_days)
+
+
+def evaluated_version(params: RiskParams) -> str:
+    """Hash of everything an evaluation's figures depend on in the risk engine: its settings
+    and the watched features (directions, transforms, scale floors, signals).
+
+    ``benchmarks/evaluate_risk.py`` prints it; ``docs/evaluation.md`` names the one its
+    figures were measured with, and a test holds the shipped settings to it.
+
+    >>> evaluated_version(RiskParams()) == evaluated_version(RiskParams(h_single=12.0))
+    False
+    """
+    watched = [asdict(s) for s in (*MONITORED, *DEVICE_HRV)]
+    return config_version(params, {"monitored": watched})
 
 
 def value_of(spec: Monitored, row: dict[str, Any]) -> float:

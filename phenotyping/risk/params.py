@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from phenotyping.errors import InputError
 
 #: Population prior of the robust day-to-day scale of each feature (transformed units: log
 #: for activity/steps/RMSSD), the median over the TUNING controls of each person's
@@ -59,7 +63,26 @@ class RiskParams:
         and autocorrelation) for <= 0.5 false episodes per 90 person-days; Siegmund's
         iid formula is not used because it does not hold for estimated baselines.
     h_single
-        *tuned*: one signal's CUSUM alone reaching it is ``elevated`` too.
+        *tuned* (11): one signal's CUSUM alone reaching it is ``elevated`` too. It must be
+        below ``floor + h`` (12) to mean anything: one signal alone reaches the sum rule at
+        ``C = floor + h``, so the previous 12 never fired on its own. Tuning half, 4 seeds:
+        11 lifted phase delay within 14 d from 56% to 66% at the same false-episode rate
+        (0.29 / 90 pd); 10 cost more (illness 64% -> 77%, false 0.34).
+    k_sleep_long
+        0.5 (the common ``k``): CUSUM reference of the ``sleep_long`` signal alone. A
+        lie-in of 90 min shows as only ~35 min more actigraphic total sleep (the Actiwatch
+        scores much of it as wake), about 0.6 robust SD; 0.3 caught hypersomnia in 38%
+        instead of 30% within 14 d but raised false episodes 0.29 -> 0.46 (upper bound
+        0.78) on the tuning half, and 0.2 to 0.65: left at 0.5 (see docs/evaluation.md).
+    phase_activity_gate
+        *tuned* (1.0): on a day when the activity signal's smoothed oriented score is at
+        or below ``-gate`` (activity clearly ABOVE the person's band), the late-phase
+        signal gets no evidence (its increment is capped at 0). Later days with more
+        activity are what a holiday or social event looks like, not the psychomotor
+        slowing of a depressive phase delay; a delay with usual or lower activity (the
+        relapse patterns) is untouched. ``inf`` switches it off. Tuning half, 4 seeds:
+        holiday alerted 23% -> 8%, phase delay within 14 d 62% -> 56% (66% with
+        ``h_single`` 11), false episodes unchanged.
     warmup_factor
         1.5: while any feature is judged against the short warm-up baseline, the evidence
         needed is multiplied by this (a median of 5 days is itself uncertain).
@@ -94,7 +117,9 @@ class RiskParams:
     k: float = 0.5
     floor: float = 2.0
     h: float = 10.0
-    h_single: float = 12.0
+    h_single: float = 11.0
+    k_sleep_long: float = 0.5
+    phase_activity_gate: float = 1.0
     warmup_factor: float = 1.5
     z_clip: float = 3.0
     ewma_lambda: float = 0.5
@@ -113,6 +138,64 @@ class RiskParams:
     prior_scale: tuple[tuple[str, float], ...] = field(
         default_factory=lambda: tuple(sorted(PRIOR_SCALE.items()))
     )
+
+    def __post_init__(self) -> None:
+        """Refuse a setting outside its meaningful range, naming the field and the rule
+        (a mistyped override must not silently make the engine blind or noisy).
+
+        >>> RiskParams(ewma_lambda=1.5)
+        Traceback (most recent call last):
+        ...
+        phenotyping.errors.InputError: RiskParams.ewma_lambda: must be > 0 and <= 1 (got 1.5)
+        """
+        for name, ok, rule in _RULES:
+            value = getattr(self, name)
+            if not ok(value, self):
+                raise InputError(f"RiskParams.{name}: must be {rule} (got {value!r})")
+        for feature, scale in self.prior_scale:
+            if not (math.isfinite(scale) and scale > 0):
+                raise InputError(
+                    f"RiskParams.prior_scale[{feature!r}]: must be finite and > 0 (got {scale!r})"
+                )
+
+
+def _at_least(lo: float) -> tuple[Callable[[Any, Any], bool], str]:
+    return (lambda v, _p: v >= lo), f">= {lo:g}"
+
+
+def _positive() -> tuple[Callable[[Any, Any], bool], str]:
+    return (lambda v, _p: v > 0), "> 0"
+
+
+#: (field, check, rule in words) -- every numeric field of :class:`RiskParams`.
+_RULES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("baseline_days", *_at_least(1)),
+    ("exclude_recent_days", lambda v, p: 0 <= v < p.baseline_days, ">= 0 and < baseline_days"),
+    ("min_baseline_days", lambda v, p: 1 <= v <= p.baseline_days, ">= 1 and <= baseline_days"),
+    ("prior_days", *_at_least(0)),
+    ("min_per_daytype", *_at_least(1)),
+    ("k", *_at_least(0)),
+    ("floor", *_at_least(0)),
+    ("h", *_positive()),
+    ("h_single", *_positive()),
+    ("k_sleep_long", *_at_least(0)),
+    ("phase_activity_gate", *_positive()),
+    ("warmup_factor", *_at_least(1)),
+    ("z_clip", lambda v, p: v > p.k, "> k"),
+    ("ewma_lambda", lambda v, _p: 0 < v <= 1, "> 0 and <= 1"),
+    ("band_z", *_positive()),
+    ("close_after_days", *_at_least(1)),
+    ("cooldown_days", *_at_least(0)),
+    ("washout_days", *_at_least(0)),
+    ("max_episode_days", lambda v, p: v > p.close_after_days, "> close_after_days"),
+    ("gap_notice_days", *_at_least(1)),
+    ("low_wear_days", lambda v, _p: 0 <= v < 7, ">= 0 and < 7"),
+    ("post_session_washout_days", *_at_least(0)),
+    ("response_phq9_drop", lambda v, _p: 0 < v < 1, "> 0 and < 1"),
+    ("contacted_fine_days", *_at_least(0)),
+    ("contacted_fine_factor", *_at_least(1)),
+    ("feature_window_days", *_at_least(1)),
+)
 
 
 def config_version(params: RiskParams, extra: dict[str, Any] | None = None) -> str:

@@ -193,7 +193,7 @@ def test_step_change_alerts_within_a_week_with_evidence() -> None:
     assert 1 <= len(opened) <= 2
     closed = [a for a in alerts if a["kind"] == "resolved"]
     if len(opened) == 2:
-        assert closed[0]["explanation"].startswith("Closed after 28 days still away")
+        assert closed[0]["explanation"].startswith("Closed after 28 days from this alert")
         assert closed[0]["date"] < opened[1]["date"]
     first = opened[0]
     delay = (dt.date.fromisoformat(first["date"]) - (START + dt.timedelta(days=60))).days

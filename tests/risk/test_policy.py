@@ -191,24 +191,60 @@ def test_an_episode_resolves_only_when_values_are_back_in_the_personal_band() ->
     assert "not resolved" not in alerts[1]["explanation"]
 
 
-def test_an_unresolved_episode_closes_after_28_days_and_the_engine_watches_again() -> None:
+def test_an_unresolved_episode_closes_28_days_after_its_alert_and_the_engine_watches_again() -> (
+    None
+):
     # 360 min from day 21 on, for good: C = 2.5 (watch), 5.0 on day 22 (opened; the CUSUM
     # run began on day 21, so the episode starts on day 21), 7.5 on day 23 (high:
-    # escalated). Day 21 + 28 = day 49: closed, saying it did not return to usual. CUSUMs
-    # restart (day 50: 2.5, day 51: 5.0), but the 7-day cooldown holds until day 57.
+    # escalated). 28 days after the opened alert (day 22 + 28 = day 50), not after the
+    # back-dated start (day 49): closed, saying it did not return to usual. CUSUMs restart
+    # (day 51: 2.5, day 52: 5.0), but the 7-day cooldown holds until day 58.
     rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in range(21, 60)]
     cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
     got = [(a["kind"], a["date"]) for a in alerts]
     assert got == [
         ("opened", iso(22)),
         ("escalated", iso(23)),
-        ("resolved", iso(49)),
-        ("opened", iso(57)),
+        ("resolved", iso(50)),
+        ("opened", iso(58)),
     ]
     assert alerts[0]["episode_start"] == iso(21)
     assert "not resolved" in alerts[2]["explanation"]
-    # day 51: C = 5.0, 5 / 3 >= 1 -- the evidence is there, the cooldown holds it
-    assert cols[51]["risk_level"] == "elevated" and cols[51]["risk_evidence"] > 1
+    assert alerts[2]["explanation"].startswith("Closed after 28 days from this alert")
+    # day 52: C = 5.0, 5 / 3 >= 1 -- the evidence is there, the cooldown holds it
+    assert cols[52]["risk_level"] == "elevated" and cols[52]["risk_evidence"] > 1
+
+
+def test_the_28_day_close_counts_from_the_alert_even_when_the_run_began_long_before() -> None:
+    # A slow drift: 405 min (z = -0.75, u = 0.75, C grows 0.25 a day) from day 21, so the
+    # CUSUM run (and the back-dated episode start, at most 14 days back) begins long before
+    # the alert. C reaches 3 on day 32 (opened, episode dated back to day 21). Counted from
+    # the start the episode would close on day 49, 17 days after the clinician saw it;
+    # counted from the alert it closes on day 32 + 28 = 60.
+    rows = usual_rows(21) + [row(i, sleep_tst_min=405.0) for i in range(21, 70)]
+    _, alerts = run(rows, RiskParams(**{**SMALL, "h": 100.0}))  # type: ignore[arg-type]
+    got = [(a["kind"], a["date"]) for a in alerts]
+    assert got[0] == ("opened", iso(32)) and alerts[0]["episode_start"] == iso(21)
+    # (the EWMA of u = 0.75 is inside the band, but the CUSUM is still rising: not resolved;
+    # C reaches 6 on day 44: escalated to high)
+    closed = [a for a in alerts if a["kind"] == "resolved"]
+    assert closed[0]["date"] == iso(60) and "not resolved" in closed[0]["explanation"]
+
+
+def test_after_a_high_episode_values_back_in_the_band_resolve_it_without_waiting_weeks() -> None:
+    # 300 min on days 21-26: z = -6 clipped at -3, u = 3, C += 2.5 a day: 15.0 on day 26
+    # (opened day 22, high from day 23 at C >= 6). From day 27 on: 420 again (u = 0, C
+    # falls by 0.5 a day: still >= 3, "elevated", until day 50). The EWMA of u goes 1.5,
+    # 0.75, 0.375, 0.19 (band 1.0: in band from day 28); the CUSUM no longer rises, so
+    # days 28, 29, 30 count: resolved on day 30. The old rule also demanded a level below
+    # elevated and kept the episode open until the 28-day close (day 50).
+    rows = usual_rows(21) + [row(i, sleep_tst_min=300.0) for i in range(21, 27)]
+    rows += [row(i, sleep_tst_min=420.0) for i in range(27, 60)]
+    cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
+    got = [(a["kind"], a["date"]) for a in alerts]
+    assert got == [("opened", iso(22)), ("escalated", iso(23)), ("resolved", iso(30))]
+    assert "not resolved" not in alerts[-1]["explanation"]
+    assert cols[30]["risk_level"] in ("elevated", "high")  # the CUSUM has not decayed yet
 
 
 def test_a_feature_without_a_prior_stays_judged_during_an_early_episode() -> None:
@@ -216,11 +252,12 @@ def test_a_feature_without_a_prior_stays_judged_during_an_early_episode() -> Non
     # when the regular window holds only days 0-7). The pinned baseline must be the one the
     # feature is judged with (its first 14 days), so on day 15 (420 again) z = 0 and C
     # falls by 0.5 a day: 4.5, 4.0, 3.5, 3.0 (still >= 3: elevated), 2.5 on day 19 (watch);
-    # the EWMA is in band from day 16, so days 19, 20, 21 count: resolved on day 21.
+    # the EWMA (3, 3, 1.5, 0.75, ...) is in band from day 16 and the CUSUM no longer rises,
+    # so days 16, 17, 18 count: resolved on day 18.
     rows = usual_rows(13) + [row(i, sleep_tst_min=360.0) for i in (13, 14)]
     rows += [row(i, sleep_tst_min=420.0) for i in range(15, 25)]
     cols, alerts = run(rows, RiskParams(**SMALL))  # type: ignore[arg-type]
-    assert [(a["kind"], a["date"]) for a in alerts] == [("opened", iso(14)), ("resolved", iso(21))]
+    assert [(a["kind"], a["date"]) for a in alerts] == [("opened", iso(14)), ("resolved", iso(18))]
     assert [cols[i]["z_sleep_tst_min"] for i in range(15, 19)] == [0.0] * 4
 
 
@@ -569,3 +606,82 @@ def test_device_hrv_is_used_only_without_beat_level_hrv() -> None:
     (a,) = alerts
     assert a["domains"] == ["hrv"] and "device-derived" in a["explanation"]
     assert [x["feature"] for x in a["contributing"]] == ["dev_resting_hr"]
+
+
+def test_a_state_saved_before_the_opened_date_was_kept_still_loads() -> None:
+    # A state written by the previous engine has no ``episode_opened``: it loads, and its
+    # open episode is closed counting from the episode start as before.
+    from phenotyping.features.envelope import pack, unpack
+    from phenotyping.risk import engine as eng
+
+    rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in range(21, 60)]
+    state = RiskState(params=RiskParams(**SMALL))  # type: ignore[arg-type]
+    for r in rows[:30]:
+        state.assess("p-01", r)
+    assert state.episode_opened == day_no(22)
+    dtypes = {"hist": eng.HIST_DTYPE, "sig": eng.SIG_DTYPE, "frozen": eng.FROZEN_DTYPE}
+    dtypes["remission"] = eng.FROZEN_DTYPE
+    header, arrays = unpack(state.to_bytes(), eng._MAGIC, eng._VERSION, dtypes)
+    del header["episode_opened"]  # did not exist then
+    assert "remission" not in arrays  # written only when remission days are known
+    old = RiskState.from_bytes(pack(eng._MAGIC, eng._VERSION, header, arrays))
+    assert old.episode_opened == -1 and old.episode_start == day_no(21)
+    closed = [a for r in rows[30:] for a in old.assess("p-01", r)[1] if a["kind"] == "resolved"]
+    assert closed[0]["date"] == iso(49)
+
+
+def test_with_the_default_thresholds_one_signal_alerts_before_the_sum_rule_would() -> None:
+    # Default floor 2, h 10, h_single 11 (prior off, no warm-up factor). Total sleep 360 on
+    # days 21-24 (z = -3, u = 3: C = 2.5, 5, 7.5, 10), 400 on days 25 on (z = -1, u = 1:
+    # C = 10.5, 11.0, 11.5, 12.0). Day 26: C = 11 = h_single -> elevated by the single
+    # rule, while the sum rule alone gives (11 - 2) / 10 = 0.9. With h_single 12 (= floor
+    # + h, the old default) the single rule never fired first: opened on day 28.
+    params = RiskParams(prior_scale=(), warmup_factor=1.0)
+    assert params.h_single < params.floor + params.h
+    rows = usual_rows(21) + [row(i, sleep_tst_min=360.0) for i in range(21, 25)]
+    rows += [row(i, sleep_tst_min=400.0) for i in range(25, 32)]
+    cols, alerts = run(rows, params)
+    assert cols[26]["risk_evidence"] == pytest.approx(1.0, abs=1e-4)
+    assert opened_days(alerts) == [iso(26)]
+
+
+def test_a_later_phase_with_clearly_more_activity_is_no_evidence_of_a_delay() -> None:
+    # Prior off: usual activity 250 counts (log scale floored at 0.1), sleep midpoint 03:00
+    # (scale 20 min). Midpoint 58 min later (z = 2.9, u = 2.9): the late-phase CUSUM
+    # gives C = 2.4, 4.8 -> opened on day 22 (h_single 3). With activity 30% above usual
+    # on the same days (z = log(326 / 251) / 0.1 = 2.6, its oriented score -2.6 <= -1,
+    # the default gate) the late phase adds nothing: a holiday, not psychomotor slowing.
+    base = [row(i, sleep_midpoint_clock_min=180.0, activity_mean_worn=250.0) for i in range(21)]
+    late = [row(i, sleep_midpoint_clock_min=238.0, activity_mean_worn=250.0) for i in (21, 22)]
+    params = RiskParams(**SMALL)  # type: ignore[arg-type]
+    _, alerts = run(base + late, params)
+    assert opened_days(alerts) == [iso(22)] and alerts[0]["domains"] == ["circadian"]
+    active = [r | {"activity_mean_worn": 326.0} for r in late]
+    cols, alerts = run(base + active, params)
+    assert not alerts and cols[22]["risk_evidence"] == 0.0
+    # switched off (gate inf), the same days alert
+    off = RiskParams(**{**SMALL, "phase_activity_gate": math.inf})  # type: ignore[arg-type]
+    _, alerts = run(base + active, off)
+    assert opened_days(alerts) == [iso(22)]
+
+
+def test_an_activity_alert_describes_the_typical_day_the_engine_judged() -> None:
+    # Usual activity 250 counts (prior off: log scale floored at 0.1); the engine judges
+    # log(x + 1). Days 21, 22, 24, 25: 1 count (z -> -3, u = 3); day 23: 5000 counts (z -> +3,
+    # u = -3). With h = 100 and h_single 6: C = 2.5, 5.0, 1.5 (the run goes on), 4.0, 6.5
+    # -> opened on day 25, run since day 21. Those five days average 1000.8 counts
+    # arithmetically ("300% above usual" for an activity-DOWN alert); their typical day,
+    # the geometric mean exp(mean(log(x + 1))) - 1 = exp((4 log 2 + log 5001) / 5) - 1 =
+    # 8.56 counts, is 97% below usual -- what the engine reacted to.
+    base = [row(i, activity_mean_worn=250.0) for i in range(21)]
+    values = (1.0, 1.0, 5000.0, 1.0, 1.0)
+    bad = [row(i, activity_mean_worn=v) for i, v in zip(range(21, 26), values, strict=True)]
+    params = RiskParams(**{**SMALL, "h": 100.0, "h_single": 6.0})  # type: ignore[arg-type]
+    _, alerts = run(base + bad, params)
+    assert opened_days(alerts) == [iso(25)]
+    item = alerts[0]["contributing"][0]
+    assert item["feature"] == "activity_mean_worn" and item["days_in_deviation"] == 5
+    expected = math.exp((4 * math.log(2.0) + math.log(5001.0)) / 5) - 1
+    assert item["mean_since_onset"] == pytest.approx(expected, rel=1e-3)
+    assert item["direction"] == "down"
+    assert alerts[0]["explanation"] == "Daily activity 97% below usual for 5 days"
