@@ -31,6 +31,7 @@ from faust.types import TP, EventT, StreamT  # faust's task-local "event being p
 from phenotyping.config import Settings
 from phenotyping.kafkaio import TopicNames
 from phenotyping.stream.codec import default_partition
+from phenotyping.stream.holes import OffsetGuard
 from phenotyping.stream.process import BatchProcessor, Record
 
 log = logging.getLogger("phenotyping.stream")
@@ -129,16 +130,45 @@ class RewindingConsumer(AIOKafkaConsumer):
     committed; ``tests/stream/successor_stall.py``). Re-reading from the beginning is
     safe: records at or below a subject's stored offset are skipped as redelivered. Only
     partitions already read past their start are moved: every seek also opens faust's
-    own race between its fetch loop and the seek (docs/failure-modes.md, open).
+    own race between its fetch loop and the seek.
+
+    That race drops records fetched during the restore while later ones of the partition
+    are delivered. The consumer therefore also keeps :attr:`guard`, the next offset the
+    agent may process per source partition (set by every seek, forgotten on revocation),
+    which the agent uses to stop at a hole and seek back (:meth:`seek_back`); faust's own
+    gap bookkeeping, which let the commit pass such holes, is switched off for source
+    partitions except for holes the guard accepted (:meth:`accept_hole`).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard: OffsetGuard[TP] = OffsetGuard()
+        self._accepting = False  # True while an accepted hole is marked as a gap
+        self._withheld: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def withhold(self, message: Any) -> None:
+        """The agent left ``message`` unprocessed (beyond a hole): it is never acked."""
+        self._withheld.add(message)
+
+    async def wait_empty(self) -> None:
+        # a rebalance (and a stop) waits for every message delivered to be acked; those
+        # withheld at a hole never will be, and are read again after the seek
+        for message in list(self._withheld):
+            self._unacked_messages.discard(message)
+        await super().wait_empty()
+
+    def _is_source(self, tp: TP) -> bool:
+        return tp.topic in self.app.topics.acking_topics
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[TP, int] = await super().seek_to_committed()
-        sources = self.app.topics.acking_topics
-        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic in sources]
-        if fresh:  # only those read past their start: a seek opens faust's fetch race too
-            starts = await self._thread.earliest_offsets(*fresh)
-            fresh = [tp for tp in fresh if (await self._thread.position(tp) or 0) > starts[tp]]
+        sources = [tp for tp in committed if self._is_source(tp)]
+        starts: Mapping[TP, int] = {}
+        if sources:
+            starts = await self._thread.earliest_offsets(*sources)
+        fresh = [tp for tp in sources if not committed[tp]]
+        # only those read past their start are moved: a seek opens faust's fetch race too
+        fresh = [tp for tp in fresh if (await self._thread.position(tp) or 0) > starts[tp]]
         if fresh:
             log.info(
                 "%d source partition(s) without a committed offset: reading them from "
@@ -146,7 +176,59 @@ class RewindingConsumer(AIOKafkaConsumer):
                 len(fresh),
             )
             await self._thread.seek_to_beginning(*fresh)
+        for tp in sources:  # stop at the hole: where each partition's next record must be
+            start = int(starts.get(tp) or 0)
+            self.guard.reset(tp, max(int(committed[tp] or 0), start))
         return committed
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        if self._is_source(partition):
+            self.guard.reset(partition, offset)
+
+    async def seek_back(self, tp: TP) -> None:
+        """Seek ``tp`` back to the offset the guard expects (a hole), keeping the
+        guard's count of re-reads; faust's read offset moves with it."""
+        expected = self.guard.expected(tp)
+        if expected is None:
+            return
+        try:
+            await super().seek(tp, expected)
+        except Exception as exc:  # e.g. revoked meanwhile: the hole stays open (re-sought
+            # later, or forgotten with the partition); the agent must not die of it
+            log.warning(
+                "device partition %d: seek back to %d failed (%s)",
+                tp.partition,
+                expected,
+                type(exc).__name__,
+            )
+
+    async def accept_hole(self, tp: TP, first: int, last: int) -> None:
+        """Offsets ``first..last`` of ``tp`` hold no record (they did not come back):
+        let the commit pass them."""
+        self._accepting = True
+        try:
+            await super()._add_gap(tp, first, last)
+        finally:
+            self._accepting = False
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # faust marks offsets its fetch loop jumped over as "acked", so the commit passes
+        # them. For source partitions that is how the race lost records silently (a jump
+        # over records dropped during the restore); there the guard decides instead
+        # (accept_hole).
+        if self._accepting or not self._is_source(tp):
+            await super()._add_gap(tp, offset_from, offset_to)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self.guard.forget(tp)
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        for tp in assigned:  # known again from the seek that ends the rebalance
+            self.guard.forget(tp)
+        await super().on_partitions_assigned(assigned, generation_id)
 
 
 class PhenotypingApp(faust.App):
@@ -303,16 +385,87 @@ def register(
                     async with lock:
                         await flush()
 
+        consumer = app.consumer
+        guard = consumer.guard if isinstance(consumer, RewindingConsumer) else None
+
+        async def admit(batch: list[EventT[Any]]) -> list[EventT[Any]]:
+            """Stop at the hole: the events the agent may process, in order. An event
+            beyond the next expected offset of its partition is neither processed nor
+            released, nor is any later one of that partition; the partition is sought
+            back. Events not admitted keep the reference count taken here, never released:
+            they are never acked, so the commit cannot pass them (they come again after
+            the seek)."""
+            admitted: list[EventT[Any]] = []
+            for event in batch:
+                event.message.incref()  # take_events acks after the batch: hold them all
+                message = event.message
+                if guard is None or message.topic != names.device:
+                    admitted.append(event)
+                    continue
+                tp = message.tp
+                expected = guard.expected(tp)
+                verdict = guard.check(tp, message.offset)
+                if verdict in ("seek", "drop"):
+                    cast(RewindingConsumer, consumer).withhold(message)
+                if verdict == "seek":
+                    stats.counts["hole_seek_back"] += 1
+                    log.info(
+                        "device partition %d: offset %d arrived while %d was expected: "
+                        "seeking back to it",
+                        message.partition,
+                        message.offset,
+                        expected,
+                    )
+                    await cast(RewindingConsumer, consumer).seek_back(tp)
+                    guard.sought(tp, time.monotonic())
+                elif verdict == "drop":
+                    stats.counts["hole_dropped"] += 1
+                elif verdict == "accept":
+                    assert expected is not None  # an accepted hole follows a seek back
+                    log.warning(
+                        "device partition %d: offsets %d..%d did not come back after %d "
+                        "re-reads (transaction markers or deleted records): continuing "
+                        "at %d",
+                        message.partition,
+                        expected,
+                        message.offset - 1,
+                        guard.max_retries,
+                        message.offset,
+                    )
+                    stats.counts["hole_accepted"] += 1
+                    await cast(RewindingConsumer, consumer).accept_hole(
+                        tp, expected, message.offset - 1
+                    )
+                    admitted.append(event)
+                else:
+                    admitted.append(event)
+            batch.clear()  # no reference to the events left out may outlive this call
+            return admitted
+
+        async def reseeker() -> None:
+            """A hole whose re-read has not come: seek again (the fetch loop can drop
+            the re-read too, when a batch fetched before the seek was still being
+            delivered and moved faust's read offset past it)."""
+            assert guard is not None
+            while True:
+                await asyncio.sleep(1.0)
+                async with lock:
+                    for tp in guard.stale(time.monotonic(), after=5.0):
+                        await cast(RewindingConsumer, consumer).seek_back(tp)
+                        guard.sought(tp, time.monotonic())
+
         background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
         closer = asyncio.ensure_future(idle_closer())
+        reseek = asyncio.ensure_future(reseeker()) if guard is not None else None
         within = kafka.batch_within_ms / 1000.0
         batches = cast(faust.Stream[Any], stream).take_events(kafka.batch_max, within)
         try:
-            async for events in batches:
+            async for batch in batches:
                 async with lock:
                     t0 = time.monotonic()
-                    for event in events:  # take_events acks after the batch: hold them
-                        event.message.incref()
+                    events = await admit(cast(list[EventT[Any]], batch))
+                    if not events:
+                        continue
                     held.extend(events)
                     records = [_record(e) for e in events]
                     for r, e in zip(records, events, strict=True):
@@ -333,6 +486,8 @@ def register(
             closer.cancel()
             if background is not None:
                 background.cancel()
+            if reseek is not None:
+                reseek.cancel()
 
     app.agent(device, name="phenotyping.device")(process_device)
 
