@@ -685,3 +685,26 @@ def test_an_activity_alert_describes_the_typical_day_the_engine_judged() -> None
     assert item["mean_since_onset"] == pytest.approx(expected, rel=1e-3)
     assert item["direction"] == "down"
     assert alerts[0]["explanation"] == "Daily activity 97% below usual for 5 days"
+
+
+@pytest.mark.parametrize("reason", ["holiday_travel", "illness"])
+def test_a_reason_without_until_applies_for_a_week_from_the_acknowledgement(reason: str) -> None:
+    # "without until: a week from today" (docs/clinicians.md): day 23 to day 29, inclusive
+    state = RiskState(params=RiskParams(**SMALL))  # type: ignore[arg-type]
+    for r in long_nights_then(420.0)[:23]:
+        state.assess("p-01", r)
+    (n,) = state.clinical(day_no(23), "feedback", reason=reason, until=None)
+    assert n["applies_until"] == iso(29)
+
+
+def test_damp_divides_only_the_evidence_above_the_floor_of_the_masked_signals() -> None:
+    import numpy as np
+
+    from phenotyping.risk.feedback import damp
+
+    c = np.array([5.0, 1.0, 2.0, 5.0])
+    mask = np.array([True, True, True, False])
+    # floor 2, factor 2: 5 -> 2 + 3 / 2 = 3.5; 1 and 2 (not above the floor) unchanged;
+    # the unmasked 5 unchanged
+    assert damp(c, mask, 2.0, 2.0).tolist() == [3.5, 1.0, 2.0, 5.0]
+    assert c.tolist() == [5.0, 1.0, 2.0, 5.0]  # the input is not modified
