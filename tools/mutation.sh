@@ -52,7 +52,7 @@ declare -A SPEC=(
   [wording]="phenotyping/risk/wording.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
   [feedback]="phenotyping/risk/feedback.py|tests/risk/test_policy.py tests/evaluate/test_feedback.py|tests/risk"
   [recording]="phenotyping/features/recording.py|tests/features/test_recording.py|tests/replay/test_run.py tests/test_pipeline_steps.py"
-  [time]="phenotyping/features/time.py|tests/features/test_day_independent.py tests/features/test_day_rules.py|tests/features/test_day.py tests/test_pipeline_steps.py"
+  [time]="phenotyping/features/time.py|tests/features/test_time.py tests/features/test_day_independent.py tests/features/test_day_rules.py|tests/features/test_day.py tests/test_pipeline_steps.py"
   [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_params.py tests/risk/test_validated_config.py|tests/risk tests/test_config.py"
 )
 
