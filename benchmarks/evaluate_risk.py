@@ -126,10 +126,25 @@ def feedback_table(
             f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             fb.report(fb.summarise(records), len(sources), len(seeds)),
-            f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
-            f"in {time.perf_counter() - t0:.0f} s.",
+            _produced(t0),
         ]
     )
+
+
+def _produced(t0: float) -> str:
+    """The report's last line: the command that produced it and how long it took."""
+    return (
+        f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
+        f"in {time.perf_counter() - t0:.0f} s."
+    )
+
+
+def _emit(text: str, out: Path | None) -> str:
+    """Print the report, and write it to ``--out`` when given."""
+    print(text)
+    if out:
+        out.write_text(text)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> str:
@@ -167,10 +182,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     t0 = time.perf_counter()
     if args.pmdata:
         text = pmdata(args.data / "pmdata", RiskParams())
-        print(text)
-        if args.out:
-            args.out.write_text(text)
-        return text
+        return _emit(text, args.out)
     controls = [f"control_{i}" for i in range(1, 33)]
     tuning, reporting = harness.split(controls)
     chosen = reporting if args.half == "reporting" else tuning
@@ -204,20 +216,13 @@ def main(argv: Sequence[str] | None = None) -> str:
                 f"`{overrides}` (risk configuration `{evaluated_version(params)}`).",
                 "",
                 rm.report(recs, lag),
-                f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
-                f"in {time.perf_counter() - t0:.0f} s.",
+                _produced(t0),
             ]
         )
-        print(text)
-        if args.out:
-            args.out.write_text(text)
-        return text
+        return _emit(text, args.out)
     if args.feedback:
         text = feedback_table(args, sources, seeds, params, overrides, t0)
-        print(text)
-        if args.out:
-            args.out.write_text(text)
-        return text
+        return _emit(text, args.out)
     records = harness.collect(
         sources, seeds, harness.Scenarios(params, tuple(names), args.cache), jobs=args.jobs
     )
@@ -232,14 +237,10 @@ def main(argv: Sequence[str] | None = None) -> str:
             f"defaults: `{overrides}` (risk configuration `{evaluated_version(params)}`).",
             "",
             harness.report(summary, f"{args.half} half"),
-            f"Produced by `python benchmarks/evaluate_risk.py {' '.join(sys.argv[1:])}` "
-            f"in {time.perf_counter() - t0:.0f} s.",
+            _produced(t0),
         ]
     )
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return text
+    return _emit(text, args.out)
 
 
 if __name__ == "__main__":

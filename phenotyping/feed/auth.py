@@ -308,29 +308,6 @@ def session_claims(cookie: str) -> tuple[str, str, int] | None:
     return who, nonce, exp
 
 
-def session_nonce(cookie: str) -> str | None:
-    """The random nonce inside a session cookie (unverified: call after
-    :func:`read_session` accepted the cookie).
-
-    Examples
-    --------
-    >>> c = Clinician("dr-a", "Dr A", ("sha256:" + "0" * 64,), frozenset())
-    >>> len(session_nonce(make_session(b"k" * 32, c, c.tokens[0], now_s=0, ttl_s=60)))
-    16
-    >>> session_nonce("junk") is None
-    True
-    """
-    parts = cookie.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = orjson.loads(_unb64(parts[1]))
-    except (ValueError, orjson.JSONDecodeError):
-        return None
-    nonce = payload.get("n") if isinstance(payload, dict) else None
-    return nonce if isinstance(nonce, str) else None
-
-
 class Throttle:
     """Failed attempts per key in a sliding window (sign-in by source address, by account,
     and overall), bounded in memory.
