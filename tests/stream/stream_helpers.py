@@ -240,7 +240,7 @@ def wait_for_group(kafka: KafkaSettings, members: int, timeout: float = 90.0) ->
     raise AssertionError(f"consumer group not stable with {members} members: {state}")
 
 
-async def _committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+async def committed_async(kafka: KafkaSettings, topic: str) -> dict[int, int]:
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(**client_options(kafka))
@@ -254,7 +254,7 @@ async def _committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
 
 def committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
     """Partition of ``topic`` -> the workers' committed offset (uncommitted ones left out)."""
-    return asyncio.run(_committed(kafka, topic))
+    return asyncio.run(committed_async(kafka, topic))
 
 
 async def _group_report(kafka: KafkaSettings, topic: str) -> str:

@@ -19,7 +19,13 @@ from typing import Any
 
 import orjson
 import pytest
-from stream_helpers import Deployment, group_report, read_topic, wait_for_group
+from stream_helpers import (
+    Deployment,
+    committed_async,
+    group_report,
+    read_topic,
+    wait_for_group,
+)
 from subprocess_helpers import CliProcess as Worker
 
 from phenotyping.events import AnyMessage, RecordingEnd, encode
@@ -221,14 +227,8 @@ def _valid_records(msgs: list[AnyMessage]) -> list[tuple[bytes | None, bytes | N
 
 async def _lag(kafka: Any, topic: str) -> dict[int, int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(kafka.app_id)
-    finally:
-        await admin.close()
+    done = await committed_async(kafka, topic)
     consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None)
     await consumer.start()
     try:
@@ -236,12 +236,7 @@ async def _lag(kafka: Any, topic: str) -> dict[int, int]:
         ends = await consumer.end_offsets(parts)
     finally:
         await consumer.stop()
-    lag = {}
-    for tp in parts:
-        meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        lag[tp.partition] = ends[tp] - done
-    return lag
+    return {tp.partition: ends[tp] - done.get(tp.partition, 0) for tp in parts}
 
 
 def wait_no_stall(kafka: Any, topic: str, alive: Callable[[], None], timeout: float = 120) -> None:
