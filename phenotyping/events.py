@@ -316,6 +316,16 @@ class ClinicalEvent(_Message):
             raise ValueError("reason: only for feedback")
         if self.kind not in ("feedback", "remission_period") and self.until is not None:
             raise ValueError("until: only for feedback and remission_period")
+        if self.kind == "feedback" and self.until is not None:
+            # a feedback period holds the patient's evidence: bounded, so that a mistyped or
+            # hostile ``until`` cannot silence a patient for years (the feed caps it at 90
+            # days after the alert; a day of slack for the patient's time zone)
+            day = self.at.date()
+            if not day - dt.timedelta(days=366) <= self.until <= day + dt.timedelta(days=91):
+                raise ValueError(
+                    "until: a feedback period ends at most 91 days after the acknowledgement "
+                    "and at most 366 days before it"
+                )
         if self.kind == "remission_period" and (self.until is None or self.until < self.at.date()):
             raise ValueError("until: required for a remission_period, on or after its start")
         if self.kind == "treatment_session" and self.modality is None:

@@ -274,3 +274,16 @@ def test_steps_longer_than_counts_is_rejected_too() -> None:
 
 def test_episode_limit_counts_seconds() -> None:
     rejects(sleep(1440.5), "end", "more than 24 h")  # 24 h 30 s
+
+
+# ------------------------------------------------------------- feedback period bounds
+def feedback(until: str) -> dict[str, Any]:
+    return base(type="clinical", at=iso(T), kind="feedback", reason="illness", until=until)
+
+
+def test_a_feedback_period_is_bounded_on_both_sides() -> None:
+    # T is 2024-05-06: 91 days later is 2024-08-05, 366 days earlier is 2023-05-06
+    for ok in ("2024-08-05", "2023-05-06", "2024-05-06"):
+        assert decode(feedback(ok)).until == dt.date.fromisoformat(ok)  # type: ignore[union-attr]
+    for bad in ("2024-08-06", "2300-01-01", "2023-05-05", "1999-01-01"):
+        rejects(feedback(bad), "until", "at most 91 days after the acknowledgement")
