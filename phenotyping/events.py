@@ -319,12 +319,11 @@ class ClinicalEvent(_Message):
         if self.kind == "feedback" and self.until is not None:
             # a feedback period holds the patient's evidence: bounded, so that a mistyped or
             # hostile ``until`` cannot silence a patient for years (the feed caps it at 90
-            # days after the alert; a day of slack for the patient's time zone)
-            day = self.at.date()
-            if not day - dt.timedelta(days=366) <= self.until <= day + dt.timedelta(days=91):
+            # days after the alert; a day of slack for the patient's time zone). A past
+            # ``until`` only explains past days (an old alert acknowledged late) and stays.
+            if self.until > self.at.date() + dt.timedelta(days=91):
                 raise ValueError(
-                    "until: a feedback period ends at most 91 days after the acknowledgement "
-                    "and at most 366 days before it"
+                    "until: a feedback period ends at most 91 days after the acknowledgement"
                 )
         if self.kind == "remission_period" and (self.until is None or self.until < self.at.date()):
             raise ValueError("until: required for a remission_period, on or after its start")
