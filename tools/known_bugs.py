@@ -105,6 +105,7 @@ PIPELINE_TESTS = ("tests/test_pipeline_steps.py",)
 DAY_TESTS = ("tests/features/test_day_values.py",)
 FEATURE_TESTS = ("tests/features/test_features_mutants.py",)
 RISK_TESTS = ("tests/risk/test_risk_mutants.py",)
+ENGINE_TESTS = ("tests/risk/test_engine_hand_worked.py",)
 
 #: Surviving mutants of the cosmic-ray runs (tools/mutation.sh) that were NOT equivalent:
 #: a test was added for each; ``--survivors`` re-plants them to show that test now fails.
@@ -313,8 +314,8 @@ SURVIVORS = (
     Bug(
         "sample variance needs three values",
         "phenotyping/features/circadian.py",
-        "    if v.size < 2:\n        return float(\"nan\")",
-        "    if v.size < 3:\n        return float(\"nan\")",
+        '    if v.size < 2:\n        return float("nan")',
+        '    if v.size < 3:\n        return float("nan")',
         FEATURE_TESTS,
     ),
     Bug(
@@ -433,16 +434,16 @@ SURVIVORS = (
     Bug(
         "night heart rate explained in days",
         "phenotyping/risk/monitor.py",
-        '            min_scale=1.5,\n            nights=True,',
-        '            min_scale=1.5,\n            nights=False,',
+        "            min_scale=1.5,\n            nights=True,",
+        "            min_scale=1.5,\n            nights=False,",
         RISK_TESTS,
     ),
     Bug(
         "sleep midpoint compared on a line, not the clock circle",
         "phenotyping/risk/monitor.py",
-        '            circular=True,\n            min_scale=20.0,\n            nights=True,\n'
+        "            circular=True,\n            min_scale=20.0,\n            nights=True,\n"
         '            signal="phase",',
-        '            circular=False,\n            min_scale=20.0,\n            nights=True,\n'
+        "            circular=False,\n            min_scale=20.0,\n            nights=True,\n"
         '            signal="phase",',
         RISK_TESTS,
     ),
@@ -501,6 +502,85 @@ SURVIVORS = (
         "key=lambda t: -t[0])[:3]",
         "key=lambda t: -t[0])[:4]",
         RISK_TESTS,
+    ),
+    # Third round (12:00 UTC, merged code): the 11 non-equivalent survivors of
+    # risk/engine.py, killed by tests/risk/test_engine_hand_worked.py (fourth round).
+    Bug(
+        "risk state written as version 1",
+        "phenotyping/risk/engine.py",
+        "_VERSION = 2",
+        "_VERSION = 1",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "contacted_fine without an episode covers only active signals",
+        "phenotyping/risk/engine.py",
+        "if ep_start < 0 or not pattern:",
+        "if ep_start < -1 or not pattern:",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "deteriorating ends a device re-anchoring too",
+        "phenotyping/risk/engine.py",
+        'if self.excl_mode == "exclude" and self.excl_until >= date:',
+        'if self.excl_mode >= "exclude" and self.excl_until >= date:',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "new baseline leaves out its first day",
+        "phenotyping/risk/engine.py",
+        '& h["eligible"] & (date >= self.baseline_from)',
+        '& h["eligible"] & (date > self.baseline_from)',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "explained period leaves out one day too many",
+        "phenotyping/risk/engine.py",
+        '(h["date"] <= end + span - 1)',
+        '(h["date"] <= end + span // 1)',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "fine allowance renewed by a later episode",
+        "phenotyping/risk/engine.py",
+        "self.fine_episode >= 0 and self.fine_episode == self.episode_start",
+        "self.fine_episode >= 0 and self.fine_episode <= self.episode_start",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "washout never ends",
+        "phenotyping/risk/engine.py",
+        "else d + p.washout_days",
+        "else d ** p.washout_days",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "resolved alert reports today's level",
+        "phenotyping/risk/engine.py",
+        'LEVELS[level] if kind != "resolved"',
+        'LEVELS[level] if not kind != "resolved"',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "note-only feedback named outside its week",
+        "phenotyping/risk/engine.py",
+        'if (\n            self.feedback_reason in ("contacted_deteriorating", "other")',
+        'if not (\n            self.feedback_reason in ("contacted_deteriorating", "other")',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "valid days: & -> |",
+        "phenotyping/risk/engine.py",
+        '(h["date"] > d - 7) & (h["date"] <= d)',
+        '(h["date"] > d - 7) | (h["date"] <= d)',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "valid days leave out the alert day",
+        "phenotyping/risk/engine.py",
+        '(h["date"] > d - 7) & (h["date"] <= d)',
+        '(h["date"] > d - 7) & (h["date"] < d)',
+        ENGINE_TESTS,
     ),
 )
 

@@ -15,8 +15,9 @@
 #         modules: events activity pipeline day circadian sleep hrv envelope recording time
 #                  stats monitor engine baseline change policy wording params feedback
 # Env:    MUTATION_OUT (default artifacts/mutation), MUTATION_TIMEOUT (s per mutant, 60),
-#         MUTATION_SAMPLE=N, MUTATION_SEED (default 14): judge a reproducible simple random
-#         sample of N mutants per module (the others are reported as "not sampled"),
+#         MUTATION_SAMPLE=N, MUTATION_SEED (default 14): judge a simple random sample of N
+#         mutants per module, reproducible for the same code and seed (the others are
+#         reported as "not sampled"),
 #         MUTATION_BUDGET_MIN (stop a module after this many minutes; the mutants run in
 #         random order, so the judged ones are a random sample, reported with a 95% CI)
 # Cost:   one or two pytest processes per mutant (stage 1, then stage 2 for the mutants
@@ -45,7 +46,7 @@ declare -A SPEC=(
   [envelope]="phenotyping/features/envelope.py|tests/features/test_features_mutants.py tests/features/test_day_incremental.py|tests/features/test_envelope_hostile.py tests/test_pipeline_steps.py"
   [stats]="phenotyping/risk/stats.py|tests/risk/test_arl_textbook.py tests/risk/test_risk_mutants.py|tests/risk"
   [monitor]="phenotyping/risk/monitor.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_validated_config.py tests/risk/test_monitor_wording.py|tests/risk"
-  [engine]="phenotyping/risk/engine.py|tests/risk/test_options.py tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk tests/test_pipeline_steps.py"
+  [engine]="phenotyping/risk/engine.py|tests/risk/test_engine_hand_worked.py tests/risk/test_options.py tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk tests/test_pipeline_steps.py"
   [baseline]="phenotyping/risk/baseline.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py|tests/risk"
   [change]="phenotyping/risk/change.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"
   [policy]="phenotyping/risk/policy.py|tests/risk/test_policy.py tests/risk/test_risk_mutants.py|tests/risk"

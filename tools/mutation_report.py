@@ -23,6 +23,7 @@ import random
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
@@ -96,11 +97,20 @@ def skip_annotations(session: str, module: str) -> int:
     return 0
 
 
+def _identity(item: Any) -> tuple[str, str, int]:
+    m = item.mutations[0]
+    return (str(m.module_path), m.operator_name, int(m.occurrence))
+
+
 def sample(session: str, n: int, seed: int) -> int:
     """Keep a simple random sample of ``n`` pending mutants (reproducible: ``seed``), mark
     the rest "not sampled" so that ``cosmic-ray exec`` judges only the sample."""
     with use_db(session, WorkDB.Mode.open) as db:
-        ids = sorted(item.job_id for item in db.pending_work_items)
+        # ordered by what each mutant IS (file, operator, occurrence), not by its job id:
+        # cosmic-ray's job ids are random (uuid4) at every ``init``, so sorting them made
+        # the "reproducible" sample a different one at every run, whatever the seed
+        items = sorted(db.pending_work_items, key=_identity)
+        ids = [item.job_id for item in items]
         keep = set(random.Random(seed).sample(ids, min(n, len(ids))))
         for job_id in ids:
             if job_id not in keep:
