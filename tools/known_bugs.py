@@ -582,6 +582,78 @@ SURVIVORS = (
         '(h["date"] > d - 7) & (h["date"] < d)',
         ENGINE_TESTS,
     ),
+    # Fourth round: the non-equivalent survivors of a fresh sample of 40 engine.py mutants
+    # (seed 1128), killed by the tests added to tests/risk/test_engine_hand_worked.py.
+    Bug(
+        "risk score always 0",
+        "phenotyping/risk/engine.py",
+        "risk_score=round(min(1.0, e / (2 * factor)), 4)",
+        "risk_score=round(min(0.0, e / (2 * factor)), 4)",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "k_sleep_long on every signal but sleep_long",
+        "phenotyping/risk/engine.py",
+        'k = p.k_sleep_long if sg.name == "sleep_long" else p.k',
+        'k = p.k_sleep_long if not sg.name == "sleep_long" else p.k',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "re-anchored 7-day feature held on one day only",
+        "phenotyping/risk/engine.py",
+        "(d >= self.excl_from) & (d - w + 1 < self.excl_from)",
+        "(d >= self.excl_from) & (d - w + 1 == self.excl_from)",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "re-anchored multi-day feature held for good",
+        "phenotyping/risk/engine.py",
+        "(d >= self.excl_from) & (d - w + 1 < self.excl_from)",
+        "(d >= self.excl_from) & (d / w + 1 < self.excl_from)",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "signal at the floor opens the episode too",
+        "phenotyping/risk/engine.py",
+        'if self.sig["c"][j] > p.floor]\n                runs',
+        'if self.sig["c"][j] >= p.floor]\n                runs',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "alert describes at-floor signals, not joined ones",
+        "phenotyping/risk/engine.py",
+        "if c <= p.floor and not (self.episode_signals >> j & 1):",
+        "if c != p.floor and not (self.episode_signals >> j & 1):",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "explained period named 13 days after it",
+        "phenotyping/risk/engine.py",
+        "self.excl_from <= d <= self.excl_until + 14:",
+        "self.excl_from <= d <= self.excl_until + 13:",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "fine allowance not named during it",
+        "phenotyping/risk/engine.py",
+        "if self.fine_from <= d <= self.fine_until:\n            doms",
+        "if self.fine_from > d <= self.fine_until:\n            doms",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "signal strength floored",
+        "phenotyping/risk/engine.py",
+        "strength = round(c / p.h_single, 3)",
+        "strength = round(c // p.h_single, 3)",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "least/most active window accepts a negative width",
+        "phenotyping/features/circadian.py",
+        "not 0 < window_minutes <= p.size",
+        "not 0 != window_minutes <= p.size",
+        FEATURE_TESTS,
+    ),
 )
 
 

@@ -36,7 +36,8 @@ def test_iv_and_is_are_defined_with_exactly_two_valid_hours() -> None:
 
 
 def test_no_window_qualifies_gives_minus_one_and_nan() -> None:
-    for width in (0, 1441):
+    # a width outside 1..1440 minutes, a negative one included (fourth mutation round)
+    for width in (0, 1441, -1, -300):
         start, value = c.least_most_active(np.ones(1440), width, lowest=True)
         assert start == -1 and math.isnan(value)
     start, value = c.least_most_active(np.full(1440, np.nan), 300, lowest=False)
