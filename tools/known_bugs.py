@@ -654,6 +654,41 @@ SURVIVORS = (
         "not 0 != window_minutes <= p.size",
         FEATURE_TESTS,
     ),
+    Bug(
+        "state cut inside its version passes the magic check",
+        "phenotyping/features/envelope.py",
+        "if len(data) < len(magic) + 2 or",
+        "if len(data) == len(magic) + 2 or",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "array bound check subtracts",
+        "phenotyping/features/envelope.py",
+        "pos + dt.itemsize * n > len(payload)",
+        "pos - dt.itemsize * n > len(payload)",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "unknown array name cut at 39 characters",
+        "phenotyping/features/envelope.py",
+        "unknown array {name[:40]!r}",
+        "unknown array {name[:39]!r}",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "bad interval index found with > 1",
+        "phenotyping/features/hrv.py",
+        "bad = int(np.flatnonzero(~(np.isfinite(rr) & (rr > 0)))[0])",
+        "bad = int(np.flatnonzero(~(np.isfinite(rr) & (rr > 1)))[0])",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "processing time placed with the offset before the last",
+        "phenotyping/features/day.py",
+        "off = int(known[-1])",
+        "off = int(known[-2])",
+        DAY_TESTS,
+    ),
 )
 
 

@@ -106,3 +106,18 @@ def test_processing_time_closes_days_on_the_subjects_local_clock() -> None:
     rows = eng.advance(now)
     assert [r["date"] for r in rows] == ["2022-01-08", "2022-01-09", "2022-01-10"]
     assert rows[0]["observed_min"] == 1440 and rows[2]["observed_min"] == 0
+
+
+def test_processing_time_uses_the_offset_of_the_last_minute_after_a_clock_change() -> None:
+    """(Fourth mutation round.) A subject at UTC+1 sends local day 0 but its last minute;
+    the clocks then go forward (UTC+2) and one more minute arrives, the subject's last. At
+    UTC ``T0 + 3 days + 36 h - 2 h`` it is ``T0 + 3 days + 36 h`` on the subject's clock
+    as it now is: days 0, 1, 2 close. Placed with the offset before the change (UTC+1) it
+    would be an hour earlier and only days 0 and 1 would."""
+    eng = SubjectDays()
+    x = _worn_days(1)
+    eng.push_activity((T0 - 60) * 60, 60, x[:-1], None, 60)
+    eng.push_activity((T0 - 60 + DAY - 1) * 60, 60, x[-1:], None, 120)
+    assert eng.advance() == []
+    rows = eng.advance(T0 + 3 * DAY + 36 * 60 - 120)
+    assert [r["date"] for r in rows] == ["2022-01-08", "2022-01-09", "2022-01-10"]

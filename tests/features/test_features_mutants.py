@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pytest
 
-from phenotyping.errors import StateError
+from phenotyping.errors import InputError, StateError
 from phenotyping.features import circadian as c
 from phenotyping.features import hrv
 from phenotyping.features import sleep as sl
@@ -176,3 +176,44 @@ def test_an_array_length_that_is_not_a_count_is_refused(n: object) -> None:
     payload = struct.pack("<I", len(head)) + head + bytes(8)
     with pytest.raises(StateError, match="out of bounds"):
         unpack(_framed(payload), b"TEST", 1, {"x": np.dtype("u1")})
+
+
+# ---------------------------------------------------------------- fourth mutation round
+
+
+@pytest.mark.parametrize("data", [b"TEST", b"TEST\x01", b"TES"])
+def test_a_state_cut_inside_its_version_is_refused_as_such(data: bytes) -> None:
+    """Fewer than magic + 2 version bytes: a StateError (not a struct.error escaping the
+    "StateError and nothing else" contract), even when the magic itself is complete."""
+    with pytest.raises(StateError, match="bad magic"):
+        unpack(data, b"TEST", 1, {})
+
+
+def test_an_array_declared_longer_than_the_payload_is_named() -> None:
+    """8 bytes present, 9 declared: the refusal names the array and the rule ("out of
+    bounds"), not NumPy's own error."""
+    head = b'{"arrays":{"x":9}}'
+    payload = struct.pack("<I", len(head)) + head + bytes(8)
+    with pytest.raises(StateError, match=r"corrupt \(array 'x' out of bounds\)"):
+        unpack(_framed(payload), b"TEST", 1, {"x": np.dtype("u1")})
+    # exactly 8 declared: read
+    head = b'{"arrays":{"x":8}}'
+    payload = struct.pack("<I", len(head)) + head + bytes(8)
+    assert unpack(_framed(payload), b"TEST", 1, {"x": np.dtype("u1")})[1]["x"].size == 8
+
+
+def test_an_unknown_array_is_named_by_its_first_40_characters_only() -> None:
+    """The name comes from untrusted bytes: quoted, cut at 40 characters."""
+    name = "a" * 40 + "b" * 60
+    head = json.dumps({"arrays": {name: 0}}).encode()
+    payload = struct.pack("<I", len(head)) + head
+    with pytest.raises(StateError) as err:
+        unpack(_framed(payload), b"TEST", 1, {})
+    assert str(err.value) == "state: unknown array '" + "a" * 40 + "'"
+
+
+def test_a_bad_interval_is_named_by_its_own_index() -> None:
+    """0.5 ms is short but positive (allowed here; the message schema bounds RR);
+    the first interval that is not > 0 is number 2."""
+    with pytest.raises(InputError, match=r"rr_ms\[2\]: intervals must be finite and > 0, got 0"):
+        hrv.beat_times(0.0, [0.5, 1.0, 0.0, -1.0])
