@@ -689,6 +689,35 @@ SURVIVORS = (
         "off = int(known[-2])",
         DAY_TESTS,
     ),
+    # ... and of the engine stratum of the fourth round's stratified sample (seed 4114)
+    Bug(
+        "deteriorating on an allowance's last day leaves it",
+        "phenotyping/risk/engine.py",
+        "if self.fine_until >= date:",
+        "if self.fine_until > date:",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "risk_data inverted",
+        "phenotyping/risk/engine.py",
+        'risk_data="ok" if self.days_unusable',
+        'risk_data="ok" if not self.days_unusable',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "no smoothed score at all: a crash",
+        "phenotyping/risk/engine.py",
+        "elif back is False or level >= 2:",
+        "elif back <= False or level >= 2:",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "old state with deteriorating feedback gets an allowance",
+        "phenotyping/risk/engine.py",
+        'elif fresh and state.feedback_reason == "contacted_fine":',
+        'elif fresh and state.feedback_reason <= "contacted_fine":',
+        ENGINE_TESTS,
+    ),
 )
 
 

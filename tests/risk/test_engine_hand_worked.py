@@ -487,3 +487,80 @@ def test_after_a_new_device_a_7_day_feature_waits_until_its_window_is_all_new_de
     assert [math.isnan(cols[i]["z_sleep_tst_min"]) for i in (30, 31)] == [True, False]
     assert all(math.isnan(cols[i]["z_sri7d"]) for i in range(21, 37))
     assert (cols[37]["base_sri7d"], cols[37]["z_sri7d"]) == (80.0, 0.0)
+
+
+def test_a_missing_day_after_an_out_of_band_day_does_not_count_towards_resolution() -> None:
+    # One episode: 360 on days 21-22 (opened day 22), 420 after, except day 24 without a
+    # valid night. EWMA of u: 1.5, 2.25, 1.125 (day 23, out of the band); day 24 has no
+    # value, its smoothed score stays 1.125 (C 4.5, elevated): the count stays 0; then
+    # 0.56, 0.28, 0.14 on days 25-27 (C 4.0, 3.5, 3.0, not rising): resolved on day 27.
+    # With day 24's night it resolves on day 26. (The other way round -- missing days
+    # after an in-band day -- see docs/testing.md, findings.)
+    rows = [row(i, sleep_tst_min=420.0) for i in range(30)]
+    rows[21]["sleep_tst_min"] = rows[22]["sleep_tst_min"] = 360.0
+    _, alerts, _ = run(rows, RiskParams(**SMALL))
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(26))]
+    rows[24]["sleep_valid"] = False
+    _, alerts, _ = run(rows, RiskParams(**SMALL))
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(27))]
+
+
+def test_risk_data_says_gap_from_the_third_day_without_data() -> None:
+    # gap_notice_days 3: days 10, 11 without a usable value are still "ok", day 12 is
+    # "gap" (with the data_gap notice), day 13 with data again "ok".
+    rows = [row(i, sleep_tst_min=420.0) for i in range(14)]
+    for i in (10, 11, 12):
+        rows[i]["sleep_valid"] = False
+    cols, _, notices = run(rows, RiskParams(**SMALL))
+    assert [c["risk_data"] for c in cols[9:14]] == ["ok", "ok", "ok", "gap", "ok"]
+    assert [(n["kind"], n["date"]) for n in notices] == [("data_gap", iso(12))]
+
+
+def test_contacted_deteriorating_on_the_last_day_of_a_fine_allowance_ends_it() -> None:
+    # "Contacted, fine until day 30" on day 20; "contacted, deteriorating" on day 30, the
+    # allowance's last day: it ends from that day (its last day included).
+    rows = [row(i, sleep_tst_min=420.0) for i in range(31)]
+    events: dict[int, list[dict[str, Any]]] = {
+        20: [{"kind": "feedback", "reason": "contacted_fine", "until": day_no(30)}],
+        30: [{"kind": "feedback", "reason": "contacted_deteriorating"}],
+    }
+    _, _, notices = run(rows, RiskParams(**SMALL), events)
+    assert notices[1]["effect"] == (
+        f"clinician contact found deterioration: the raised evidence needed ended from {iso(30)}"
+    )
+
+
+def test_an_old_state_with_deteriorating_feedback_gets_no_allowance() -> None:
+    # A state written before feedback covered periods knows only feedback_reason/from/until.
+    # Loaded, "contacted_fine" becomes an allowance (test_policy.py); "contacted,
+    # deteriorating" and no feedback at all must not: no damping, nothing explained.
+    from phenotyping.features.envelope import pack, unpack
+    from phenotyping.risk import engine
+
+    dtypes = {"hist": engine.HIST_DTYPE, "sig": engine.SIG_DTYPE, "frozen": engine.FROZEN_DTYPE}
+    for reason in ("contacted_deteriorating", "", "other"):
+        state = RiskState(params=RiskParams(**SMALL))
+        state.feedback_reason, state.feedback_from, state.feedback_until = reason, 100, 106
+        header, arrays = unpack(state.to_bytes(), b"PHRS", 2, dtypes)
+        old = {k: v for k, v in header.items() if not k.startswith(("excl_", "fine_"))}
+        loaded = RiskState.from_bytes(pack(b"PHRS", 2, old, arrays))
+        assert (loaded.fine_from, loaded.fine_until, loaded.excl_mode) == (-1, -1, "")
+
+
+def test_a_day_without_data_after_deteriorating_ended_an_explanation() -> None:
+    # Long nights (540, z = +3) on days 21-27 open an episode on day 22; "holiday until day
+    # 27" on day 23 restarts the CUSUMs (nothing smoothed left) and holds the evidence;
+    # "contacted, deteriorating" on day 25 ends the explanation from day 25 -- and day 25
+    # has no valid night. The open episode then has no smoothed score at all that day: it
+    # neither counts towards resolution nor fails; C restarts from day 26: 2.5 (watch),
+    # 5.0 (elevated) on day 27.
+    rows = [row(i, sleep_tst_min=540.0 if 21 <= i <= 27 else 420.0) for i in range(29)]
+    rows[25]["sleep_valid"] = False
+    events: dict[int, list[dict[str, Any]]] = {
+        23: [{"kind": "feedback", "reason": "holiday_travel", "until": day_no(27)}],
+        25: [{"kind": "feedback", "reason": "contacted_deteriorating"}],
+    }
+    cols, alerts, _ = run(rows, RiskParams(**SMALL), events)
+    assert [c["risk_level"] for c in cols[23:28]] == ["none", "none", "none", "watch", "elevated"]
+    assert kinds(alerts)[0] == ("opened", iso(22))
+    assert not any("explained" in a["explanation"] for a in alerts)
