@@ -564,3 +564,113 @@ def test_a_day_without_data_after_deteriorating_ended_an_explanation() -> None:
     assert [c["risk_level"] for c in cols[23:28]] == ["none", "none", "none", "watch", "elevated"]
     assert kinds(alerts)[0] == ("opened", iso(22))
     assert not any("explained" in a["explanation"] for a in alerts)
+
+
+# --------------------------------------------------------------------------- alert fields
+
+
+def test_an_alert_carries_the_clinical_context_worked_out_by_hand() -> None:
+    # PHQ-9 12 on day 15 (an earlier one, 20 dated day 10, entered on day 16, does not
+    # replace the latest), a TMS session on day 18; short nights (360, z = -3) on days
+    # 21-22: opened on day 22, episode from day 21.
+    rows = [row(i, sleep_tst_min=420.0) for i in range(21)]
+    rows += [row(i, sleep_tst_min=360.0) for i in (21, 22)]
+    phq = {"kind": "self_report", "instrument": "PHQ-9"}
+    events: dict[int, list[dict[str, Any]]] = {
+        15: [phq | {"score": 12.0}],
+        16: [phq | {"score": 20.0, "date": day_no(10)}],
+        18: [{"kind": "treatment_session", "modality": "tms"}],
+    }
+    cols, alerts, _ = run(rows, RiskParams(**SMALL), events)
+    (a,) = alerts
+    assert {k: a[k] for k in ("type", "version", "subject_id", "kind", "date", "level")} == {
+        "type": "alert",
+        "version": 1,
+        "subject_id": "p-01",
+        "kind": "opened",
+        "date": iso(22),
+        "level": "elevated",
+    }
+    assert (a["score"], a["episode_start"], a["domains"]) == (round(5 / 6, 4), iso(21), ["sleep"])
+    assert a["coverage"]["valid_days_last_7"] == 7
+    assert (a["days_since_last_session"], a["last_session_modality"]) == (4, "tms")
+    assert (a["after_response"], a["days_since_response"]) == (False, None)
+    assert a["self_report"] == {"instrument": "PHQ-9", "score": 12.0, "date": iso(15)}
+    assert a["baseline"] == "personal"
+    (c,) = a["contributing"]
+    assert c == {
+        "feature": "sleep_tst_min",
+        "label": c["label"],
+        "domain": "sleep",
+        "direction": "down",
+        "value": 360.0,
+        "mean_since_onset": 360.0,
+        "baseline_median": 420.0,
+        "baseline_scale": 20.0,
+        "z": -3.0,
+        "signal_strength": round(5.0 / 3, 3),
+        "days_in_deviation": 2,
+    }
+    assert a["explanation"] == "Total sleep 1 h shorter than usual for 2 nights"
+    # the daily row's context as of its day
+    assert [cols[14][k] for k in ("ctx_last_session", "ctx_self_report_score")] == [None, None]
+    assert {k: v for k, v in cols[22].items() if k.startswith("ctx_")} == {
+        "ctx_last_session": iso(18),
+        "ctx_last_session_modality": "tms",
+        "ctx_self_report_instrument": "PHQ-9",
+        "ctx_self_report_score": 12.0,
+        "ctx_self_report_date": iso(15),
+    }
+    # nothing is judged before the 10th own day (no prior): warming up on days 0-9 only
+    assert [cols[i]["risk_warming_up"] for i in (0, 9, 10, 22)] == [True, True, False, False]
+
+
+def test_the_same_history_gives_the_same_alert_ids_and_another_subject_others() -> None:
+    rows = [row(i, sleep_tst_min=420.0) for i in range(21)]
+    rows += [row(i, sleep_tst_min=360.0) for i in (21, 22, 23)]
+    _, first, _ = run(rows, RiskParams(**SMALL))
+    _, again, _ = run(rows, RiskParams(**SMALL))
+    assert [a["alert_id"] for a in first] == [a["alert_id"] for a in again]
+    assert len({a["alert_id"] for a in first}) == 2  # opened, escalated: two ids
+    other = RiskState(params=RiskParams(**SMALL))
+    ids = [a["alert_id"] for r in rows for a in other.assess("p-02", r)[1]]
+    assert len(ids) == 2 and not set(ids) & {a["alert_id"] for a in first}
+
+
+def test_a_replayed_day_changes_nothing() -> None:
+    # days are judged once, in date order: a row for a day already judged (a replay after
+    # a restart) returns nothing and leaves the state as it was
+    rows = [row(i, sleep_tst_min=420.0) for i in range(21)] + [row(21, sleep_tst_min=360.0)]
+    state = RiskState(params=RiskParams(**SMALL))
+    for r in rows:
+        state.assess("p-01", r)
+    before = state.to_bytes()
+    for again in (rows[21], rows[3], row(21, sleep_tst_min=100.0)):
+        assert state.assess("p-01", again) == ({}, [], [])
+    assert state.to_bytes() == before
+
+
+def test_the_gap_notice_repeats_weekly_with_the_gap_start() -> None:
+    # no usable value on days 10-26: notices on the 3rd, 10th and 17th day without data
+    rows = [row(i, sleep_tst_min=420.0, sleep_valid=10 > i or i > 26) for i in range(28)]
+    _, _, notices = run(rows, RiskParams(**SMALL))
+    got = [(n["date"], n["gap_start"], n["days_without_data"]) for n in notices]
+    assert got == [(iso(12), iso(10), 3), (iso(19), iso(10), 10), (iso(26), iso(10), 17)]
+
+
+@pytest.mark.parametrize(("session", "first_judged"), [(None, 26), (20, 29), (15, 26)])
+def test_after_a_response_the_days_just_after_a_session_are_not_the_new_baseline(
+    session: int | None, first_judged: int
+) -> None:
+    # Response on day 21; with the prior 5 own days are needed. No session: days 21-25,
+    # judged from day 26. A session on day 20: its 3-day washout (days 21-23) is not the
+    # person's usual: the baseline starts on day 24, judged from day 29. A session on day
+    # 15: its washout ended on day 18, the response day starts it.
+    rows = [row(i, sleep_tst_min=420.0) for i in range(32)]
+    events: dict[int, list[dict[str, Any]]] = {21: [{"kind": "response"}]}
+    if session is not None:
+        events[session] = [{"kind": "treatment_session", "modality": "ect"}]
+    quiet = RiskParams(h=1e9, h_single=1e9, warmup_factor=1.0)
+    cols, _, _ = run(rows, quiet, events)
+    judged = [i for i in range(21, 32) if not math.isnan(cols[i]["z_sleep_tst_min"])]
+    assert judged[0] == first_judged
