@@ -718,6 +718,20 @@ SURVIVORS = (
         'elif fresh and state.feedback_reason <= "contacted_fine":',
         ENGINE_TESTS,
     ),
+    Bug(
+        "log transform clamps at 1",
+        "phenotyping/risk/baseline.py",
+        "np.log1p(np.maximum(v, 0.0))",
+        "np.log1p(np.maximum(v, 1.0))",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "day-type medians without enough days of the other type",
+        "phenotyping/risk/baseline.py",
+        "and (~same).sum() >= m",
+        "and (same).sum() >= m",
+        ENGINE_TESTS,
+    ),
 )
 
 

@@ -674,3 +674,33 @@ def test_after_a_response_the_days_just_after_a_session_are_not_the_new_baseline
     cols, _, _ = run(rows, quiet, events)
     judged = [i for i in range(21, 32) if not math.isnan(cols[i]["z_sleep_tst_min"])]
     assert judged[0] == first_judged
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def test_a_usual_activity_below_one_count_is_kept_as_it_is() -> None:
+    # activity is judged on log(x + 1) and a negative value is clamped at 0 (log 0 + 1 = 0);
+    # a person whose worn minutes average 0.5 counts has a usual of 0.5, back-transformed
+    # exactly: exp(log(1.5)) - 1
+    rows = [row(i, activity_mean_worn=0.5) for i in range(12)]
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
+    cols, _, _ = run(rows, quiet)
+    assert cols[11]["base_activity_mean_worn"] == pytest.approx(0.5, abs=1e-12)
+    assert cols[11]["z_activity_mean_worn"] == 0.0
+
+
+def test_weekday_and_weekend_medians_need_enough_days_of_both_types() -> None:
+    # Days 0-9 (Mon 1 Jan - Wed 10 Jan): eight weekdays 400, 410, ..., 470 and the
+    # weekend (days 5, 6) at 600. Judged on Thursday (day 10, prior off: these 10 days):
+    # only 2 weekend days, fewer than min_per_daytype 3, so no separate medians -- one
+    # median of all ten: (440 + 450) / 2 = 445 (the weekdays' own would be 435).
+    weekday_values = iter(range(400, 480, 10))
+    rows = [
+        row(i, sleep_tst_min=600.0 if i in (5, 6) else float(next(weekday_values)))
+        for i in range(10)
+    ]
+    rows.append(row(10, sleep_tst_min=445.0))
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
+    cols, _, _ = run(rows, quiet)
+    assert cols[10]["base_sleep_tst_min"] == 445.0
