@@ -732,6 +732,20 @@ SURVIVORS = (
         "and (same).sum() >= m",
         ENGINE_TESTS,
     ),
+    Bug(
+        "early phase averages both clocks",
+        "phenotyping/risk/change.py",
+        'members("phase", -1), first_only=True',
+        'members("phase", -1), first_only=False',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "rhythm indices without direction",
+        "phenotyping/risk/change.py",
+        'Signal("rhythm", "circadian", members("rhythm", 1))',
+        'Signal("rhythm", "circadian", members("rhythm", 0))',
+        ENGINE_TESTS,
+    ),
 )
 
 

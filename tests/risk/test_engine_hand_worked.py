@@ -704,3 +704,52 @@ def test_weekday_and_weekend_medians_need_enough_days_of_both_types() -> None:
     quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
     cols, _, _ = run(rows, quiet)
     assert cols[10]["base_sleep_tst_min"] == 445.0
+
+
+# --------------------------------------------------------------------------- signals
+
+RHYTHM = {"circ7d_IV": (0.5, 0.05), "circ7d_IS": (0.6, 0.03), "circ7d_RA": (0.8, 0.02)}
+
+
+@pytest.mark.parametrize(
+    ("column", "sign", "signals"),
+    [
+        ("circ7d_IV", 1, True),  # fragmentation up: worse
+        ("circ7d_IS", -1, True),  # stability down: worse
+        ("circ7d_RA", -1, True),  # amplitude down: worse
+        ("circ7d_IV", -1, False),
+        ("circ7d_IS", 1, False),
+    ],
+)
+def test_the_rhythm_signal_reads_each_index_in_its_clinical_direction(
+    column: str, sign: int, signals: bool
+) -> None:
+    # One rhythm index alone (prior off: its scale is the floor), 3 floors away from its
+    # usual value: z = +-3. A 7-day feature: the rhythm signal's score is the oriented z /
+    # sqrt(7) = 1.134 when the change is the worse direction, C = 1.134 - 0.5 = 0.634 and
+    # 1.268 on the second day (h_single 1: evidence 0.634, then 1.268 -> opened, circadian);
+    # the better direction gives -1.134: C stays 0.
+    usual, floor = RHYTHM[column]
+    rows = [row(i, **{column: usual}) for i in range(21)]
+    rows += [row(i, **{column: usual + sign * 3 * floor}) for i in (21, 22)]
+    params = RiskParams(**SMALL | {"h_single": 1.0})
+    cols, alerts, _ = run(rows, params)
+    u = 3 / math.sqrt(7)
+    if signals:
+        assert cols[21]["risk_evidence"] == pytest.approx(u - 0.5, abs=1e-4)
+        assert opened_days(alerts) == [iso(22)] and alerts[0]["domains"] == ["circadian"]
+    else:
+        assert cols[22]["risk_evidence"] == 0.0 and not alerts
+
+
+def test_the_early_phase_signal_counts_the_sleep_midpoint_and_the_activity_peak_once() -> None:
+    # As test_policy's late-phase case, 58 min EARLIER (z = -2.9): one phase signal fed
+    # by the first available member (the midpoint): C = 2.4, evidence (2.4 - 1) / 2 = 0.7
+    # with h = 2. Averaged with the 7-day peak time (2.9 / sqrt(7)) it would be C = 1.5,
+    # evidence 0.25.
+    usual = {"sleep_midpoint_clock_min": 180.0, "circ7d_cosinor_peak_minute_of_day": 900.0}
+    early = {"sleep_midpoint_clock_min": 122.0, "circ7d_cosinor_peak_minute_of_day": 842.0}
+    params = RiskParams(**SMALL | {"h": 2.0, "h_single": 100.0})
+    cols, alerts, _ = run([row(i, **usual) for i in range(21)] + [row(21, **early)], params)
+    assert cols[21]["risk_evidence"] == pytest.approx(0.7, abs=1e-4)
+    assert cols[21]["risk_level"] == "watch" and not alerts
