@@ -746,6 +746,13 @@ SURVIVORS = (
         'Signal("rhythm", "circadian", members("rhythm", 0))',
         ENGINE_TESTS,
     ),
+    Bug(
+        "band boundary inclusive",
+        "phenotyping/risk/policy.py",
+        "return all(v < band_z for v in seen)",
+        "return all(v <= band_z for v in seen)",
+        ENGINE_TESTS,
+    ),
 )
 
 

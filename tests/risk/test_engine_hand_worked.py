@@ -753,3 +753,14 @@ def test_the_early_phase_signal_counts_the_sleep_midpoint_and_the_activity_peak_
     cols, alerts, _ = run([row(i, **usual) for i in range(21)] + [row(21, **early)], params)
     assert cols[21]["risk_evidence"] == pytest.approx(0.7, abs=1e-4)
     assert cols[21]["risk_level"] == "watch" and not alerts
+
+
+def test_a_smoothed_score_exactly_at_band_z_is_not_back_in_the_band() -> None:
+    # 360 on days 21-22 (u = 3): EWMA 1.5, 2.25, opened on day 22. Day 23: 425 (z = +0.25,
+    # short-sleep score u = -0.25): EWMA 0.5 x -0.25 + 0.5 x 2.25 = 1.0 = band_z, not
+    # below it: not counted. 420 from day 24: 0.5, 0.25, 0.125 -> resolved on day 26.
+    rows = [row(i, sleep_tst_min=420.0) for i in range(28)]
+    rows[21]["sleep_tst_min"] = rows[22]["sleep_tst_min"] = 360.0
+    rows[23]["sleep_tst_min"] = 425.0
+    _, alerts, _ = run(rows, RiskParams(**SMALL))
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(26))]
