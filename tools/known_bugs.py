@@ -753,6 +753,20 @@ SURVIVORS = (
         "return all(v <= band_z for v in seen)",
         ENGINE_TESTS,
     ),
+    Bug(
+        "two intervals without a reference",
+        "phenotyping/features/hrv.py",
+        "    if n < 2:\n        return np.full(n, -1",
+        "    if n <= 2:\n        return np.full(n, -1",
+        FEATURE_TESTS,
+    ),
+    Bug(
+        "resolved alert worded as a deviation",
+        "phenotyping/risk/wording.py",
+        'if kind == "resolved":',
+        'if kind > "resolved":',
+        ENGINE_TESTS,
+    ),
 )
 
 

@@ -217,3 +217,11 @@ def test_a_bad_interval_is_named_by_its_own_index() -> None:
     the first interval that is not > 0 is number 2."""
     with pytest.raises(InputError, match=r"rr_ms\[2\]: intervals must be finite and > 0, got 0"):
         hrv.beat_times(0.0, [0.5, 1.0, 0.0, -1.0])
+
+
+def test_two_intervals_are_each_others_reference() -> None:
+    """With two intervals each is judged against the other (Kamath: 1300 > 1.325 x 800 and
+    800 < 0.755 x 1300): both are edited -- neither can be told to be the normal one; two
+    close ones (800, 810) are both kept."""
+    assert hrv.artefact_mask([800.0, 1300.0]).keep.tolist() == [False, False]
+    assert hrv.artefact_mask([800.0, 810.0]).keep.tolist() == [True, True]

@@ -120,6 +120,7 @@ def test_a_resolved_alert_reports_the_level_the_episode_reached() -> None:
     cols, alerts, _ = run(rows, RiskParams(**SMALL))
     assert kinds(alerts) == [("opened", iso(22)), ("escalated", iso(23)), ("resolved", iso(27))]
     assert [a["level"] for a in alerts] == ["elevated", "high", "high"]
+    assert alerts[2]["explanation"] == "Resolved: back within the usual range for 3 days"
     assert cols[27]["risk_level"] == "elevated"
     assert cols[27]["risk_evidence"] == pytest.approx(5.5 / 3, abs=1e-4)
 
