@@ -767,6 +767,13 @@ SURVIVORS = (
         'if kind > "resolved":',
         ENGINE_TESTS,
     ),
+    Bug(
+        "negative response drop accepted",
+        "phenotyping/risk/params.py",
+        '("response_phq9_drop", lambda v, _p: 0 < v < 1,',
+        '("response_phq9_drop", lambda v, _p: 0 != v < 1,',
+        ("tests/risk/test_params.py",),
+    ),
 )
 
 

@@ -45,6 +45,7 @@ BOUNDARIES: list[tuple[str, Any, Any, str]] = [
     ("post_session_washout_days", 0, -1, ">= 0"),
     ("response_phq9_drop", 0.99, 1.0, "> 0 and < 1"),
     ("response_phq9_drop", 0.01, 0.0, "> 0 and < 1"),
+    ("response_phq9_drop", 0.5, -0.5, "> 0 and < 1"),  # below 0, not only at it
     ("contacted_fine_days", 0, -1, ">= 0"),
     ("contacted_fine_factor", 1.0, 0.9, ">= 1"),
     ("feature_window_days", 1, 0, ">= 1"),
