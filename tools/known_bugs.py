@@ -774,6 +774,13 @@ SURVIVORS = (
         '("response_phq9_drop", lambda v, _p: 0 != v < 1,',
         ("tests/risk/test_params.py",),
     ),
+    Bug(
+        "summary-only day left without its offset",
+        "phenotyping/features/day.py",
+        "part = self.offset[lo - self.base : lo - self.base + MINUTES_PER_DAY]",
+        "part = self.offset[lo - self.base : lo - self.base ** MINUTES_PER_DAY]",
+        DAY_TESTS,
+    ),
 )
 
 

@@ -121,3 +121,24 @@ def test_processing_time_uses_the_offset_of_the_last_minute_after_a_clock_change
     assert eng.advance() == []
     rows = eng.advance(T0 + 3 * DAY + 36 * 60 - 120)
     assert [r["date"] for r in rows] == ["2022-01-08", "2022-01-09", "2022-01-10"]
+
+
+def test_a_summary_only_day_is_placed_at_its_own_utc_offset() -> None:
+    """(Fourth mutation round.) Day 0 worn at UTC+1; nothing on day 1; day 2 has only a
+    device daily summary, sent at UTC+2 (the subject travelled east). Day 2 is placed at
+    +2: it starts at UTC ``T0 + 2 days - 2 h``, an hour before day 1 would end at +1, so
+    day 1 -- on the old clock -- has 23 hours (1380 minutes), like a day whose clocks go
+    forward; day 2 has its 1440."""
+    from phenotyping.features.day import SUMMARY_COLUMNS
+
+    eng = SubjectDays()
+    eng.push_activity((T0 - 60) * 60, 60, _worn_days(1), None, 60)
+    values: list[float | None] = [None] * len(SUMMARY_COLUMNS)
+    values[0] = 60.0
+    eng.push_summary(D0 + 2, 120, values)
+    rows = eng.advance() + eng.flush()
+    assert [(r["date"], r["minutes_in_day"]) for r in rows] == [
+        ("2022-01-08", 1440),
+        ("2022-01-09", 1380),
+        ("2022-01-10", 1440),
+    ]
