@@ -288,3 +288,44 @@ def test_a_feedback_period_ends_at_most_91_days_after_the_acknowledgement() -> N
         assert decode(feedback(ok)).until == dt.date.fromisoformat(ok)  # type: ignore[union-attr]
     for bad in ("2024-08-06", "2300-01-01"):
         rejects(feedback(bad), "until", "at most 91 days after the acknowledgement")
+
+
+# ------------------------------------------------------------- fourth mutation round
+
+
+@pytest.mark.parametrize(
+    ("instrument", "lo", "hi"),
+    [
+        ("pmsys_mood_1_5", 1, 5),
+        ("pmsys_stress_1_5", 1, 5),
+        ("pmsys_fatigue_1_5", 1, 5),
+        ("pmsys_sleep_quality_1_5", 1, 5),
+        ("pmsys_readiness_0_10", 0, 10),
+    ],
+)
+def test_pmsys_answers_are_accepted_on_their_whole_scale(instrument: str, lo: int, hi: int) -> None:
+    """PMSys (PMData) answers as given: 1-5 scales (0 is no answer) and a 0-10 scale, both
+    ends accepted, one step beyond either refused."""
+    c = base(type="clinical", at=iso(T), kind="self_report", instrument=instrument)
+    assert decode({**c, "score": lo}) and decode({**c, "score": hi})
+    rejects({**c, "score": hi + 1}, "score", f"within {lo}..{hi}")
+    if lo > 0:
+        rejects({**c, "score": lo - 1}, "score", f"within {lo}..{hi}")
+
+
+def test_nothing_after_2200_is_accepted() -> None:
+    """``LATEST``: a batch ending exactly at 2200-01-01 00:00 UTC is accepted, one minute
+    later is a device-clock error (``now`` set past it, so the future rule is not what
+    refuses it)."""
+    now = dt.datetime(2200, 1, 2, tzinfo=dt.UTC)
+    end = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+    ok = activity(start=iso(end - dt.timedelta(minutes=2)), counts=[1.0, 2.0])
+    assert decode(ok, now=now)
+    late = activity(start=iso(end - dt.timedelta(minutes=1)), counts=[1.0, 2.0])
+    rejects(late, "time", "is after 2200-01-01 (device clock?)", now=now)
+
+
+def test_sleep_stages_are_frozen_like_the_message() -> None:
+    msg = decode(sleep(480, stages={"epoch_s": 30, "stages": ["light"] * 960}))
+    with pytest.raises(Exception, match="frozen"):
+        msg.stages.epoch_s = 60  # type: ignore[union-attr, misc]

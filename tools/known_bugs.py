@@ -781,6 +781,27 @@ SURVIVORS = (
         "part = self.offset[lo - self.base : lo - self.base ** MINUTES_PER_DAY]",
         DAY_TESTS,
     ),
+    Bug(
+        "LATEST a day later",
+        "phenotyping/events.py",
+        "LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)",
+        "LATEST = dt.datetime(2200, 1, 2, tzinfo=dt.UTC)",
+        EVENTS,
+    ),
+    Bug(
+        "PMSys sleep quality 5 refused",
+        "phenotyping/events.py",
+        '"pmsys_sleep_quality_1_5": (1, 5),',
+        '"pmsys_sleep_quality_1_5": (1, 4),',
+        EVENTS,
+    ),
+    Bug(
+        "sleep stages not frozen",
+        "phenotyping/events.py",
+        'model_config = ConfigDict(extra="forbid", frozen=True)\n    epoch_s',
+        'model_config = ConfigDict(extra="forbid", frozen=False)\n    epoch_s',
+        EVENTS,
+    ),
 )
 
 
