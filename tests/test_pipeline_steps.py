@@ -16,7 +16,7 @@ import pytest
 
 from phenotyping.errors import StateError
 from phenotyping.events import decode
-from phenotyping.pipeline import Pipeline, SubjectState, idle, step
+from phenotyping.pipeline import Pipeline, SubjectState, idle, idle_for, step
 from phenotyping.risk.engine import ordinal
 
 D0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)  # a Monday, UTC midnight
@@ -255,3 +255,17 @@ def test_state_header_is_the_documented_one() -> None:
     for head in (b"PHSS\x00\x00\x02\x00", b"PHSS\x01\x00\x01\x00", b"PHSS\x01\x00\x03\x00"):
         with pytest.raises(StateError, match="unknown version"):
             SubjectState.from_bytes(head + raw[8:])
+
+
+@pytest.mark.parametrize(
+    ("silent_min", "closed"), [(0, []), (2159, []), (2160, [0]), (3600, [0, 1])]
+)
+def test_idle_for_moves_event_time_on_by_the_silence(silent_min: int, closed: list[int]) -> None:
+    """(Fourth mutation round.) Data up to the end of day 0 (UTC+0), then silence. A day
+    closes 36 h after its end: day 0 after 1.5 days = 2160 min of silence, day 1 after
+    2.5 days = 3600 min. A subject without any data gets nothing, whatever the silence."""
+    state = SubjectState.new()
+    step(state, day_msg(0))
+    rows = idle_for("s1", state, silent_min).daily
+    assert [r["date"] for r in rows] == [iso(i) for i in closed]
+    assert idle_for("s2", SubjectState.new(), 10_000).daily == []

@@ -802,6 +802,13 @@ SURVIVORS = (
         'model_config = ConfigDict(extra="forbid", frozen=False)\n    epoch_s',
         EVENTS,
     ),
+    Bug(
+        "idle_for never moves event time",
+        "phenotyping/pipeline.py",
+        "if days.base < 0 or days.watermark_local",
+        "if days.base >= 0 or days.watermark_local",
+        PIPELINE_TESTS,
+    ),
 )
 
 
