@@ -809,6 +809,21 @@ SURVIVORS = (
         "if days.base >= 0 or days.watermark_local",
         PIPELINE_TESTS,
     ),
+    # ... and of the final stratified sample (seed 2611)
+    Bug(
+        "a MADRS taken as the pre-course PHQ-9",
+        "phenotyping/risk/engine.py",
+        'if self.report_instrument == "PHQ-9":',
+        'if self.report_instrument <= "PHQ-9":',
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "acknowledged episode chosen the wrong way round",
+        "phenotyping/risk/engine.py",
+        "(self.last_episode_start if recent else -1)",
+        "(self.last_episode_start if not recent else -1)",
+        ENGINE_TESTS,
+    ),
 )
 
 

@@ -765,3 +765,41 @@ def test_a_smoothed_score_exactly_at_band_z_is_not_back_in_the_band() -> None:
     rows[23]["sleep_tst_min"] = 425.0
     _, alerts, _ = run(rows, RiskParams(**SMALL))
     assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(26))]
+
+
+@pytest.mark.parametrize(("instrument", "responds"), [("PHQ-9", True), ("MADRS", False)])
+def test_only_a_phq9_before_the_course_is_the_pre_course_phq9(
+    instrument: str, responds: bool
+) -> None:
+    # The last report before the first session (day 6) is a score of 20 on day 5; PHQ-9 10
+    # on day 20 is half of a pre-course PHQ-9 of 20 (a response) -- but a MADRS of 20 is no
+    # PHQ-9: no pre-course PHQ-9, no response.
+    rows = [row(i, sleep_tst_min=420.0) for i in range(25)]
+    events: dict[int, list[dict[str, Any]]] = {
+        5: [{"kind": "self_report", "instrument": instrument, "score": 20.0}],
+        6: [{"kind": "treatment_session", "modality": "ketamine"}],
+        20: [{"kind": "self_report", "instrument": "PHQ-9", "score": 10.0}],
+    }
+    _, _, notices = run(rows, RiskParams(**SMALL | {"h": 1e9, "h_single": 1e9}), events)
+    detected = [n["date"] for n in notices if n["kind"] == "response_detected"]
+    assert detected == ([iso(20)] if responds else [])
+
+
+@pytest.mark.parametrize(("ack", "applies_from"), [(28, 21), (41, 41)])
+def test_an_acknowledgement_within_the_washout_covers_the_resolved_episode(
+    ack: int, applies_from: int
+) -> None:
+    # An episode (360 on days 21-22: opened day 22, started day 21) resolves on day 26.
+    # "Illness until day 27" acknowledged on day 28 (2 days after, within the 14-day
+    # washout) explains the episode: the period runs from its start, day 21. Acknowledged
+    # on day 41 (15 days after) there is no episode to acknowledge: it starts on the day
+    # of the event (until day 47).
+    rows = [row(i, sleep_tst_min=420.0) for i in range(ack + 1)]
+    rows[21]["sleep_tst_min"] = rows[22]["sleep_tst_min"] = 360.0
+    until = 27 if ack == 28 else 47
+    ill = {ack: [{"kind": "feedback", "reason": "illness", "until": day_no(until)}]}
+    _, alerts, notices = run(rows, RiskParams(**SMALL), ill)
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(26))]
+    (n,) = notices
+    assert (n["applies_from"], n["applies_until"]) == (iso(applies_from), iso(until))
+    assert "left out of the usual range" in n["effect"]
