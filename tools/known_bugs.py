@@ -824,6 +824,13 @@ SURVIVORS = (
         "(self.last_episode_start if not recent else -1)",
         ENGINE_TESTS,
     ),
+    Bug(
+        "day-type deviations of clock times not wrapped",
+        "phenotyping/risk/baseline.py",
+        "if circular else d",
+        "if not circular else d",
+        ENGINE_TESTS,
+    ),
 )
 
 

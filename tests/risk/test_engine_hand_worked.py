@@ -803,3 +803,17 @@ def test_an_acknowledgement_within_the_washout_covers_the_resolved_episode(
     (n,) = notices
     assert (n["applies_from"], n["applies_until"]) == (iso(applies_from), iso(until))
     assert "left out of the usual range" in n["effect"]
+
+
+def test_clock_times_around_midnight_keep_a_small_scale_with_day_type_medians() -> None:
+    # Sleep midpoint at 23:55 and 00:05 on alternate days (prior off, day-of-week medians
+    # on). On day 35 (a Monday; window days 1-28: 20 weekdays, 8 weekend days, each half
+    # and half) both day types are centred on midnight, and every deviation is 5 minutes
+    # ON THE CLOCK CIRCLE (23:55 is 5 minutes before midnight, not 1435 after): MAD 5,
+    # 1.4826 x 5 = 7.4 below the 20-minute floor -- scale 20, usual midnight.
+    rows = [row(i, sleep_midpoint_clock_min=1435.0 if i % 2 else 5.0) for i in range(36)]
+    quiet = RiskParams(prior_scale=(), h=1e9, h_single=1e9)
+    cols, _, _ = run(rows, quiet)
+    assert cols[35]["scale_sleep_midpoint_clock_min"] == 20.0
+    base = cols[35]["base_sleep_midpoint_clock_min"]
+    assert min(base % 1440, 1440 - base % 1440) == pytest.approx(0.0, abs=1e-9)
