@@ -91,7 +91,8 @@ def pmdata(root: Path, params: RiskParams) -> str:
             "episodes in the same days (1.36 per 90 d), 17 of them involving (15 from it alone) "
             "Fitbit's daily resting heart rate, which led to scaling that series as a 12-day "
             "window (its lag-1 "
-            "autocorrelation is 0.82-0.89); nothing else was changed for PMData.",
+            "autocorrelation is 0.82-0.89); the device sleep log was adopted on the tuning "
+            "half's participants (p01, p04, p06, p10, p13; `--device --half tuning`).",
             "",
             head,
             *rows,

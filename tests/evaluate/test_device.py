@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,19 @@ def test_summarise_counts_detections_and_false_episodes_per_seed() -> None:
     assert [f"hypersomnia.within_{h}" in s for h in HORIZONS] == [True, True]
     text = dv.report(s, "t")
     assert "| sleep +90 min (sleep log ends later) | 2 (p) | 14 | 50 (" in text
+
+
+def test_on_a_real_fitbit_export_a_lie_in_is_seen_and_five_quiet_months_stay_quiet(
+    data_dir: Path,
+) -> None:
+    """PMData p06 (a tuning-half participant, no steps file): replayed as recorded, no
+    episode in five months; with the lie-in from seed 0's onset, every main sleep log of
+    the following two weeks is changed and the engine alerts within 14 days."""
+    msgs = dv.read_pmdata(data_dir / "pmdata", ["p06"])["p06"]
+    runs = dv.run_subject("p06", msgs, 0, RiskParams(), ("null", "hypersomnia", "activity"))
+    by = {r.pattern: r for r in runs}
+    assert set(by) == {"null", "hypersomnia"}  # no steps file: steps -30% cannot be expressed
+    assert by["null"].opened == () and by["null"].assessable > 120
+    assert by["hypersomnia"].changed_nights >= 12
+    day = by["hypersomnia"].detection_day()
+    assert day is not None and day <= 14
