@@ -269,3 +269,50 @@ def test_idle_for_moves_event_time_on_by_the_silence(silent_min: int, closed: li
     rows = idle_for("s1", state, silent_min).daily
     assert [r["date"] for r in rows] == [iso(i) for i in closed]
     assert idle_for("s2", SubjectState.new(), 10_000).daily == []
+
+
+def test_an_out_of_window_message_names_the_day_of_the_latest_data() -> None:
+    """(Fourth mutation round.) Data of day 0 end exactly at midnight: the latest data are
+    of day 0, not of day 1 (the reference is the END of the latest minute). A message 70
+    days later or earlier is refused naming day 0."""
+    from phenotyping.pipeline import OutOfWindow, apply, check_window
+
+    state = SubjectState.new()
+    apply(state.days, day_msg(0))
+    for far in (70, -70):  # ahead, behind
+        start = (D0 + dt.timedelta(days=far)).isoformat()
+        msg = decode(base(type="activity", start=start, epoch_s=60, counts=[1.0] * 60))
+        with pytest.raises(OutOfWindow, match=rf"subject's latest data \({iso(0)}\); not"):
+            check_window(state.days, msg)
+
+
+def test_a_feedback_until_reaches_the_engine_as_that_local_date() -> None:
+    """(Fourth mutation round.) A feedback event's ``until`` is a local date: the
+    ``feedback_applied`` notice says the reason applies until exactly that date."""
+    state = SubjectState.new()
+    for i in range(3):
+        step(state, day_msg(i))
+    until = (D0 + dt.timedelta(days=9)).date()
+    ev = decode(
+        base(
+            type="clinical",
+            at=(D0 + dt.timedelta(days=3)).isoformat(),
+            kind="feedback",
+            reason="holiday_travel",
+            until=until.isoformat(),
+        )
+    )
+    (n,) = [n for n in step(state, ev).notices if n["kind"] == "feedback_applied"]
+    assert (n["applies_from"], n["applies_until"]) == (iso(3), iso(9))
+
+
+def test_a_state_whose_hrv_arrays_differ_in_length_is_refused() -> None:
+    """(Fourth mutation round.) Untrusted state bytes: the four parallel HRV arrays must
+    have one length -- here the burst keys are missing for one stored bin."""
+    state = SubjectState.new()
+    d = state.days
+    d.hrv_bin = np.zeros(1, d.hrv_bin.dtype)
+    d.hrv_off = np.zeros(1, d.hrv_off.dtype)
+    d.hrv_sums = np.zeros(1, d.hrv_sums.dtype)
+    with pytest.raises(StateError, match=r"corrupt \(HRV arrays differ in length\)"):
+        SubjectState.from_bytes(state.to_bytes())

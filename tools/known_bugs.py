@@ -831,6 +831,27 @@ SURVIVORS = (
         "if not circular else d",
         ENGINE_TESTS,
     ),
+    Bug(
+        "HRV arrays of a state may differ in length",
+        "phenotyping/pipeline.py",
+        "if not len(d.hrv_burst) == len(d.hrv_bin)",
+        "if not len(d.hrv_burst) <= len(d.hrv_bin)",
+        PIPELINE_TESTS,
+    ),
+    Bug(
+        "feedback until a year late",
+        "phenotyping/pipeline.py",
+        "int((until - dt.date(1970, 1, 1)).days)",
+        "int((until - dt.date(1969, 1, 1)).days)",
+        PIPELINE_TESTS,
+    ),
+    Bug(
+        "behind-window message names the next day",
+        "phenotyping/pipeline.py",
+        "days before this \"\n            f\"subject's latest data ({iso_date((ref - 1) // _DAY)})",
+        "days before this \"\n            f\"subject's latest data ({iso_date((ref + 1) // _DAY)})",
+        PIPELINE_TESTS,
+    ),
 )
 
 
