@@ -2,11 +2,13 @@
 
 Imports faust. The behaviour lives in :class:`phenotyping.stream.process.BatchProcessor`;
 this module only moves bytes between faust and it, in the order that makes at-least-once
-safe: send every output and wait for the broker's acknowledgements; every
-``state_flush_s`` write the changed states into the table, and only then release the
-offsets of the records behind them (faust commits released offsets after flushing the
-producer, table changelog included). A crash loses at most the unflushed states, and their
-records are delivered again (their outputs repeat with the same ids).
+safe: send every output; every ``state_flush_s`` wait for the broker's acknowledgement of
+the outputs sent, then write the changed states into the table, and release the offsets
+of the records behind them only once the broker has acknowledged those states (faust
+commits released offsets after flushing the producer). That wait runs beside the
+processing of the next batches, never ahead of the commit. A crash loses at most the
+states not yet acknowledged, and their records are delivered again (their outputs repeat
+with the same ids).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import logging
 import os
 import time
 import weakref
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections import Counter, defaultdict, deque
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -36,12 +38,19 @@ from phenotyping.stream.process import BatchProcessor, Record
 
 log = logging.getLogger("phenotyping.stream")
 
+#: Flushes whose offsets may wait for the broker's acknowledgement of their states while the
+#: agent goes on processing; beyond that it waits for the oldest.
+MAX_PENDING_FLUSHES = 2
+
 
 @dataclass
 class StreamStats:
     """Counters of one worker process (no payloads, no subject ids)."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    #: wall seconds of the agent per stage (``process``, ``send``, ``flush``,
+    #: ``changelog_wait``, ``ack``): where a record's time in the worker goes
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     partitions: set[int] = field(default_factory=set)
     batches: int = 0
     first: float | None = None  # monotonic time the first batch started
@@ -59,11 +68,13 @@ class StreamStats:
         dead = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("dead_letter.")}
         out = sum(v for k, v in c.items() if k.startswith("out."))
         dead_text = ", ".join(f"{k} {v:,}" for k, v in sorted(dead.items())) or "none"
+        busy = ", ".join(f"{k} {v:,.1f}" for k, v in sorted(self.seconds.items())) or "none"
         return (
             f"stats: {c['messages']:,} messages in {self.batches:,} batches, "
             f"{c['applied']:,} applied ({c['samples']:,} samples), {out:,} outputs, "
             f"dead-lettered: {dead_text}, redelivered and skipped: "
-            f"{c['redelivered_skipped']:,}; partitions {sorted(self.partitions)}"
+            f"{c['redelivered_skipped']:,}; partitions {sorted(self.partitions)}; "
+            f"seconds: {busy}"
         )
 
 
@@ -298,23 +309,26 @@ def register(
         except Exception:  # unknown yet (no fetch response): treat as "cannot tell"
             return None
 
+    def crash(exc: BaseException) -> None:
+        # faust would log this and keep the process in the consumer group with the
+        # partitions assigned and nothing consuming them: a live, stalled member. Crash
+        # instead, so the group rebalances and the supervisor restarts the worker (the
+        # records since the last commit are processed again; their outputs repeat with
+        # the same ids). Only the type is logged: a message could carry health data.
+        log.critical(
+            "device agent crashed (%s): exiting so that the group rebalances",
+            type(exc).__name__,
+        )
+        logging.shutdown()
+        os._exit(70)
+
     async def process_device(stream: StreamT[Any]) -> None:
         try:
             await _process_device(stream)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            # faust would log this and keep the process in the consumer group with the
-            # partitions assigned and nothing consuming them: a live, stalled member. Crash
-            # instead, so the group rebalances and the supervisor restarts the worker (the
-            # records since the last commit are processed again; their outputs repeat with
-            # the same ids). Only the type is logged: a message could carry health data.
-            log.critical(
-                "device agent crashed (%s): exiting so that the group rebalances",
-                type(exc).__name__,
-            )
-            logging.shutdown()
-            os._exit(70)
+            crash(exc)
 
     async def _process_device(stream: StreamT[Any]) -> None:
         processor = BatchProcessor(
@@ -330,18 +344,32 @@ def register(
         held: list[EventT[Any]] = []  # processed, offsets not yet released for commit
         last_event: dict[str, EventT[Any]] = {}  # subject -> last record that changed it
         by_partition: dict[int, EventT[Any]] = {}  # partition -> a record of it (idle writes)
+        unacked: list[Awaitable[Any]] = []  # outputs sent, acknowledgement not awaited
+        releases: deque[asyncio.Future[None]] = deque()  # flushes whose offsets are pending
         lock = asyncio.Lock()
         last_flush = time.monotonic()
+        seconds = stats.seconds
 
-        async def send(outgoing: list[Any]) -> None:
-            pending = []
+        async def send(outgoing: list[Any], wait: bool = False) -> None:
+            """Hand the outputs to the producer. Their acknowledgements are awaited at the
+            next flush, before the states that produced them are written (or now, with
+            ``wait``): a batch does not wait for a broker round trip before the next one."""
+            t0 = time.monotonic()
             for o in outgoing:
                 fut = await outputs[o.topic].send(
                     key=o.key, value=o.value, partition=o.partition, headers=list(o.headers)
                 )
-                pending.append(fut)
-            if pending:  # outputs acknowledged before their state is stored
+                unacked.append(fut)
+            seconds["send"] += time.monotonic() - t0
+            if wait:
+                await outputs_acknowledged()
+
+        async def outputs_acknowledged() -> None:
+            if unacked:
+                t0 = time.monotonic()
+                pending, unacked[:] = unacked[:], []
                 await asyncio.gather(*pending)
+                seconds["output_wait"] += time.monotonic() - t0
 
         async def idle_closer() -> None:
             """Processing time: close the overdue days of silent subjects (data-gap
@@ -355,26 +383,66 @@ def register(
                     owned &= assigned
                     items = [(k.decode(), v) for k, v in list(table.items()) if v is not None]
                     result = processor.tick(items, kafka.idle_after_s, owned.__contains__)
-                    await send(result.outgoing)
+                    await send(result.outgoing, wait=True)
                     for subject, partition in result.touched.items():
                         last_event[subject] = by_partition[partition]
                     stats.counts.update(result.counts)
 
+        async def release(
+            sent: list[asyncio.Future[Any]],
+            done: list[EventT[Any]],
+            before: asyncio.Future[None] | None,
+        ) -> None:
+            """Release ``done`` for commit once the broker acknowledged the states written
+            for them (``sent``), and after every earlier flush's release (in order)."""
+            try:
+                if before is not None:
+                    await before
+                t0 = time.monotonic()
+                if sent:  # the states acknowledged before their records' offsets are released
+                    await asyncio.gather(*sent)
+                seconds["changelog_wait"] += time.monotonic() - t0
+                for event in done:
+                    await stream.ack(event)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a changelog write refused for good
+                crash(exc)
+
         async def flush() -> None:
-            """States into the table, then release the held offsets (faust commits them
-            after flushing the producer, changelog included)."""
+            """Outputs acknowledged, then the states into the table; the held offsets are
+            released once the broker acknowledged those states (faust commits released
+            offsets after flushing the producer, changelog included).
+
+            At least once, the release runs in the background, so the next batches are
+            processed while the broker acknowledges the states (waiting here stalled the
+            agent for a round trip every ``state_flush_s``: commit 940eaa2 cost the
+            single-sample workload ~30 % of its rate). At most ``MAX_PENDING_FLUSHES``
+            releases are pending: beyond that the agent waits for the oldest, so a slow
+            broker slows the agent instead of letting unreleased records pile up. Exactly
+            once, a batch's states and offsets go into one transaction: it waits."""
             nonlocal last_flush
+            t0 = time.monotonic()
+            await outputs_acknowledged()  # outputs acknowledged before their state is stored
+            t1 = time.monotonic()
             for w in processor.take_writes():
                 with as_current(last_event[w.subject]):
                     table[w.subject.encode()] = w.value
             last_event.clear()
             sent = table.take_sent()
-            if sent:  # the states acknowledged before their records' offsets are released
-                await asyncio.gather(*sent)
             done, held[:] = held[:], []
-            for event in done:
-                await stream.ack(event)
+            seconds["flush"] += time.monotonic() - t1
+            while releases and releases[0].done():
+                releases.popleft()
+            before = releases[-1] if releases else None
+            task = asyncio.ensure_future(release(sent, done, before))
+            releases.append(task)
+            if flush_every <= 0 or len(releases) > MAX_PENDING_FLUSHES:
+                t2 = time.monotonic()
+                await (task if flush_every <= 0 else releases[0])
+                seconds["release_wait"] += time.monotonic() - t2
             last_flush = time.monotonic()
+            seconds["flush_total"] += last_flush - t0
 
         async def flusher() -> None:
             """Flush an idle stream too, so its offsets are committed and a rebalance
@@ -470,7 +538,9 @@ def register(
                     records = [_record(e) for e in events]
                     for r, e in zip(records, events, strict=True):
                         by_partition[r.partition] = e
+                    t1 = time.monotonic()
                     result = processor.process(records, load, highwater)
+                    seconds["process"] += time.monotonic() - t1
                     if result.counts.get("topic_reset"):
                         log.warning(
                             "device topic re-created or truncated: %d record(s) at offsets "
@@ -484,6 +554,8 @@ def register(
                     stats.add(result.counts, {r.partition for r in records}, t0)
         finally:
             closer.cancel()
+            for task in releases:
+                task.cancel()
             if background is not None:
                 background.cancel()
             if reseek is not None:
