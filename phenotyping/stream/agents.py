@@ -41,6 +41,9 @@ log = logging.getLogger("phenotyping.stream")
 #: Flushes whose offsets may wait for the broker's acknowledgement of their states while the
 #: agent goes on processing; beyond that it waits for the oldest.
 MAX_PENDING_FLUSHES = 2
+#: A batch is processed in slices of about this much wall time, each slice's outputs handed
+#: to the producer before the next: the latency of a record is its slice's, not its batch's.
+SEND_EVERY_S = 0.02
 
 
 @dataclass
@@ -254,6 +257,19 @@ class PhenotypingApp(faust.App):
             beacon=self.beacon,
             loop=self.transport.loop,
         )
+
+
+def _latency_parts(stats: StreamStats, records: list[Record], began: float, sent: float) -> None:
+    """Where a record's time in the worker goes, summed over the records (record-seconds;
+    divided by ``counts["timed"]`` a mean): ``queued`` from its timestamp (the producer's
+    clock) to the start of its batch's processing (fetching, batching, waiting behind the
+    batch before), ``in_batch`` from there until the batch's outputs were handed to the
+    producer (every record waits for its whole batch)."""
+    stamped = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
+    if stamped:
+        stats.counts["timed"] += len(stamped)
+        stats.seconds["queued"] += (len(stamped) * began - sum(stamped)) / 1000
+        stats.seconds["in_batch"] += len(stamped) * (sent - began) / 1000
 
 
 def _record(event: EventT[Any]) -> Record:
@@ -525,6 +541,7 @@ def register(
         background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
         closer = asyncio.ensure_future(idle_closer())
         reseek = asyncio.ensure_future(reseeker()) if guard is not None else None
+        per_record = [0.001]  # running estimate of the wall seconds one record takes
         within = kafka.batch_within_ms / 1000.0
         batches = cast(faust.Stream[Any], stream).take_events(kafka.batch_max, within)
         try:
@@ -538,20 +555,35 @@ def register(
                     records = [_record(e) for e in events]
                     for r, e in zip(records, events, strict=True):
                         by_partition[r.partition] = e
-                    t1 = time.monotonic()
-                    result = processor.process(records, load, highwater)
-                    seconds["process"] += time.monotonic() - t1
-                    if result.counts.get("topic_reset"):
+                    counts: Counter[str] = Counter()
+                    i = 0
+                    while i < len(records):
+                        # a slice of about SEND_EVERY_S of processing, then its outputs go:
+                        # a record's output does not wait for the rest of its batch
+                        k = max(1, int(SEND_EVERY_S / per_record[0]))
+                        part = records[i : i + k]
+                        t1 = time.monotonic()
+                        began_ms = time.time() * 1000
+                        result = processor.process(part, load, highwater)
+                        took = time.monotonic() - t1
+                        seconds["process"] += took
+                        per_record[0] = 0.8 * per_record[0] + 0.2 * max(took / len(part), 1e-6)
+                        await send(result.outgoing)
+                        _latency_parts(stats, part, began_ms, time.time() * 1000)
+                        counts.update(result.counts)
+                        last_event.update({s: events[i + j] for s, j in result.touched.items()})
+                        i += len(part)
+                        if i < len(records):
+                            await asyncio.sleep(0)  # let the producer send them meanwhile
+                    if counts.get("topic_reset"):
                         log.warning(
                             "device topic re-created or truncated: %d record(s) at offsets "
                             "below the stored state's were applied as new",
-                            result.counts["topic_reset"],
+                            counts["topic_reset"],
                         )
-                    await send(result.outgoing)
-                    last_event.update({s: events[i] for s, i in result.touched.items()})
                     if time.monotonic() - last_flush >= flush_every:
                         await flush()
-                    stats.add(result.counts, {r.partition for r in records}, t0)
+                    stats.add(counts, {r.partition for r in records}, t0)
         finally:
             closer.cancel()
             for task in releases:
