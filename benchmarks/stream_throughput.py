@@ -275,6 +275,7 @@ def role_worker(settings: Any, expect: int, out: Path) -> None:
                     "samples": stats.counts["samples"],
                     "seconds": stats.last - stats.first,
                     "cpu": time.process_time() - (cpu0 or [0.0])[0],
+                    "batches": stats.batches,
                     "dead": sum(v for k, v in stats.counts.items() if k.startswith("dead")),
                     # wall seconds per stage of the agent (older trees: none)
                     "stages": dict(getattr(stats, "seconds", {})),
@@ -445,47 +446,63 @@ def measure(
                 print(
                     f"  {label}: {r['messages'] / r['seconds']:,.0f} msg/s "
                     f"(load {before:.1f}; {r.get('code', 'this process')}) "
-                    f"{r['seconds']:.1f} s{'; agent s: ' + stages if stages else ''}",
+                    f"{r['seconds']:.1f} s, CPU {r.get('cpu', 0):.1f} s, "
+                    f"{r.get('batches', '?')} batches{'; agent s: ' + stages if stages else ''}",
                     file=sys.stderr,
                 )
         rows.extend(by_label.values())
     return rows
 
 
-def latency(bootstrap: str, capacity: float, tag: str, seconds: float) -> dict[str, Any]:
-    rate = capacity / 2
+def latency(
+    bootstrap: str, rate: float, tag: str, seconds: float, tree: Path = REPO
+) -> dict[str, Any]:
     days = max(4, int(rate * seconds / SUBJECTS))
-    settings = settings_for(bootstrap, f"{tag}-lat")
+    settings = settings_for(bootstrap, f"{tag}-lat{tree.name}", stats_interval_s=2.0)
     create_topics(settings)
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(tree),
         **{f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in settings.kafka if v is not None},
     }
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "phenotyping.cli", "worker", "--loglevel", "warning"],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_group(settings)
-            lat = asyncio.run(_latency(settings, day_messages(days), rate))
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
-    arr = np.array(lat)
+        log = Path(tmp) / "worker.log"
+        with log.open("wb") as err:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "phenotyping.cli", "worker", "--loglevel", "info"],
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            try:
+                wait_group(settings)
+                lat = asyncio.run(_latency(settings, day_messages(days), rate))
+                time.sleep(2.5)  # one more stats line
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(60)
+        stats = [x for x in log.read_text(errors="replace").splitlines() if "stats: " in x]
+    arr = np.array(sorted(lat))
     total = arr[:, 2] - arr[:, 0]
     inside = arr[:, 1] - arr[:, 0]
     delivery = arr[:, 2] - arr[:, 1]
+    thirds = np.array_split(total, 3)  # in the order the source records were sent
     return {
         "rate": rate,
         "rows": len(arr),
         "load": (before, load()),
-        "parts": {"total": total, "in the worker": inside, "delivery": delivery},
+        "parts": {
+            "total": total,
+            "in the worker (source record -> output sent)": inside,
+            "delivery (output sent -> read)": delivery,
+            **{
+                f"total, {k} third of the run": t
+                for k, t in zip(("1st", "2nd", "3rd"), thirds, strict=True)
+            },
+        },
+        "stats": stats[-1].split("stats: ", 1)[1] if stats else "(no stats line)",
     }
 
 
@@ -544,7 +561,7 @@ def main() -> None:
     broker = KafkaBroker(use_env=False) if not args.broker else None
     bootstrap = args.broker or broker.start()  # type: ignore[union-attr]
     tag = f"bench{int(time.time())}"
-    lat = None
+    lat: dict[str, dict[str, Any]] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"HEAD": REPO}  # the working tree as it is
         for ref in args.worker_at:
@@ -554,10 +571,15 @@ def main() -> None:
             day = [
                 r
                 for r in rows
-                if r["workload"].startswith("day") and r["consumer"] == ("(c) phenotyping worker")
+                if r["workload"].startswith("day") and r["consumer"].startswith("(c)")
             ]
             if day and args.latency_seconds > 0:
-                lat = latency(bootstrap, max(day[0]["rates"]), tag, args.latency_seconds)
+                # every tree offered the same rate: half the slowest one's capacity
+                rate = min(max(r["rates"]) for r in day) / 2
+                lat = {
+                    name: latency(bootstrap, rate, tag, args.latency_seconds, tree)
+                    for name, tree in trees.items()
+                }
         finally:
             if broker is not None:
                 broker.stop()
@@ -590,18 +612,20 @@ def main() -> None:
             f"{rate * r['samples_per_message']:,.0f} | {ratio:.0%} | {cpu_text} | "
             f"{cpu_ratio} | {loads} | {each} |"
         )
-    if lat is not None:
+    for name, one in (lat or {}).items():
         print()
         print(
-            f"latency, day messages offered at {lat['rate']:,.0f} msg/s (half of (c)'s "
-            f"capacity), {lat['rows']:,} daily rows, load {lat['load'][0]:.1f} -> "
-            f"{lat['load'][1]:.1f}:"
+            f"latency of (c){'' if name == 'HEAD' else ' @ ' + name}, day messages offered "
+            f"at {one['rate']:,.1f} msg/s (half of the slowest (c)'s capacity), "
+            f"{one['rows']:,} daily rows, load {one['load'][0]:.1f} -> {one['load'][1]:.1f}:"
         )
         print()
         print("| part | p50 ms | p90 ms | p99 ms | max ms |")
         print("|---|---:|---:|---:|---:|")
-        for part, x in lat["parts"].items():
+        for part, x in one["parts"].items():
             print(f"| {part} | {_pcts(x)} |")
+        print()
+        print(f"worker's last stats line: {one['stats']}")
 
 
 if __name__ == "__main__":
