@@ -432,8 +432,9 @@ def register(
 
             At least once, the release runs in the background, so the next batches are
             processed while the broker acknowledges the states (waiting here stalled the
-            agent for a round trip every ``state_flush_s``: commit 940eaa2 cost the
-            single-sample workload ~30 % of its rate). At most ``MAX_PENDING_FLUSHES``
+            agent for a round trip every ``state_flush_s``: measured as 5-10 % of a
+            single-sample run's wall time on the loaded 2-core machine, more with day
+            records, whose states are larger). At most ``MAX_PENDING_FLUSHES``
             releases are pending: beyond that the agent waits for the oldest, so a slow
             broker slows the agent instead of letting unreleased records pile up. Exactly
             once, a batch's states and offsets go into one transaction: it waits."""
