@@ -33,10 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from phenotyping.features import activity as act
-from phenotyping.features import circadian as circ
 from phenotyping.features import day as day_mod
-from phenotyping.features import sleep as slp
+from phenotyping.features import kernels as kn
 from phenotyping.pipeline import SubjectState, step
 from phenotyping.replay.formats import files_in, read
 from phenotyping.risk import engine as risk_mod
@@ -60,12 +58,14 @@ def timed(owner: Any, name: str, stage: str) -> None:
 
 
 def instrument() -> None:
-    # module attributes are looked up at call time (act.wear_mask, slp.night_summary...)
-    timed(act, "wear_mask", "wear mask (retained past)")
-    timed(slp, "night_summary", "night sleep (Oakley + main period)")
-    timed(act, "daily_activity", "daily activity (mean, SD, M10/L5)")
+    # module attributes are looked up at call time (kn.close_day, kn.window_parts...)
+    timed(kn, "close_day", "day kernel (wear, Oakley, sleep period, activity)")
     timed(day_mod.SubjectDays, "_window_features", "7-day window (IS IV L5 M10 cosinor SRI)")
-    timed(circ, "day_rows_summary", "  of which: circadian combination")
+    timed(kn, "window_parts", "  of which: window parts kernel")
+    timed(kn, "window_summary", "  of which: window measures kernel")
+    timed(kn, "midpoint_timing", "  of which: midpoint, social jet lag kernel")
+    timed(kn, "local_clock", "local clock of the grid (kernel)")
+    timed(kn, "has_data", "has-data mask (kernel)")
     timed(day_mod.SubjectDays, "night_hrv", "night HRV")
     timed(day_mod.SubjectDays, "_device_night", "device sleep episode")
     timed(day_mod.SubjectDays, "_trim", "trim retained minutes")
@@ -160,7 +160,7 @@ def main() -> None:
     inner = sum(v for k, v in stage_totals.items() if not k.startswith("  "))
     rest = (float(np.sum(feat_t)) - inner) / max(stage_days, 1)
     print(
-        f"  {'rest of the close (grid, offsets, row dict)':44s} {rest * ms:7.3f} ms "
+        f"  {'rest of the close (searches, row dict, ...)':44s} {rest * ms:7.3f} ms "
         f"{rest / mean_total:6.1%}"
     )
 

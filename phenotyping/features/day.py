@@ -43,7 +43,6 @@ from numpy.typing import NDArray
 from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
 from phenotyping.features import kernels as kn
-from phenotyping.features import sleep as slp
 from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
@@ -198,6 +197,7 @@ _NO_CODES = np.zeros(0, np.int8)
 _NO_FLOATS = np.zeros(0, np.float64)
 _NO_INTS = np.zeros(0, np.int32)
 _NO_BOOLS = np.zeros(0, np.bool_)
+_NO_DATES = np.zeros(0, np.int64)
 _STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
@@ -379,6 +379,8 @@ class SubjectDays:
         self.watermark_local = max(self.watermark_local, (d + 1) * MINUTES_PER_DAY)
 
     def _device_summary(self, d: int) -> dict[str, float]:
+        if not len(self.summaries):
+            return dict.fromkeys(SUMMARY_COLUMNS, float("nan"))
         sel = self.summaries[self.summaries["date"] == d]
         return {c: float(sel[c][0]) if len(sel) else float("nan") for c in SUMMARY_COLUMNS}
 
@@ -394,6 +396,8 @@ class SubjectDays:
         """Local dates that have device data without minutes (sleep episodes' nights,
         daily summaries)."""
         e = self.episodes
+        if not len(e) and not len(self.summaries):
+            return _NO_DATES
         nights = night_of(e["end"] + e["off"]).astype(np.int64)
         return np.unique(np.concatenate([nights, self.summaries["date"]]))
 
@@ -404,9 +408,11 @@ class SubjectDays:
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
         e = self.episodes
+        out = dict.fromkeys(DEVICE_KEYS, float("nan"))
+        if not len(e):
+            return out
         nights = night_of(e["end"] + e["off"])
         sel = e[(nights == d) & e["is_main"]]
-        out = dict.fromkeys(DEVICE_KEYS, float("nan"))
         if len(sel):
             r = sel[int(np.argmax(sel["end"] - sel["start"]))]
             out.update(
@@ -425,7 +431,7 @@ class SubjectDays:
         """HRV over the beats whose 5-minute bin starts in UTC minutes [lo_min, hi_min)."""
         start = self.hrv_bin * HRV_BIN_MIN
         sel = (start >= lo_min) & (start < hi_min)
-        if not sel.any():
+        if not len(start) or not sel.any():
             return {
                 f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
             }
@@ -468,7 +474,7 @@ class SubjectDays:
     # ----------------------------------------------------------------- closing
     def local_minutes(self) -> NDArray[np.int64]:
         """Local clock minute (since 1970-01-01 local) of every grid minute."""
-        return kn.local_minutes(self.offset, self.base)
+        return kn.local_clock(self.offset, self.base)[0]
 
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
@@ -508,11 +514,11 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        local = self._cover_whole_days(last)
-        dates = local // MINUTES_PER_DAY
+        local, dates = self._cover_whole_days(last)
         has = self._has_data(dates)
-        if has.any():
-            start = max(self.closed_through + 1, int(dates[np.flatnonzero(has)[0]]))
+        first = int(np.argmax(has))
+        if has[first]:
+            start = max(self.closed_through + 1, int(dates[first]))
         elif self.closed_through > -(2**61):
             # the window has emptied (a silent subject, closed by processing time): its days
             # still get (empty) rows, so data-gap notices keep coming
@@ -520,14 +526,14 @@ class SubjectDays:
         else:
             start = last + 1
         rows = []
-        lo = np.searchsorted(dates, np.arange(start, last + 2))
-        cum = np.concatenate([[0], np.cumsum(has)])
+        bounds = np.searchsorted(dates, np.arange(start, last + 2)).tolist()
         for k, d in enumerate(range(start, last + 1)):
-            if cum[lo[k + 1]] == cum[lo[k]] and self._window_empty(d, dates, has):
-                rows.append(self._empty_day(d, int(lo[k + 1] - lo[k])))
+            a, b = bounds[k], bounds[k + 1]
+            if not has[a:b].any() and self._window_empty(d, dates, has):
+                rows.append(self._empty_day(d, b - a))
                 self.win_through = _NO_DAY
             else:
-                rows.append(self._day_features(d, dates, local, int(lo[k]), int(lo[k + 1])))
+                rows.append(self._day_features(d, dates, local, a, b))
         self.closed_through = last
         self._trim(dates)
         return rows
@@ -564,17 +570,18 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> NDArray[np.int64]:
+    def _cover_whole_days(self, last: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage; return the
-        local minute of every grid minute (computed once when nothing needed padding)."""
-        local = self.local_minutes()
+        local minute and the local date of every grid minute (computed once when nothing
+        needed padding)."""
+        local, dates = kn.local_clock(self.offset, self.base)
         head = int(local[0] % MINUTES_PER_DAY)
         tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
-            local = self.local_minutes()
-        return local
+            local, dates = kn.local_clock(self.offset, self.base)
+        return local, dates
 
     def _day_features(
         self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64], lo: int, hi: int
@@ -665,10 +672,10 @@ class SubjectDays:
             and hrv_row["night_fraction_edited"] <= p.max_night_edited
         )
         mid = sleep["midpoint_clock_min"] if row["sleep_valid"] else nan
-        keep = self.midpoints["date"] > d - p.window_days
-        self.midpoints = np.concatenate(
-            [self.midpoints[keep], np.array([(d, mid)], MIDPOINT_DTYPE)]
-        )
+        kept = self.midpoints[self.midpoints["date"] > d - p.window_days]
+        self.midpoints = np.empty(len(kept) + 1, MIDPOINT_DTYPE)
+        self.midpoints[:-1] = kept
+        self.midpoints[-1] = (d, mid)
         row.update(self._window_features(d, dates, local, worn_past))
         return row
 
@@ -741,10 +748,11 @@ class SubjectDays:
             c = kn.window_summary(hourly, total, n, _BASIS, sleep, 0.5)
             out.update({f"circ{w}d_{k}": v for k, v in zip(keys[:-1], c[:-1], strict=True)})
             out[f"sri{w}d"] = c[-1]
-            mids = self.midpoints
-            out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = weekday(mids["date"]) >= 5  # Saturday, Sunday: np.isin(.., (5, 6))
-            out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
+            # slp.circular_mean_minutes of the nights' midpoints and slp.social_jet_lag
+            # with Saturday and Sunday free
+            mean, jetlag = kn.midpoint_timing(self.midpoints["minute"], self.midpoints["date"])
+            out[f"sleep_midpoint{w}d_min"] = mean
+            out[f"social_jetlag{w}d_min"] = jetlag
         else:
             out.update({f"circ{w}d_{k}": float("nan") for k in keys[:-1]})
             out[f"sri{w}d"] = float("nan")
@@ -780,9 +788,14 @@ class SubjectDays:
         keep_from = self.closed_through - self.params.window_days + 1
         cut = int(np.searchsorted(dates, keep_from))
         ep = self.episodes
-        self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
-        self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
-        old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
+        if len(ep):
+            self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
+        if len(self.summaries):
+            self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
+        if not len(self.hrv_bin):
+            old = np.zeros(0, bool)
+        else:
+            old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]

@@ -17,7 +17,7 @@ kernel                            reference
 :func:`hour_values`               :func:`phenotyping.features.circadian.hourly_totals`
 :func:`window_summary`            :func:`phenotyping.features.circadian.day_rows_summary`
                                   and the SRI of consecutive day rows
-:func:`local_minutes`             the day engine's offset fill (``day._fill_offsets``)
+:func:`local_clock`               the day engine's offset fill (``day._fill_offsets``)
 ================================  ==================================================
 
 Numerical contract: every sum is taken in the order NumPy takes it -- ``np.add.reduce``
@@ -185,7 +185,8 @@ def wear_mask(x: F32, n: int, min_run: int, noise_floor: float) -> B:
             while j < n and x[j] == v:
                 j += 1
             if j - i < min_run:
-                out[i:j] = True
+                for k in range(i, j):  # element loops: a slice per short run is slow
+                    out[k] = True
         i = j
     if noise_floor > 0:
         i = 0
@@ -196,7 +197,8 @@ def wear_mask(x: F32, n: int, min_run: int, noise_floor: float) -> B:
                 while j < n and x[j] > 0 and x[j] <= noise_floor:
                     j += 1
                 if j - i >= min_run:
-                    out[i:j] = False
+                    for k in range(i, j):
+                        out[k] = False
                 i = j
             else:
                 i += 1
@@ -225,8 +227,7 @@ def oakley_codes(x: F64, threshold: float) -> I8:
         acc = acc + 1.0 * x[t]
         acc = acc + 0.2 * x[t + 1]
         acc = acc + 0.04 * x[t + 2]
-        if acc == acc:
-            out[t] = 1 if acc < threshold else 0
+        out[t] = np.int8(acc < threshold) - np.int8(acc != acc)  # NaN: -1
     return out
 
 
@@ -384,28 +385,38 @@ def day_activity(
 
 
 @njit
-def local_minutes(offset: I16, base: int) -> I64:
-    """Local clock minute of every grid minute: ``base + index + offset``, unknown offsets
-    (-32768) filled forward, leading unknown ones from the first known (all unknown: 0).
+def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
+    """Local clock minute and local date of every grid minute: ``base + index + offset``,
+    unknown offsets (-32768) filled forward, leading unknown ones from the first known
+    (all unknown: 0); the date is that minute floor-divided by 1440.
 
     Examples
     --------
-    >>> local_minutes(np.array([-32768, 60, -32768, 120], np.int16), 1000)
-    array([1060, 1061, 1062, 1123])
+    >>> local_clock(np.array([-32768, 60, -32768, 120], np.int16), 1380)
+    (array([1440, 1441, 1442, 1503]), array([1, 1, 1, 1]))
     """
     n = offset.size
     out = np.empty(n, np.int64)
-    first = 0
+    dates = np.empty(n, np.int64)
+    unknown = 0
     for i in range(n):
-        if offset[i] != NO_OFFSET:
-            first = int(offset[i])
-            break
-    cur = first
+        unknown += offset[i] == NO_OFFSET
+    if unknown == 0:  # the usual case, branch-free
+        for i in range(n):
+            out[i] = base + i + np.int64(offset[i])
+    else:
+        cur = 0
+        for i in range(n):
+            if offset[i] != NO_OFFSET:
+                cur = int(offset[i])
+                break
+        for i in range(n):
+            if offset[i] != NO_OFFSET:
+                cur = int(offset[i])
+            out[i] = base + i + cur
     for i in range(n):
-        if offset[i] != NO_OFFSET:
-            cur = int(offset[i])
-        out[i] = base + i + cur
-    return out
+        dates[i] = out[i] // MINUTES_PER_DAY
+    return out, dates
 
 
 @njit
@@ -573,18 +584,22 @@ def window_summary(
     for j in range(size):
         n_total += profile_n[j]
     if n_total >= 3:
-        g = np.zeros((3, 3))
-        r = np.zeros(3)
-        for a in range(3):
-            for b in range(3):
-                acc = 0.0
-                for j in range(size):
-                    acc += (basis[a, j] * profile_n[j]) * basis[b, j]
-                g[a, b] = acc
-            acc = 0.0
-            for j in range(size):
-                acc += basis[a, j] * profile_total[j]
-            r[a] = acc
+        # (basis * n) @ basis.T and basis @ total in one pass (row 0 of the basis is 1)
+        g00 = g01 = g02 = g11 = g12 = g22 = r0 = r1 = r2 = 0.0
+        for j in range(size):
+            nj = np.float64(profile_n[j])
+            cj, sj, yj = basis[1, j], basis[2, j], profile_total[j]
+            g00 += nj
+            g01 += nj * cj
+            g02 += nj * sj
+            g11 += (cj * nj) * cj
+            g12 += (cj * nj) * sj
+            g22 += (sj * nj) * sj
+            r0 += yj
+            r1 += cj * yj
+            r2 += sj * yj
+        g = np.array([[g00, g01, g02], [g01, g11, g12], [g02, g12, g22]])
+        r = np.array([r0, r1, r2])
         scale = 0.0
         for a in range(3):
             for b in range(3):
@@ -608,10 +623,9 @@ def window_summary(
     pairs = agree = 0
     for t in range((n_days - 1) * size):
         u, v2 = sleep[t], sleep[t + size]
-        if u >= 0 and v2 >= 0:
-            pairs += 1
-            if u == v2:
-                agree += 1
+        both = (u >= 0) & (v2 >= 0)
+        pairs += both
+        agree += both & (u == v2)
     sri = -100.0 + 200.0 * agree / pairs if pairs else nan
     return is_, iv, lo_best, hi_best, ra, mesor, amplitude, peak, sri
 
@@ -631,8 +645,12 @@ def has_data(counts: F32, steps: F32, dates: I64, marked: I64) -> B:
     n = counts.size
     out = np.empty(n, np.bool_)
     for i in range(n):
-        seen = counts[i] == counts[i] or steps[i] == steps[i]
-        if not seen and marked.size:
+        out[i] = (counts[i] == counts[i]) | (steps[i] == steps[i])
+    if marked.size == 0:
+        return out
+    for i in range(n):
+        seen = out[i]
+        if not seen:
             k = np.searchsorted(marked, dates[i])
             seen = k < marked.size and marked[k] == dates[i]
         out[i] = seen
@@ -798,23 +816,33 @@ def window_parts(
     size = w * MINUTES_PER_DAY
     n = hi - a
     x = np.empty(n)
-    grid = np.full(size, math.nan)
     idx = np.empty(n, np.int64)
+    origin = first * MINUTES_PER_DAY
+    # branch-free loops (LLVM vectorises them); only the scatter is scalar
     for i in range(n):
-        x[i] = counts[a + i] if worn_past[a + i] else math.nan
-        idx[i] = local[a + i] - first * MINUTES_PER_DAY
-        grid[idx[i]] = x[i]
-    reused = trust and win_worn.size == lo - a
-    if reused:
+        x[i] = np.float64(counts[a + i]) if worn_past[a + i] else math.nan
+        idx[i] = local[a + i] - origin
+    repeats = 0  # a local minute not after its predecessor (a repeated hour)
+    for i in range(1, n):
+        repeats += idx[i] <= idx[i - 1]
+    changed = 0
+    same_size = trust and win_worn.size == lo - a
+    if same_size:
         for i in range(lo - a):
-            if win_worn[i] != worn_past[a + i]:
-                reused = False
-                break
-    if reused:
-        for i in range(1, n):
-            if idx[i] <= idx[i - 1]:
-                reused = False
-                break
+            changed += win_worn[i] != worn_past[a + i]
+    reused = same_size and changed == 0 and repeats == 0
+    grid = np.full(size, math.nan)
+    for i in range(n):
+        grid[idx[i]] = x[i]  # a repeated hour keeps its later copy
+    profile_total = np.zeros(MINUTES_PER_DAY)
+    profile_n = np.zeros(MINUTES_PER_DAY, np.int64)
+    for k in range(w):  # day after day, as np.where(observed, rows, 0).sum(axis=0)
+        row = grid[k * MINUTES_PER_DAY : (k + 1) * MINUTES_PER_DAY]
+        for j in range(MINUTES_PER_DAY):
+            v = row[j]
+            ok = v == v
+            profile_total[j] += v if ok else 0.0
+            profile_n[j] += ok
     sleep = np.full(size, -1, np.int8)
     hourly = np.empty(w * 24)
     obs = np.zeros(w, np.int64)
@@ -838,12 +866,55 @@ def window_parts(
         hourly[: (w - 1) * 24] = win_hourly
         obs[: w - 1] = win_obs
         obs[w - 1] = hour_values(grid, last, 24, hourly, (w - 1) * 24)
-    profile_total = np.zeros(MINUTES_PER_DAY)
-    profile_n = np.zeros(MINUTES_PER_DAY, np.int64)
-    for k in range(w):
-        for j in range(MINUTES_PER_DAY):
-            v = grid[k * MINUTES_PER_DAY + j]
-            if v == v:
-                profile_total[j] += v
-                profile_n[j] += 1
     return reused, sleep, hourly, obs, profile_total, profile_n
+
+
+@njit
+def _circular_mean(minutes: F64, take: B, want: bool) -> float:
+    """:func:`phenotyping.features.sleep.circular_mean_minutes` (period 1440) of the
+    non-NaN ``minutes[i]`` with ``take[i] == want``."""
+    n = minutes.size
+    sines = np.empty(n)
+    cosines = np.empty(n)
+    k = 0
+    for i in range(n):
+        v = minutes[i]
+        if take[i] == want and v == v:
+            theta = v * (2.0 * math.pi / MINUTES_PER_DAY)
+            sines[k] = math.sin(theta)
+            cosines[k] = math.cos(theta)
+            k += 1
+    if k == 0:
+        return math.nan
+    s = pairwise_sum(sines, 0, k) / k
+    c = pairwise_sum(cosines, 0, k) / k
+    if math.hypot(s, c) < 1e-9:
+        return math.nan
+    m = (math.atan2(s, c) * MINUTES_PER_DAY / (2.0 * math.pi)) % MINUTES_PER_DAY
+    return 0.0 if MINUTES_PER_DAY - m < 1e-9 or m < 1e-9 else m
+
+
+@njit
+def midpoint_timing(minutes: F64, dates: I64) -> tuple[float, float]:
+    """Sleep timing over the nights of the window: the circular mean midpoint of all
+    nights and the social jet lag (free nights -- Saturday, Sunday -- minus work nights),
+    as :func:`phenotyping.features.sleep.circular_mean_minutes` and
+    :func:`phenotyping.features.sleep.social_jet_lag` compute them (NaN midpoints are
+    nights without a valid sleep period).
+
+    Examples
+    --------
+    >>> mids = np.array([180.0, 180.0, 180.0, 180.0, 180.0, 270.0, 240.0])
+    >>> dates = np.arange(7) + 19_723          # Monday 2024-01-01 .. Sunday
+    >>> [round(v, 6) for v in midpoint_timing(mids, dates)]
+    [201.277652, 75.0]
+    """
+    free = np.empty(dates.size, np.bool_)
+    for i in range(dates.size):
+        free[i] = (dates[i] + 3) % 7 >= 5
+    everyone = np.ones(dates.size, np.bool_)
+    mean = _circular_mean(minutes, everyone, True)
+    d = _circular_mean(minutes, free, True) - _circular_mean(minutes, free, False)
+    if d != d:
+        return mean, math.nan
+    return mean, (d + 720) % MINUTES_PER_DAY - 720
