@@ -704,7 +704,9 @@ class SubjectDays:
         p = self.params
         w = p.window_days
         first = d - w + 1
-        a, lo, hi = (int(i) for i in np.searchsorted(dates, [first, d, d + 1]))
+        a_prev, a, b, lo, hi = np.searchsorted(
+            dates, (first - 1, first, first + 1, d, d + 1)
+        ).tolist()
         trust = (
             self.incremental
             and w >= 2
@@ -712,7 +714,6 @@ class SubjectDays:
             and len(self.win_dates) == w - 1
             and int(self.win_dates[0]) == first
         )
-        a_prev = int(np.searchsorted(dates, first - 1))
         _, sleep, hourly, obs, total, n = kn.window_parts(
             self.counts,
             worn_past,
@@ -731,7 +732,14 @@ class SubjectDays:
             p.oakley_threshold,
         )
         days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
-        self._keep_parts(d, first, hi, sleep, hourly, obs, dates, worn_past)
+        if w >= 2:  # keep the parts of days d-W+2 .. d for closing day d+1
+            self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
+            self.win_hourly = hourly[24:].copy()
+            self.win_obs = obs[1:].astype(np.int32)
+            self.win_sleep = sleep[MINUTES_PER_DAY:].copy()
+            self.win_worn = worn_past[b:hi].copy()
+            self.win_through = d
+            self.win_from_utc = self.base + hi
         out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
         keys = (
             "IS",
@@ -759,30 +767,6 @@ class SubjectDays:
             out[f"sleep_midpoint{w}d_min"] = float("nan")
             out[f"social_jetlag{w}d_min"] = float("nan")
         return out
-
-    def _keep_parts(
-        self,
-        d: int,
-        first: int,
-        hi: int,
-        sleep: NDArray[np.int8],
-        hourly: F64,
-        obs: NDArray[np.int64] | NDArray[np.int32],
-        dates: NDArray[np.int64],
-        worn_past: NDArray[np.bool_],
-    ) -> None:
-        """Keep the parts of days d-W+2 .. d for closing day d+1."""
-        w = self.params.window_days
-        if w < 2:
-            return
-        b = int(np.searchsorted(dates, first + 1))
-        self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
-        self.win_hourly = np.ascontiguousarray(hourly[24:], dtype=np.float64)
-        self.win_obs = np.asarray(obs[1:], dtype=np.int32)
-        self.win_sleep = sleep[MINUTES_PER_DAY:].copy()
-        self.win_worn = worn_past[b:hi].copy()
-        self.win_through = d
-        self.win_from_utc = self.base + hi
 
     def _trim(self, dates: NDArray[np.int64]) -> None:
         keep_from = self.closed_through - self.params.window_days + 1
