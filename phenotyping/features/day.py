@@ -199,6 +199,7 @@ _NO_FLOATS = np.zeros(0, np.float64)
 _NO_INTS = np.zeros(0, np.int32)
 _NO_BOOLS = np.zeros(0, np.bool_)
 _NO_DATES = np.zeros(0, np.int64)
+_NO_NIGHT_HRV = {f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS}
 _STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
@@ -430,12 +431,12 @@ class SubjectDays:
 
     def night_hrv(self, lo_min: int, hi_min: int) -> dict[str, float]:
         """HRV over the beats whose 5-minute bin starts in UTC minutes [lo_min, hi_min)."""
+        if not len(self.hrv_bin):
+            return dict(_NO_NIGHT_HRV)
         start = self.hrv_bin * HRV_BIN_MIN
         sel = (start >= lo_min) & (start < hi_min)
-        if not len(start) or not sel.any():
-            return {
-                f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
-            }
+        if not sel.any():
+            return dict(_NO_NIGHT_HRV)
         # add the rows in one fixed order, (bin, burst), so that the result does not
         # depend on the order bursts arrived in (floating point is not associative)
         order = np.lexsort((self.hrv_burst[sel], self.hrv_bin[sel]))
@@ -527,24 +528,27 @@ class SubjectDays:
         else:
             start = last + 1
         rows = []
-        bounds = np.searchsorted(dates, np.arange(start, last + 2)).tolist()
-        for k, d in enumerate(range(start, last + 1)):
-            a, b = bounds[k], bounds[k + 1]
-            if not has[a:b].any() and self._window_empty(d, dates, has):
+        # the first grid minute of every local date from start - W on (one search for the
+        # days, their windows and the trim)
+        w = self.params.window_days
+        at = _DateIndex(start - w, np.searchsorted(dates, np.arange(start - w, last + 2)))
+        for d in range(start, last + 1):
+            a, b = at[d], at[d + 1]
+            if not has[a:b].any() and self._window_empty(d, at, has):
                 rows.append(self._empty_day(d, b - a))
                 self.win_through = _NO_DAY
             else:
-                rows.append(self._day_features(d, dates, local, a, b))
+                rows.append(self._day_features(d, at, local))
         self.closed_through = last
-        self._trim(dates)
+        self._trim(at[last - w + 1])
         return rows
 
     def _any_hrv(self, d: int) -> bool:
         return bool(np.any(night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
 
-    def _window_empty(self, d: int, dates: NDArray[np.int64], has: NDArray[np.bool_]) -> bool:
+    def _window_empty(self, d: int, at: _DateIndex, has: NDArray[np.bool_]) -> bool:
         """No data in the rolling window of day d nor in its night (noon d-1 .. noon d)."""
-        a, b = np.searchsorted(dates, [d - self.params.window_days, d + 1])
+        a, b = at[d - self.params.window_days], at[d + 1]
         return not bool(has[a:b].any()) and not self._any_hrv(d)
 
     def _empty_day(self, d: int, minutes: int) -> dict[str, Any]:
@@ -584,13 +588,12 @@ class SubjectDays:
             local, dates = kn.local_clock(self.offset, self.base)
         return local, dates
 
-    def _day_features(
-        self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64], lo: int, hi: int
-    ) -> dict[str, Any]:
+    def _day_features(self, d: int, at: _DateIndex, local: NDArray[np.int64]) -> dict[str, Any]:
         """The row of local day ``d`` (grid minutes ``[lo, hi)``): every number that reads
         minutes comes from one compiled pass (:func:`kernels.close_day`) and the rolling
         window's (:meth:`_window_features`); this method only names them."""
         p = self.params
+        lo, hi = at[d], at[d + 1]
         worn_past, vec = kn.close_day(
             self.counts,
             self.steps,
@@ -677,15 +680,11 @@ class SubjectDays:
         self.midpoints = np.empty(len(kept) + 1, MIDPOINT_DTYPE)
         self.midpoints[:-1] = kept
         self.midpoints[-1] = (d, mid)
-        row.update(self._window_features(d, dates, local, worn_past))
+        row.update(self._window_features(d, at, local, worn_past))
         return row
 
     def _window_features(
-        self,
-        d: int,
-        dates: NDArray[np.int64],
-        local: NDArray[np.int64],
-        worn_past: NDArray[np.bool_],
+        self, d: int, at: _DateIndex, local: NDArray[np.int64], worn_past: NDArray[np.bool_]
     ) -> dict[str, Any]:
         """Rolling circadian and regularity features over the local days d-W+1 .. d.
 
@@ -705,9 +704,7 @@ class SubjectDays:
         p = self.params
         w = p.window_days
         first = d - w + 1
-        a_prev, a, b, lo, hi = np.searchsorted(
-            dates, (first - 1, first, first + 1, d, d + 1)
-        ).tolist()
+        a_prev, a, b, lo, hi = at[first - 1], at[first], at[first + 1], at[d], at[d + 1]
         trust = (
             self.incremental
             and w >= 2
@@ -769,9 +766,10 @@ class SubjectDays:
             out[f"social_jetlag{w}d_min"] = float("nan")
         return out
 
-    def _trim(self, dates: NDArray[np.int64]) -> None:
-        keep_from = self.closed_through - self.params.window_days + 1
-        cut = int(np.searchsorted(dates, keep_from))
+    def _trim(self, cut: int) -> None:
+        """Forget what the next close no longer needs: grid minutes before ``cut`` (the
+        first minute of the window's first day), closed nights' episodes, beats and
+        summaries."""
         ep = self.episodes
         if len(ep):
             self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
@@ -908,6 +906,20 @@ def minute_sums(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
         out = out * per / seen
     out[seen < per / 2] = np.nan
     return np.asarray(out, dtype=np.float64)
+
+
+class _DateIndex:
+    """The first grid minute of local dates ``first, first + 1, ...``: what
+    ``np.searchsorted(dates, date)`` gives, from one search."""
+
+    __slots__ = ("first", "starts")
+
+    def __init__(self, first: int, starts: NDArray[np.int64]) -> None:
+        self.first = first
+        self.starts: list[int] = starts.tolist()
+
+    def __getitem__(self, date: int) -> int:
+        return self.starts[date - self.first]
 
 
 def warm_up() -> float:

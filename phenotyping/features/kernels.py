@@ -399,8 +399,23 @@ def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
     out = np.empty(n, np.int64)
     dates = np.empty(n, np.int64)
     unknown = 0
+    lowest, highest = 32767, -32768
     for i in range(n):
         unknown += offset[i] == NO_OFFSET
+        lowest = min(lowest, offset[i])
+        highest = max(highest, offset[i])
+    if n and unknown == 0 and lowest == highest:  # one offset: whole days of one date
+        for i in range(n):
+            out[i] = base + i + np.int64(lowest)
+        day, into = out[0] // MINUTES_PER_DAY, out[0] % MINUTES_PER_DAY
+        i = 0
+        while i < n:
+            k = min(MINUTES_PER_DAY - into, n - i)
+            dates[i : i + k] = day
+            i += k
+            day += 1
+            into = 0
+        return out, dates
     if unknown == 0:  # the usual case, branch-free
         for i in range(n):
             out[i] = base + i + np.int64(offset[i])
