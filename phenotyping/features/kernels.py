@@ -401,10 +401,12 @@ def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
     unknown = 0
     lowest, highest = 32767, -32768
     for i in range(n):
-        unknown += offset[i] == NO_OFFSET
-        lowest = min(lowest, offset[i])
-        highest = max(highest, offset[i])
-    if n and unknown == 0 and lowest == highest:  # one offset: whole days of one date
+        known = offset[i] != NO_OFFSET
+        unknown += not known
+        lowest = min(lowest, offset[i] if known else 32767)
+        highest = max(highest, offset[i] if known else -32768)
+    if lowest == highest:  # one known offset (the unknown ones are filled with it)
+        # whole days of one date: filled day by day (integer division is 1 ns a minute)
         for i in range(n):
             out[i] = base + i + np.int64(lowest)
         day, into = out[0] // MINUTES_PER_DAY, out[0] % MINUTES_PER_DAY
