@@ -676,7 +676,8 @@ class SubjectDays:
             and hrv_row["night_fraction_edited"] <= p.max_night_edited
         )
         mid = sleep["midpoint_clock_min"] if row["sleep_valid"] else nan
-        kept = self.midpoints[self.midpoints["date"] > d - p.window_days]
+        keep = self.midpoints["date"] > d - p.window_days
+        kept = self.midpoints[keep]
         self.midpoints = np.empty(len(kept) + 1, MIDPOINT_DTYPE)
         self.midpoints[:-1] = kept
         self.midpoints[-1] = (d, mid)
