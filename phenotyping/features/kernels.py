@@ -17,7 +17,12 @@ kernel                            reference
 :func:`hour_values`               :func:`phenotyping.features.circadian.hourly_totals`
 :func:`window_summary`            :func:`phenotyping.features.circadian.day_rows_summary`
                                   and the SRI of consecutive day rows
-:func:`local_clock`               the day engine's offset fill (``day._fill_offsets``)
+:func:`local_clock`               the day engine's former offset fill and ``// 1440``
+:func:`has_data`                  ``~isnan(counts) | ~isnan(steps) | isin(dates, ...)``
+:func:`midpoint_timing`           :func:`~.sleep.circular_mean_minutes`,
+                                  :func:`~.sleep.social_jet_lag`
+:func:`close_day`,                the day engine's former NumPy composition of the
+:func:`window_parts`              above (features/day.py before this module)
 ================================  ==================================================
 
 Numerical contract: every sum is taken in the order NumPy takes it -- ``np.add.reduce``
