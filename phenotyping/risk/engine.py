@@ -68,7 +68,7 @@ from phenotyping.risk import baseline as bl
 from phenotyping.risk import feedback as fb
 from phenotyping.risk import stats
 from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
-from phenotyping.risk.monitor import DEVICE_HRV, Monitored, monitored
+from phenotyping.risk.monitor import DEVICE_HRV, DEVICE_SLEEP, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
 from phenotyping.risk.policy import LEVELS, in_band, level_of
 from phenotyping.risk.wording import explanation, num
@@ -86,7 +86,7 @@ _NEVER = -(2**40)
 @functools.lru_cache(maxsize=8)
 def _features(window_days: int) -> tuple[tuple[Monitored, ...], int, tuple[Signal, ...]]:
     main = monitored(window_days)
-    feats = main + DEVICE_HRV
+    feats = main + DEVICE_HRV + DEVICE_SLEEP
     return feats, len(main), build_signals(feats, len(main))
 
 
