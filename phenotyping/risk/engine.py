@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phenotyping.errors import StateError
 from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
@@ -83,11 +84,43 @@ _VERSION = 2
 _NEVER = -(2**40)
 
 
+# a baseline table: (values, transformed values, dates, chosen cells), a row per feature
+_Table = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any], NDArray[Any]]
+# ... and which features use the warm-up baseline
+_Baselines = tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[Any], NDArray[Any], NDArray[Any]
+]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The watched features and signals of one feature window, and what the daily
+    assessment needs of them as arrays and names (made once, not per day)."""
+
+    feats: tuple[Monitored, ...]
+    n_main: int
+    signals: tuple[Signal, ...]
+    columns: bl.Columns
+    window: NDArray[np.int64]  # days each feature's value covers
+    names: tuple[tuple[str, str, str], ...]  # the row's z_, base_, scale_ column names
+    reads: tuple[tuple[str, str | None], ...]  # (column, valid flag) of the daily row
+    roots: list[float]  # sqrt(window_days) of each feature (a signal's increment)
+
+
 @functools.lru_cache(maxsize=8)
-def _features(window_days: int) -> tuple[tuple[Monitored, ...], int, tuple[Signal, ...]]:
+def _features(window_days: int) -> _Layout:
     main = monitored(window_days)
     feats = main + DEVICE_HRV
-    return feats, len(main), build_signals(feats, len(main))
+    return _Layout(
+        feats=feats,
+        n_main=len(main),
+        signals=build_signals(feats, len(main)),
+        columns=bl.Columns.of(feats),
+        window=np.array([s.window_days for s in feats], dtype=np.int64),
+        names=tuple((f"z_{s.column}", f"base_{s.column}", f"scale_{s.column}") for s in main),
+        reads=tuple((s.column, s.valid_flag) for s in feats),
+        roots=[math.sqrt(s.window_days) for s in feats],
+    )
 
 
 def _new_sig(n: int) -> NDArray[np.void]:
@@ -99,11 +132,18 @@ def _new_sig(n: int) -> NDArray[np.void]:
 
 @dataclass
 class RiskState:
-    """Risk state of one subject (serialisable, compact)."""
+    """Risk state of one subject (serialisable, compact).
+
+    The person's recent daily values are kept as one table, a row per watched feature and
+    a column per day with at least one usable value (NaN: no value that day), with a
+    same-shaped table of which values may enter the baseline: the baselines of every
+    feature are then a few array operations (one sort per median, along each feature's
+    contiguous days), not a loop over features. Serialised as before (``hist``: one entry
+    per (feature, day) with a value), so states load both ways across versions.
+    """
 
     params: RiskParams = field(default_factory=RiskParams)
     version: str = ""
-    hist: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
     frozen: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
     # the person's known remission days (a clinician-marked remission period, or the band
     # pinned before the relapse that started a treatment course): a baseline after a response
@@ -146,23 +186,86 @@ class RiskState:
     last_episode_start: int = -1
     last_episode_signals: int = 0
     last_episode_end: int = _NEVER  # (an explained close leaves ``last_closed`` alone)
+    # the daily values (not part of the header: serialised as ``hist``, see the class doc)
+    _dates: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False
+    )
+    _vals: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False
+    )
+    _elig: NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros((0, 0), bool), repr=False, compare=False
+    )
+    _tvals: NDArray[np.float64] = field(  # _vals as judged (baseline.transform)
+        default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         n = len(self._signals)
         if self.sig.size != n:
             self.sig = _new_sig(n)
+        f = len(self._feats)
+        if self._vals.shape != (f, self._dates.size):
+            self._vals = np.full((f, self._dates.size), np.nan)
+            self._elig = np.zeros((f, self._dates.size), bool)
+        if self._tvals.shape != self._vals.shape:
+            self._tvals = bl.transform_all(self._layout.columns, self._vals)
+        self._by_params: tuple[RiskParams, NDArray[np.int64], NDArray[np.float64]] | None = None
+        self._frozen_cols: tuple[NDArray[np.void], _Table] | None = None
+
+    @property
+    def _layout(self) -> _Layout:
+        return _features(self.params.feature_window_days)
 
     @property
     def _feats(self) -> tuple[Monitored, ...]:
-        return _features(self.params.feature_window_days)[0]
+        return self._layout.feats
 
     @property
     def _n_main(self) -> int:
-        return _features(self.params.feature_window_days)[1]
+        return self._layout.n_main
 
     @property
     def _signals(self) -> tuple[Signal, ...]:
-        return _features(self.params.feature_window_days)[2]
+        return self._layout.signals
+
+    @property
+    def hist(self) -> NDArray[np.void]:
+        """The daily values as entries (feature, date, value, eligible), in date then
+        feature order: the serialised form (a copy: change the state through its
+        methods)."""
+        day, feature = np.nonzero(~np.isnan(self._vals.T))
+        out = np.zeros(day.size, HIST_DTYPE)
+        out["feature"], out["date"] = feature, self._dates[day]
+        out["value"], out["eligible"] = self._vals[feature, day], self._elig[feature, day]
+        return out
+
+    @hist.setter
+    def hist(self, entries: NDArray[np.void]) -> None:
+        f = len(self._feats)
+        feature = entries["feature"].astype(np.int64)
+        if feature.size and (feature.min() < 0 or feature.max() >= f):
+            raise StateError("state: corrupt (risk history names an unknown feature)")
+        dates, day = np.unique(entries["date"].astype(np.int64), return_inverse=True)
+        self._dates = dates
+        self._vals = np.full((f, dates.size), np.nan)
+        self._elig = np.zeros((f, dates.size), bool)
+        self._vals[feature, day] = entries["value"]
+        self._elig[feature, day] = entries["eligible"]
+        # a value is NaN only where there is none (entries hold finite values)
+        self._elig &= ~np.isnan(self._vals)
+        self._tvals = bl.transform_all(self._layout.columns, self._vals)
+
+    def _need_prior(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Per feature: the values its baseline needs (twice ``min_baseline_days``
+        without a population prior) and its prior scale (NaN: none)."""
+        if self._by_params is None or self._by_params[0] is not self.params:
+            p = self.params
+            priors = dict(p.prior_scale)
+            prior = np.array([priors.get(s.column, np.nan) for s in self._feats])
+            need = np.where(np.isnan(prior), 2, 1) * p.min_baseline_days
+            self._by_params = (p, need.astype(np.int64), prior)
+        return self._by_params[1], self._by_params[2]
 
     # ------------------------------------------------------------------ clinical events
     def clinical(
@@ -213,7 +316,7 @@ class RiskState:
         elif kind == "feedback" and reason is not None:
             notices.append(self._feedback(date, reason, until))
         elif kind == "remission_period" and until is not None:
-            h = self.hist
+            h = self.hist  # as entries (a rare event: the simple way)
             sel = (h["date"] >= date) & (h["date"] <= until)
             part = np.zeros(int(sel.sum()), FROZEN_DTYPE)
             part["feature"], part["date"], part["value"] = (
@@ -250,7 +353,6 @@ class RiskState:
         start = min(ep_start, date) if ep_start >= 0 else date
         self.feedback_reason, self.feedback_from = reason, date
         self.feedback_until = date + fb.DEFAULT_DAYS - 1
-        h = self.hist
         applies_from, applies_until = start, until
         if reason in fb.EXPLAINING and not (reason == "device_problem" and until is None):
             end = until if until is not None else date + fb.DEFAULT_DAYS - 1
@@ -289,7 +391,8 @@ class RiskState:
             self.excl_from, self.excl_until = start, date - 1
             self.excl_episode = self.episode_start if is_open else -1
             self.baseline_from = start
-            h["eligible"][h["date"] >= start] = True
+            new = self._dates >= start
+            self._elig[:, new] = ~np.isnan(self._vals[:, new])
             self._exclude_entries(start, start - 1)  # windows reaching before the device
             self.frozen = np.zeros(0, FROZEN_DTYPE)
             self.frozen_until = _NEVER
@@ -361,9 +464,10 @@ class RiskState:
         if d <= self.last_date:  # already judged (a replayed row): nothing changes
             return cols, alerts, notices
         self.last_date = d
-        feats = self._feats
-        values = np.array([_value(s, row) for s in feats])
-        usable = bool(np.isfinite(values).any())
+        lay = self._layout
+        values = np.array([_read(row, column, flag) for column, flag in lay.reads])
+        has = ~np.isnan(values)
+        usable = bool(has.any())
         notices += self._gap(subject, d, usable)
         excluded = self._held(d)
         # an episode that resolves today as explained by a new device: today's values are
@@ -375,43 +479,42 @@ class RiskState:
             or d < self.baseline_from
             or excluded
         )
-        z = np.full(len(feats), np.nan)
-        med = np.full(len(feats), np.nan)
-        scale = np.full(len(feats), np.nan)
-        prior_used = False
         weekend = is_weekend(d)
         wheld = self._window_held(d)
-        for i, spec in enumerate(feats):
-            prior = self._prior(spec)
-            vals, dates, warm = self._baseline(i, d, prior is not None)
-            if vals.size < p.min_baseline_days * (1 if prior is not None else 2):
-                continue
-            prior_used = prior_used or warm
-            wk = (dates + 3) % 7 >= 5
-            m, s = bl.estimate(spec, vals, wk, weekend, p, prior)
-            med[i], scale[i] = m, s
-            if math.isfinite(values[i]) and math.isfinite(s) and s > 0 and not wheld[i]:
-                t = float(bl.transform(spec, values[i]))
-                dev = stats.deviation(t, m, circular=spec.circular)
-                z[i] = max(-p.z_clip, min(p.z_clip, dev / s))
-        for i, spec in enumerate(feats[: self._n_main]):
-            cols[f"z_{spec.column}"] = float(z[i])
-            cols[f"base_{spec.column}"] = bl.back(spec, float(med[i]))
-            cols[f"scale_{spec.column}"] = float(scale[i])
+        # every feature's baseline at once (baseline.py, engine's ``_baseline`` per feature)
+        need, prior = self._need_prior()
+        vals, tvals, dates, chosen, warm = self._baselines(d)
+        judged = chosen.sum(axis=1) >= need
+        prior_used = bool((warm & judged).any())
+        wk = (dates + 3) % 7 >= 5
+        med, scale = bl.estimate_all(
+            lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
+        )
+        today = bl.transform_all(lay.columns, values)
+        ml, sl, held = med.tolist(), scale.tolist(), wheld.tolist()
+        zl = [math.nan] * len(ml)
+        for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
+            # judged (else no scale), a value today, a usable scale, not explained
+            if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
+                dev = stats.deviation(t, m, circular=lay.feats[i].circular)
+                zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
+        z = np.array(zl)
+        for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
+            cols[zn] = zl[i]
+            cols[bn] = bl.back(spec, ml[i])
+            cols[sn] = sl[i]
         if usable:
-            idx = np.flatnonzero(np.isfinite(values))
-            new = np.zeros(idx.size, HIST_DTYPE)
-            new["feature"], new["date"], new["value"], new["eligible"] = (
-                idx,
-                d,
-                values[idx],
-                eligible & ~wheld[idx],
-            )
-            keep = self.hist["date"] > d - p.exclude_recent_days - p.baseline_days - 7
-            first = self._first_dates()
-            self.hist = np.concatenate([self.hist[keep | np.isin(self.hist["date"], first)], new])
+            keep = self._dates > d - p.exclude_recent_days - p.baseline_days - 7
+            keep[self._first_rows()] = True
+            if not keep.all():
+                self._dates, self._vals = self._dates[keep], self._vals[:, keep]
+                self._elig, self._tvals = self._elig[:, keep], self._tvals[:, keep]
+            self._dates = np.append(self._dates, d)
+            self._vals = np.concatenate([self._vals, values[:, None]], axis=1)
+            self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
+            self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
 
-        e, contributing, rising = self._update_signals(d, z)
+        e, contributing, rising = self._update_signals(d, zl)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -439,28 +542,71 @@ class RiskState:
     def _prior(self, spec: Monitored) -> float | None:
         return dict(self.params.prior_scale).get(spec.column)
 
-    def _first_dates(self) -> NDArray[np.int64]:
-        """Dates of the person's first valid days since the baseline start (the warm-up
+    def _first_rows(self) -> NDArray[np.intp]:
+        """Rows of the person's first valid days since the baseline start (the warm-up
         baseline), kept until the regular window has filled."""
-        h = self.hist
-        ok = h["eligible"] & (h["date"] >= self.baseline_from)
-        dates = np.unique(h["date"][ok])
-        return np.asarray(dates[: self.params.baseline_days], dtype=np.int64)
+        ok = self._elig.any(axis=0) & (self._dates >= self.baseline_from)
+        return np.flatnonzero(ok)[: self.params.baseline_days]
+
+    def _baselines(self, d: int) -> _Baselines:
+        """Every feature's baseline for day ``d`` at once, as :meth:`_baseline` chooses it
+        feature by feature: (values, the same transformed, their dates, which are chosen
+        -- row ``i``'s chosen cells in order are feature ``i``'s baseline --, which
+        features use the warm-up baseline)."""
+        p = self.params
+        nf = len(self._feats)
+        if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
+            vals, tvals, dates, chosen = self._frozen_table()
+            return vals, tvals, dates, chosen, np.zeros(nf, bool)
+        need, _ = self._need_prior()
+        bd = p.baseline_days
+        date = self._dates
+        mine = self._elig & (date >= self.baseline_from)
+        end = d - p.exclude_recent_days
+        sel = mine & ((date <= end) & (date > end - bd))
+        n_own = sel.sum(axis=1)
+        if self.response_date >= 0 and self.remission.size and (n_own < bd).any():
+            # after a response: the remission days complete the window (rare; per feature)
+            parts = [self._baseline(i, d, bool(need[i] == p.min_baseline_days)) for i in range(nf)]
+            vals, dates, chosen = _table([(v, t) for v, t, _ in parts])
+            tvals = bl.transform_all(self._layout.columns, vals)
+            return vals, tvals, dates, chosen, np.array([w for _, _, w in parts], dtype=bool)
+        regular = n_own >= need
+        if regular.all():
+            return self._vals, self._tvals, date, sel, ~regular
+        early = mine & (date < d)
+        first = early & (np.cumsum(early, axis=1) <= bd)
+        return self._vals, self._tvals, date, np.where(regular[:, None], sel, first), ~regular
+
+    def _frozen_table(self) -> _Table:
+        """The pinned baseline as a table (made once per pinning)."""
+        if self._frozen_cols is None or self._frozen_cols[0] is not self.frozen:
+            f = self.frozen
+            parts = []
+            for i in range(len(self._feats)):
+                mine = f[f["feature"] == i]
+                parts.append((mine["value"].astype(np.float64), mine["date"].astype(np.int64)))
+            vals, dates, chosen = _table(parts)
+            tvals = bl.transform_all(self._layout.columns, vals)
+            self._frozen_cols = (self.frozen, (vals, tvals, dates, chosen))
+        return self._frozen_cols[1]
 
     def _baseline(
         self, i: int, d: int, has_prior: bool = True
     ) -> tuple[NDArray[np.float64], NDArray[np.int64], bool]:
         """Baseline values and dates of feature ``i`` for day ``d``; True when it is the
         warm-up baseline (population prior weighs most). A feature without a population
-        prior needs twice ``min_baseline_days`` of the person's own values."""
+        prior needs twice ``min_baseline_days`` of the person's own values.
+
+        The definition, feature by feature; :meth:`_baselines` makes the same choice for
+        every feature at once (tested against this)."""
         p = self.params
         need = p.min_baseline_days * (1 if has_prior else 2)
         if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
             f = self.frozen[self.frozen["feature"] == i]
             return f["value"].astype(np.float64), f["date"].astype(np.int64), False
-        h = self.hist
-        date, value = h["date"], h["value"]  # field views, taken once (speed only)
-        mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
+        date, value = self._dates, self._vals[i]
+        mine = self._elig[i] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
         sel = mine & (date <= end) & (date > end - p.baseline_days)
         n_own = int(np.count_nonzero(sel))
@@ -480,53 +626,53 @@ class RiskState:
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
-    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int], set[int]]:
-        """Advance every signal's CUSUM by day ``d``: (evidence, signals above the floor,
-        signals whose CUSUM rose today)."""
+    def _update_signals(self, d: int, z: list[float]) -> tuple[float, list[int], set[int]]:
+        """Advance every signal's CUSUM by day ``d`` (``z``: the features' clipped z):
+        (evidence, signals above the floor, signals whose CUSUM rose today)."""
         p = self.params
         rising: set[int] = set()
-        feats = self._feats
-        roots = np.array([math.sqrt(s.window_days) for s in feats])
+        roots = self._layout.roots
+        sig = self.sig
+        c, run, ewma = sig["c"].tolist(), sig["run"].tolist(), sig["ewma"].tolist()
         for j, sg in enumerate(self._signals if not self._held(d) else ()):
             u, _ = score(sg, z, roots)
             if not math.isfinite(u):
                 continue
-            act = float(self.sig["ewma"][0])  # activity, updated before the phase signals
+            act = ewma[0]  # activity, updated before the phase signals
             if sg.name == "phase_late" and counter_evidence(act, p.phase_activity_gate):
                 u = min(u, 0.0)  # later AND clearly more active: not a depressive delay
-            rec = self.sig[j]
-            before = float(rec["c"])
+            before = c[j]
             k = p.k_sleep_long if sg.name == "sleep_long" else p.k
             after = max(0.0, before + u - k)
             if after > 0 and before == 0:
-                rec["run"] = d
+                run[j] = d
             if after == 0:
-                rec["run"] = -1
+                run[j] = -1
             if after > before:
                 rising.add(j)
-            rec["c"] = after
-            ew = float(rec["ewma"])
-            rec["ewma"] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
-        c = np.asarray(self.sig["c"], dtype=np.float64)
+            c[j] = after
+            ew = ewma[j]
+            ewma[j] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
+        sig["c"], sig["run"], sig["ewma"] = c, run, ewma
+        cc = np.array(c)
         if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
             n = len(self._signals)
             mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
-            c = fb.damp(c, mask, p.floor, p.contacted_fine_factor)
-        contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
-        return evidence(c, p.floor, p.h, p.h_single), contributing, rising
+            cc = fb.damp(cc, mask, p.floor, p.contacted_fine_factor)
+        contributing = [j for j in range(len(self._signals)) if cc[j] > p.floor]
+        return evidence(cc, p.floor, p.h, p.h_single), contributing, rising
 
     def _exclude_entries(self, start: int, end: int) -> None:
         """Keep the days ``start``..``end`` out of the baseline, and the values of features
         computed over several days while their window reaches into them."""
-        h = self.hist
-        span = np.array([s.window_days for s in self._feats], dtype=np.int64)[h["feature"]]
-        h["eligible"][(h["date"] >= start) & (h["date"] <= end + span - 1)] = False
+        date = self._dates
+        self._elig[(date >= start) & (date <= end + self._layout.window[:, None] - 1)] = False
 
     def _window_held(self, d: int) -> NDArray[np.bool_]:
         """Per feature: its value of day ``d`` covers a day of an explained period (a
         7-day feature stays explained for 6 days after it; after a device re-anchoring,
         until its window holds only the new device's days)."""
-        w = np.array([s.window_days for s in self._feats], dtype=np.int64)
+        w = self._layout.window
         if self.excl_mode == "exclude":
             return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
         if self.excl_mode == "reanchor":
@@ -571,7 +717,7 @@ class RiskState:
                 self.episode_start = max(min([*runs, d]), d - 14)
                 self.episode_opened = d
                 self.episode_signals = sum(1 << j for j in active)
-                self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
+                self._elig[:, self._dates >= self.episode_start] = False
                 self._pin_baseline(d)
                 self.episode_level, self.days_in_band = level, 0
                 out.append(self._alert(subject, d, "opened", level, *args))
@@ -679,9 +825,8 @@ class RiskState:
                 if i in seen or not math.isfinite(med[i]):
                     continue
                 spec = feats[i]
-                hh = self.hist
-                sel = (hh["feature"] == i) & (hh["date"] >= onset) & (hh["date"] <= d)
-                run_values = hh["value"][sel]
+                run_values = self._vals[i, (self._dates >= onset) & (self._dates <= d)]
+                run_values = run_values[~np.isnan(run_values)]
                 usual = bl.back(spec, float(med[i]))
                 if not run_values.size:
                     continue
@@ -799,9 +944,8 @@ class RiskState:
         return "; ".join(notes) or None
 
     def _valid_days(self, d: int) -> int:
-        h = self.hist
-        recent = h["date"][(h["date"] > d - 7) & (h["date"] <= d)]
-        return int(np.unique(recent).size)
+        # a row is a day with at least one value
+        return int(np.count_nonzero((self._dates > d - 7) & (self._dates <= d)))
 
     def _gap(self, subject: str, d: int, usable: bool) -> list[dict[str, Any]]:
         p = self.params
@@ -825,8 +969,8 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        skip = ("params", "hist", "sig", "frozen", "remission")
-        header = {k: v for k, v in self.__dict__.items() if k not in skip}
+        skip = ("params", "sig", "frozen", "remission")
+        header = {k: v for k, v in self.__dict__.items() if k not in skip and not k.startswith("_")}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
@@ -854,13 +998,13 @@ class RiskState:
         fresh = "excl_mode" not in header  # a state written before feedback covered periods
         state = cls(
             params=params,
-            hist=arrays["hist"],
             sig=arrays["sig"],
             frozen=arrays["frozen"],
             # absent from a state saved before remission baselines existed
             remission=arrays.get("remission", np.zeros(0, FROZEN_DTYPE)),
             **header,
         )
+        state.hist = arrays["hist"]
         if fresh and state.feedback_reason in fb.EXPLAINING:
             state.excl_mode, state.excl_reason = "exclude", state.feedback_reason
             state.excl_from, state.excl_until = state.feedback_from, state.feedback_until
@@ -870,9 +1014,24 @@ class RiskState:
         return state
 
 
-def _value(spec: Monitored, row: dict[str, Any]) -> float:
-    v = row.get(spec.column)
-    if v is None or (spec.valid_flag is not None and not row.get(spec.valid_flag)):
-        return float("nan")
+def _read(row: dict[str, Any], column: str, valid_flag: str | None) -> float:
+    """A watched feature's value in the daily row (NaN: none, or not valid)."""
+    v = row.get(column)
+    if v is None or (valid_flag is not None and not row.get(valid_flag)):
+        return math.nan
     f = float(v)
-    return f if math.isfinite(f) else float("nan")
+    return f if math.isfinite(f) else math.nan
+
+
+def _table(
+    columns: list[tuple[NDArray[np.float64], NDArray[np.int64]]],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Per-feature (values, dates) as one table: row ``i`` holds feature ``i``'s values in
+    order from the left, then NaN (values, dates, which cells are chosen)."""
+    width = max((v.size for v, _ in columns), default=0)
+    vals = np.full((len(columns), width), np.nan)
+    dates = np.zeros((len(columns), width), np.int64)
+    chosen = np.zeros((len(columns), width), bool)
+    for i, (v, t) in enumerate(columns):
+        vals[i, : v.size], dates[i, : v.size], chosen[i, : v.size] = v, t, True
+    return vals, dates, chosen

@@ -82,6 +82,42 @@ def median(values: NDArray[np.float64]) -> float:
     return float((s[h - 1] + s[h]) / 2)
 
 
+Picks = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]
+
+
+def median_picks(n: NDArray[np.intp], width: int) -> Picks:
+    """Where the middle pair of each row lies once sorted, for :func:`row_medians`: row
+    ``k`` of a ``width``-wide table has ``n[k]`` chosen values (made once, used for every
+    median of the same rows)."""
+    base = np.arange(n.size) * width
+    h = n // 2
+    return base + np.minimum(h, width - 1), base + np.maximum(h - 1, 0), n % 2 == 1
+
+
+def row_medians(values: NDArray[np.float64], picks: Picks) -> NDArray[np.float64]:
+    """:func:`median` of every row of ``values`` at once: row ``k`` holds ``n[k]`` chosen
+    values, none NaN, and NaN in every other cell (``picks = median_picks(n, width)``).
+
+    One sort along the rows for all the features of a day (the engine judges ~13 features
+    a day: a median each cost more in dispatch than in arithmetic). NaN sorts last, so a
+    row's chosen values are its first ``n[k]`` sorted cells; the median is the same middle
+    value or ``(a + b) / 2`` of the middle pair as :func:`median`, bit for bit (tested),
+    except that among tied zeros of both signs a sort may pick the other one (the engine
+    checks for ``-0.0``). ``n[k] == 0`` gives NaN.
+
+    Examples
+    --------
+    >>> x = np.array([[3.0, 1.0, 2.0], [4.0, 1.0, np.nan], [np.nan, np.nan, np.nan]])
+    >>> row_medians(x, median_picks(np.array([3, 2, 0]), 3)).tolist()
+    [2.0, 2.5, nan]
+    """
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], math.nan)
+    flat = np.sort(values, axis=1).ravel()
+    hi = flat[picks[0]]
+    return np.where(picks[2], hi, (flat[picks[1]] + hi) / 2)
+
+
 def robust_center(values: NDArray[np.float64], *, circular: bool = False) -> float:
     """``robust_baseline(values, circular=circular)[0]`` without the MAD it does not need.
 
