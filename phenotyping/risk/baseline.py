@@ -111,6 +111,7 @@ class Columns:
     features: tuple[Monitored, ...]
     log: NDArray[np.bool_]  # judged as log(x + 1)
     circular: tuple[int, ...]  # clock times
+    clock: NDArray[np.bool_]  # the same as a column (a row per feature)
     min_scale: F64
 
     @classmethod
@@ -119,6 +120,7 @@ class Columns:
             features=tuple(features),
             log=np.array([s.log for s in features], dtype=bool),
             circular=tuple(i for i, s in enumerate(features) if s.circular),
+            clock=np.array([[s.circular] for s in features], dtype=bool),
             min_scale=np.array([s.min_scale for s in features], dtype=np.float64),
         )
 
@@ -127,12 +129,6 @@ def transform_all(cols: Columns, x: F64) -> F64:
     """:func:`transform` of every feature at once (a row per feature, or one value each)."""
     log = cols.log if x.ndim == 1 else cols.log[:, None]
     return np.where(log, np.log1p(np.maximum(x, 0.0)), x)
-
-
-def _pymax(a: F64, b: F64 | float) -> F64:
-    """``max(a, b)`` of Python floats, elementwise: ``a`` unless ``b > a`` (NaN in ``a``
-    stays NaN, as in :func:`estimate`)."""
-    return np.where(b > a, b, a)
 
 
 def estimate_all(
@@ -174,56 +170,58 @@ def estimate_all(
     nf, width = values.shape
     if width == 0:  # no days yet
         return np.full(nf, nan), np.full(nf, nan)
+    chosen = chosen & wanted[:, None]  # the rest: no values, so NaN throughout
     x = np.where(chosen, tvalues, nan)
-    n = chosen.sum(axis=1)
     same = chosen & (weekend == today_weekend)
-    n_same = same.sum(axis=1)
+    n, n_same = chosen.sum(axis=1), same.sum(axis=1)
+    n_other = n - n_same
     m = params.min_per_daytype
-    split = (n_same >= m) & (n - n_same >= m) & params.day_of_week
-    if split.any():  # the day-type centres and the centres of all values: one sort
-        other = chosen & ~same
-        both = np.concatenate([n, n_same, n - n_same])
-        centres = stats.row_medians(
-            np.concatenate([x, np.where(same, x, nan), np.where(other, x, nan)]),
-            stats.median_picks(both, width),
-        )
-        c_all, c_same, c_other = centres[:nf], centres[nf : 2 * nf], centres[2 * nf :]
+    split = (n_same >= m) & (n_other >= m)
+    if params.day_of_week and split.any():  # the centres of all values and of each day type
+        rows = np.concatenate([x, np.where(same, x, nan), np.where(chosen ^ same, x, nan)])
+        counts = np.concatenate([n, n_same, n_other])
+        circ = [
+            k + nf * t for k in cols.circular if wanted[k] for t in ((1, 2) if split[k] else (0,))
+        ]
     else:
-        other = same  # not used
-        c_all = c_same = c_other = stats.row_medians(x, stats.median_picks(n, width))
-    lost = []  # a clock time whose other day type's centre is undefined: no scale
-    for k in cols.circular:
-        if not wanted[k]:
-            continue
-        if split[k]:
-            c_same[k] = stats.robust_center(x[k][same[k]], circular=True)
-            c_other[k] = stats.robust_center(x[k][other[k]], circular=True)
-            if math.isnan(c_other[k]):
-                lost.append(k)
-        else:
-            c_all[k] = stats.robust_center(x[k][chosen[k]], circular=True)
-    med = np.where(split, c_same, c_all)
-    if split.any():
-        centre = np.where(same, c_same[:, None], c_other[:, None])
-        dev = x - np.where(split[:, None], centre, c_all[:, None])
+        split[:] = False
+        rows, counts = x, n
+        circ = [k for k in cols.circular if wanted[k]]
+    around = None  # clock times: circular centres, each from its values in order
+    if circ:
+        around = stats.circular_centers(rows[circ], stats.median_picks(counts[circ], width))
+    picks = stats.median_picks(counts, width)
+    centres = stats.row_medians(rows if rows is not x else x.copy(), picks, overwrite=True)
+    if around is not None:
+        centres[circ] = around
+    c_all = centres[:nf]
+    if rows is not x:
+        c_same = np.where(split, centres[nf : 2 * nf], c_all)
+        c_other = np.where(split, centres[2 * nf :], c_all)
+        dev = x - np.where(same, c_same[:, None], c_other[:, None])
     else:
+        c_same = c_other = c_all
         dev = x - c_all[:, None]
-    for k in cols.circular:
-        dev[k] = stats.wrap_minutes(dev[k])
-    picks = stats.median_picks(n, width)
+    picks = (picks[0][:nf], picks[1][:nf], picks[2][:nf])
+    if cols.circular:
+        dev = np.where(cols.clock, stats.wrap_minutes(dev), dev)
     mid = stats.row_medians(dev, picks)
-    own = stats.MAD_TO_SD * stats.row_medians(np.abs(dev - mid[:, None]), picks)
+    own = stats.MAD_TO_SD * stats.row_medians(np.abs(dev - mid[:, None]), picks, overwrite=True)
+    # max() of estimate as np.maximum: equal whenever the second value is never NaN and
+    # zeros never tie with opposite signs (prior > 0, so blended > 0; min_scale >= 0 and
+    # scales are never -0.0)
     if params.prior_days > 0:
-        n0, nn = params.prior_days, n.astype(np.float64)
-        blended = np.sqrt((n0 * prior * prior + nn * own * own) / (n0 + nn))
-        scale = np.where(np.isnan(prior), own, _pymax(own, blended))
+        n0 = params.prior_days
+        blended = np.sqrt((n0 * prior * prior + n * own * own) / (n0 + n))
+        scale = np.where(np.isnan(prior), own, np.maximum(own, blended))
     else:
         scale = own
-    scale = _pymax(scale, cols.min_scale)
-    scale[lost] = nan
-    bad = ~wanted | np.isnan(med)
-    med[bad] = nan
-    scale[bad] = nan
+    scale = np.maximum(scale, cols.min_scale)
+    med = c_same
+    if around is not None and np.isnan(around).any():
+        # an undefined circular centre (the clock times cancel out): no median (and no
+        # scale), or, when only the other day type's is undefined, no scale
+        scale[np.isnan(c_same) | np.isnan(c_other)] = nan
     zero = x == 0
     if zero.any():
         for k in np.flatnonzero(wanted & (zero & np.signbit(x)).any(axis=1)).tolist():

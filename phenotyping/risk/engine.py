@@ -498,7 +498,6 @@ class RiskState:
             if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
                 dev = stats.deviation(t, m, circular=lay.feats[i].circular)
                 zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
-        z = np.array(zl)
         for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
             cols[zn] = zl[i]
             cols[bn] = bl.back(spec, ml[i])
@@ -509,7 +508,7 @@ class RiskState:
             if not keep.all():
                 self._dates, self._vals = self._dates[keep], self._vals[:, keep]
                 self._elig, self._tvals = self._elig[:, keep], self._tvals[:, keep]
-            self._dates = np.append(self._dates, d)
+            self._dates = np.concatenate((self._dates, (d,)))
             self._vals = np.concatenate([self._vals, values[:, None]], axis=1)
             self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
             self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
@@ -535,7 +534,7 @@ class RiskState:
             ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
         alerts += self._episode(
-            subject, d, level, rising, cols, values, med, scale, z, row, prior_used
+            subject, d, level, rising, cols, values, med, scale, zl, row, prior_used
         )
         return cols, alerts, notices
 
@@ -545,8 +544,11 @@ class RiskState:
     def _first_rows(self) -> NDArray[np.intp]:
         """Rows of the person's first valid days since the baseline start (the warm-up
         baseline), kept until the regular window has filled."""
-        ok = self._elig.any(axis=0) & (self._dates >= self.baseline_from)
-        return np.flatnonzero(ok)[: self.params.baseline_days]
+        ok = np.logical_or.reduce(self._elig, axis=0)
+        if self._dates.size and self._dates[0] < self.baseline_from:
+            ok &= self._dates >= self.baseline_from
+        rows: NDArray[np.intp] = ok.nonzero()[0]
+        return rows[: self.params.baseline_days]
 
     def _baselines(self, d: int) -> _Baselines:
         """Every feature's baseline for day ``d`` at once, as :meth:`_baseline` chooses it
@@ -561,8 +563,18 @@ class RiskState:
         need, _ = self._need_prior()
         bd = p.baseline_days
         date = self._dates
-        mine = self._elig & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
+        if self.response_date < 0 and date.size and date[0] >= self.baseline_from:
+            # the usual case, every day of the table since the baseline start: the window
+            # is a slice of the table; a feature short of it takes the warm-up baseline,
+            # unless it has too few values for that too (then it is not judged anyway)
+            lo = int(date.searchsorted(end - bd, side="right"))
+            hi = int(date.searchsorted(end, side="right"))
+            sel = self._elig[:, lo:hi]
+            short = sel.sum(axis=1) < need
+            if not short.any() or (~short | (self._elig.sum(axis=1) < need)).all():
+                return self._vals[:, lo:hi], self._tvals[:, lo:hi], date[lo:hi], sel, short
+        mine = self._elig & (date >= self.baseline_from)
         sel = mine & ((date <= end) & (date > end - bd))
         n_own = sel.sum(axis=1)
         if self.response_date >= 0 and self.remission.size and (n_own < bd).any():
@@ -632,8 +644,7 @@ class RiskState:
         p = self.params
         rising: set[int] = set()
         roots = self._layout.roots
-        sig = self.sig
-        c, run, ewma = sig["c"].tolist(), sig["run"].tolist(), sig["ewma"].tolist()
+        c, run, ewma = (list(f) for f in zip(*self.sig.tolist(), strict=True))
         for j, sg in enumerate(self._signals if not self._held(d) else ()):
             u, _ = score(sg, z, roots)
             if not math.isfinite(u):
@@ -653,14 +664,13 @@ class RiskState:
             c[j] = after
             ew = ewma[j]
             ewma[j] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
-        sig["c"], sig["run"], sig["ewma"] = c, run, ewma
-        cc = np.array(c)
+        self.sig = np.array(list(zip(c, run, ewma, strict=True)), SIG_DTYPE)
         if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
             n = len(self._signals)
             mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
-            cc = fb.damp(cc, mask, p.floor, p.contacted_fine_factor)
-        contributing = [j for j in range(len(self._signals)) if cc[j] > p.floor]
-        return evidence(cc, p.floor, p.h, p.h_single), contributing, rising
+            c = fb.damp(np.array(c), mask, p.floor, p.contacted_fine_factor).tolist()
+        contributing = [j for j, cj in enumerate(c) if cj > p.floor]
+        return evidence(np.array(c), p.floor, p.h, p.h_single), contributing, rising
 
     def _exclude_entries(self, start: int, end: int) -> None:
         """Keep the days ``start``..``end`` out of the baseline, and the values of features
@@ -703,7 +713,7 @@ class RiskState:
         values: NDArray[np.float64],
         med: NDArray[np.float64],
         scale: NDArray[np.float64],
-        z: NDArray[np.float64],
+        z: list[float],
         row: dict[str, Any],
         prior_used: bool,
     ) -> list[dict[str, Any]]:
@@ -802,7 +812,7 @@ class RiskState:
         values: NDArray[np.float64],
         med: NDArray[np.float64],
         scale: NDArray[np.float64],
-        z: NDArray[np.float64],
+        z: list[float],
         row: dict[str, Any],
         prior_used: bool,
         persisting: bool = False,
