@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,4 +137,4 @@ def write_reference() -> None:  # pragma: no cover (run by hand with the referen
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(write_reference())
+    write_reference()

@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import stats
 from phenotyping.risk.engine import RiskState
-from phenotyping.risk.monitor import DEVICE_HRV, MONITORED
 from phenotyping.risk.params import PRIOR_SCALE, RiskParams
 from tests.risk import engine_scenario as sc
 
-FEATURES = MONITORED + DEVICE_HRV
+FEATURES = RiskState()._feats  # every watched feature, as the engine orders them
 
 
 def same_float(a: float, b: float) -> bool:
