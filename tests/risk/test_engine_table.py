@@ -246,3 +246,22 @@ def test_estimate_all_when_a_day_type_of_a_clock_time_has_no_centre(
     assert same_float(med[i], m) and same_float(scale[i], s)
     if weekend_clock == (360.0, 1080.0):
         assert math.isnan(s) and math.isnan(m) == today_weekend
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.one_of(st.just(math.nan), st.floats(-3, 3), st.sampled_from([0.0, -0.0])),
+        min_size=len(FEATURES),
+        max_size=len(FEATURES),
+    )
+)
+def test_the_engine_scores_every_signal_as_change_score_does(z: list[float]) -> None:
+    from phenotyping.risk.change import score
+    from phenotyping.risk.engine import _features, _scores
+
+    lay = _features(RiskParams().feature_window_days)
+    got = _scores(lay, z)
+    for j, sg in enumerate(lay.signals):
+        assert same_float(got[j], score(sg, z, lay.roots)[0]), sg.name
+        assert same_float(got[j], score(sg, np.array(z), np.array(lay.roots))[0]), sg.name
