@@ -25,7 +25,6 @@ Evidence
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,13 +80,10 @@ def build_signals(features: tuple[Monitored, ...], n_main: int) -> tuple[Signal,
     )
 
 
-def score(
-    signal: Signal, z: F64 | Sequence[float], roots: F64 | Sequence[float]
-) -> tuple[float, tuple[int, ...]]:
+def score(signal: Signal, z: F64, roots: F64) -> tuple[float, tuple[int, ...]]:
     """A signal's oriented daily score and the features that gave it (NaN, () if none).
 
-    ``z`` are the features' clipped z; ``roots`` their ``sqrt(window_days)`` (arrays, or
-    lists of floats: the engine passes lists, indexed faster).
+    ``z`` are the features' clipped z; ``roots`` their ``sqrt(window_days)``.
 
     Examples
     --------
@@ -105,13 +101,8 @@ def score(
                 used.append(i)
                 if signal.first_only:
                     break
-        if len(vals) >= 8:
+        if vals:
             return float(np.mean(vals)), tuple(used)
-        if vals:  # np.mean of < 8 values, spelt out: 0.0 + each in order, / n (speed only)
-            total = 0.0
-            for v in vals:
-                total += v
-            return float(total / len(vals)), tuple(used)
     return math.nan, ()
 
 

@@ -147,7 +147,7 @@ def _scores(lay: _Layout, z: list[float]) -> list[float]:
         u = math.nan
         for group in groups:
             if len(group) >= 8:  # np.mean's pairwise sum: as change.score does it
-                u = score(lay.signals[j], z, lay.roots)[0]
+                u = score(lay.signals[j], np.array(z), np.array(lay.roots))[0]
                 break
             total, n = 0.0, 0
             for i, sign, root in group:
