@@ -56,7 +56,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,7 @@ def _scores(lay: _Layout, z: list[float]) -> list[float]:
     layout's tuples: the same arithmetic in the same order (tested against it), without
     a call and two lists per signal."""
     out = []
-    for (j, (groups, first_only)) in enumerate(lay.scoring):
+    for j, (groups, first_only) in enumerate(lay.scoring):
         u = math.nan
         for group in groups:
             if len(group) >= 8:  # np.mean's pairwise sum: as change.score does it
@@ -249,9 +249,18 @@ class RiskState:
             self._vals = np.full((f, self._dates.size), np.nan)
             self._elig = np.zeros((f, self._dates.size), bool)
         if self._tvals.shape != self._vals.shape:
-            self._tvals = bl.transform_all(self._layout.columns, self._vals)
+            self._tvals = (
+                self._vals
+                if not self._vals.size
+                else bl.transform_all(self._layout.columns, self._vals)
+            )
         self._by_params: tuple[RiskParams, NDArray[np.int64], NDArray[np.float64]] | None = None
         self._frozen_cols: tuple[NDArray[np.void], _Table] | None = None
+        # the table as entries, while it has not changed (a state saved after every
+        # message that closed no day, or right after loading, is not converted again);
+        # a loaded state makes its table from them when it is first used
+        self._entries: NDArray[np.void] | None = None
+        self._unpacked = True
 
     @property
     def _layout(self) -> _Layout:
@@ -274,19 +283,32 @@ class RiskState:
         """The daily values as entries (feature, date, value, eligible), in date then
         feature order: the serialised form (a copy: change the state through its
         methods)."""
-        day, feature = np.nonzero(~np.isnan(self._vals.T))
-        out = np.zeros(day.size, HIST_DTYPE)
-        out["feature"], out["date"] = feature, self._dates[day]
-        out["value"], out["eligible"] = self._vals[feature, day], self._elig[feature, day]
-        return out
+        return self._hist_entries().copy()
 
     @hist.setter
     def hist(self, entries: NDArray[np.void]) -> None:
+        feature = entries["feature"]
+        if feature.size and (feature.min() < 0 or feature.max() >= len(self._feats)):
+            raise StateError("state: corrupt (risk history names an unknown feature)")
+        self._entries, self._unpacked = entries.copy(), False
+
+    def _unpack(self) -> None:
+        """Make the table from the entries of a loaded state (on its first use)."""
+        if self._unpacked:
+            return
+        self._unpacked = True
+        assert self._entries is not None
+        entries = self._entries
         f = len(self._feats)
         feature = entries["feature"].astype(np.int64)
-        if feature.size and (feature.min() < 0 or feature.max() >= f):
-            raise StateError("state: corrupt (risk history names an unknown feature)")
-        dates, day = np.unique(entries["date"].astype(np.int64), return_inverse=True)
+        date = entries["date"].astype(np.int64)
+        if date.size > 1 and (date[1:] < date[:-1]).any():  # not as written: sort
+            dates, day = np.unique(date, return_inverse=True)
+        else:  # in date order, as every state is written: the days are the runs
+            first = np.empty(date.size, bool)
+            first[:1] = True
+            np.not_equal(date[1:], date[:-1], out=first[1:])
+            dates, day = date[first], np.cumsum(first) - 1
         self._dates = dates
         self._vals = np.full((f, dates.size), np.nan)
         self._elig = np.zeros((f, dates.size), bool)
@@ -295,6 +317,15 @@ class RiskState:
         # a value is NaN only where there is none (entries hold finite values)
         self._elig &= ~np.isnan(self._vals)
         self._tvals = bl.transform_all(self._layout.columns, self._vals)
+
+    def _hist_entries(self) -> NDArray[np.void]:
+        if self._entries is None:
+            day, feature = np.nonzero(~np.isnan(self._vals.T))
+            out = np.zeros(day.size, HIST_DTYPE)
+            out["feature"], out["date"] = feature, self._dates[day]
+            out["value"], out["eligible"] = self._vals[feature, day], self._elig[feature, day]
+            self._entries = out
+        return self._entries
 
     def _need_prior(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Per feature: the values its baseline needs (twice ``min_baseline_days``
@@ -320,6 +351,7 @@ class RiskState:
         until: int | None = None,
     ) -> list[dict[str, Any]]:
         """Record a clinical event of local date ``date``; returns notices (if any)."""
+        self._unpack()
         notices: list[dict[str, Any]] = []
         if kind == "treatment_session":
             if not self.course_active:
@@ -433,6 +465,7 @@ class RiskState:
             self.baseline_from = start
             new = self._dates >= start
             self._elig[:, new] = ~np.isnan(self._vals[:, new])
+            self._entries = None
             self._exclude_entries(start, start - 1)  # windows reaching before the device
             self.frozen = np.zeros(0, FROZEN_DTYPE)
             self.frozen_until = _NEVER
@@ -496,6 +529,7 @@ class RiskState:
         self, subject: str, row: dict[str, Any]
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """Judge one closed day: (risk columns for the row, alerts, notices)."""
+        self._unpack()
         p = self.params
         d = ordinal(row["date"])
         cols: dict[str, Any] = {}
@@ -543,6 +577,7 @@ class RiskState:
             cols[bn] = bl.back(spec, ml[i])
             cols[sn] = sl[i]
         if usable:
+            self._entries = None
             keep = self._dates > d - p.exclude_recent_days - p.baseline_days - 7
             keep[self._first_rows()] = True
             if not keep.all():
@@ -595,6 +630,7 @@ class RiskState:
         feature by feature: (values, the same transformed, their dates, which are chosen
         -- row ``i``'s chosen cells in order are feature ``i``'s baseline --, which
         features use the warm-up baseline)."""
+        self._unpack()
         p = self.params
         nf = len(self._feats)
         if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
@@ -652,6 +688,7 @@ class RiskState:
 
         The definition, feature by feature; :meth:`_baselines` makes the same choice for
         every feature at once (tested against this)."""
+        self._unpack()
         p = self.params
         need = p.min_baseline_days * (1 if has_prior else 2)
         if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
@@ -719,6 +756,7 @@ class RiskState:
         computed over several days while their window reaches into them."""
         date = self._dates
         self._elig[(date >= start) & (date <= end + self._layout.window[:, None] - 1)] = False
+        self._entries = None
 
     def _window_held(self, d: int) -> NDArray[np.bool_]:
         """Per feature: its value of day ``d`` covers a day of an explained period (a
@@ -770,6 +808,7 @@ class RiskState:
                 self.episode_opened = d
                 self.episode_signals = sum(1 << j for j in active)
                 self._elig[:, self._dates >= self.episode_start] = False
+                self._entries = None
                 self._pin_baseline(d)
                 self.episode_level, self.days_in_band = level, 0
                 out.append(self._alert(subject, d, "opened", level, *args))
@@ -1021,13 +1060,12 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        skip = ("params", "sig", "frozen", "remission")
-        header = {k: v for k, v in self.__dict__.items() if k not in skip and not k.startswith("_")}
+        header = {k: getattr(self, k) for k in _header_fields()}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
         header["params"] = params_dict(self.params)  # asdict, cached (speed only)
-        arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
+        arrays = {"hist": self._hist_entries(), "sig": self.sig, "frozen": self.frozen}
         if self.remission.size:  # only when known: the state stays as before otherwise
             arrays["remission"] = self.remission
         return pack(_MAGIC, _VERSION, header, arrays)
@@ -1064,6 +1102,16 @@ class RiskState:
             state.fine_from, state.fine_until = state.feedback_from, state.feedback_until
             state.fine_signals = (1 << len(state._signals)) - 1
         return state
+
+
+@functools.cache
+def _header_fields() -> tuple[str, ...]:
+    """The state's fields written as its JSON header, in their order (the arrays and the
+    parameters are written apart; the table is written as ``hist``)."""
+    skip = ("params", "sig", "frozen", "remission")
+    return tuple(
+        f.name for f in fields(RiskState) if f.name not in skip and not f.name.startswith("_")
+    )
 
 
 def _read(row: dict[str, Any], column: str, valid_flag: str | None) -> float:

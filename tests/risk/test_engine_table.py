@@ -37,8 +37,12 @@ def test_a_state_written_by_the_feature_loop_engine_loads_and_writes_the_same_by
     # gone, a holiday, remission days known): the table holds exactly what it held
     data = (sc.DATA / "risk_state_v2_day60.bin").read_bytes()
     state = RiskState.from_bytes(data)
+    assert state.to_bytes() == data  # saved unused: the entries as loaded
+    state._unpack()  # the table made from them, and the entries again from the table
+    state._entries = None
     assert state.to_bytes() == data
     assert state.hist.size > 0 and state.frozen.size > 0 and state.remission.size > 0
+    assert state._vals.shape == (len(FEATURES), np.unique(state.hist["date"]).size)
 
 
 def test_the_engine_continues_that_state_as_the_feature_loop_engine_did() -> None:
