@@ -268,3 +268,17 @@ def test_the_engine_scores_every_signal_as_change_score_does(z: list[float]) -> 
     got = _scores(lay, z)
     for j, sg in enumerate(lay.signals):
         assert same_float(got[j], score(sg, np.array(z), np.array(lay.roots))[0]), sg.name
+
+
+def test_a_state_whose_history_names_an_unknown_feature_is_refused() -> None:
+    from phenotyping.errors import StateError
+    from phenotyping.features.envelope import pack, unpack
+    from phenotyping.risk import engine as eng
+
+    dtypes = {"hist": eng.HIST_DTYPE, "sig": eng.SIG_DTYPE, "frozen": eng.FROZEN_DTYPE}
+    dtypes["remission"] = eng.FROZEN_DTYPE
+    data = (sc.DATA / "risk_state_v2_day60.bin").read_bytes()
+    header, arrays = unpack(data, eng._MAGIC, eng._VERSION, dtypes)
+    arrays["hist"]["feature"][3] = len(FEATURES)  # one past the last watched feature
+    with pytest.raises(StateError, match="unknown feature"):
+        RiskState.from_bytes(pack(eng._MAGIC, eng._VERSION, header, arrays))
