@@ -5,7 +5,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/evaluate_risk.py [--data ../shared/data] [--seeds 10]
         [--half reporting|tuning] [--jobs 2] [--cache .cache/evaluate] [--out FILE]
-        [--feedback] [--remission LAG]
+        [--feedback] [--remission LAG] [--device] [--pmdata]
 
 Prints Markdown (``--out`` also writes it). Day-feature rows are cached per subject and seed
 under ``--cache`` (delete it after changing the day engine); the risk engine is re-run on
@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from phenotyping.evaluate import device as dv
 from phenotyping.evaluate import feedback as fb
 from phenotyping.evaluate import harness
 from phenotyping.evaluate import metrics as mt
@@ -90,7 +91,8 @@ def pmdata(root: Path, params: RiskParams) -> str:
             "episodes in the same days (1.36 per 90 d), 17 of them involving (15 from it alone) "
             "Fitbit's daily resting heart rate, which led to scaling that series as a 12-day "
             "window (its lag-1 "
-            "autocorrelation is 0.82-0.89); nothing else was changed for PMData.",
+            "autocorrelation is 0.82-0.89); the device sleep log was adopted on the tuning "
+            "half's participants (p01, p04, p06, p10, p13; `--device --half tuning`).",
             "",
             head,
             *rows,
@@ -99,6 +101,38 @@ def pmdata(root: Path, params: RiskParams) -> str:
             "",
             *lines,
             "",
+        ]
+    )
+
+
+def device_table(
+    root: Path,
+    half: str,
+    seeds: list[int],
+    params: RiskParams,
+    overrides: dict[str, object],
+    jobs: int,
+    t0: float,
+) -> str:
+    """Relapse patterns injected into real Fitbit recordings (PMData), through pipeline.step
+    (:mod:`phenotyping.evaluate.device`)."""
+    recordings = dv.read_pmdata(root)
+    tuning, reporting = harness.split(sorted(recordings))
+    chosen = reporting if half == "reporting" else tuning
+    runs = dv.collect({k: recordings[k] for k in chosen}, seeds, params, jobs=jobs)
+    print(f"[{time.perf_counter() - t0:.0f} s] {len(runs)} runs", file=sys.stderr)
+    return "\n".join(
+        [
+            "## Relapse patterns in real Fitbit recordings (PMData)",
+            "",
+            f"Half: **{half}** of the PMData participants (tuning: {', '.join(tuning)}; "
+            f"reporting: {', '.join(reporting)}). Onset per participant and seed drawn from "
+            f"day {dv.MIN_BASELINE_DAYS + 1} to {dv.FOLLOW_DAYS} days before the end. Engine "
+            f"settings changed from the defaults: `{overrides}` (risk configuration "
+            f"`{evaluated_version(params)}`).",
+            "",
+            dv.report(dv.summarise(runs), f"{half} half"),
+            _produced(t0),
         ]
     )
 
@@ -165,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> str:
     ap.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--pmdata", action="store_true", help="only the PMData replay table")
     ap.add_argument(
+        "--device",
+        action="store_true",
+        help="only: relapse patterns injected into the real Fitbit recordings of PMData "
+        "(split into halves like the controls), through pipeline.step",
+    )
+    ap.add_argument(
         "--feedback",
         action="store_true",
         help="only the negative controls, with and without clinician feedback on the first "
@@ -183,6 +223,20 @@ def main(argv: Sequence[str] | None = None) -> str:
     if args.pmdata:
         text = pmdata(args.data / "pmdata", RiskParams())
         return _emit(text, args.out)
+    fields = {f.name: f.type for f in dataclasses.fields(RiskParams)}
+    overrides: dict[str, object] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            raise SystemExit(f"--set {item}: {key!r} is not a RiskParams field")
+        overrides[key] = json.loads(value)
+    params = dataclasses.replace(RiskParams(), **overrides)
+    if args.device:
+        seeds = list(range(args.seeds))
+        text = device_table(
+            args.data / "pmdata", args.half, seeds, params, overrides, args.jobs, t0
+        )
+        return _emit(text, args.out)
     controls = [f"control_{i}" for i in range(1, 33)]
     tuning, reporting = harness.split(controls)
     chosen = reporting if args.half == "reporting" else tuning
@@ -193,14 +247,6 @@ def main(argv: Sequence[str] | None = None) -> str:
     dep = args.data / "depresjon" / "control"
     sources = {s: load_source(s, read_actiwatch(dep / f"{s}.csv.gz")) for s in chosen}
     print(f"[{time.perf_counter() - t0:.0f} s] {len(sources)} recordings read", file=sys.stderr)
-    fields = {f.name: f.type for f in dataclasses.fields(RiskParams)}
-    overrides: dict[str, object] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            raise SystemExit(f"--set {item}: {key!r} is not a RiskParams field")
-        overrides[key] = json.loads(value)
-    params = dataclasses.replace(RiskParams(), **overrides)
     if args.remission is not None:
         lag = args.remission
         picked = [n for n in names if SCENARIOS[n].kind != "negative"]

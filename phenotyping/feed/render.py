@@ -30,10 +30,11 @@ from phenotyping.feed.caseload import CaseRow
 from phenotyping.feed.models import REASONS, Ack
 from phenotyping.feed.store import EngineFeedback, Episode, Series
 from phenotyping.feed.triage import DOMAINS, Filters, recency_token, triage_token
-from phenotyping.risk.monitor import MONITORED, Monitored
+from phenotyping.risk.monitor import DEVICE_HRV, DEVICE_SLEEP, MONITORED, Monitored
 
 LEVEL_NAMES = {"watch": "Watch", "elevated": "Elevated", "high": "High"}
-_SPECS = {s.column: s for s in MONITORED}
+# every watched feature, the device's own numbers too (an alert can name them)
+_SPECS = {s.column: s for s in (*MONITORED, *DEVICE_HRV, *DEVICE_SLEEP)}
 _MODALITY = {
     "ketamine": "ketamine",
     "esketamine": "esketamine",

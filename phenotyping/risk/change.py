@@ -4,14 +4,14 @@ evidence combined across signals.
 Signals
     Features that measure the same thing feed ONE signal, so one behaviour is not counted
     twice: ``activity`` (activity, steps; down), ``sleep_long`` / ``sleep_short`` (total
-    sleep up / down), ``sleep_irregular`` (SRI down), ``phase_late`` / ``phase_early`` (the
-    sleep midpoint, or on days without a valid night the activity peak time -- one phase
-    signal, not two), ``rhythm`` (fragmentation IV up, stability IS and amplitude RA down)
-    and ``hrv`` (RMSSD down, heart rate up; device daily summaries when there is no
-    beat-level night). A signal's daily score is the mean of its members' oriented z
-    (phase: the first available member), clipped at +-``z_clip``, divided by
-    ``sqrt(window_days)`` for features computed over rolling windows (consecutive values
-    share most of their days).
+    sleep up / down: the device's own sleep log where the night has one, else actigraphy),
+    ``sleep_irregular`` (SRI down), ``phase_late`` / ``phase_early`` (the sleep midpoint,
+    or on days without a valid night the activity peak time -- one phase signal, not two),
+    ``rhythm`` (fragmentation IV up, stability IS and amplitude RA down) and ``hrv``
+    (RMSSD down, heart rate up; device daily summaries when there is no beat-level night).
+    A signal's daily score is the mean of its members' oriented z (phase: the first
+    available member), clipped at +-``z_clip``, divided by ``sqrt(window_days)`` for
+    features computed over rolling windows (consecutive values share most of their days).
 CUSUM
     ``C = max(0, C + u - k)`` per signal; a missing day leaves it unchanged.
 Evidence
@@ -47,16 +47,20 @@ class Signal:
 
 
 def build_signals(features: tuple[Monitored, ...], n_main: int) -> tuple[Signal, ...]:
-    """Signals over ``features`` (the first ``n_main`` are the main ones, the rest device
-    fallbacks for the HRV signal).
+    """Signals over ``features`` (the first ``n_main`` are the main ones, the rest the
+    device's own numbers: a fallback for the HRV signal, the preferred measurement of the
+    sleep-duration signals).
 
     Examples
     --------
-    >>> from phenotyping.risk.monitor import MONITORED, DEVICE_HRV
-    >>> sigs = build_signals(MONITORED + DEVICE_HRV, len(MONITORED))
+    >>> from phenotyping.risk.monitor import MONITORED, DEVICE_HRV, DEVICE_SLEEP
+    >>> feats = MONITORED + DEVICE_HRV + DEVICE_SLEEP
+    >>> sigs = build_signals(feats, len(MONITORED))
     >>> [s.name for s in sigs]  # doctest: +NORMALIZE_WHITESPACE
     ['activity', 'sleep_long', 'sleep_short', 'sleep_irregular', 'phase_late',
      'phase_early', 'rhythm', 'hrv']
+    >>> [[feats[i].column for i, _ in g] for g in (sigs[1].members, sigs[1].fallback)]
+    [['device_sleep_tst_min'], ['sleep_tst_min']]
     """
 
     def members(signal: str, sign: int, main: bool = True) -> tuple[tuple[int, int], ...]:
@@ -70,8 +74,19 @@ def build_signals(features: tuple[Monitored, ...], n_main: int) -> tuple[Signal,
 
     return (
         Signal("activity", "activity", members("activity", 1)),
-        Signal("sleep_long", "sleep", members("sleep_duration", 1)),
-        Signal("sleep_short", "sleep", members("sleep_duration", -1)),
+        # the device's own sleep log where the night has one, else actigraphy
+        Signal(
+            "sleep_long",
+            "sleep",
+            members("sleep_duration", 1, main=False),
+            fallback=members("sleep_duration", 1),
+        ),
+        Signal(
+            "sleep_short",
+            "sleep",
+            members("sleep_duration", -1, main=False),
+            fallback=members("sleep_duration", -1),
+        ),
         Signal("sleep_irregular", "sleep", members("sleep_regularity", 1)),
         Signal("phase_late", "circadian", members("phase", 1), first_only=True),
         Signal("phase_early", "circadian", members("phase", -1), first_only=True),

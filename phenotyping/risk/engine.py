@@ -69,7 +69,7 @@ from phenotyping.risk import baseline as bl
 from phenotyping.risk import feedback as fb
 from phenotyping.risk import stats
 from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
-from phenotyping.risk.monitor import DEVICE_HRV, Monitored, monitored
+from phenotyping.risk.monitor import DEVICE_HRV, DEVICE_SLEEP, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
 from phenotyping.risk.policy import LEVELS, in_band, level_of
 from phenotyping.risk.wording import explanation, num
@@ -113,7 +113,7 @@ class _Layout:
 @functools.lru_cache(maxsize=8)
 def _features(window_days: int) -> _Layout:
     main = monitored(window_days)
-    feats = main + DEVICE_HRV
+    feats = main + DEVICE_HRV + DEVICE_SLEEP
     signals = build_signals(feats, len(main))
     roots = [math.sqrt(s.window_days) for s in feats]
     return _Layout(

@@ -207,6 +207,26 @@ DEVICE_HRV: tuple[Monitored, ...] = (
     ),
 )
 
+#: The device's own sleep log (Fitbit, Oura, Apple Watch: ``SleepEpisode`` messages, the main
+#: sleep of each night): where a night has one, it is the sleep-duration signal's measurement
+#: and actigraphy's estimate from counts is the fallback (:func:`~phenotyping.risk.change.
+#: build_signals`). A device that scores sleep itself measures a lie-in directly; wrist counts
+#: showed only ~35 of 90 injected minutes (docs/evaluation.md). Appended after
+#: :data:`DEVICE_HRV`, so the feature indices of a saved state keep their meaning. No
+#: population prior: judged once 10 of the person's own nights exist.
+DEVICE_SLEEP: tuple[Monitored, ...] = (
+    Monitored(
+        "device_sleep_tst_min",
+        "sleep",
+        "both",
+        "total sleep (device sleep log)",
+        "min",
+        min_scale=20.0,
+        nights=True,
+        signal="sleep_duration",
+    ),
+)
+
 MONITORED: tuple[Monitored, ...] = monitored(EngineParams().window_days)
 
 
@@ -220,7 +240,7 @@ def evaluated_version(params: RiskParams) -> str:
     >>> evaluated_version(RiskParams()) == evaluated_version(RiskParams(h_single=12.0))
     False
     """
-    watched = [asdict(s) for s in (*MONITORED, *DEVICE_HRV)]
+    watched = [asdict(s) for s in (*MONITORED, *DEVICE_HRV, *DEVICE_SLEEP)]
     return config_version(params, {"monitored": watched})
 
 

@@ -356,10 +356,10 @@ def demo_spec(seed: int = DEMO_SEED, *, rr: bool = False) -> CohortSpec:
     (about 25 s instead of 2-3 s on a 2-core machine). :data:`DEMO_SEED` (9) was chosen
     for the previous risk engine, on which its five stable subjects raised no alert. The
     calibrated engine (issue 10) raises false episodes on stable subjects at about the
-    rate it has on real controls: over seeds 0-10, 37 episodes in 4,620 stable
-    person-days (0.72 per 90, exact 95% CI 0.51-0.99; 0.45 on the real-control
-    surrogates), so the demo usually shows a few (3 on seed 9); the seed was not changed
-    to hide them. See ``docs/evaluation.md``.
+    rate it has on real controls: over seeds 0-10, 24 episodes in 4,620 stable
+    person-days (0.47 per 90, exact 95% CI 0.30-0.70, risk configuration 4bb555bf01dc;
+    0.34 on the real-control surrogates), so the demo usually shows a few (4 on seed 9);
+    the seed was not changed to hide them. See ``docs/evaluation.md``.
 
     Examples
     --------

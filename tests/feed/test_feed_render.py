@@ -134,3 +134,31 @@ def test_a_band_of_a_quantity_that_cannot_be_negative_stops_at_zero() -> None:
     svg = render.chart(Series(spec, dates, np.full(7, 420.0), np.full(7, 400.0), np.full(7, 300.0)))
     labels = re.findall(r'class="yl"[^>]*>([^<]+)<', svg)
     assert labels and not any(lb.startswith("-") for lb in labels)
+
+
+def test_a_device_sleep_log_behind_an_alert_is_in_the_cards_table() -> None:
+    """An alert can name the device's own sleep log (``device_sleep_tst_min``); the card
+    shows its row like any watched feature (it used to be dropped: only actigraphy's)."""
+    store = FeedStore()
+    row = {
+        "feature": "device_sleep_tst_min",
+        "label": "total sleep (device sleep log)",
+        "domain": "sleep",
+        "direction": "up",
+        "value": 540.0,
+        "mean_since_onset": 520.0,
+        "baseline_median": 420.0,
+        "baseline_scale": 45.0,
+        "z": 2.6,
+        "signal_strength": 1.1,
+        "days_in_deviation": 6,
+    }
+    alert = make_alert(
+        "s-3", explanation="Total sleep (device sleep log) 1 h 40 min longer", contributing=[row]
+    )
+    store.ingest([alert_record(alert)])
+    (ep,) = store.episodes(lambda _s: True)
+    html = render.card(ep, [], names={}, csrf="c", latest_data=dt.date(2024, 3, 6))
+    table = html[html.index('<table class="contrib">') :]
+    assert "total sleep (device sleep log)" in table
+    assert "7 h" in table and "6 nights" in table  # usual 7 h, over 6 nights

@@ -45,3 +45,10 @@ def test_a_changed_scale_floor_changes_the_hash(monkeypatch: pytest.MonkeyPatch)
     hr = dataclasses.replace(monitor.DEVICE_HRV[1], min_scale=0.5)
     monkeypatch.setattr(monitor, "DEVICE_HRV", (monitor.DEVICE_HRV[0], hr))
     assert evaluated_version(RiskParams()) != base
+
+
+def test_the_watched_device_sleep_log_is_part_of_the_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = evaluated_version(RiskParams())
+    tst = dataclasses.replace(monitor.DEVICE_SLEEP[0], min_scale=30.0)
+    monkeypatch.setattr(monitor, "DEVICE_SLEEP", (tst,))
+    assert evaluated_version(RiskParams()) != base
