@@ -57,7 +57,7 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,10 +92,11 @@ _Baselines = tuple[
 ]
 
 
-@dataclass(frozen=True)
-class _Layout:
+class _Layout(NamedTuple):
     """The watched features and signals of one feature window, and what the daily
-    assessment needs of them as arrays and names (made once, not per day)."""
+    assessment needs of them as arrays and names (made once, not per day). A tuple
+    whose first three items are (features, how many are the main ones, signals), as
+    ``_features`` returned before."""
 
     feats: tuple[Monitored, ...]
     n_main: int
