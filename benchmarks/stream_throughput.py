@@ -193,7 +193,16 @@ async def _raw(settings: Any, expect: int) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- (b), (c) roles
+_PROFILER: Any = None  # cProfile.Profile of a role run with --profile
+
+
 def _finish(result: dict[str, Any], out: Path) -> None:
+    import phenotyping
+
+    result["code"] = str(Path(phenotyping.__file__).parent.parent)  # which tree ran
+    if _PROFILER is not None:
+        _PROFILER.disable()
+        _PROFILER.dump_stats(str(out.with_suffix(".prof")))
     out.write_text(json.dumps(result))
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -212,11 +221,12 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
     topic = app.topic(
         TopicNames.from_settings(kafka).device, key_serializer="raw", value_serializer="raw"
     )
-    state: dict[str, Any] = {"n": 0, "samples": 0, "t0": None, "t1": None}
+    state: dict[str, Any] = {"n": 0, "samples": 0, "t0": None, "t1": None, "c0": 0.0}
 
     async def bare(stream: Any) -> None:
         async for events in stream.take_events(kafka.batch_max, kafka.batch_within_ms / 1000):
-            state["t0"] = state["t0"] or time.monotonic()
+            if state["t0"] is None:
+                state["t0"], state["c0"] = time.monotonic(), time.process_time()
             now = dt.datetime.now(dt.UTC)
             for e in events:
                 msg = decode(e.message.value, now=now)
@@ -233,6 +243,7 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
                     "messages": state["n"],
                     "samples": state["samples"],
                     "seconds": state["t1"] - state["t0"],
+                    "cpu": time.process_time() - state["c0"],
                 },
                 out,
             )
@@ -249,6 +260,11 @@ def role_worker(settings: Any, expect: int, out: Path) -> None:
 
     built = build_app(settings)
     stats = built.stats
+    cpu0: list[float] = []
+
+    async def started() -> None:  # CPU time from (within 20 ms of) the first batch
+        if stats.first is not None and not cpu0:
+            cpu0.append(time.process_time())
 
     async def done() -> None:
         if stats.counts["messages"] >= expect and stats.first is not None:
@@ -258,23 +274,40 @@ def role_worker(settings: Any, expect: int, out: Path) -> None:
                     "messages": stats.counts["messages"],
                     "samples": stats.counts["samples"],
                     "seconds": stats.last - stats.first,
+                    "cpu": time.process_time() - (cpu0 or [0.0])[0],
+                    "batches": stats.batches,
                     "dead": sum(v for k, v in stats.counts.items() if k.startswith("dead")),
+                    # wall seconds per stage of the agent (older trees: none)
+                    "stages": dict(getattr(stats, "seconds", {})),
                 },
                 out,
             )
 
+    built.app.timer(0.02)(started)
     built.app.timer(0.25)(done)
     faust.Worker(built.app, loglevel="warning").execute_from_commandline()
 
 
-def run_role(role: str, settings: Any, expect: int, timeout: float = 600) -> dict[str, Any]:
+def run_role(
+    role: str,
+    settings: Any,
+    expect: int,
+    timeout: float = 300,
+    tree: Path = REPO,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """Run (b) or (c) in a child process; ``tree`` is the source tree it imports
+    ``phenotyping`` from (another commit: ``--worker-at``); ``profile`` keeps its cProfile
+    statistics there."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(tree)}
         cfg = Path(tmp) / "kafka.json"
         cfg.write_text(settings.kafka.model_dump_json())
         cmd = [sys.executable, __file__, "--role", role, "--kafka-json", str(cfg)]
         cmd += ["--expect", str(expect), "--result", str(out)]
+        if profile is not None:
+            cmd += ["--role-profile"]
         proc = subprocess.Popen(
             cmd, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -286,11 +319,20 @@ def run_role(role: str, settings: Any, expect: int, timeout: float = 600) -> dic
         if not out.exists():
             raise RuntimeError(f"{role} produced no result:\n{err.decode()[-3000:]}")
         result: dict[str, Any] = json.loads(out.read_text())
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".prof").replace(profile)
         return result
 
 
 # --------------------------------------------------------------------------- latency
-async def _latency(settings: Any, records: list[tuple[bytes, bytes]], rate: float) -> list[float]:
+async def _latency(
+    settings: Any, records: list[tuple[bytes, bytes]], rate: float
+) -> list[tuple[float, float, float]]:
+    """``(source record timestamp, output record timestamp, arrival)`` in seconds for every
+    daily row: the output's timestamp is the worker's producer clock when it sent the row,
+    so the latency splits into "in the worker" (fetch, batching, waiting behind earlier
+    records, processing) and "delivery" (producer, broker, this consumer)."""
     from aiokafka import AIOKafkaConsumer
 
     from phenotyping.kafkaio import TopicNames, client_options
@@ -302,21 +344,22 @@ async def _latency(settings: Any, records: list[tuple[bytes, bytes]], rate: floa
         **client_options(settings.kafka),
         group_id=None,
         auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
     )
     await consumer.start()
-    lat: list[float] = []
+    lat: list[tuple[float, float, float]] = []
     expected_rows = len(records) - 2 * SUBJECTS
     producing = asyncio.create_task(_produce(settings, records, rate))
     try:
         deadline = time.monotonic() + len(records) / rate + 60
         while len(lat) < expected_rows and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
-            now_ms = time.time() * 1000
+            now = time.time()
             for recs in batch.values():
                 for r in recs:
                     ts = dict(r.headers or ()).get(SOURCE_TS_HEADER)
                     if ts is not None:
-                        lat.append((now_ms - int(ts)) / 1000)
+                        lat.append((int(ts) / 1000, r.timestamp / 1000, now))
         await producing
     finally:
         await consumer.stop()
@@ -330,119 +373,259 @@ def wait_group(settings: Any, members: int = 1, timeout: float = 120) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def measure(bootstrap: str, n_single: int, days: int, tag: str) -> list[dict[str, Any]]:
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def checkout(ref: str, into: Path) -> Path:
+    """The source tree of ``ref`` (``git archive``), for ``--worker-at``."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def measure(
+    bootstrap: str,
+    workloads: dict[str, list[tuple[bytes, bytes]]],
+    tag: str,
+    trees: dict[str, Path],
+    rounds: int,
+    profile: Path | None,
+) -> list[dict[str, Any]]:
+    """Every consumer on every workload, ``rounds`` interleaved rounds (a round runs each
+    consumer once, in turn, so that all of them see the same load); a row keeps every
+    round's rate and the load average when it started."""
+    consumers: list[tuple[str, str, Path]] = [
+        ("(a) aiokafka consume + decode", "raw", REPO),
+        ("(b) bare faust agent (decode)", "bare", REPO),
+    ]
+    for name, tree in trees.items():
+        label = "(c) phenotyping worker" + ("" if name == "HEAD" else f" @ {name}")
+        consumers.append((label, "worker", tree))
     rows = []
-    workloads = {
-        "single-sample": single_messages(n_single),
-        "day batch (1,440)": day_messages(days),
-    }
     for i, (name, records) in enumerate(workloads.items()):
-        settings = settings_for(bootstrap, f"{tag}-w{i}")
-        create_topics(settings)
-        produce(settings, records)
         n = len(records)
-        print(f"[{name}] {n:,} messages pre-loaded", file=sys.stderr)
-        for label, role in (
-            ("(a) aiokafka consume + decode", "raw"),
-            ("(b) bare faust agent (decode)", "bare"),
-            ("(c) phenotyping worker", "worker"),
-        ):
-            if role == "raw":
-                r: dict[str, Any] = asyncio.run(_raw(settings, n))
-            else:
-                r = run_role(role, settings, n)
-            rows.append({"workload": name, "consumer": label, **r})
-            print(f"  {label}: {r['messages'] / r['seconds']:,.0f} msg/s", file=sys.stderr)
+        by_label: dict[str, dict[str, Any]] = {}
+        for round_ in range(rounds):
+            # a fresh topic per round: every worker starts from empty states and offsets
+            settings = settings_for(bootstrap, f"{tag}-w{i}r{round_}")
+            create_topics(settings)
+            produce(settings, records)
+            print(f"[{name}] round {round_ + 1}: {n:,} messages pre-loaded", file=sys.stderr)
+            for k, (label, role, tree) in enumerate(consumers):
+                before = load()
+                if role == "raw":
+                    r: dict[str, Any] = asyncio.run(_raw(settings, n))
+                else:
+                    prof = None
+                    if profile is not None and role == "worker" and round_ == 0:
+                        prof = profile / f"{role}-{i}-{tree.name}.prof"
+                    # each consumer its own group (and state changelog): none of them may
+                    # start from another's committed offsets or restored states
+                    own = settings.model_copy(
+                        update={
+                            "kafka": settings.kafka.model_copy(
+                                update={"app_id": f"{settings.kafka.app_id}{k}"}
+                            )
+                        }
+                    )
+                    r = run_role(role, own, n, tree=tree, profile=prof)
+                row = by_label.setdefault(
+                    label, {"workload": name, "consumer": label, "rates": [], "loads": []}
+                )
+                row["rates"].append(r["messages"] / r["seconds"])
+                if "cpu" in r:
+                    row.setdefault("cpu_us", []).append(r["cpu"] / r["messages"] * 1e6)
+                row["loads"].append(before)
+                row["samples_per_message"] = r["samples"] / r["messages"]
+                row["messages"] = r["messages"]
+                stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.get("stages", {}).items()))
+                print(
+                    f"  {label}: {r['messages'] / r['seconds']:,.0f} msg/s "
+                    f"(load {before:.1f}; {r.get('code', 'this process')}) "
+                    f"{r['seconds']:.1f} s, CPU {r.get('cpu', 0):.1f} s, "
+                    f"{r.get('batches', '?')} batches{'; agent s: ' + stages if stages else ''}",
+                    file=sys.stderr,
+                )
+        rows.extend(by_label.values())
     return rows
 
 
-def latency(bootstrap: str, capacity: float, tag: str, seconds: float) -> dict[str, float]:
-    rate = capacity / 2
+def latency(
+    bootstrap: str, rate: float, tag: str, seconds: float, tree: Path = REPO
+) -> dict[str, Any]:
     days = max(4, int(rate * seconds / SUBJECTS))
-    settings = settings_for(bootstrap, f"{tag}-lat")
+    settings = settings_for(bootstrap, f"{tag}-lat{tree.name}", stats_interval_s=2.0)
     create_topics(settings)
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(tree),
         **{f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in settings.kafka if v is not None},
     }
+    before = load()
     with tempfile.TemporaryDirectory() as tmp:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "phenotyping.cli", "worker", "--loglevel", "warning"],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_group(settings)
-            lat = asyncio.run(_latency(settings, day_messages(days), rate))
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
-    arr = np.array(lat)
+        log = Path(tmp) / "worker.log"
+        with log.open("wb") as err:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "phenotyping.cli", "worker", "--loglevel", "info"],
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            try:
+                wait_group(settings)
+                lat = asyncio.run(_latency(settings, day_messages(days), rate))
+                time.sleep(2.5)  # one more stats line
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(60)
+        stats = [x for x in log.read_text(errors="replace").splitlines() if "stats: " in x]
+    arr = np.array(sorted(lat))
+    total = arr[:, 2] - arr[:, 0]
+    inside = arr[:, 1] - arr[:, 0]
+    delivery = arr[:, 2] - arr[:, 1]
+    thirds = np.array_split(total, 3)  # in the order the source records were sent
     return {
         "rate": rate,
-        "rows": float(len(arr)),
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": float(arr.max()),
+        "rows": len(arr),
+        "load": (before, load()),
+        "parts": {
+            "total": total,
+            "in the worker (source record -> output sent)": inside,
+            "delivery (output sent -> read)": delivery,
+            **{
+                f"total, {k} third of the run": t
+                for k, t in zip(("1st", "2nd", "3rd"), thirds, strict=True)
+            },
+        },
+        "stats": stats[-1].split("stats: ", 1)[1] if stats else "(no stats line)",
     }
+
+
+def _pcts(x: np.ndarray) -> str:
+    p = np.percentile(x, [50, 90, 99]) * 1000
+    return f"{p[0]:,.0f} | {p[1]:,.0f} | {p[2]:,.0f} | {x.max() * 1000:,.0f}"
 
 
 def main() -> None:
+    global _PROFILER
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--broker", help="host:port of a running broker (default: start one)")
     ap.add_argument("--single", type=int, default=100_000, help="single-sample messages")
     ap.add_argument("--days", type=int, default=40, help="days of batch messages per subject")
-    ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--workloads", nargs="+", choices=("single", "day"), default=["single", "day"])
+    ap.add_argument("--latency-seconds", type=float, default=20.0, help="0: no latency run")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (best is kept)")
+    ap.add_argument(
+        "--worker-at",
+        nargs="*",
+        default=[],
+        metavar="REF",
+        help="also run worker (c) with the code of these git refs, in the same rounds",
+    )
+    ap.add_argument("--profile", type=Path, help="directory for cProfile stats of (c)")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--kafka-json", help=argparse.SUPPRESS)
     ap.add_argument("--expect", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--role-profile", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role:
+        if args.role_profile:
+            import cProfile
+
+            _PROFILER = cProfile.Profile()
+            _PROFILER.enable()
         from phenotyping.config import KafkaSettings, load_settings
 
-        kafka = KafkaSettings.model_validate_json(Path(args.kafka_json).read_text())
+        values = json.loads(Path(args.kafka_json).read_text())
+        # an older tree (--worker-at) may not know a newer setting: it runs with its default
+        known = {k: v for k, v in values.items() if k in KafkaSettings.model_fields}
+        kafka = KafkaSettings.model_validate(known)
         settings = load_settings(kafka=kafka.model_dump())
         {"bare": role_bare, "worker": role_worker}[args.role](settings, args.expect, args.result)
         return
 
     from kafka_broker import KafkaBroker  # type: ignore[import-not-found]
 
+    workloads = {}
+    if "single" in args.workloads:
+        workloads["single-sample"] = single_messages(args.single)
+    if "day" in args.workloads:
+        workloads["day batch (1,440)"] = day_messages(args.days)
+    load_start = load()
     broker = KafkaBroker(use_env=False) if not args.broker else None
     bootstrap = args.broker or broker.start()  # type: ignore[union-attr]
     tag = f"bench{int(time.time())}"
-    try:
-        rows = measure(bootstrap, args.single, args.days, tag)
-        day = [r for r in rows if r["workload"].startswith("day") and "(c)" in r["consumer"]]
-        capacity = day[0]["messages"] / day[0]["seconds"]
-        lat = latency(bootstrap, capacity, tag, args.latency_seconds)
-    finally:
-        if broker is not None:
-            broker.stop()
+    lat: dict[str, dict[str, Any]] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"HEAD": REPO}  # the working tree as it is
+        for ref in args.worker_at:
+            trees[ref] = checkout(ref, Path(tmp) / ref.replace("/", "_"))
+        try:
+            rows = measure(bootstrap, workloads, tag, trees, args.rounds, args.profile)
+            day = [
+                r
+                for r in rows
+                if r["workload"].startswith("day") and r["consumer"].startswith("(c)")
+            ]
+            if day and args.latency_seconds > 0:
+                # every tree offered the same rate: half the slowest one's capacity
+                rate = min(max(r["rates"]) for r in day) / 2
+                lat = {
+                    name: latency(bootstrap, rate, tag, args.latency_seconds, tree)
+                    for name, tree in trees.items()
+                }
+        finally:
+            if broker is not None:
+                broker.stop()
     print()
-    print(f"stream throughput: {SUBJECTS} subjects, 4 partitions, one broker, 2 cores")
+    print(
+        f"stream throughput: {SUBJECTS} subjects, 4 partitions, one broker, "
+        f"{os.cpu_count()} cores, load average {load_start:.1f} at the start, "
+        f"{load():.1f} at the end; best of {args.rounds} interleaved round(s)"
+    )
     print()
-    print("| workload | consumer | messages | messages/s | samples/s | vs (b) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "| workload | consumer | messages | messages/s | samples/s | vs (b) "
+        "| CPU us/msg | CPU vs (b) | load | rounds (msg/s) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         floor = next(
             x for x in rows if x["workload"] == r["workload"] and x["consumer"].startswith("(b)")
         )
-        rate = r["messages"] / r["seconds"]
-        ratio = rate / (floor["messages"] / floor["seconds"])
+        rate = max(r["rates"])
+        ratio = rate / max(floor["rates"])
+        each = ", ".join(f"{x:,.0f}" for x in r["rates"])
+        loads = "-".join(f"{x:.1f}" for x in (min(r["loads"]), max(r["loads"])))
+        cpu = min(r["cpu_us"]) if r.get("cpu_us") else None
+        floor_cpu = min(floor["cpu_us"]) if floor.get("cpu_us") else None
+        cpu_text = "-" if cpu is None else f"{cpu:,.0f}"
+        cpu_ratio = "-" if cpu is None or floor_cpu is None else f"{floor_cpu / cpu:.0%}"
         print(
             f"| {r['workload']} | {r['consumer']} | {r['messages']:,} | {rate:,.0f} | "
-            f"{r['samples'] / r['seconds']:,.0f} | {ratio:.0%} |"
+            f"{rate * r['samples_per_message']:,.0f} | {ratio:.0%} | {cpu_text} | "
+            f"{cpu_ratio} | {loads} | {each} |"
         )
-    print()
-    print(
-        f"latency, day messages offered at {lat['rate']:,.0f} msg/s (half of (c)'s capacity), "
-        f"{lat['rows']:,.0f} daily rows: p50 {lat['p50'] * 1000:,.0f} ms, "
-        f"p99 {lat['p99'] * 1000:,.0f} ms, max {lat['max'] * 1000:,.0f} ms"
-    )
+    for name, one in (lat or {}).items():
+        print()
+        print(
+            f"latency of (c){'' if name == 'HEAD' else ' @ ' + name}, day messages offered "
+            f"at {one['rate']:,.1f} msg/s (half of the slowest (c)'s capacity), "
+            f"{one['rows']:,} daily rows, load {one['load'][0]:.1f} -> {one['load'][1]:.1f}:"
+        )
+        print()
+        print("| part | p50 ms | p90 ms | p99 ms | max ms |")
+        print("|---|---:|---:|---:|---:|")
+        for part, x in one["parts"].items():
+            print(f"| {part} | {_pcts(x)} |")
+        print()
+        print(f"worker's last stats line: {one['stats']}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 ``cli`` -> ``evaluate`` -> the shells (``stream``, ``feed``, ``replay``, ``report``, and
 ``simulate`` beside them) -> ``kafkaio`` (the Kafka client all shells share) -> ``config``
 -> ``pipeline`` -> ``risk`` -> ``features`` -> ``events`` -> ``errors``. No shell imports
-another shell, and the core never imports faust, aiokafka, aiohttp or matplotlib.
+another shell, and the core never imports faust, aiokafka, aiohttp or matplotlib; numba only
+in ``features`` (its compiled per-day kernels).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ CONTRACT = Contract(
         "aiokafka": (f"{P}.kafkaio", f"{P}.stream", f"{P}.feed.kafka", f"{P}.replay.publish"),
         "aiohttp": (f"{P}.feed",),
         "matplotlib": (f"{P}.report",),
+        # compiled per-day kernels (features/kernels.py through features/_jit.py) only
+        "numba": (f"{P}.features",),
     },
 )
 

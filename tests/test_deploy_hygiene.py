@@ -66,4 +66,7 @@ def test_the_image_builds_sdists_in_the_builder_stage_only() -> None:
     assert "pip install --prefer-binary -r deploy/requirements.lock" in build
     assert "build-essential" not in runtime and "apt-get" not in runtime
     assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    # the compiled day-close kernels cache where the unprivileged user can write (the
+    # installed package is root's): without it every start compiles them again (~10 s CPU)
+    assert "NUMBA_CACHE_DIR=/tmp/numba-cache" in runtime
     assert "--platform linux/amd64,linux/arm64" in docker

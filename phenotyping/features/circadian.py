@@ -88,6 +88,7 @@ __all__ = [
     "binarize_counts",
     "circadian_summary",
     "cosinor",
+    "cosinor_basis",
     "cosinor_from_phase_sums",
     "day_rows_summary",
     "hourly_totals",
@@ -613,7 +614,7 @@ def relative_amplitude(
 
 
 @functools.lru_cache(maxsize=8)
-def _cosinor_basis(period: int) -> NDArray[np.float64]:
+def cosinor_basis(period: int) -> NDArray[np.float64]:
     """Rows 1, cos, sin of one period (read-only, cached)."""
     angle = 2.0 * np.pi / period * np.arange(period, dtype=np.float64)
     basis = np.stack([np.ones(period), np.cos(angle), np.sin(angle)])
@@ -702,7 +703,7 @@ def cosinor_from_phase_sums(n_k: NDArray[np.float64], y_k: NDArray[np.float64]) 
     per = len(n_k)
     if float(np.sum(n_k)) < 3:
         return CosinorFit(float("nan"), float("nan"), float("nan"), float(per))
-    basis = _cosinor_basis(per)
+    basis = cosinor_basis(per)
     return _solve_cosinor((basis * n_k) @ basis.T, basis @ y_k, float(per))
 
 

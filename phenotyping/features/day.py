@@ -34,16 +34,16 @@ Late data
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.features import activity as act
 from phenotyping.features import circadian as circ
 from phenotyping.features import hrv
-from phenotyping.features import sleep as slp
+from phenotyping.features import kernels as kn
 from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import MINUTES_PER_DAY, iso_date, night_of, weekday
 
@@ -190,6 +190,16 @@ _STATE_DTYPES: dict[str, np.dtype[Any]] = {
 #: when seen. A version-1 state still loads: its parts are empty, so the next day it closes
 #: recomputes the window from the retained minutes (identical results); older code
 #: refuses a version-2 state by name ("unknown version 2"), it cannot go back.
+#: slp.night_summary's main-sleep-period rule (its defaults): bouts of 10 min, gaps of 60
+_MIN_BOUT, _MAX_GAP = 10, 60
+_BASIS = circ.cosinor_basis(MINUTES_PER_DAY)
+# placeholders for the window parts when they cannot be reused (typed like the parts)
+_NO_CODES = np.zeros(0, np.int8)
+_NO_FLOATS = np.zeros(0, np.float64)
+_NO_INTS = np.zeros(0, np.int32)
+_NO_BOOLS = np.zeros(0, np.bool_)
+_NO_DATES = np.zeros(0, np.int64)
+_NO_NIGHT_HRV = {f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS}
 _STATE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
@@ -371,6 +381,8 @@ class SubjectDays:
         self.watermark_local = max(self.watermark_local, (d + 1) * MINUTES_PER_DAY)
 
     def _device_summary(self, d: int) -> dict[str, float]:
+        if not len(self.summaries):
+            return dict.fromkeys(SUMMARY_COLUMNS, float("nan"))
         sel = self.summaries[self.summaries["date"] == d]
         return {c: float(sel[c][0]) if len(sel) else float("nan") for c in SUMMARY_COLUMNS}
 
@@ -386,23 +398,23 @@ class SubjectDays:
         """Local dates that have device data without minutes (sleep episodes' nights,
         daily summaries)."""
         e = self.episodes
+        if not len(e) and not len(self.summaries):
+            return _NO_DATES
         nights = night_of(e["end"] + e["off"]).astype(np.int64)
         return np.unique(np.concatenate([nights, self.summaries["date"]]))
 
     def _has_data(self, dates: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Per grid minute: it has samples, or its local date has device data."""
-        has = ~np.isnan(self.counts) | ~np.isnan(self.steps)
-        marked = self._marked_dates()
-        if len(marked):
-            has |= np.isin(dates, marked)
-        return has
+        return kn.has_data(self.counts, self.steps, dates, self._marked_dates())
 
     def _device_night(self, d: int) -> dict[str, float]:
         """The device's main sleep episode of the night labelled ``d`` (the longest)."""
         e = self.episodes
+        out = dict.fromkeys(DEVICE_KEYS, float("nan"))
+        if not len(e):
+            return out
         nights = night_of(e["end"] + e["off"])
         sel = e[(nights == d) & e["is_main"]]
-        out = dict.fromkeys(DEVICE_KEYS, float("nan"))
         if len(sel):
             r = sel[int(np.argmax(sel["end"] - sel["start"]))]
             out.update(
@@ -419,12 +431,12 @@ class SubjectDays:
 
     def night_hrv(self, lo_min: int, hi_min: int) -> dict[str, float]:
         """HRV over the beats whose 5-minute bin starts in UTC minutes [lo_min, hi_min)."""
+        if not len(self.hrv_bin):
+            return dict(_NO_NIGHT_HRV)
         start = self.hrv_bin * HRV_BIN_MIN
         sel = (start >= lo_min) & (start < hi_min)
         if not sel.any():
-            return {
-                f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS
-            }
+            return dict(_NO_NIGHT_HRV)
         # add the rows in one fixed order, (bin, burst), so that the result does not
         # depend on the order bursts arrived in (floating point is not associative)
         order = np.lexsort((self.hrv_burst[sel], self.hrv_bin[sel]))
@@ -464,8 +476,7 @@ class SubjectDays:
     # ----------------------------------------------------------------- closing
     def local_minutes(self) -> NDArray[np.int64]:
         """Local clock minute (since 1970-01-01 local) of every grid minute."""
-        off = _fill_offsets(self.offset)
-        return self.base + np.arange(len(off), dtype=np.int64) + off
+        return kn.local_clock(self.offset, self.base)[0]
 
     def local_dates(self) -> NDArray[np.int64]:
         """Local date ordinal (days since 1970-01-01) of every grid minute."""
@@ -505,11 +516,11 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        local = self._cover_whole_days(last)
-        dates = local // MINUTES_PER_DAY
+        local, dates = self._cover_whole_days(last)
         has = self._has_data(dates)
-        if has.any():
-            start = max(self.closed_through + 1, int(dates[np.flatnonzero(has)[0]]))
+        first = int(np.argmax(has))
+        if has[first]:
+            start = max(self.closed_through + 1, int(dates[first]))
         elif self.closed_through > -(2**61):
             # the window has emptied (a silent subject, closed by processing time): its days
             # still get (empty) rows, so data-gap notices keep coming
@@ -517,24 +528,27 @@ class SubjectDays:
         else:
             start = last + 1
         rows = []
-        lo = np.searchsorted(dates, np.arange(start, last + 2))
-        cum = np.concatenate([[0], np.cumsum(has)])
-        for k, d in enumerate(range(start, last + 1)):
-            if cum[lo[k + 1]] == cum[lo[k]] and self._window_empty(d, dates, has):
-                rows.append(self._empty_day(d, int(lo[k + 1] - lo[k])))
+        # the first grid minute of every local date from start - W on (one search for the
+        # days, their windows and the trim)
+        w = self.params.window_days
+        at = _DateIndex(start - w, np.searchsorted(dates, np.arange(start - w, last + 2)))
+        for d in range(start, last + 1):
+            a, b = at[d], at[d + 1]
+            if not has[a:b].any() and self._window_empty(d, at, has):
+                rows.append(self._empty_day(d, b - a))
                 self.win_through = _NO_DAY
             else:
-                rows.append(self._day_features(d, dates, local))
+                rows.append(self._day_features(d, at, local))
         self.closed_through = last
-        self._trim(dates)
+        self._trim(at[last - w + 1])
         return rows
 
     def _any_hrv(self, d: int) -> bool:
         return bool(np.any(night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) == d))
 
-    def _window_empty(self, d: int, dates: NDArray[np.int64], has: NDArray[np.bool_]) -> bool:
+    def _window_empty(self, d: int, at: _DateIndex, has: NDArray[np.bool_]) -> bool:
         """No data in the rolling window of day d nor in its night (noon d-1 .. noon d)."""
-        a, b = np.searchsorted(dates, [d - self.params.window_days, d + 1])
+        a, b = at[d - self.params.window_days], at[d + 1]
         return not bool(has[a:b].any()) and not self._any_hrv(d)
 
     def _empty_day(self, d: int, minutes: int) -> dict[str, Any]:
@@ -561,86 +575,99 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> NDArray[np.int64]:
+    def _cover_whole_days(self, last: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage; return the
-        local minute of every grid minute (computed once when nothing needed padding)."""
-        local = self.local_minutes()
+        local minute and the local date of every grid minute (computed once when nothing
+        needed padding)."""
+        local, dates = kn.local_clock(self.offset, self.base)
         head = int(local[0] % MINUTES_PER_DAY)
         tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
         if head or tail:
             self._ensure(self.base - head, self.base + len(self.counts) + tail)
-            local = self.local_minutes()
-        return local
+            local, dates = kn.local_clock(self.offset, self.base)
+        return local, dates
 
-    def _day_features(
-        self, d: int, dates: NDArray[np.int64], local: NDArray[np.int64]
-    ) -> dict[str, Any]:
+    def _day_features(self, d: int, at: _DateIndex, local: NDArray[np.int64]) -> dict[str, Any]:
+        """The row of local day ``d`` (grid minutes ``[lo, hi)``): every number that reads
+        minutes comes from one compiled pass (:func:`kernels.close_day`) and the rolling
+        window's (:meth:`_window_features`); this method only names them."""
         p = self.params
-        lo, hi = (int(i) for i in np.searchsorted(dates, [d, d + 1]))
-        counts = self.counts[lo:hi].astype(np.float64)
-        steps = self.steps[lo:hi].astype(np.float64)
-        # the whole retained past up to the end of d: zero runs crossing midnight count
-        past = self.counts[:hi].astype(np.float64)
-        worn_past = act.wear_mask(past, p.nonwear_run_min, p.nonwear_noise_floor)
-        worn = worn_past[lo:]
-        if np.isnan(counts).all() and not np.isnan(steps).all():
-            worn = ~np.isnan(steps)  # a steps-only device: a minute with a step count was worn
-
-        # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
-        noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
-        noon_before = noon - MINUTES_PER_DAY
-        n_lo = int(np.argmax(local >= noon_before)) if local[0] < noon_before else 0
-        n_hi = int(np.argmax(local >= noon)) if local[-1] >= noon else hi
-        n_hi = min(max(n_hi, lo), hi)
-        # non-wear minutes are missing, not sleep (a watch on the table scores as sleep)
-        night = np.where(worn_past[n_lo:n_hi], past[n_lo:n_hi], np.nan)
-        # changes of the UTC offset: local minus grid position, differenced (night only)
-        steps_off = local[n_lo + 1 : n_hi] - local[n_lo : n_hi - 1] - 1
-        jump = np.flatnonzero(steps_off)
-        clock_jump = (int(jump[0]) + 1, float(steps_off[jump[0]])) if len(jump) else None
-        start_clock = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY) if n_hi > n_lo else 720.0
-        sleep_row = (
-            slp.night_summary(
-                night,
-                threshold=p.oakley_threshold,
-                start_clock_min=start_clock,
-                clock_jump=clock_jump,
-            )
-            if n_hi - n_lo >= 60
-            else dict.fromkeys(slp.NIGHT_KEYS, float("nan"))
+        lo, hi = at[d], at[d + 1]
+        worn_past, vec = kn.close_day(
+            self.counts,
+            self.steps,
+            local,
+            lo,
+            hi,
+            d,
+            p.nonwear_run_min,
+            p.nonwear_noise_floor,
+            p.oakley_threshold,
+            p.sedentary_threshold,
+            _MIN_BOUT,
+            _MAX_GAP,
         )
-        night_cov = float(np.count_nonzero(~np.isnan(night))) / max(n_hi - n_lo, 1)  # worn
-        # minutes scored asleep (Oakley, the 2 minutes of context before midnight included;
-        # the last 2 minutes of the day have no score yet and count as awake)
-        ctx = max(lo - 2, 0)
-        asleep = slp.oakley(past[ctx:hi], p.oakley_threshold)[lo - ctx :] == 1.0
-        hrv_row = dict.fromkeys((f"night_{k}" for k in NIGHT_HRV_KEYS), float("nan"))
-        if np.isfinite(sleep_row["onset_min"]):
-            on = n_lo + int(sleep_row["onset_min"])
-            of = n_lo + int(sleep_row["offset_min"])
+        r = vec.tolist()
+        n_lo, n_hi = int(r[kn.R_N_LO]), int(r[kn.R_N_HI])
+        nan = float("nan")
+        sleep = dict.fromkeys(SLEEP_KEYS, nan)
+        onset = r[kn.R_ONSET]
+        if onset >= 0:  # a main sleep period (slp.night_summary's numbers)
+            offset = r[kn.R_OFFSET]
+            start = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY)
+            jump = None if r[kn.R_JUMP_AT] < 0 else (int(r[kn.R_JUMP_AT]), r[kn.R_JUMP_BY])
+            tib = offset - onset
+            sleep.update(
+                onset_clock_min=_clock(int(onset), start, jump),
+                offset_clock_min=_clock(int(offset), start, jump),
+                midpoint_clock_min=_clock(0.5 * (int(onset) + int(offset)), start, jump),
+                spt_min=tib,
+                tst_min=r[kn.R_TST],
+                waso_min=r[kn.R_WASO],
+                se=r[kn.R_TST] / tib,
+                n_awakenings=r[kn.R_AWAKENINGS],
+            )
+        night_cov = r[kn.R_NIGHT_WORN] / max(n_hi - n_lo, 1)  # worn
+        hrv_row = dict.fromkeys((f"night_{k}" for k in NIGHT_HRV_KEYS), nan)
+        if onset >= 0:
+            on = n_lo + int(onset)
+            of = n_lo + int(r[kn.R_OFFSET])
             hrv_row = self.night_hrv(self.base + on, self.base + of)
         device = self._device_night(d)
-        if not np.isfinite(sleep_row["onset_min"]) and np.isfinite(device["device_sleep_tib_min"]):
+        if onset < 0 and np.isfinite(device["device_sleep_tib_min"]):
             on = int(device["device_sleep_start_utc_min"])
             hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
         del device["device_sleep_start_utc_min"]
 
-        row: dict[str, Any] = {"date": iso_date(d), "weekday": int(weekday(d))}
-        row.update(
-            act.daily_activity(
-                counts,
-                worn,
-                steps,
-                local[lo:hi] - d * MINUTES_PER_DAY,
-                min_wear_fraction=p.min_wear_fraction,
-                sedentary_threshold=p.sedentary_threshold,
-                asleep=asleep,
-            )
-        )
-        row["night_coverage"] = night_cov
-        row["sleep_valid"] = bool(night_cov >= p.min_night_coverage and sleep_row["tst_min"] > 0)
-        row.update({f"sleep_{k}": v for k, v in sleep_row.items() if k in SLEEP_KEYS})
+        n_day, n_obs, n_worn = hi - lo, int(r[kn.R_N_OBS]), int(r[kn.R_N_WORN])
+        coverage = n_worn / n_day if n_day else 0.0
+        i10, i5 = int(r[kn.R_I10]), int(r[kn.R_I5])
+        day0 = d * MINUTES_PER_DAY
+        row: dict[str, Any] = {
+            "date": iso_date(d),
+            "weekday": int(weekday(d)),
+            # act.daily_activity's columns, in its order
+            "minutes_in_day": n_day,
+            "observed_min": n_obs,
+            "worn_min": n_worn,
+            "coverage": coverage,
+            "valid": bool(coverage >= p.min_wear_fraction),
+            "activity_total": r[kn.R_TOTAL],
+            "activity_mean": r[kn.R_TOTAL] / n_obs if n_obs else nan,
+            "activity_sd": r[kn.R_SD],
+            "activity_prop_zeros": int(r[kn.R_N_ZERO]) / n_obs if n_obs else nan,
+            "activity_mean_worn": r[kn.R_SUM_WORN] / n_worn if n_worn else nan,
+            "sedentary_min": int(r[kn.R_N_SED]),
+            "m10_mean": r[kn.R_M10],
+            "m10_start_min": int(local[lo + i10] - day0) if i10 >= 0 else -1,
+            "l5_mean": r[kn.R_L5],
+            "l5_start_min": int(local[lo + i5] - day0) if i5 >= 0 else -1,
+            "steps_total": r[kn.R_STEPS],
+            "night_coverage": night_cov,
+            "sleep_valid": bool(night_cov >= p.min_night_coverage and sleep["tst_min"] > 0),
+        }
+        row.update({f"sleep_{k}": v for k, v in sleep.items()})
         row.update(device)
         row.update(self._device_summary(d))
         row.update(hrv_row)
@@ -648,21 +675,17 @@ class SubjectDays:
             hrv_row["night_n_nn"] >= p.min_night_beats
             and hrv_row["night_fraction_edited"] <= p.max_night_edited
         )
-        mid = sleep_row["midpoint_clock_min"] if row["sleep_valid"] else float("nan")
+        mid = sleep["midpoint_clock_min"] if row["sleep_valid"] else nan
         keep = self.midpoints["date"] > d - p.window_days
-        self.midpoints = np.concatenate(
-            [self.midpoints[keep], np.array([(d, mid)], MIDPOINT_DTYPE)]
-        )
-        row.update(self._window_features(d, dates, local, past, worn_past))
+        kept = self.midpoints[keep]
+        self.midpoints = np.empty(len(kept) + 1, MIDPOINT_DTYPE)
+        self.midpoints[:-1] = kept
+        self.midpoints[-1] = (d, mid)
+        row.update(self._window_features(d, at, local, worn_past))
         return row
 
     def _window_features(
-        self,
-        d: int,
-        dates: NDArray[np.int64],
-        local: NDArray[np.int64],
-        past: F64,
-        worn_past: NDArray[np.bool_],
+        self, d: int, at: _DateIndex, local: NDArray[np.int64], worn_past: NDArray[np.bool_]
     ) -> dict[str, Any]:
         """Rolling circadian and regularity features over the local days d-W+1 .. d.
 
@@ -676,45 +699,46 @@ class SubjectDays:
         When the parts cannot be trusted (first day, a state from before version 2, a gap,
         a write into a closed day, a worn mask of a past day changed by a flat run that
         grew across midnight, a repeated daylight-saving hour in the window) the window is
-        recomputed from the retained minutes, which the grid always holds.
+        recomputed from the retained minutes, which the grid always holds. Both ways run
+        in :func:`kernels.window_parts`; the measures in :func:`kernels.window_summary`.
         """
         p = self.params
         w = p.window_days
         first = d - w + 1
-        a, lo, hi = (int(i) for i in np.searchsorted(dates, [first, d, d + 1]))
-        # non-wear minutes are missing for circadian purposes; place on the local clock grid
-        x = np.where(worn_past[a:hi], past[a:hi], np.nan)
-        idx = local[a:hi] - first * MINUTES_PER_DAY
-        grid = np.full(w * MINUTES_PER_DAY, np.nan)
-        grid[idx] = x  # a repeated hour keeps its later copy; a skipped hour stays NaN
-        rows = grid.reshape(w, MINUTES_PER_DAY)
-        observed = ~np.isnan(rows)
-        if not self._parts_usable(d, a, lo, idx, worn_past):
-            sleep_grid = np.full(w * MINUTES_PER_DAY, np.nan)
-            sleep_grid[idx] = slp.oakley(x, p.oakley_threshold)
-            sleep = np.where(np.isnan(sleep_grid), -1, sleep_grid).astype(np.int8)
-            sleep = sleep.reshape(w, MINUTES_PER_DAY)
-            hourly = circ.hourly_totals(grid, 0)[0]
-            obs = observed.sum(axis=1)
-        else:
-            sleep = np.empty((w, MINUTES_PER_DAY), np.int8)
-            sleep[:-1] = self.win_sleep.reshape(w - 1, MINUTES_PER_DAY)
-            # score day d with two minutes of context before midnight; that also completes
-            # the scores of yesterday's last two minutes, unscored when yesterday closed
-            s = max(a, lo - 4)
-            scores = slp.oakley(x[s - a :], p.oakley_threshold)
-            codes = np.where(np.isnan(scores), -1, scores).astype(np.int8)
-            m0 = lo - 2 if s < lo else s  # first grid minute whose score is complete
-            flat = sleep.reshape(-1)
-            flat[(w - 1) * MINUTES_PER_DAY :] = -1
-            flat[idx[m0 - a :]] = codes[m0 - s :]
-            a_prev = int(np.searchsorted(dates, first - 1))
-            if a > a_prev:  # the window's new first minutes have no context any more
-                flat[idx[: min(2, hi - a)]] = -1
-            hourly = np.concatenate([self.win_hourly, circ.hourly_totals(rows[-1], 0)[0]])
-            obs = np.r_[self.win_obs, int(observed[-1].sum())]
+        a_prev, a, b, lo, hi = at[first - 1], at[first], at[first + 1], at[d], at[d + 1]
+        trust = (
+            self.incremental
+            and w >= 2
+            and self.win_through == d - 1
+            and len(self.win_dates) == w - 1
+            and int(self.win_dates[0]) == first
+        )
+        _, sleep, hourly, obs, total, n = kn.window_parts(
+            self.counts,
+            worn_past,
+            local,
+            a,
+            lo,
+            hi,
+            first,
+            w,
+            trust,
+            self.win_sleep if trust else _NO_CODES,
+            self.win_hourly if trust else _NO_FLOATS,
+            self.win_obs if trust else _NO_INTS,
+            self.win_worn if trust else _NO_BOOLS,
+            a_prev,
+            p.oakley_threshold,
+        )
         days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
-        self._keep_parts(d, first, a, hi, sleep, hourly, obs, dates, worn_past)
+        if w >= 2:  # keep the parts of days d-W+2 .. d for closing day d+1
+            self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
+            self.win_hourly = hourly[24:].copy()
+            self.win_obs = obs[1:].astype(np.int32)
+            self.win_sleep = sleep[MINUTES_PER_DAY:].copy()
+            self.win_worn = worn_past[b:hi].copy()
+            self.win_through = d
+            self.win_from_utc = self.base + hi
         out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
         keys = (
             "IS",
@@ -725,75 +749,37 @@ class SubjectDays:
             "cosinor_mesor",
             "cosinor_amplitude",
             "cosinor_peak_minute_of_day",
+            "sri",
         )
         if days_ok >= p.min_window_days:
-            c = circ.day_rows_summary(
-                hourly, np.where(observed, rows, 0.0).sum(axis=0), observed.sum(axis=0)
-            )
-            out.update({f"circ{w}d_{k}": c[k] for k in keys})
-            out[f"sri{w}d"] = _sri_rows(sleep)
-            mids = self.midpoints
-            out[f"sleep_midpoint{w}d_min"] = slp.circular_mean_minutes(mids["minute"])
-            free = weekday(mids["date"]) >= 5  # Saturday, Sunday: np.isin(.., (5, 6))
-            out[f"social_jetlag{w}d_min"] = slp.social_jet_lag(mids["minute"], free)
+            c = kn.window_summary(hourly, total, n, _BASIS, sleep, 0.5)
+            out.update({f"circ{w}d_{k}": v for k, v in zip(keys[:-1], c[:-1], strict=True)})
+            out[f"sri{w}d"] = c[-1]
+            # slp.circular_mean_minutes of the nights' midpoints and slp.social_jet_lag
+            # with Saturday and Sunday free
+            mean, jetlag = kn.midpoint_timing(self.midpoints["minute"], self.midpoints["date"])
+            out[f"sleep_midpoint{w}d_min"] = mean
+            out[f"social_jetlag{w}d_min"] = jetlag
         else:
-            out.update({f"circ{w}d_{k}": float("nan") for k in keys})
+            out.update({f"circ{w}d_{k}": float("nan") for k in keys[:-1]})
             out[f"sri{w}d"] = float("nan")
             out[f"sleep_midpoint{w}d_min"] = float("nan")
             out[f"social_jetlag{w}d_min"] = float("nan")
         return out
 
-    def _parts_usable(
-        self,
-        d: int,
-        a: int,
-        lo: int,
-        idx: NDArray[np.int64],
-        worn_past: NDArray[np.bool_],
-    ) -> bool:
-        """Whether the kept parts of days d-W+1 .. d-1 are what recomputing them would give."""
-        w = self.params.window_days
-        if not self.incremental or w < 2 or self.win_through != d - 1:
-            return False
-        if len(self.win_dates) != w - 1 or int(self.win_dates[0]) != d - w + 1:
-            return False
-        if len(self.win_worn) != lo - a or not np.array_equal(self.win_worn, worn_past[a:lo]):
-            return False  # a flat run grew across midnight: a past day's wear changed
-        # the local clock strictly increasing: no repeated hour, one grid minute per slot
-        return bool(np.all(idx[1:] > idx[:-1]))
-
-    def _keep_parts(
-        self,
-        d: int,
-        first: int,
-        a: int,
-        hi: int,
-        sleep: NDArray[np.int8],
-        hourly: F64,
-        obs: NDArray[np.int64] | NDArray[np.int32],
-        dates: NDArray[np.int64],
-        worn_past: NDArray[np.bool_],
-    ) -> None:
-        """Keep the parts of days d-W+2 .. d for closing day d+1."""
-        w = self.params.window_days
-        if w < 2:
-            return
-        b = int(np.searchsorted(dates, first + 1))
-        self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
-        self.win_hourly = np.ascontiguousarray(hourly[24:], dtype=np.float64)
-        self.win_obs = np.asarray(obs[1:], dtype=np.int32)
-        self.win_sleep = np.ascontiguousarray(sleep[1:]).reshape(-1)
-        self.win_worn = worn_past[b:hi].copy()
-        self.win_through = d
-        self.win_from_utc = self.base + hi
-
-    def _trim(self, dates: NDArray[np.int64]) -> None:
-        keep_from = self.closed_through - self.params.window_days + 1
-        cut = int(np.searchsorted(dates, keep_from))
+    def _trim(self, cut: int) -> None:
+        """Forget what the next close no longer needs: grid minutes before ``cut`` (the
+        first minute of the window's first day), closed nights' episodes, beats and
+        summaries."""
         ep = self.episodes
-        self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
-        self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
-        old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
+        if len(ep):
+            self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
+        if len(self.summaries):
+            self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
+        if not len(self.hrv_bin):
+            old = np.zeros(0, bool)
+        else:
+            old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
         if old.any():
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
@@ -923,6 +909,38 @@ def minute_sums(x: F64 | None, epoch_s: int, lead: int = 0) -> F64 | None:
     return np.asarray(out, dtype=np.float64)
 
 
+class _DateIndex:
+    """The first grid minute of local dates ``first, first + 1, ...``: what
+    ``np.searchsorted(dates, date)`` gives, from one search."""
+
+    __slots__ = ("first", "starts")
+
+    def __init__(self, first: int, starts: NDArray[np.int64]) -> None:
+        self.first = first
+        self.starts: list[int] = starts.tolist()
+
+    def __getitem__(self, date: int) -> int:
+        return self.starts[date - self.first]
+
+
+def warm_up() -> float:
+    """Load (or compile, the first time) the day close's kernels by closing a few
+    synthetic days; returns the CPU seconds it took. A process that must not pause on its
+    first real day close (a stream worker) calls it once at start.
+
+    Examples
+    --------
+    >>> warm_up() < 600
+    True
+    """
+    t0 = time.process_time()
+    eng = SubjectDays()
+    day = np.r_[np.arange(420) % 3, 150 + np.arange(1020) % 9 * 10]
+    eng.push_activity(19_000 * 86_400, 60, np.tile(day, 4), None, tz_offset_min=0)
+    eng.close_remaining_days()
+    return time.process_time() - t0
+
+
 @functools.lru_cache(maxsize=8)
 def _row_columns(params: EngineParams) -> tuple[str, ...]:
     """The columns of a daily row, in order (from computing one tiny real row)."""
@@ -931,27 +949,9 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     return tuple(eng.close_remaining_days()[0])
 
 
-def _sri_rows(sleep: NDArray[np.int8]) -> float:
-    """:func:`slp.sri_phillips` of consecutive day rows of Oakley codes (-1: not scored)."""
-    u, v = sleep[:-1], sleep[1:]
-    ok = (u >= 0) & (v >= 0)
-    p = int(np.count_nonzero(ok))
-    if p == 0:
-        return float("nan")
-    c = int(np.count_nonzero(ok & (u == v)))
-    return -100.0 + 200.0 * c / p
-
-
-def _fill_offsets(off: NDArray[np.int16]) -> NDArray[np.int64]:
-    """Forward-fill unknown offsets (then back-fill the leading ones)."""
-    known = off != NO_OFFSET
-    if known.all():
-        return off.astype(np.int64)
-    if not known.any():
-        return np.zeros(len(off), np.int64)
-    idx = np.where(known, np.arange(len(off)), -1)
-    np.maximum.accumulate(idx, out=idx)
-    first = int(np.flatnonzero(known)[0])
-    idx[idx < 0] = first
-    return off[idx].astype(np.int64)
-
+def _clock(elapsed: float, start_clock_min: float, clock_jump: tuple[int, float] | None) -> float:
+    """Local clock minute of night minute ``elapsed`` (``slp.summarise_sleep``'s clock)."""
+    c = start_clock_min + elapsed
+    if clock_jump is not None and elapsed >= clock_jump[0]:
+        c += clock_jump[1]
+    return float(c % MINUTES_PER_DAY)

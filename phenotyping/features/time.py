@@ -16,12 +16,14 @@ Examples
 
 from __future__ import annotations
 
+from datetime import date as _date
 from typing import Any
 
 import numpy as np
 
 #: Minutes in a calendar day (a local day around a daylight-saving change has 1380 or 1500).
 MINUTES_PER_DAY = 1440
+_EPOCH_ORDINAL = _date(1970, 1, 1).toordinal()
 
 
 def ordinal(date: str) -> int:
@@ -30,7 +32,13 @@ def ordinal(date: str) -> int:
 
 
 def iso_date(d: int) -> str:
-    """Day ordinal -> ``YYYY-MM-DD``."""
+    """Day ordinal -> ``YYYY-MM-DD`` (NumPy's spelling, years beyond 1..9999 included).
+
+    >>> iso_date(0), iso_date(-719162), iso_date(2_932_897)
+    ('1970-01-01', '0001-01-01', '10000-01-01')
+    """
+    if -719_162 <= d <= 2_932_896:  # datetime's range: 4x faster than np.datetime64
+        return _date.fromordinal(_EPOCH_ORDINAL + int(d)).isoformat()
     return str(np.datetime64(d, "D"))
 
 

@@ -46,6 +46,12 @@ def _worker(args: argparse.Namespace) -> int:
             loop.run_until_complete(verify(settings.kafka))
         finally:
             quiet.setLevel(level)
+    # Load (or compile, on a fresh install: ~10 s of CPU) the day close's kernels before
+    # joining the group: compiling inside the agent would block the event loop, and with
+    # it the consumer's heartbeats, on the first day a subject closes.
+    from phenotyping.features.day import warm_up
+
+    print(f"day-close kernels ready ({warm_up():.1f} s CPU)", file=sys.stderr)
     built = build_app(settings)
     worker = _worker_class(faust.Worker, settings.kafka.stop_grace_s)(
         built.app, loglevel=args.loglevel, loop=loop
