@@ -56,12 +56,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from phenotyping.errors import StateError
 from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
@@ -83,11 +84,84 @@ _VERSION = 2
 _NEVER = -(2**40)
 
 
+# a baseline table: (values, transformed values, dates, chosen cells), a row per feature
+_Table = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any], NDArray[Any]]
+# ... and which features use the warm-up baseline
+_Baselines = tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[Any], NDArray[Any], NDArray[Any]
+]
+
+
+class _Layout(NamedTuple):
+    """The watched features and signals of one feature window, and what the daily
+    assessment needs of them as arrays and names (made once, not per day). A tuple
+    whose first three items are (features, how many are the main ones, signals), as
+    ``_features`` returned before."""
+
+    feats: tuple[Monitored, ...]
+    n_main: int
+    signals: tuple[Signal, ...]
+    columns: bl.Columns
+    window: NDArray[np.int64]  # days each feature's value covers
+    names: tuple[tuple[str, str, str], ...]  # the row's z_, base_, scale_ column names
+    reads: tuple[tuple[str, str | None], ...]  # (column, valid flag) of the daily row
+    roots: list[float]  # sqrt(window_days) of each feature (a signal's increment)
+    # per signal, change.score's inputs as tuples: ((members, fallback), first_only), a
+    # member (feature, orientation, sqrt(window_days))
+    scoring: tuple[tuple[tuple[tuple[tuple[int, int, float], ...], ...], bool], ...]
+
+
 @functools.lru_cache(maxsize=8)
-def _features(window_days: int) -> tuple[tuple[Monitored, ...], int, tuple[Signal, ...]]:
+def _features(window_days: int) -> _Layout:
     main = monitored(window_days)
     feats = main + DEVICE_HRV + DEVICE_SLEEP
-    return feats, len(main), build_signals(feats, len(main))
+    signals = build_signals(feats, len(main))
+    roots = [math.sqrt(s.window_days) for s in feats]
+    return _Layout(
+        feats=feats,
+        n_main=len(main),
+        signals=signals,
+        columns=bl.Columns.of(feats),
+        window=np.array([s.window_days for s in feats], dtype=np.int64),
+        names=tuple((f"z_{s.column}", f"base_{s.column}", f"scale_{s.column}") for s in main),
+        reads=tuple((s.column, s.valid_flag) for s in feats),
+        roots=roots,
+        scoring=tuple(
+            (
+                tuple(
+                    tuple((i, sign, roots[i]) for i, sign in group)
+                    for group in (sg.members, sg.fallback)
+                ),
+                sg.first_only,
+            )
+            for sg in signals
+        ),
+    )
+
+
+def _scores(lay: _Layout, z: list[float]) -> list[float]:
+    """:func:`~phenotyping.risk.change.score` of every signal (the score only), from the
+    layout's tuples: the same arithmetic in the same order (tested against it), without
+    a call and two lists per signal."""
+    out = []
+    for j, (groups, first_only) in enumerate(lay.scoring):
+        u = math.nan
+        for group in groups:
+            if len(group) >= 8:  # np.mean's pairwise sum: as change.score does it
+                u = score(lay.signals[j], np.array(z), np.array(lay.roots))[0]
+                break
+            total, n = 0.0, 0
+            for i, sign, root in group:
+                if math.isfinite(z[i]):
+                    total += sign * z[i] / root
+                    n += 1
+                    if first_only:
+                        break
+            if n:
+                u = total / n
+                break
+        out.append(u)
+    return out
 
 
 def _new_sig(n: int) -> NDArray[np.void]:
@@ -99,11 +173,18 @@ def _new_sig(n: int) -> NDArray[np.void]:
 
 @dataclass
 class RiskState:
-    """Risk state of one subject (serialisable, compact)."""
+    """Risk state of one subject (serialisable, compact).
+
+    The person's recent daily values are kept as one table, a row per watched feature and
+    a column per day with at least one usable value (NaN: no value that day), with a
+    same-shaped table of which values may enter the baseline: the baselines of every
+    feature are then a few array operations (one sort per median, along each feature's
+    contiguous days), not a loop over features. Serialised as before (``hist``: one entry
+    per (feature, day) with a value), so states load both ways across versions.
+    """
 
     params: RiskParams = field(default_factory=RiskParams)
     version: str = ""
-    hist: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
     frozen: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, FROZEN_DTYPE))
     # the person's known remission days (a clinician-marked remission period, or the band
     # pinned before the relapse that started a treatment course): a baseline after a response
@@ -146,23 +227,117 @@ class RiskState:
     last_episode_start: int = -1
     last_episode_signals: int = 0
     last_episode_end: int = _NEVER  # (an explained close leaves ``last_closed`` alone)
+    # the daily values (not part of the header: serialised as ``hist``, see the class doc)
+    _dates: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False
+    )
+    _vals: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False
+    )
+    _elig: NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros((0, 0), bool), repr=False, compare=False
+    )
+    _tvals: NDArray[np.float64] = field(  # _vals as judged (baseline.transform)
+        default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         n = len(self._signals)
         if self.sig.size != n:
             self.sig = _new_sig(n)
+        f = len(self._feats)
+        if self._vals.shape != (f, self._dates.size):
+            self._vals = np.full((f, self._dates.size), np.nan)
+            self._elig = np.zeros((f, self._dates.size), bool)
+        if self._tvals.shape != self._vals.shape:
+            self._tvals = (
+                self._vals
+                if not self._vals.size
+                else bl.transform_all(self._layout.columns, self._vals)
+            )
+        self._by_params: tuple[RiskParams, NDArray[np.int64], NDArray[np.float64]] | None = None
+        self._frozen_cols: tuple[NDArray[np.void], _Table] | None = None
+        # the table as entries, while it has not changed (a state saved after every
+        # message that closed no day, or right after loading, is not converted again);
+        # a loaded state makes its table from them when it is first used
+        self._entries: NDArray[np.void] | None = None
+        self._unpacked = True
+
+    @property
+    def _layout(self) -> _Layout:
+        return _features(self.params.feature_window_days)
 
     @property
     def _feats(self) -> tuple[Monitored, ...]:
-        return _features(self.params.feature_window_days)[0]
+        return self._layout.feats
 
     @property
     def _n_main(self) -> int:
-        return _features(self.params.feature_window_days)[1]
+        return self._layout.n_main
 
     @property
     def _signals(self) -> tuple[Signal, ...]:
-        return _features(self.params.feature_window_days)[2]
+        return self._layout.signals
+
+    @property
+    def hist(self) -> NDArray[np.void]:
+        """The daily values as entries (feature, date, value, eligible), in date then
+        feature order: the serialised form (a copy: change the state through its
+        methods)."""
+        return self._hist_entries().copy()
+
+    @hist.setter
+    def hist(self, entries: NDArray[np.void]) -> None:
+        feature = entries["feature"]
+        if feature.size and (feature.min() < 0 or feature.max() >= len(self._feats)):
+            raise StateError("state: corrupt (risk history names an unknown feature)")
+        self._entries, self._unpacked = entries.copy(), False
+
+    def _unpack(self) -> None:
+        """Make the table from the entries of a loaded state (on its first use)."""
+        if self._unpacked:
+            return
+        self._unpacked = True
+        assert self._entries is not None
+        entries = self._entries
+        f = len(self._feats)
+        feature = entries["feature"].astype(np.int64)
+        date = entries["date"].astype(np.int64)
+        if date.size > 1 and (date[1:] < date[:-1]).any():  # not as written: sort
+            dates, day = np.unique(date, return_inverse=True)
+        else:  # in date order, as every state is written: the days are the runs
+            first = np.empty(date.size, bool)
+            first[:1] = True
+            np.not_equal(date[1:], date[:-1], out=first[1:])
+            dates, day = date[first], np.cumsum(first) - 1
+        self._dates = dates
+        self._vals = np.full((f, dates.size), np.nan)
+        self._elig = np.zeros((f, dates.size), bool)
+        self._vals[feature, day] = entries["value"]
+        self._elig[feature, day] = entries["eligible"]
+        # a value is NaN only where there is none (entries hold finite values)
+        self._elig &= ~np.isnan(self._vals)
+        self._tvals = bl.transform_all(self._layout.columns, self._vals)
+
+    def _hist_entries(self) -> NDArray[np.void]:
+        if self._entries is None:
+            day, feature = np.nonzero(~np.isnan(self._vals.T))
+            out = np.zeros(day.size, HIST_DTYPE)
+            out["feature"], out["date"] = feature, self._dates[day]
+            out["value"], out["eligible"] = self._vals[feature, day], self._elig[feature, day]
+            self._entries = out
+        return self._entries
+
+    def _need_prior(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Per feature: the values its baseline needs (twice ``min_baseline_days``
+        without a population prior) and its prior scale (NaN: none)."""
+        if self._by_params is None or self._by_params[0] is not self.params:
+            p = self.params
+            priors = dict(p.prior_scale)
+            prior = np.array([priors.get(s.column, np.nan) for s in self._feats])
+            need = np.where(np.isnan(prior), 2, 1) * p.min_baseline_days
+            self._by_params = (p, need.astype(np.int64), prior)
+        return self._by_params[1], self._by_params[2]
 
     # ------------------------------------------------------------------ clinical events
     def clinical(
@@ -177,6 +352,7 @@ class RiskState:
         until: int | None = None,
     ) -> list[dict[str, Any]]:
         """Record a clinical event of local date ``date``; returns notices (if any)."""
+        self._unpack()
         notices: list[dict[str, Any]] = []
         if kind == "treatment_session":
             if not self.course_active:
@@ -213,7 +389,7 @@ class RiskState:
         elif kind == "feedback" and reason is not None:
             notices.append(self._feedback(date, reason, until))
         elif kind == "remission_period" and until is not None:
-            h = self.hist
+            h = self.hist  # as entries (a rare event: the simple way)
             sel = (h["date"] >= date) & (h["date"] <= until)
             part = np.zeros(int(sel.sum()), FROZEN_DTYPE)
             part["feature"], part["date"], part["value"] = (
@@ -250,7 +426,6 @@ class RiskState:
         start = min(ep_start, date) if ep_start >= 0 else date
         self.feedback_reason, self.feedback_from = reason, date
         self.feedback_until = date + fb.DEFAULT_DAYS - 1
-        h = self.hist
         applies_from, applies_until = start, until
         if reason in fb.EXPLAINING and not (reason == "device_problem" and until is None):
             end = until if until is not None else date + fb.DEFAULT_DAYS - 1
@@ -289,7 +464,9 @@ class RiskState:
             self.excl_from, self.excl_until = start, date - 1
             self.excl_episode = self.episode_start if is_open else -1
             self.baseline_from = start
-            h["eligible"][h["date"] >= start] = True
+            new = self._dates >= start
+            self._elig[:, new] = ~np.isnan(self._vals[:, new])
+            self._entries = None
             self._exclude_entries(start, start - 1)  # windows reaching before the device
             self.frozen = np.zeros(0, FROZEN_DTYPE)
             self.frozen_until = _NEVER
@@ -353,6 +530,7 @@ class RiskState:
         self, subject: str, row: dict[str, Any]
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """Judge one closed day: (risk columns for the row, alerts, notices)."""
+        self._unpack()
         p = self.params
         d = ordinal(row["date"])
         cols: dict[str, Any] = {}
@@ -361,9 +539,10 @@ class RiskState:
         if d <= self.last_date:  # already judged (a replayed row): nothing changes
             return cols, alerts, notices
         self.last_date = d
-        feats = self._feats
-        values = np.array([_value(s, row) for s in feats])
-        usable = bool(np.isfinite(values).any())
+        lay = self._layout
+        values = np.array([_read(row, column, flag) for column, flag in lay.reads])
+        has = ~np.isnan(values)
+        usable = bool(has.any())
         notices += self._gap(subject, d, usable)
         excluded = self._held(d)
         # an episode that resolves today as explained by a new device: today's values are
@@ -375,43 +554,42 @@ class RiskState:
             or d < self.baseline_from
             or excluded
         )
-        z = np.full(len(feats), np.nan)
-        med = np.full(len(feats), np.nan)
-        scale = np.full(len(feats), np.nan)
-        prior_used = False
         weekend = is_weekend(d)
         wheld = self._window_held(d)
-        for i, spec in enumerate(feats):
-            prior = self._prior(spec)
-            vals, dates, warm = self._baseline(i, d, prior is not None)
-            if vals.size < p.min_baseline_days * (1 if prior is not None else 2):
-                continue
-            prior_used = prior_used or warm
-            wk = (dates + 3) % 7 >= 5
-            m, s = bl.estimate(spec, vals, wk, weekend, p, prior)
-            med[i], scale[i] = m, s
-            if math.isfinite(values[i]) and math.isfinite(s) and s > 0 and not wheld[i]:
-                t = float(bl.transform(spec, values[i]))
-                dev = stats.deviation(t, m, circular=spec.circular)
-                z[i] = max(-p.z_clip, min(p.z_clip, dev / s))
-        for i, spec in enumerate(feats[: self._n_main]):
-            cols[f"z_{spec.column}"] = float(z[i])
-            cols[f"base_{spec.column}"] = bl.back(spec, float(med[i]))
-            cols[f"scale_{spec.column}"] = float(scale[i])
+        # every feature's baseline at once (baseline.py, engine's ``_baseline`` per feature)
+        need, prior = self._need_prior()
+        vals, tvals, dates, chosen, warm = self._baselines(d)
+        judged = chosen.sum(axis=1) >= need
+        prior_used = bool((warm & judged).any())
+        wk = (dates + 3) % 7 >= 5
+        med, scale = bl.estimate_all(
+            lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
+        )
+        today = bl.transform_all(lay.columns, values)
+        ml, sl, held = med.tolist(), scale.tolist(), wheld.tolist()
+        zl = [math.nan] * len(ml)
+        for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
+            # judged (else no scale), a value today, a usable scale, not explained
+            if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
+                dev = stats.deviation(t, m, circular=lay.feats[i].circular)
+                zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
+        for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
+            cols[zn] = zl[i]
+            cols[bn] = bl.back(spec, ml[i])
+            cols[sn] = sl[i]
         if usable:
-            idx = np.flatnonzero(np.isfinite(values))
-            new = np.zeros(idx.size, HIST_DTYPE)
-            new["feature"], new["date"], new["value"], new["eligible"] = (
-                idx,
-                d,
-                values[idx],
-                eligible & ~wheld[idx],
-            )
-            keep = self.hist["date"] > d - p.exclude_recent_days - p.baseline_days - 7
-            first = self._first_dates()
-            self.hist = np.concatenate([self.hist[keep | np.isin(self.hist["date"], first)], new])
+            self._entries = None
+            keep = self._dates > d - p.exclude_recent_days - p.baseline_days - 7
+            keep[self._first_rows()] = True
+            if not keep.all():
+                self._dates, self._vals = self._dates[keep], self._vals[:, keep]
+                self._elig, self._tvals = self._elig[:, keep], self._tvals[:, keep]
+            self._dates = np.concatenate((self._dates, (d,)))
+            self._vals = np.concatenate([self._vals, values[:, None]], axis=1)
+            self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
+            self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
 
-        e, contributing, rising = self._update_signals(d, z)
+        e, contributing, rising = self._update_signals(d, zl)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -432,35 +610,93 @@ class RiskState:
             ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
         alerts += self._episode(
-            subject, d, level, rising, cols, values, med, scale, z, row, prior_used
+            subject, d, level, rising, cols, values, med, scale, zl, row, prior_used
         )
         return cols, alerts, notices
 
     def _prior(self, spec: Monitored) -> float | None:
         return dict(self.params.prior_scale).get(spec.column)
 
-    def _first_dates(self) -> NDArray[np.int64]:
-        """Dates of the person's first valid days since the baseline start (the warm-up
+    def _first_rows(self) -> NDArray[np.intp]:
+        """Rows of the person's first valid days since the baseline start (the warm-up
         baseline), kept until the regular window has filled."""
-        h = self.hist
-        ok = h["eligible"] & (h["date"] >= self.baseline_from)
-        dates = np.unique(h["date"][ok])
-        return np.asarray(dates[: self.params.baseline_days], dtype=np.int64)
+        ok = np.logical_or.reduce(self._elig, axis=0)
+        if self._dates.size and self._dates[0] < self.baseline_from:
+            ok &= self._dates >= self.baseline_from
+        rows: NDArray[np.intp] = ok.nonzero()[0]
+        return rows[: self.params.baseline_days]
+
+    def _baselines(self, d: int) -> _Baselines:
+        """Every feature's baseline for day ``d`` at once, as :meth:`_baseline` chooses it
+        feature by feature: (values, the same transformed, their dates, which are chosen
+        -- row ``i``'s chosen cells in order are feature ``i``'s baseline --, which
+        features use the warm-up baseline)."""
+        self._unpack()
+        p = self.params
+        nf = len(self._feats)
+        if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
+            vals, tvals, dates, chosen = self._frozen_table()
+            return vals, tvals, dates, chosen, np.zeros(nf, bool)
+        need, _ = self._need_prior()
+        bd = p.baseline_days
+        date = self._dates
+        end = d - p.exclude_recent_days
+        if self.response_date < 0 and date.size and date[0] >= self.baseline_from:
+            # the usual case, every day of the table since the baseline start: the window
+            # is a slice of the table; a feature short of it takes the warm-up baseline,
+            # unless it has too few values for that too (then it is not judged anyway)
+            lo = int(date.searchsorted(end - bd, side="right"))
+            hi = int(date.searchsorted(end, side="right"))
+            sel = self._elig[:, lo:hi]
+            short = sel.sum(axis=1) < need
+            if not short.any() or (~short | (self._elig.sum(axis=1) < need)).all():
+                return self._vals[:, lo:hi], self._tvals[:, lo:hi], date[lo:hi], sel, short
+        mine = self._elig & (date >= self.baseline_from)
+        sel = mine & ((date <= end) & (date > end - bd))
+        n_own = sel.sum(axis=1)
+        if self.response_date >= 0 and self.remission.size and (n_own < bd).any():
+            # after a response: the remission days complete the window (rare; per feature)
+            parts = [self._baseline(i, d, bool(need[i] == p.min_baseline_days)) for i in range(nf)]
+            vals, dates, chosen = _table([(v, t) for v, t, _ in parts])
+            tvals = bl.transform_all(self._layout.columns, vals)
+            return vals, tvals, dates, chosen, np.array([w for _, _, w in parts], dtype=bool)
+        regular = n_own >= need
+        if regular.all():
+            return self._vals, self._tvals, date, sel, ~regular
+        early = mine & (date < d)
+        first = early & (np.cumsum(early, axis=1) <= bd)
+        return self._vals, self._tvals, date, np.where(regular[:, None], sel, first), ~regular
+
+    def _frozen_table(self) -> _Table:
+        """The pinned baseline as a table (made once per pinning)."""
+        if self._frozen_cols is None or self._frozen_cols[0] is not self.frozen:
+            f = self.frozen
+            parts = []
+            for i in range(len(self._feats)):
+                mine = f[f["feature"] == i]
+                parts.append((mine["value"].astype(np.float64), mine["date"].astype(np.int64)))
+            vals, dates, chosen = _table(parts)
+            tvals = bl.transform_all(self._layout.columns, vals)
+            self._frozen_cols = (self.frozen, (vals, tvals, dates, chosen))
+        return self._frozen_cols[1]
 
     def _baseline(
         self, i: int, d: int, has_prior: bool = True
     ) -> tuple[NDArray[np.float64], NDArray[np.int64], bool]:
         """Baseline values and dates of feature ``i`` for day ``d``; True when it is the
         warm-up baseline (population prior weighs most). A feature without a population
-        prior needs twice ``min_baseline_days`` of the person's own values."""
+        prior needs twice ``min_baseline_days`` of the person's own values.
+
+        The definition, feature by feature; :meth:`_baselines` makes the same choice for
+        every feature at once (tested against this)."""
+        self._unpack()
         p = self.params
         need = p.min_baseline_days * (1 if has_prior else 2)
         if self.frozen.size and (self.episode_start >= 0 or d <= self.frozen_until):
             f = self.frozen[self.frozen["feature"] == i]
             return f["value"].astype(np.float64), f["date"].astype(np.int64), False
-        h = self.hist
-        date, value = h["date"], h["value"]  # field views, taken once (speed only)
-        mine = (h["feature"] == i) & h["eligible"] & (date >= self.baseline_from)
+        date, value = self._dates, self._vals[i]
+        mine = self._elig[i] & (date >= self.baseline_from)
         end = d - p.exclude_recent_days
         sel = mine & (date <= end) & (date > end - p.baseline_days)
         n_own = int(np.count_nonzero(sel))
@@ -480,53 +716,54 @@ class RiskState:
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
-    def _update_signals(self, d: int, z: NDArray[np.float64]) -> tuple[float, list[int], set[int]]:
-        """Advance every signal's CUSUM by day ``d``: (evidence, signals above the floor,
-        signals whose CUSUM rose today)."""
+    def _update_signals(self, d: int, z: list[float]) -> tuple[float, list[int], set[int]]:
+        """Advance every signal's CUSUM by day ``d`` (``z``: the features' clipped z):
+        (evidence, signals above the floor, signals whose CUSUM rose today)."""
         p = self.params
         rising: set[int] = set()
-        feats = self._feats
-        roots = np.array([math.sqrt(s.window_days) for s in feats])
-        for j, sg in enumerate(self._signals if not self._held(d) else ()):
-            u, _ = score(sg, z, roots)
+        lay = self._layout
+        c, run, ewma = (list(f) for f in zip(*self.sig.tolist(), strict=True))
+        held = self._held(d)
+        scores = _scores(lay, z) if not held else []
+        for j, sg in enumerate(lay.signals if not held else ()):
+            u = scores[j]
             if not math.isfinite(u):
                 continue
-            act = float(self.sig["ewma"][0])  # activity, updated before the phase signals
+            act = ewma[0]  # activity, updated before the phase signals
             if sg.name == "phase_late" and counter_evidence(act, p.phase_activity_gate):
                 u = min(u, 0.0)  # later AND clearly more active: not a depressive delay
-            rec = self.sig[j]
-            before = float(rec["c"])
+            before = c[j]
             k = p.k_sleep_long if sg.name == "sleep_long" else p.k
             after = max(0.0, before + u - k)
             if after > 0 and before == 0:
-                rec["run"] = d
+                run[j] = d
             if after == 0:
-                rec["run"] = -1
+                run[j] = -1
             if after > before:
                 rising.add(j)
-            rec["c"] = after
-            ew = float(rec["ewma"])
-            rec["ewma"] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
-        c = np.asarray(self.sig["c"], dtype=np.float64)
+            c[j] = after
+            ew = ewma[j]
+            ewma[j] = u if math.isnan(ew) else p.ewma_lambda * u + (1 - p.ewma_lambda) * ew
+        self.sig = np.array(list(zip(c, run, ewma, strict=True)), SIG_DTYPE)
         if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
             n = len(self._signals)
             mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
-            c = fb.damp(c, mask, p.floor, p.contacted_fine_factor)
-        contributing = [j for j in range(len(self._signals)) if c[j] > p.floor]
-        return evidence(c, p.floor, p.h, p.h_single), contributing, rising
+            c = fb.damp(np.array(c), mask, p.floor, p.contacted_fine_factor).tolist()
+        contributing = [j for j, cj in enumerate(c) if cj > p.floor]
+        return evidence(np.array(c), p.floor, p.h, p.h_single), contributing, rising
 
     def _exclude_entries(self, start: int, end: int) -> None:
         """Keep the days ``start``..``end`` out of the baseline, and the values of features
         computed over several days while their window reaches into them."""
-        h = self.hist
-        span = np.array([s.window_days for s in self._feats], dtype=np.int64)[h["feature"]]
-        h["eligible"][(h["date"] >= start) & (h["date"] <= end + span - 1)] = False
+        date = self._dates
+        self._elig[(date >= start) & (date <= end + self._layout.window[:, None] - 1)] = False
+        self._entries = None
 
     def _window_held(self, d: int) -> NDArray[np.bool_]:
         """Per feature: its value of day ``d`` covers a day of an explained period (a
         7-day feature stays explained for 6 days after it; after a device re-anchoring,
         until its window holds only the new device's days)."""
-        w = np.array([s.window_days for s in self._feats], dtype=np.int64)
+        w = self._layout.window
         if self.excl_mode == "exclude":
             return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
         if self.excl_mode == "reanchor":
@@ -557,7 +794,7 @@ class RiskState:
         values: NDArray[np.float64],
         med: NDArray[np.float64],
         scale: NDArray[np.float64],
-        z: NDArray[np.float64],
+        z: list[float],
         row: dict[str, Any],
         prior_used: bool,
     ) -> list[dict[str, Any]]:
@@ -571,7 +808,8 @@ class RiskState:
                 self.episode_start = max(min([*runs, d]), d - 14)
                 self.episode_opened = d
                 self.episode_signals = sum(1 << j for j in active)
-                self.hist["eligible"][self.hist["date"] >= self.episode_start] = False
+                self._elig[:, self._dates >= self.episode_start] = False
+                self._entries = None
                 self._pin_baseline(d)
                 self.episode_level, self.days_in_band = level, 0
                 out.append(self._alert(subject, d, "opened", level, *args))
@@ -656,7 +894,7 @@ class RiskState:
         values: NDArray[np.float64],
         med: NDArray[np.float64],
         scale: NDArray[np.float64],
-        z: NDArray[np.float64],
+        z: list[float],
         row: dict[str, Any],
         prior_used: bool,
         persisting: bool = False,
@@ -679,9 +917,8 @@ class RiskState:
                 if i in seen or not math.isfinite(med[i]):
                     continue
                 spec = feats[i]
-                hh = self.hist
-                sel = (hh["feature"] == i) & (hh["date"] >= onset) & (hh["date"] <= d)
-                run_values = hh["value"][sel]
+                run_values = self._vals[i, (self._dates >= onset) & (self._dates <= d)]
+                run_values = run_values[~np.isnan(run_values)]
                 usual = bl.back(spec, float(med[i]))
                 if not run_values.size:
                     continue
@@ -799,9 +1036,8 @@ class RiskState:
         return "; ".join(notes) or None
 
     def _valid_days(self, d: int) -> int:
-        h = self.hist
-        recent = h["date"][(h["date"] > d - 7) & (h["date"] <= d)]
-        return int(np.unique(recent).size)
+        # a row is a day with at least one value
+        return int(np.count_nonzero((self._dates > d - 7) & (self._dates <= d)))
 
     def _gap(self, subject: str, d: int, usable: bool) -> list[dict[str, Any]]:
         p = self.params
@@ -825,13 +1061,12 @@ class RiskState:
 
     # ------------------------------------------------------------------ state
     def to_bytes(self) -> bytes:
-        skip = ("params", "hist", "sig", "frozen", "remission")
-        header = {k: v for k, v in self.__dict__.items() if k not in skip}
+        header = {k: getattr(self, k) for k in _header_fields()}
         header = {
             k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in header.items()
         }
         header["params"] = params_dict(self.params)  # asdict, cached (speed only)
-        arrays = {"hist": self.hist, "sig": self.sig, "frozen": self.frozen}
+        arrays = {"hist": self._hist_entries(), "sig": self.sig, "frozen": self.frozen}
         if self.remission.size:  # only when known: the state stays as before otherwise
             arrays["remission"] = self.remission
         return pack(_MAGIC, _VERSION, header, arrays)
@@ -854,13 +1089,13 @@ class RiskState:
         fresh = "excl_mode" not in header  # a state written before feedback covered periods
         state = cls(
             params=params,
-            hist=arrays["hist"],
             sig=arrays["sig"],
             frozen=arrays["frozen"],
             # absent from a state saved before remission baselines existed
             remission=arrays.get("remission", np.zeros(0, FROZEN_DTYPE)),
             **header,
         )
+        state.hist = arrays["hist"]
         if fresh and state.feedback_reason in fb.EXPLAINING:
             state.excl_mode, state.excl_reason = "exclude", state.feedback_reason
             state.excl_from, state.excl_until = state.feedback_from, state.feedback_until
@@ -870,9 +1105,34 @@ class RiskState:
         return state
 
 
-def _value(spec: Monitored, row: dict[str, Any]) -> float:
-    v = row.get(spec.column)
-    if v is None or (spec.valid_flag is not None and not row.get(spec.valid_flag)):
-        return float("nan")
+@functools.cache
+def _header_fields() -> tuple[str, ...]:
+    """The state's fields written as its JSON header, in their order (the arrays and the
+    parameters are written apart; the table is written as ``hist``)."""
+    skip = ("params", "sig", "frozen", "remission")
+    return tuple(
+        f.name for f in fields(RiskState) if f.name not in skip and not f.name.startswith("_")
+    )
+
+
+def _read(row: dict[str, Any], column: str, valid_flag: str | None) -> float:
+    """A watched feature's value in the daily row (NaN: none, or not valid)."""
+    v = row.get(column)
+    if v is None or (valid_flag is not None and not row.get(valid_flag)):
+        return math.nan
     f = float(v)
-    return f if math.isfinite(f) else float("nan")
+    return f if math.isfinite(f) else math.nan
+
+
+def _table(
+    columns: list[tuple[NDArray[np.float64], NDArray[np.int64]]],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Per-feature (values, dates) as one table: row ``i`` holds feature ``i``'s values in
+    order from the left, then NaN (values, dates, which cells are chosen)."""
+    width = max((v.size for v, _ in columns), default=0)
+    vals = np.full((len(columns), width), np.nan)
+    dates = np.zeros((len(columns), width), np.int64)
+    chosen = np.zeros((len(columns), width), bool)
+    for i, (v, t) in enumerate(columns):
+        vals[i, : v.size], dates[i, : v.size], chosen[i, : v.size] = v, t, True
+    return vals, dates, chosen

@@ -82,6 +82,82 @@ def median(values: NDArray[np.float64]) -> float:
     return float((s[h - 1] + s[h]) / 2)
 
 
+Picks = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]
+
+
+def median_picks(n: NDArray[np.intp], width: int) -> Picks:
+    """Where the middle pair of each row lies once sorted, for :func:`row_medians`: row
+    ``k`` of a ``width``-wide table has ``n[k] <= width`` chosen values (made once, used
+    for every median of the same rows)."""
+    hi = np.arange(n.size) * width + (n >> 1)
+    return hi, hi - 1, (n & 1).astype(bool)
+
+
+def row_medians(
+    values: NDArray[np.float64], picks: Picks, *, overwrite: bool = False
+) -> NDArray[np.float64]:
+    """:func:`median` of every row of ``values`` at once: row ``k`` holds ``n[k]`` chosen
+    values, none NaN, and NaN in every other cell (``picks = median_picks(n, width)``;
+    ``overwrite``: sort ``values`` in place).
+
+    One sort along the rows for all the features of a day (the engine judges ~13 features
+    a day: a median each cost more in dispatch than in arithmetic). NaN sorts last, so a
+    row's chosen values are its first ``n[k]`` sorted cells; the median is the same middle
+    value or ``(a + b) / 2`` of the middle pair as :func:`median`, bit for bit (tested),
+    except that among tied zeros of both signs a sort may pick the other one (the engine
+    checks for ``-0.0``). ``n[k] == 0`` gives NaN.
+
+    Examples
+    --------
+    >>> x = np.array([[3.0, 1.0, 2.0], [4.0, 1.0, np.nan], [np.nan, np.nan, np.nan]])
+    >>> row_medians(x, median_picks(np.array([3, 2, 0]), 3)).tolist()
+    [2.0, 2.5, nan]
+    """
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], math.nan)
+    s = values if overwrite else values.copy()
+    s.sort(axis=1)
+    hi = s.take(picks[0])
+    return np.where(picks[2], hi, (s.take(picks[1]) + hi) / 2)
+
+
+def circular_centers(values: NDArray[np.float64], picks: Picks) -> NDArray[np.float64]:
+    """``robust_center(row, circular=True)`` of the chosen (non-NaN) values of every row of
+    ``values`` at once, bit for bit (tested): the circular mean of each row's values in
+    order (:func:`circular_center`: the angles of all rows at once, each row's sums over
+    its own contiguous values, as there), then the median of the wrapped deviations from
+    it (``picks``: :func:`median_picks` of the rows' counts).
+
+    Examples
+    --------
+    >>> x = np.array([[1410.0, 1430, 10, 20], [600.0, 660.0, np.nan, np.nan]])
+    >>> circular_centers(x, median_picks(np.array([4, 2]), 4)).round(6).tolist()
+    [0.0, 630.0]
+    """
+    chosen = ~np.isnan(values)
+    counts = chosen.sum(axis=1).tolist()
+    ang = 2 * np.pi * values[chosen] / MINUTES_PER_DAY  # rows one after the other
+    cos, sin = np.cos(ang), np.sin(ang)
+    add = np.add.reduce
+    centers = []
+    at = 0
+    for n in counts:
+        if n == 0:
+            centers.append(math.nan)
+            continue
+        c = float(add(cos[at : at + n])) / n
+        s = float(add(sin[at : at + n])) / n
+        at += n
+        if math.hypot(c, s) < 1e-9:
+            centers.append(math.nan)
+        else:
+            centers.append((math.atan2(s, c) * MINUTES_PER_DAY / (2 * np.pi)) % MINUTES_PER_DAY)
+    center = np.array(centers)
+    dev = np.asarray(wrap_minutes(values - center[:, None]), dtype=np.float64)
+    out: NDArray[np.float64] = (center + row_medians(dev, picks, overwrite=True)) % MINUTES_PER_DAY
+    return out
+
+
 def robust_center(values: NDArray[np.float64], *, circular: bool = False) -> float:
     """``robust_baseline(values, circular=circular)[0]`` without the MAD it does not need.
 
