@@ -724,14 +724,14 @@ SURVIVORS = (
         "phenotyping/risk/baseline.py",
         "np.log1p(np.maximum(v, 0.0))",
         "np.log1p(np.maximum(v, 1.0))",
-        ENGINE_TESTS,
+        ENGINE_TESTS + ("tests/risk/test_engine_table.py",),
     ),
     Bug(
         "day-type medians without enough days of the other type",
         "phenotyping/risk/baseline.py",
         "and (~same).sum() >= m",
         "and (same).sum() >= m",
-        ENGINE_TESTS,
+        ENGINE_TESTS + ("tests/risk/test_engine_table.py",),
     ),
     Bug(
         "early phase averages both clocks",
@@ -830,7 +830,7 @@ SURVIVORS = (
         "phenotyping/risk/baseline.py",
         "if circular else d",
         "if not circular else d",
-        ENGINE_TESTS,
+        ENGINE_TESTS + ("tests/risk/test_engine_table.py",),
     ),
     Bug(
         "HRV arrays of a state may differ in length",
@@ -849,8 +849,8 @@ SURVIVORS = (
     Bug(
         "behind-window message names the next day",
         "phenotyping/pipeline.py",
-        "days before this \"\n            f\"subject's latest data ({iso_date((ref - 1) // _DAY)})",
-        "days before this \"\n            f\"subject's latest data ({iso_date((ref + 1) // _DAY)})",
+        'days before this "\n            f"subject\'s latest data ({iso_date((ref - 1) // _DAY)})',
+        'days before this "\n            f"subject\'s latest data ({iso_date((ref + 1) // _DAY)})',
         PIPELINE_TESTS,
     ),
 )
