@@ -12,7 +12,7 @@
 # the @dataclass engines (SubjectDays, RiskState).
 #
 # Usage:  tools/mutation.sh [module ...]        (default: events activity pipeline)
-#         modules: events activity pipeline day circadian sleep hrv envelope recording time
+#         modules: events activity pipeline day kernels circadian sleep hrv envelope recording time
 #                  stats monitor engine baseline change policy wording params feedback
 # Env:    MUTATION_OUT (default artifacts/mutation), MUTATION_TIMEOUT (s per mutant, 60),
 #         MUTATION_SAMPLE=N, MUTATION_SEED (default 14): judge a simple random sample of N
@@ -54,6 +54,7 @@ declare -A SPEC=(
   [feedback]="phenotyping/risk/feedback.py|tests/risk/test_policy.py tests/evaluate/test_feedback.py|tests/risk"
   [recording]="phenotyping/features/recording.py|tests/features/test_recording.py|tests/replay/test_run.py tests/test_pipeline_steps.py"
   [time]="phenotyping/features/time.py|tests/features/test_time.py tests/features/test_day_independent.py tests/features/test_day_rules.py|tests/features/test_day.py tests/test_pipeline_steps.py"
+  [kernels]="phenotyping/features/kernels.py|tests/features/test_kernels.py tests/features/test_day_independent.py|tests/features/test_day.py tests/features/test_day_incremental.py tests/features/test_day_rules.py tests/features/test_day_values.py tests/test_pipeline_steps.py"
   [params]="phenotyping/risk/params.py|tests/risk/test_options.py tests/risk/test_risk_mutants.py tests/risk/test_params.py tests/risk/test_validated_config.py|tests/risk tests/test_config.py"
 )
 

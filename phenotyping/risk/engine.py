@@ -589,7 +589,7 @@ class RiskState:
             self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
             self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
 
-        e, contributing, rising = self._update_signals(d, zl)
+        e, contributing, rising, scored = self._update_signals(d, zl)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -610,7 +610,7 @@ class RiskState:
             ctx_self_report_date=iso_date(self.report_date) if self.report_date >= 0 else None,
         )
         alerts += self._episode(
-            subject, d, level, rising, cols, values, med, scale, zl, row, prior_used
+            subject, d, level, rising, scored, cols, values, med, scale, zl, row, prior_used
         )
         return cols, alerts, notices
 
@@ -716,11 +716,15 @@ class RiskState:
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
-    def _update_signals(self, d: int, z: list[float]) -> tuple[float, list[int], set[int]]:
+    def _update_signals(
+        self, d: int, z: list[float]
+    ) -> tuple[float, list[int], set[int], set[int]]:
         """Advance every signal's CUSUM by day ``d`` (``z``: the features' clipped z):
-        (evidence, signals above the floor, signals whose CUSUM rose today)."""
+        (evidence, signals above the floor, signals whose CUSUM rose today, signals that
+        had a value today)."""
         p = self.params
         rising: set[int] = set()
+        scored: set[int] = set()
         lay = self._layout
         c, run, ewma = (list(f) for f in zip(*self.sig.tolist(), strict=True))
         held = self._held(d)
@@ -729,6 +733,7 @@ class RiskState:
             u = scores[j]
             if not math.isfinite(u):
                 continue
+            scored.add(j)
             act = ewma[0]  # activity, updated before the phase signals
             if sg.name == "phase_late" and counter_evidence(act, p.phase_activity_gate):
                 u = min(u, 0.0)  # later AND clearly more active: not a depressive delay
@@ -750,7 +755,7 @@ class RiskState:
             mask = np.array([bool(self.fine_signals >> j & 1) for j in range(n)])
             c = fb.damp(np.array(c), mask, p.floor, p.contacted_fine_factor).tolist()
         contributing = [j for j, cj in enumerate(c) if cj > p.floor]
-        return evidence(np.array(c), p.floor, p.h, p.h_single), contributing, rising
+        return evidence(np.array(c), p.floor, p.h, p.h_single), contributing, rising, scored
 
     def _exclude_entries(self, start: int, end: int) -> None:
         """Keep the days ``start``..``end`` out of the baseline, and the values of features
@@ -790,6 +795,7 @@ class RiskState:
         d: int,
         level: int,
         rising: set[int],
+        scored: set[int],
         cols: dict[str, Any],
         values: NDArray[np.float64],
         med: NDArray[np.float64],
@@ -824,7 +830,10 @@ class RiskState:
             self.episode_level = level
             out.append(self._alert(subject, d, "escalated", level, *args))
         mine = [j for j in range(len(self._signals)) if self.episode_signals >> j & 1]
-        back = in_band([float(self.sig["ewma"][j]) for j in mine], p.band_z)
+        # only the signals measured today: a day without data keeps the last smoothed
+        # score, and must not count as "back to usual" (it does not count either way)
+        ewma = self.sig["ewma"]
+        back = in_band([float(ewma[j]) if j in scored else math.nan for j in mine], p.band_z)
         # A day counts towards resolution when the opening signals are back in the band
         # and the evidence is either below elevated or no longer growing (no signal above
         # the floor rose today): after a high episode the CUSUMs need weeks to decay by k

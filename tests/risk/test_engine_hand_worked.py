@@ -506,6 +506,24 @@ def test_a_missing_day_after_an_out_of_band_day_does_not_count_towards_resolutio
     assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(27))]
 
 
+def test_days_without_data_after_an_in_band_day_are_never_back_to_usual() -> None:
+    # The fourth mutation round's finding (docs/testing.md, section 6). 360 on days 21-22
+    # (u = 3: C 2.5, 5.0, opened day 22), 420 from day 23 (u = 0: C falls by k a day).
+    # EWMA of u: 1.5, 2.25, then 1.125 (day 23, out of the band), 0.5625 (day 24, in
+    # band: count 1). All nights measured: 0.28, 0.14 on days 25-26, count 3, resolved
+    # day 26. Without a night on days 25-26 their smoothed score is yesterday's; they are
+    # not "back to usual" -- and with the evidence still elevated (C 4.0 / h_single 3)
+    # a day without a value restarts the count: days 27-29 measured in band (0.28, 0.14,
+    # 0.07; C 3.5, 3.0, 2.5, falling), resolved day 29, never on a day nobody measured.
+    rows = [row(i, sleep_tst_min=420.0) for i in range(32)]
+    rows[21]["sleep_tst_min"] = rows[22]["sleep_tst_min"] = 360.0
+    _, alerts, _ = run(rows, RiskParams(**SMALL))
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(26))]
+    rows[25]["sleep_valid"] = rows[26]["sleep_valid"] = False
+    _, alerts, _ = run(rows, RiskParams(**SMALL))
+    assert kinds(alerts) == [("opened", iso(22)), ("resolved", iso(29))]
+
+
 def test_risk_data_says_gap_from_the_third_day_without_data() -> None:
     # gap_notice_days 3: days 10, 11 without a usable value are still "ok", day 12 is
     # "gap" (with the data_gap notice), day 13 with data again "ok".
