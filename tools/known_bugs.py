@@ -530,15 +530,22 @@ SURVIVORS = (
     Bug(
         "new baseline leaves out its first day",
         "phenotyping/risk/engine.py",
-        '& h["eligible"] & (date >= self.baseline_from)',
-        '& h["eligible"] & (date > self.baseline_from)',
+        "mine = self._elig & (date >= self.baseline_from)",
+        "mine = self._elig & (date > self.baseline_from)",
         ENGINE_TESTS,
     ),
     Bug(
         "explained period leaves out one day too many",
         "phenotyping/risk/engine.py",
-        '(h["date"] <= end + span - 1)',
-        '(h["date"] <= end + span // 1)',
+        "(date <= end + self._layout.window[:, None] - 1)",
+        "(date <= end + self._layout.window[:, None] // 1)",
+        ENGINE_TESTS,
+    ),
+    Bug(
+        "days without data count as back to usual",
+        "phenotyping/risk/engine.py",
+        "float(ewma[j]) if j in scored else math.nan for j in mine",
+        "float(ewma[j]) for j in mine",
         ENGINE_TESTS,
     ),
     Bug(
