@@ -18,7 +18,6 @@ clinician relies on. 2024-01-01 (day 0) is a Monday.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import struct
@@ -29,32 +28,9 @@ import pytest
 from phenotyping.errors import StateError
 from phenotyping.risk.engine import RiskParams, RiskState
 
-START = dt.date(2024, 1, 1)
-EPOCH = dt.date(1970, 1, 1)
-# one signal alone needs C >= 3 (h_single); several need sum(C - 1) >= 4; no prior, no
-# warm-up factor: a constant usual value has scale = the feature's floor
-SMALL: dict[str, Any] = {
-    "floor": 1.0,
-    "h": 4.0,
-    "h_single": 3.0,
-    "warmup_factor": 1.0,
-    "prior_scale": (),
-}
-
-
-def iso(i: int) -> str:
-    return (START + dt.timedelta(days=i)).isoformat()
-
-
-def day_no(i: int) -> int:
-    """The engine's date ordinal (days since 1970-01-01) of test day ``i``."""
-    return (START + dt.timedelta(days=i) - EPOCH).days
-
-
-def row(i: int, **values: float) -> dict[str, Any]:
-    r: dict[str, Any] = {"date": iso(i), "valid": True, "sleep_valid": True, "hrv_valid": True}
-    r.update(values)
-    return r
+# the hand-worked conventions of test_policy (2024-01-01 is day 0; one signal alone needs
+# C >= 3 with SMALL, several sum(C - 1) >= 4; no prior, no warm-up factor)
+from tests.risk.test_policy import SMALL, day_no, iso, row
 
 
 def run(
