@@ -47,8 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import multiprocessing as mp
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +55,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from phenotyping.evaluate import harness
 from phenotyping.evaluate import metrics as mt
 from phenotyping.evaluate.harness import HORIZONS, Figure
 from phenotyping.events import ActivityBatch, AnyMessage, SleepEpisode
@@ -445,14 +445,6 @@ def run_subject(
 
 
 # --------------------------------------------------------------------------- the evaluation
-_JOB: Callable[[str, int], list[DeviceRun]] | None = None
-
-
-def _one(task: tuple[str, int]) -> list[DeviceRun]:
-    assert _JOB is not None
-    return _JOB(*task)
-
-
 def collect(
     recordings: dict[str, list[AnyMessage]],
     seeds: Sequence[int],
@@ -461,21 +453,13 @@ def collect(
     *,
     jobs: int = 1,
 ) -> list[DeviceRun]:
-    """:func:`run_subject` for every recording and seed (sorted subject, then seed order);
-    ``jobs`` forked worker processes when > 1."""
-    global _JOB
+    """:func:`run_subject` for every recording and seed (sorted subject, then seed order;
+    ``jobs`` forked worker processes when > 1: :func:`phenotyping.evaluate.harness.collect`)."""
 
-    def job(subject: str, seed: int) -> list[DeviceRun]:
-        return run_subject(subject, recordings[subject], seed, params, names)
+    def job(item: tuple[str, list[AnyMessage]], seed: int) -> list[DeviceRun]:
+        return run_subject(item[0], item[1], seed, params, names)
 
-    tasks = [(s, seed) for s in sorted(recordings) for seed in seeds]
-    if jobs <= 1:
-        res = [job(*t) for t in tasks]
-    else:
-        _JOB = job  # inherited by the forked workers, not pickled
-        with mp.get_context("fork").Pool(jobs) as pool:
-            res = pool.map(_one, tasks, chunksize=1)
-    return [r for rs in res for r in rs]
+    return harness.collect({k: (k, m) for k, m in recordings.items()}, seeds, job, jobs=jobs)
 
 
 def read_pmdata(root: Path, subjects: Sequence[str] | None = None) -> dict[str, list[AnyMessage]]:

@@ -51,14 +51,12 @@ class Record:
 
 
 R = TypeVar("R")
-#: one (surrogate source, seed) -> its records; called in worker processes
-Work = Callable[[Source, int], list[R]]
-
-_SRC: dict[str, Source] = {}
-_WORK: Callable[[Source, int], list[Any]] | None = None
+S = TypeVar("S")  # what a subject is to the work: a Source, a message list, ...
+_SRC: dict[str, Any] = {}
+_WORK: Callable[[Any, int], list[Any]] | None = None
 
 
-def _init(sources: dict[str, Source], work: Callable[[Source, int], list[Any]]) -> None:
+def _init(sources: dict[str, Any], work: Callable[[Any, int], list[Any]]) -> None:
     global _SRC, _WORK
     _SRC, _WORK = sources, work
 
@@ -69,12 +67,13 @@ def _one(task: tuple[str, int]) -> list[Any]:
 
 
 def collect(
-    sources: dict[str, Source], seeds: Sequence[int], work: Work[R], *, jobs: int = 1
+    sources: dict[str, S], seeds: Sequence[int], work: Callable[[S, int], list[R]], *, jobs: int = 1
 ) -> list[R]:
     """``work(source, seed)`` for every subject and seed, in sorted subject then seed
     order; ``jobs`` worker processes (fork: the sources and ``work`` are inherited, not
     pickled) when > 1. The one driver of every evaluation (:class:`Scenarios`,
-    :class:`phenotyping.evaluate.feedback.Feedback`).
+    :class:`phenotyping.evaluate.feedback.Feedback`, the device recordings of
+    :mod:`phenotyping.evaluate.device`).
 
     Examples
     --------
