@@ -545,7 +545,11 @@ def latency(
                 stderr=err,
             )
             try:
-                wait_group(settings)
+                try:
+                    wait_group(settings)
+                except AssertionError:
+                    print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                    raise
                 lat = asyncio.run(_latency(settings, day_messages(days), rate))
                 time.sleep(2.5)  # one more stats line
             finally:
