@@ -21,7 +21,7 @@ import os
 import time
 import weakref
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -544,8 +544,23 @@ def register(
                         await cast(RewindingConsumer, consumer).seek_back(tp)
                         guard.sought(tp, time.monotonic())
 
-        background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
-        closer = asyncio.ensure_future(idle_closer())
+        async def crash_on_error(loop: Callable[[], Awaitable[None]]) -> None:
+            """Run a background loop of the agent; its failure ends the worker as the
+            agent's own does. A flush or an idle close that raised while awaiting its
+            outputs has already taken their futures: left to die alone, the loop's next
+            flush would store the states that produced them and release their records
+            (outputs lost)."""
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                crash(exc)
+
+        background = (
+            asyncio.ensure_future(crash_on_error(flusher)) if flush_every > 0 else None
+        )
+        closer = asyncio.ensure_future(crash_on_error(idle_closer))
         reseek = asyncio.ensure_future(reseeker()) if guard is not None else None
         per_record = [0.001]  # running estimate of the wall seconds one record takes
         within = kafka.batch_within_ms / 1000.0
