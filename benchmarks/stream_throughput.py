@@ -531,7 +531,13 @@ def latency(
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),
-        **{f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in settings.kafka if v is not None},
+        # only what this script sets: an older tree (--worker-at) refuses a setting it
+        # does not know, and runs with its own defaults otherwise
+        **{
+            f"PHENOTYPING_KAFKA__{k.upper()}": str(v)
+            for k, v in settings.kafka.model_dump(exclude_defaults=True).items()
+            if v is not None
+        },
     }
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
