@@ -71,7 +71,8 @@ def _worker_class(base: Any, grace_s: float) -> Any:
     Without faust's terminal spinner: at ``--loglevel warning`` or ``error`` faust sets the
     root logger to DEBUG to feed it, so every ``log.debug`` of faust, aiokafka and numba
     built a record that the handlers then dropped (aiokafka and faust log one per record
-    sent: ~140 us of CPU per output in a day-record run, ~12 % of the worker's CPU)."""
+    sent; cProfile counted 21,000 records in a 1,500-record day run). Tested in
+    ``tests/stream/test_shell.py``."""
     import os
     import threading
 
