@@ -290,13 +290,13 @@ def _batches(
         report.reject(
             f"actiwatch: local time ambiguous or nonexistent in {tz}", int(unresolved.sum())
         )
-        local, counts = local[~unresolved], counts[~unresolved]
+        local, counts, ts = local[~unresolved], counts[~unresolved], ts[~unresolved]
         if not len(local):
             return
     # UTC instants and the offsets the zone gave them: plain integer arithmetic on the
     # wall-clock and UTC seconds (both exact), not pandas datetime accessors
     utc_s = local.to_numpy(dtype="datetime64[s]").astype(np.int64)
-    wall_s = local.dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
+    wall_s = ts.to_numpy(dtype="datetime64[s]").astype(np.int64)  # = local's wall clock
     off_min = (wall_s - utc_s) // 60
     values = counts.to_numpy(dtype=np.float64)
     if np.any(np.diff(utc_s) <= 0):
