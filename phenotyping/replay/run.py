@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 import time
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ from phenotyping.pipeline import (
     OutOfWindow,
     Pipeline,
     StepOutput,
+    flush,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
@@ -181,22 +183,23 @@ def _replay_files(
             report.reject(f"file not used: {exc}")
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
-    step_out = pipeline.flush()
-    if spill:
-        daily.extend(step_out.daily)
-        step_out.daily.clear()
-    out.extend(step_out)
+    if spill:  # subject by subject, so that only one subject's last rows are in memory
+        for subject in sorted(pipeline.store):
+            step_out = flush(subject, pipeline.store[subject])
+            daily.extend(step_out.daily)
+            step_out.daily.clear()
+            out.extend(step_out)
+    else:
+        out.extend(pipeline.flush())
     late = state_bytes = 0
     for subject in list(pipeline.store):  # one at a time: parked states stay parked
         state = pipeline.store[subject]
         late += state.days.late
         state_bytes += len(state.to_bytes())
     recordings = collector.summaries()
-    nights: dict[str, list[dict[str, Any]]] = {}
-    for r in daily:  # one pass: the rows may be on disk
-        nights.setdefault(r["subject_id"], []).append({k: r.get(k) for k in _TIMING_KEYS})
+    timing = _nightly_timing_by_subject(daily)
     for rec in recordings:
-        rec.update(nightly_timing(nights.get(rec["subject_id"], [])))
+        rec.update(timing.get(rec["subject_id"]) or nightly_timing([]))
     return ReplayResult(
         daily,
         recordings,
@@ -212,6 +215,27 @@ def _replay_files(
 
 
 _TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
+
+
+def _nightly_timing_by_subject(
+    daily: SpilledRows | list[dict[str, Any]],
+) -> dict[str, dict[str, float | int]]:
+    """:func:`nightly_timing` of every subject's rows (in date order, as produced). Rows on
+    disk are read once, in (subject, date) order, one subject's timing keys in memory at a
+    time; a population study's rows never all are."""
+    if isinstance(daily, SpilledRows):
+        daily.sort(natural_key)
+    out: dict[str, dict[str, float | int]] = {}
+    days: dict[str, list[dict[str, Any]]] = {}
+    for r in daily:
+        subject = r["subject_id"]
+        if isinstance(daily, SpilledRows) and subject not in days and days:
+            ((done, rows),) = days.items()  # the previous subject's rows are complete
+            out[done] = nightly_timing(rows)
+            days.clear()
+        days.setdefault(subject, []).append({k: r.get(k) for k in _TIMING_KEYS})
+    out.update((subject, nightly_timing(rows)) for subject, rows in days.items())
+    return out
 
 
 def _message_reason(exc: InputError) -> str:
@@ -274,23 +298,34 @@ def replay(
 
         from tqdm import tqdm
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False, options)
-                for group in groups
-            ]
-            done = tqdm(
-                as_completed(futures),
-                total=len(futures),
-                unit="subject",
-                disable=not progress,
-                leave=False,
-            )
-            for _ in done:  # progress as they finish ...
-                pass
-            # ... results in submission order, so notices and alerts come out in the same
-            # order on every run (as_completed order depends on the processes' timing)
-            parts = [f.result() for f in futures]
+        # The children are forked: every object of this process is theirs too, and a
+        # garbage collection in a child walks (and so copies, page by page) all of them.
+        # Frozen, the collector leaves them alone; the children only collect their own.
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                # longest first, so that the last recordings to finish are short ones and
+                # neither process waits for the other at the end
+                by_size = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
+                submitted = {
+                    i: pool.submit(_replay_files, groups[i], fmt, params, risk, False, options)
+                    for i in by_size
+                }
+                futures = [submitted[i] for i in range(len(groups))]
+                done = tqdm(
+                    as_completed(futures),
+                    total=len(futures),
+                    unit="subject",
+                    disable=not progress,
+                    leave=False,
+                )
+                for _ in done:  # progress as they finish ...
+                    pass
+                # ... results in the groups' order, so notices and alerts come out in the
+                # same order on every run (as_completed order depends on the timing)
+                parts = [f.result() for f in futures]
+        finally:
+            gc.unfreeze()
     report = ReadReport()
     for part in parts:
         report.files += part.report.files
@@ -342,6 +377,21 @@ def found_nothing(path: Path) -> str:
     listing = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
     held = f"{n} file(s): {listing}" if n else "no files"
     return f"{path}: no recording in a known format found ({held})"
+
+
+def _size(files: Sequence[Path]) -> int:
+    """Bytes on disk of ``files`` (folders: of the files in them), the work's proxy."""
+    total = 0
+    for f in files:
+        try:
+            total += (
+                f.stat().st_size
+                if f.is_file()
+                else sum(p.stat().st_size for p in f.rglob("*") if p.is_file())
+            )
+        except OSError:  # unreadable: reading it will say why
+            pass
+    return total
 
 
 def _subject_groups(
