@@ -146,19 +146,26 @@ class SpilledSeries:
 
     def __init__(self) -> None:
         self._file = _File()
-        self._index: dict[str, list[tuple[int, int, int, int]]] = {}
+        # per subject, 4 numbers a segment (start, offset, at, length) in one flat array:
+        # ~32 bytes a segment where a tuple of 4 ints is ~180
+        self._index: dict[str, array[int]] = {}
 
     def add(self, subject: str, start: int, offset: int, values: NDArray[np.float64]) -> None:
         data = np.ascontiguousarray(values, dtype=np.float64).tobytes()
         at = self._file.put(data)
-        self._index.setdefault(subject, []).append((start, offset, at, len(values)))
+        index = self._index.get(subject)
+        if index is None:
+            index = self._index[subject] = array("q")
+        index.extend((start, offset, at, len(values)))
 
     def subjects(self) -> list[str]:
         return list(self._index)
 
     def parts(self, subject: str) -> list[tuple[int, int, NDArray[np.float64]]]:
         out = []
-        for start, off, at, n in self._index[subject]:
+        index = self._index[subject]
+        for i in range(0, len(index), 4):
+            start, off, at, n = index[i : i + 4]
             values = np.frombuffer(self._file.get(at, 8 * n), dtype=np.float64)
             out.append((start, off, values))
         return out
