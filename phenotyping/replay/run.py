@@ -192,10 +192,15 @@ def _replay_files(
     else:
         out.extend(pipeline.flush())
     late = state_bytes = 0
-    for subject in list(pipeline.store):  # one at a time: parked states stay parked
-        state = pipeline.store[subject]
+    store = pipeline.store
+    states = (
+        store.peek()  # one at a time: parked states stay parked
+        if isinstance(store, ParkedStates)
+        else ((s, st, len(st.to_bytes())) for s, st in store.items())
+    )
+    for _, state, size in states:
         late += state.days.late
-        state_bytes += len(state.to_bytes())
+        state_bytes += size
     recordings = collector.summaries()
     timing = _nightly_timing_by_subject(daily)
     for rec in recordings:
