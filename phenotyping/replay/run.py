@@ -280,9 +280,10 @@ def replay(
 
     ``options`` tell the readers what the files do not say (e.g. the time zone).
 
-    With ``jobs > 1`` the recordings are shared among worker processes, each running the
-    same pipeline on whole recordings (a subject never spans two processes, so the
-    result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    With ``jobs > 1`` the recordings are shared among ``jobs`` processes (this one and
+    ``jobs - 1`` forked workers), each running the same pipeline on whole recordings (a
+    subject never spans two processes, so the result is identical to ``jobs=1``; rows are
+    sorted by subject and date either way).
     ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
     column mapping and the subject override to the third-party readers.
     """
@@ -299,38 +300,7 @@ def replay(
     if jobs <= 1 or len(groups) < 2:
         parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from tqdm import tqdm
-
-        # The children are forked: every object of this process is theirs too, and a
-        # garbage collection in a child walks (and so copies, page by page) all of them.
-        # Frozen, the collector leaves them alone; the children only collect their own.
-        gc.freeze()
-        try:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                # longest first, so that the last recordings to finish are short ones and
-                # neither process waits for the other at the end
-                by_size = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
-                submitted = {
-                    i: pool.submit(_replay_files, groups[i], fmt, params, risk, False, options)
-                    for i in by_size
-                }
-                futures = [submitted[i] for i in range(len(groups))]
-                done = tqdm(
-                    as_completed(futures),
-                    total=len(futures),
-                    unit="subject",
-                    disable=not progress,
-                    leave=False,
-                )
-                for _ in done:  # progress as they finish ...
-                    pass
-                # ... results in the groups' order, so notices and alerts come out in the
-                # same order on every run (as_completed order depends on the timing)
-                parts = [f.result() for f in futures]
-        finally:
-            gc.unfreeze()
+        parts = _replay_shared(groups, jobs, fmt, params, risk, progress, options)
     report = ReadReport()
     for part in parts:
         report.files += part.report.files
@@ -366,6 +336,54 @@ def replay(
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
         ),
     )
+
+
+def _replay_shared(
+    groups: list[list[Path]],
+    jobs: int,
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    options: ReadOptions | None,
+) -> list[ReplayResult]:
+    """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
+    forked workers and this one all take the longest group that no process has taken yet.
+    The results come back in the groups' order, so notices and alerts come out in the
+    same order on every run."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    # longest first, so that the last groups to finish are short ones and no process
+    # waits long for another at the end
+    order = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
+    parts: list[ReplayResult | None] = [None] * len(groups)
+    bar = tqdm(total=len(groups), unit="subject", disable=not progress, leave=False)
+    # The workers are forked: every object of this process is theirs too, and a garbage
+    # collection in a worker walks (and so copies, page by page) all of them. Frozen,
+    # the collector leaves them alone; the workers only collect their own.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs - 1) as pool:
+            futures = {
+                i: pool.submit(_replay_files, groups[i], fmt, params, risk, False, options)
+                for i in order
+            }
+            # this process works too (no third process on two cores, nothing of its share
+            # pickled): a group whose future it can still cancel, no worker has taken
+            for i in order:
+                if futures[i].cancel():
+                    parts[i] = _replay_files(groups[i], fmt, params, risk, False, options)
+                    bar.update()
+            for i in order:
+                if parts[i] is None:
+                    parts[i] = futures[i].result()
+                    bar.update()
+    finally:
+        gc.unfreeze()
+        bar.close()
+    return [p for p in parts if p is not None]
 
 
 def found_nothing(path: Path) -> str:
