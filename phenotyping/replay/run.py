@@ -112,7 +112,7 @@ class ReplayResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
-    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed
+    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed; 0 unless measured
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -152,6 +152,7 @@ def _replay_files(
     progress: bool,
     options: ReadOptions | None = None,
     spill: bool = False,
+    measure_states: bool = False,
 ) -> ReplayResult:
     """Replay ``files`` in this process. With ``spill`` (one process: the result is not
     sent to a parent) daily rows go to a temporary file and idle subject states are kept
@@ -194,13 +195,13 @@ def _replay_files(
     late = state_bytes = 0
     store = pipeline.store
     states = (
-        store.peek()  # one at a time: parked states stay parked
+        store.peek(measure_states)  # one at a time: parked states stay parked
         if isinstance(store, ParkedStates)
-        else ((s, st, len(st.to_bytes())) for s, st in store.items())
+        else ((s, st, len(st.to_bytes()) if measure_states else 0) for s, st in store.items())
     )
     for _, state, size in states:
         late += state.days.late
-        state_bytes += size
+        state_bytes += size if measure_states else 0
     recordings = collector.summaries()
     timing = _nightly_timing_by_subject(daily)
     for rec in recordings:
@@ -275,6 +276,7 @@ def replay(
     progress: bool = False,
     jobs: int = 1,
     options: ReadOptions | None = None,
+    measure_states: bool = False,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
@@ -286,6 +288,8 @@ def replay(
     sorted by subject and date either way).
     ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
     column mapping and the subject override to the third-party readers.
+    ``measure_states``: sum the subjects' serialised states at the end into
+    ``state_bytes`` (a benchmark's figure; it costs a ``to_bytes`` per live state).
     """
     for p in paths:
         if not p.exists():
@@ -298,9 +302,9 @@ def replay(
         raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options, True, measure_states)]
     else:
-        parts = _replay_shared(groups, jobs, fmt, params, risk, progress, options)
+        parts = _replay_shared(groups, jobs, fmt, params, risk, progress, options, measure_states)
     report = ReadReport()
     for part in parts:
         report.files += part.report.files
@@ -346,6 +350,7 @@ def _replay_shared(
     risk: RiskParams,
     progress: bool,
     options: ReadOptions | None,
+    measure_states: bool,
 ) -> list[ReplayResult]:
     """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
     forked workers and this one all take the longest group that no process has taken yet.
@@ -367,14 +372,26 @@ def _replay_shared(
     try:
         with ProcessPoolExecutor(max_workers=jobs - 1) as pool:
             futures = {
-                i: pool.submit(_replay_files, groups[i], fmt, params, risk, False, options)
+                i: pool.submit(
+                    _replay_files,
+                    groups[i],
+                    fmt,
+                    params,
+                    risk,
+                    False,
+                    options,
+                    False,
+                    measure_states,
+                )
                 for i in order
             }
             # this process works too (no third process on two cores, nothing of its share
             # pickled): a group whose future it can still cancel, no worker has taken
             for i in order:
                 if futures[i].cancel():
-                    parts[i] = _replay_files(groups[i], fmt, params, risk, False, options)
+                    parts[i] = _replay_files(
+                        groups[i], fmt, params, risk, False, options, False, measure_states
+                    )
                     bar.update()
             for i in order:
                 if parts[i] is None:

@@ -66,7 +66,7 @@ class _File:
 
     def put(self, data: bytes) -> int:
         if self._fh is None:
-            self._fh = tempfile.TemporaryFile()
+            self._fh = tempfile.TemporaryFile(buffering=1 << 20)  # fewer, larger writes
             weakref.finalize(self, self._fh.close)  # closed (and so deleted) with us
         if not self._appending:  # a seek flushes the buffer: only after a read
             self._fh.seek(self._end)
@@ -222,11 +222,12 @@ class ParkedStates(MutableMapping[str, SubjectState]):
     def __len__(self) -> int:
         return len(self._live) + len(self._parked)
 
-    def peek(self) -> Iterator[tuple[str, SubjectState, int]]:
-        """Every subject, its state and the bytes of that state, without making parked
-        states live (a parked state is read from its bytes, and nothing else is parked)."""
+    def peek(self, sizes: bool = True) -> Iterator[tuple[str, SubjectState, int]]:
+        """Every subject, its state and the bytes of that state (0 for a live state
+        unless ``sizes``), without making parked states live (a parked state is read from
+        its bytes, and nothing else is parked)."""
         for subject, state in list(self._live.items()):
-            yield subject, state, len(state.to_bytes())
+            yield subject, state, len(state.to_bytes()) if sizes else 0
         for subject, blob in list(self._parked.items()):
             yield subject, SubjectState.from_bytes(blob), len(blob)
 

@@ -88,13 +88,14 @@ def test_parked_states_and_two_processes_change_no_output(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = sorted((data_dir / "depresjon" / "control").glob("*.csv.gz"))[:4]
-    default = replay(files)
+    default = replay(files, measure_states=True)
     monkeypatch.setattr(run_module, "LIVE_STATES", 1)  # every other subject parked
-    parked = replay(files)
-    two = replay(files, jobs=2)
+    parked = replay(files, measure_states=True)
+    two = replay(files, jobs=2, measure_states=True)
     for other in (parked, two):
         assert _same(list(other.daily), list(default.daily))
         assert _same(other.recordings, default.recordings)
         assert other.notices == default.notices and other.alerts == default.alerts
         assert (other.late, other.state_bytes) == (default.late, default.state_bytes)
     assert len(default.recordings) == 4 and default.state_bytes > 0
+    assert replay(files).state_bytes == 0  # measured only when asked
