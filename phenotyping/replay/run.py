@@ -29,12 +29,14 @@ import datetime as dt
 import gc
 import json
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from phenotyping import events
 from phenotyping.errors import FormatError, InputError
@@ -165,6 +167,7 @@ def _replay_files(
     collector = RecordingCollector()
     out = StepOutput()
     daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
+    nights = _Nights()
     samples = 0
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
@@ -177,6 +180,7 @@ def _replay_files(
                 collector.add(msg)
                 samples += events.samples(msg)
                 if spill:
+                    nights.add(step_out.daily)
                     daily.extend(step_out.daily)
                     step_out.daily.clear()
                 out.extend(step_out)
@@ -187,6 +191,7 @@ def _replay_files(
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
             step_out = flush(subject, pipeline.store[subject])
+            nights.add(step_out.daily)
             daily.extend(step_out.daily)
             step_out.daily.clear()
             out.extend(step_out)
@@ -203,9 +208,10 @@ def _replay_files(
         late += state.days.late
         state_bytes += size if measure_states else 0
     recordings = collector.summaries()
-    timing = _nightly_timing_by_subject(daily)
+    if not spill:
+        nights.add(daily)
     for rec in recordings:
-        rec.update(timing.get(rec["subject_id"]) or nightly_timing([]))
+        rec.update(nights.timing(rec["subject_id"]))
     return ReplayResult(
         daily,
         recordings,
@@ -220,28 +226,35 @@ def _replay_files(
     )
 
 
-_TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
+class _Nights:
+    """What :func:`nightly_timing` reads of each subject's rows, kept as the rows are
+    produced (in date order): the count of valid days, and the sleep midpoint and weekday
+    of each valid night -- ~9 bytes a night instead of reading every row back from disk."""
 
+    def __init__(self) -> None:
+        self._valid: dict[str, int] = {}
+        self._mids: dict[str, array[float]] = {}
+        self._weekdays: dict[str, array[int]] = {}
 
-def _nightly_timing_by_subject(
-    daily: SpilledRows | list[dict[str, Any]],
-) -> dict[str, dict[str, float | int]]:
-    """:func:`nightly_timing` of every subject's rows (in date order, as produced). Rows on
-    disk are read once, in (subject, date) order, one subject's timing keys in memory at a
-    time; a population study's rows never all are."""
-    if isinstance(daily, SpilledRows):
-        daily.sort(natural_key)
-    out: dict[str, dict[str, float | int]] = {}
-    days: dict[str, list[dict[str, Any]]] = {}
-    for r in daily:
-        subject = r["subject_id"]
-        if isinstance(daily, SpilledRows) and subject not in days and days:
-            ((done, rows),) = days.items()  # the previous subject's rows are complete
-            out[done] = nightly_timing(rows)
-            days.clear()
-        days.setdefault(subject, []).append({k: r.get(k) for k in _TIMING_KEYS})
-    out.update((subject, nightly_timing(rows)) for subject, rows in days.items())
-    return out
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        for r in rows:
+            subject = r["subject_id"]
+            if subject not in self._valid:
+                self._valid[subject] = 0
+                self._mids[subject], self._weekdays[subject] = array("d"), array("b")
+            if r.get("valid"):
+                self._valid[subject] += 1
+            if r.get("sleep_valid"):
+                mid, weekday = r["sleep_midpoint_clock_min"], r["weekday"]
+                self._mids[subject].append(float("nan") if mid is None else float(mid))
+                self._weekdays[subject].append(-1 if weekday is None else int(weekday))
+
+    def timing(self, subject: str) -> dict[str, float | int]:
+        if subject not in self._valid:
+            return nightly_timing([])
+        mids = np.frombuffer(self._mids[subject], dtype=np.float64)
+        weekdays = np.frombuffer(self._weekdays[subject], dtype=np.int8)
+        return _timing(self._valid[subject], mids, weekdays)
 
 
 def _message_reason(exc: InputError) -> str:
@@ -258,10 +271,17 @@ def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
     """Across a recording's valid days and nights: counts, midpoint and social jet lag."""
     nights = [r for r in days if r.get("sleep_valid")]
     mids = np.array([r["sleep_midpoint_clock_min"] for r in nights], dtype=np.float64)
-    free = np.isin([r["weekday"] for r in nights], (5, 6))
+    weekdays = [r["weekday"] for r in nights]
+    return _timing(sum(1 for r in days if r.get("valid")), mids, weekdays)
+
+
+def _timing(
+    valid_days: int, mids: NDArray[np.float64], weekdays: Sequence[Any] | NDArray[np.int8]
+) -> dict[str, float | int]:
+    free = np.isin(weekdays, (5, 6))
     return {
-        "valid_days": sum(1 for r in days if r.get("valid")),
-        "valid_nights": len(nights),
+        "valid_days": valid_days,
+        "valid_nights": len(mids),
         "sleep_midpoint_circmean_min": sleep.circular_mean_minutes(mids),
         "social_jetlag_min": sleep.social_jet_lag(mids, free) if len(mids) else float("nan"),
     }
