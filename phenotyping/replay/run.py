@@ -115,6 +115,11 @@ class ReplayResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
     state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed; 0 unless measured
+    # where each notice and alert came from: (0, file, n) while a file was read, (1, subject,
+    # n) when the subject's last days closed -- to put the parts of a shared replay back in
+    # the order one process produces
+    notice_keys: list[tuple[int, str, int]] = field(default_factory=list, repr=False)
+    alert_keys: list[tuple[int, str, int]] = field(default_factory=list, repr=False)
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -169,6 +174,13 @@ def _replay_files(
     daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
     nights = _Nights()
     samples = 0
+    notice_keys: list[tuple[int, str, int]] = []
+    alert_keys: list[tuple[int, str, int]] = []
+
+    def mark(phase: int, source: str) -> None:  # the notices and alerts added since the last
+        notice_keys.extend((phase, source, n) for n in range(len(out.notices) - len(notice_keys)))
+        alert_keys.extend((phase, source, n) for n in range(len(out.alerts) - len(alert_keys)))
+
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
             for msg in read(f, fmt, report, options):
@@ -188,6 +200,7 @@ def _replay_files(
             report.reject(f"file not used: {exc}")
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
+        mark(0, str(f))
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
             step_out = flush(subject, pipeline.store[subject])
@@ -195,8 +208,11 @@ def _replay_files(
             daily.extend(step_out.daily)
             step_out.daily.clear()
             out.extend(step_out)
+            mark(1, subject)
     else:
-        out.extend(pipeline.flush())
+        for subject in sorted(pipeline.store):  # as Pipeline.flush does
+            out.extend(flush(subject, pipeline.store[subject]))
+            mark(1, subject)
     late = state_bytes = 0
     store = pipeline.store
     states = (
@@ -223,6 +239,8 @@ def _replay_files(
         out.alerts,
         clinical=list(collector.clinical.values()),
         state_bytes=state_bytes,
+        notice_keys=notice_keys,
+        alert_keys=alert_keys,
     )
 
 
@@ -353,8 +371,8 @@ def replay(
         state_bytes=sum(p.state_bytes for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
-        notices=[n for p in parts for n in p.notices],
-        alerts=[a for p in parts for a in p.alerts],
+        notices=_in_one_process_order(files, [(p.notices, p.notice_keys) for p in parts]),
+        alerts=_in_one_process_order(files, [(p.alerts, p.alert_keys) for p in parts]),
         clinical=sorted(
             (c for p in parts for c in p.clinical),
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
@@ -421,6 +439,25 @@ def _replay_shared(
         gc.unfreeze()
         bar.close()
     return [p for p in parts if p is not None]
+
+
+def _in_one_process_order(
+    files: Sequence[Path], parts: list[tuple[list[dict[str, Any]], list[tuple[int, str, int]]]]
+) -> list[dict[str, Any]]:
+    """The notices (or alerts) of the parts of a replay in the order one process gives
+    them: those raised while reading, file by file in ``files``' order; then those of the
+    last days' closes, subject by subject (the order of ``Pipeline.flush``). A subject never
+    spans two parts, so this is the one-process order exactly."""
+    if len(parts) == 1:
+        return parts[0][0]
+    at = {str(f): i for i, f in enumerate(files)}
+    keyed = [
+        ((phase, at.get(source, -1) if phase == 0 else 0, source if phase else "", n), item)
+        for items, keys in parts
+        for item, (phase, source, n) in zip(items, keys, strict=True)
+    ]
+    keyed.sort(key=lambda kv: kv[0])
+    return [item for _, item in keyed]
 
 
 def found_nothing(path: Path) -> str:

@@ -87,7 +87,10 @@ def test_peek_gives_every_state_and_its_bytes_without_moving_any() -> None:
 def test_parked_states_and_two_processes_change_no_output(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = sorted((data_dir / "depresjon" / "control").glob("*.csv.gz"))[:4]
+    # recordings whose last days raise notices (a gap), so that the order of notices read
+    # from the files and of those of the final closes is exercised
+    names = ["control/control_1", "control/control_3", "condition/condition_2", "control/control_5"]
+    files = [data_dir / "depresjon" / f"{name}.csv.gz" for name in names]
     default = replay(files, measure_states=True)
     monkeypatch.setattr(run_module, "LIVE_STATES", 1)  # every other subject parked
     parked = replay(files, measure_states=True)
@@ -98,4 +101,5 @@ def test_parked_states_and_two_processes_change_no_output(
         assert other.notices == default.notices and other.alerts == default.alerts
         assert (other.late, other.state_bytes) == (default.late, default.state_bytes)
     assert len(default.recordings) == 4 and default.state_bytes > 0
+    assert len({n["subject_id"] for n in default.notices}) >= 3
     assert replay(files).state_bytes == 0  # measured only when asked
