@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from phenotyping.events import encode
@@ -157,3 +158,32 @@ def test_word_parser_accepts_and_reads_exactly_what_the_byte_parser_does() -> No
         assert same(ours, reference_columns(raw)), raw
         accepted += ours is not None
     assert accepted > 300  # the edits leave many files clean (different values and dates)
+
+
+@pytest.mark.parametrize(
+    "tz",
+    ["Europe/Oslo", "Australia/Lord_Howe", "America/St_Johns", "Asia/Kathmandu", "UTC",
+     "Africa/Casablanca", "Pacific/Chatham"],
+)  # fmt: skip
+def test_a_fixed_offset_is_what_pandas_localisation_gives(tz: str) -> None:
+    """Wherever the shortcut finds one offset, pandas' localisation (the general path)
+    succeeds and gives exactly wall clock - that offset; near transitions (half-hour DST,
+    Ramadan suspensions, odd offsets) it declines."""
+    rng = np.random.default_rng(7)
+    declined = 0
+    for _ in range(60):
+        start = int(rng.integers(np.datetime64("1995-01-01", "m").astype(int), 31 * 10**6))
+        length = int(rng.integers(1, 40 * 1440))
+        wall_min = start + np.arange(0, length, int(rng.integers(1, 90)))
+        wall_s = wall_min.astype(np.int64) * 60
+        fixed = actiwatch._fixed_offset(wall_s, tz)
+        if fixed is None:
+            declined += 1
+            continue
+        naive = pd.DatetimeIndex(wall_s.astype("datetime64[s]"))
+        local = naive.tz_localize(tz, ambiguous="infer", nonexistent="raise")
+        utc = local.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
+        np.testing.assert_array_equal(utc.astype(np.int64), wall_s - fixed)
+    assert declined < 30  # most windows hold no transition: the shortcut is taken
+    if tz not in ("UTC", "Asia/Kathmandu"):  # zones with daylight saving in these years
+        assert declined > 0
