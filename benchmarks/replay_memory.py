@@ -8,7 +8,16 @@ Prints a table; not a test. Run from the repository root (Linux: reads /proc):
 
 ``--depresjon-copies K`` replays K renamed copies of every Depresjon recording (symbolic
 links under new subject names: 55 K subjects, one file each, as in a population study),
-so the growth between two K is the per-subject cost at scale.
+so the growth between two K is the per-subject cost at scale. ``--tile-days D`` makes each
+of those recordings ~D days long first: K consecutive copies of the recording in time, copy
+c shifted by c times the recording's span plus one minute (the wall clock continues minute
+by minute; ``date`` follows the timestamp), written once as gzip under
+``--cache/depresjon-tiled-D`` (55 files, ~0.5 MB each per 20 days) and reused:
+
+    .venv/bin/python benchmarks/replay_memory.py --depresjon-copies 10 --tile-days 90
+
+A tiled copy crossing a daylight-saving change in Europe/Oslo may lose the hour that does
+not exist, or not repeat the one that does: those rows are dropped and counted by the reader.
 
 For each cohort size a cohort with beat-level RR is simulated once (``phenotyping simulate``,
 cached under ``--cache``), then replayed in a fresh process (``replay(..., jobs=1)``) while
@@ -20,6 +29,7 @@ than the subjects' states (10,000 subjects x 90 days < 2 GB).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -44,6 +54,11 @@ from phenotyping.replay.run import replay
 run = sys.modules["phenotyping.replay.run"]
 if int(sys.argv[2]) > 0:
     run.LIVE_STATES = int(sys.argv[2])
+top = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+if top:
+    import tracemalloc
+    tracemalloc.start(1)
+    before = tracemalloc.take_snapshot()
 start = rss()
 samples, stop = [], threading.Event()
 t0 = time.perf_counter()
@@ -56,6 +71,11 @@ th.start()
 result = replay([Path(sys.argv[1])], jobs=1, measure_states=True)
 end = rss()
 stop.set(); th.join()
+if top:  # what the replay holds at its end, by line, beside what it held before
+    after = tracemalloc.take_snapshot()
+    for d in after.compare_to(before, "lineno")[:top]:
+        print(f"{d.size_diff / 1024:10.0f} KiB {d.count_diff:9d} blocks {d.traceback}",
+              file=sys.stderr)
 n_rows = len(result.daily)
 print(json.dumps({
     "start": start, "end": end, "peak": max(s[1] for s in samples),
@@ -79,19 +99,34 @@ def main() -> None:
     ap.add_argument(
         "--data", type=Path, default=Path(os.environ.get("PHENOTYPING_DATA", "../shared/data"))
     )
+    ap.add_argument(
+        "--tracemalloc", type=int, default=0, metavar="N",
+        help="also print the N lines whose allocations grew most (slow: for small cohorts)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--tile-days", type=int, default=0,
+        help="with --depresjon-copies: tile each recording in time to about this many days",
+    )  # fmt: skip
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.depresjon_copies:
+        sources = sorted((args.data.resolve() / "depresjon").rglob("*.csv.gz"))
+        tag, what = "", "Depresjon recordings under new names (one file each)"
+        if args.tile_days:
+            sources = tiled(
+                sources, args.cache / f"depresjon-tiled-{args.tile_days}", args.tile_days
+            )
+            tag, what = f"-t{args.tile_days}", f"Depresjon tiled to ~{args.tile_days} days, renamed"
         cohorts = []
         for k in args.depresjon_copies:
-            folder = args.cache / f"depresjon-x{k}"
+            folder = args.cache / f"depresjon{tag}-x{k}"
             if not folder.exists():
                 folder.mkdir()
-                for f in sorted((args.data.resolve() / "depresjon").rglob("*.csv.gz")):
+                for f in sources:
                     for c in range(k):
                         (folder / f"copy{c}_{f.name}").symlink_to(f)
             cohorts.append(folder)
-        report(cohorts, args.live, "Depresjon recordings under new names (one file each)")
+        report(cohorts, args.live, what, args.tracemalloc)
         return
     cohorts = []
     for n in args.subjects:
@@ -103,10 +138,43 @@ def main() -> None:
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
         cohorts.append(cohort)
-    report(cohorts, args.live, f"simulated cohorts with RR, {args.days} days each")
+    report(
+        cohorts, args.live, f"simulated cohorts with RR, {args.days} days each", args.tracemalloc
+    )
 
 
-def report(cohorts: list[Path], live_arg: int, what: str) -> None:
+def tiled(sources: list[Path], folder: Path, days: int) -> list[Path]:
+    """Each recording tiled in time to >= ``days`` days (cached in ``folder``): copy c of the
+    rows shifted by c x (span + 1 minute), so the minutes run on without a gap or overlap."""
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in sources:
+        dest = folder / f.name
+        out.append(dest)
+        if dest.exists():
+            continue
+        df = pd.read_csv(f, dtype={"timestamp": str, "date": str, "activity": str})
+        ts = pd.to_datetime(df["timestamp"]).to_numpy().astype("datetime64[m]")
+        step = ts[-1] - ts[0] + np.timedelta64(1, "m")
+        k = -(-days * 1440 // int(step.astype(np.int64)))  # copies: ceil(days / span)
+        wall = np.concatenate([ts + c * step for c in range(k)])
+        stamp = np.char.replace(np.datetime_as_string(wall, unit="m"), "T", " ")
+        counts = np.tile(df["activity"].to_numpy(dtype=str), k)
+        lines = [
+            f"{t}:00,{t[:10]},{a}\n" for t, a in zip(stamp.tolist(), counts.tolist(), strict=True)
+        ]
+        tmp = dest.with_suffix(".tmp")
+        with gzip.open(tmp, "wt", compresslevel=1) as fh:
+            fh.write("timestamp,date,activity\n")
+            fh.writelines(lines)
+        tmp.rename(dest)
+    return out
+
+
+def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
     live = live_arg or "default"
     print(f"in-process replay memory, {what}, live states: {live}")
     print(
@@ -114,12 +182,15 @@ def report(cohorts: list[Path], live_arg: int, what: str) -> None:
         f"{'per subj':>9s} {'state/subj':>10s} {'samples/s':>10s}"
     )
     for cohort in cohorts:
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(cohort), str(live_arg)],
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(cohort), str(live_arg), str(top)],
             check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        out = done.stdout
+        if top:
+            print(done.stderr, end="")
         r = json.loads(out.strip().splitlines()[-1])
         mb = 1 << 20
         growth = r["end"] - r["start"]
