@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.risk import stats
+from phenotyping.features.time import MINUTES_PER_DAY
+from phenotyping.risk import kernels, stats
 from phenotyping.risk.monitor import Monitored
 from phenotyping.risk.params import RiskParams
 
@@ -113,6 +114,7 @@ class Columns:
     circular: tuple[int, ...]  # clock times
     clock: NDArray[np.bool_]  # the same as a column (a row per feature)
     min_scale: F64
+    circ_row: NDArray[np.int64]  # clock time k is circular[circ_row[k]] (-1: not one)
 
     @classmethod
     def of(cls, features: Sequence[Monitored]) -> Columns:
@@ -122,6 +124,13 @@ class Columns:
             circular=tuple(i for i, s in enumerate(features) if s.circular),
             clock=np.array([[s.circular] for s in features], dtype=bool),
             min_scale=np.array([s.min_scale for s in features], dtype=np.float64),
+            circ_row=np.array(
+                [
+                    sum(t.circular for t in features[:i]) if s.circular else -1
+                    for i, s in enumerate(features)
+                ],
+                dtype=np.int64,
+            ),
         )
 
 
@@ -226,6 +235,71 @@ def estimate_all(
     if zero.any():
         for k in np.flatnonzero(wanted & (zero & np.signbit(x)).any(axis=1)).tolist():
             # tied zeros of both signs: the reference's own sort decides
+            pick = chosen[k]
+            med[k], scale[k] = estimate(
+                cols.features[k],
+                values[k][pick],
+                np.broadcast_to(weekend, values.shape)[k][pick],
+                today_weekend,
+                params,
+                None if math.isnan(prior[k]) else float(prior[k]),
+            )
+    return med, scale
+
+
+def estimate_compiled(
+    cols: Columns,
+    values: F64,
+    tvalues: F64,
+    chosen: NDArray[np.bool_],
+    weekend: NDArray[np.bool_],
+    today_weekend: bool,
+    params: RiskParams,
+    prior: F64,
+    wanted: NDArray[np.bool_],
+) -> tuple[F64, F64]:
+    """:func:`estimate_all` (the same arguments, the same results bit for bit, tested) in
+    one compiled loop (:func:`phenotyping.risk.kernels.estimate_rows`): what the engine
+    runs every day. A feature the kernel leaves undecided (a ``-0.0`` value, a circular
+    mean at the edge of its threshold) is estimated by :func:`estimate`, as in
+    :func:`estimate_all`.
+
+    Examples
+    --------
+    >>> spec = Monitored("x", "activity", "down", "x", "counts")
+    >>> vals = np.array([[10.0, 12, 11, 13, 20, 22, 21]])
+    >>> wk = np.array([0, 0, 0, 0, 1, 1, 1], dtype=bool)
+    >>> one = np.ones((1, 7), dtype=bool)
+    >>> m, s = estimate_compiled(Columns.of([spec]), vals, vals, one, wk, True,
+    ...                          RiskParams(prior_days=0), np.array([np.nan]), np.ones(1, bool))
+    >>> m.tolist(), s.tolist()
+    ([21.0], [1.4826])
+    """
+    nf, width = values.shape
+    if width == 0:  # no days yet
+        return np.full(nf, math.nan), np.full(nf, math.nan)
+    if cols.circular:  # NumPy's cos and sin (see kernels), elementwise over the clock times
+        ang = 2 * np.pi * tvalues[list(cols.circular)] / MINUTES_PER_DAY
+        cos, sin = np.cos(ang), np.sin(ang)
+    else:
+        cos = sin = np.zeros((0, width))
+    med, scale, redo = kernels.estimate_rows(
+        tvalues,
+        chosen,
+        weekend if weekend.ndim == 2 else weekend[None, :],
+        today_weekend,
+        params.day_of_week,
+        params.min_per_daytype,
+        float(params.prior_days),
+        prior,
+        wanted,
+        cols.circ_row,
+        cos,
+        sin,
+        cols.min_scale,
+    )
+    if redo.any():
+        for k in np.flatnonzero(redo).tolist():
             pick = chosen[k]
             med[k], scale[k] = estimate(
                 cols.features[k],

@@ -562,7 +562,7 @@ class RiskState:
         judged = chosen.sum(axis=1) >= need
         prior_used = bool((warm & judged).any())
         wk = (dates + 3) % 7 >= 5
-        med, scale = bl.estimate_all(
+        med, scale = bl.estimate_compiled(
             lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
         )
         today = bl.transform_all(lay.columns, values)

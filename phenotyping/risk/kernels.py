@@ -1,0 +1,218 @@
+"""The risk engine's per-day numeric core, compiled (issue 12).
+
+:func:`estimate_rows` is :func:`phenotyping.risk.baseline.estimate_all` -- every watched
+feature's baseline median and scale for one day -- as one compiled loop instead of ~40
+small NumPy calls (their dispatch, not their arithmetic, was the cost: ~13 features of
+<= 56 values a day). Compiled like the day engine's kernels, through
+:func:`phenotyping.features._jit.njit` (``cache=True``, no ``fastmath``, no ``parallel``),
+so ``numba`` is still imported in ``features`` only.
+
+Bit for bit the NumPy function's arithmetic (tested against it,
+``tests/risk/test_risk_kernels.py``):
+
+- a median is the middle value or ``(a + b) / 2`` of the middle pair, whatever puts them
+  there (a selection here, a sort there): the same values, except among tied zeros of
+  both signs, so a feature with a ``-0.0`` value is flagged and estimated by the
+  reference :func:`~phenotyping.risk.baseline.estimate` (as ``estimate_all`` does);
+- a circular mean sums the cosines and sines of a row's values in order with NumPy's
+  pairwise summation (:func:`~phenotyping.features.kernels.pairwise_sum`); the cosines and
+  sines themselves are NumPy's, computed by the caller (``np.cos`` may be a SIMD routine
+  that ``math.cos`` is not on another machine);
+- ``math.hypot`` is numba's own, not CPython's: a resultant within 0.1 % of the 1e-9
+  threshold is flagged and left to the reference as well (never met in practice).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from phenotyping.features._jit import njit
+from phenotyping.features.kernels import pairwise_sum
+
+F64 = NDArray[np.float64]
+DAY = 1440.0
+HALF = 720.0
+
+
+@njit
+def _kth(a: F64, n: int, k: int) -> float:
+    """The ``k``-th smallest of ``a[:n]`` (0-based), partially ordering ``a`` in place so
+    that ``a[:k]`` are all <= it (no NaN in ``a[:n]``)."""
+    lo, hi = 0, n - 1
+    while hi > lo:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return float(a[k])
+
+
+@njit
+def _median(a: F64, n: int) -> float:
+    """:func:`phenotyping.risk.stats.median` of ``a[:n]`` (reorders ``a``; NaN if empty)."""
+    if n == 0:
+        return np.nan
+    h = n // 2
+    upper = _kth(a, n, h)
+    if n % 2:
+        return float(upper)
+    lower = float(a[0])
+    for i in range(1, h):
+        if a[i] > lower:
+            lower = a[i]
+    return (lower + upper) / 2
+
+
+@njit
+def _wrap(d: float) -> float:
+    return (d + HALF) % DAY - HALF
+
+
+@njit
+def _centre(x: F64, cos: F64, sin: F64, n: int, circular: bool, work: F64) -> tuple[float, bool]:
+    """(robust centre of ``x[:n]``, whether the reference must decide it): the median,
+    or for a clock time the circular mean (from the values' ``cos``/``sin``) plus the
+    median of the wrapped deviations from it, as ``stats.circular_centers``."""
+    if n == 0:
+        return np.nan, False
+    if not circular:
+        for i in range(n):
+            work[i] = x[i]
+        return _median(work, n), False
+    c = pairwise_sum(cos, 0, n) / n
+    s = pairwise_sum(sin, 0, n) / n
+    r = math.hypot(c, s)
+    if 0.999e-9 < r < 1.001e-9:  # numba's hypot is not CPython's: too close to call
+        return np.nan, True
+    if r < 1e-9:
+        return np.nan, False
+    center = (math.atan2(s, c) * DAY / (2 * np.pi)) % DAY
+    for i in range(n):
+        work[i] = _wrap(x[i] - center)
+    return (center + _median(work, n)) % DAY, False
+
+
+@njit
+def estimate_rows(
+    tvalues: F64,
+    chosen: NDArray[np.bool_],
+    weekend: NDArray[np.bool_],
+    today_weekend: bool,
+    day_of_week: bool,
+    min_per_daytype: int,
+    prior_days: float,
+    prior: F64,
+    wanted: NDArray[np.bool_],
+    circ_row: NDArray[np.int64],
+    cos: F64,
+    sin: F64,
+    min_scale: F64,
+) -> tuple[F64, F64, NDArray[np.bool_]]:
+    """``estimate_all``'s (median, scale) of every feature, and which features the
+    reference must estimate (a ``-0.0`` value, or a circular mean too close to call).
+
+    ``tvalues``/``chosen``: a row per feature (``baseline.estimate_all``'s ``tvalues`` and
+    ``chosen``); ``weekend``: one row for all features or a row each; ``circ_row[k]``:
+    the row of ``cos``/``sin`` holding clock time ``k``'s cosines and sines (-1: not a
+    clock time)."""
+    nf, width = tvalues.shape
+    med = np.full(nf, np.nan)
+    scale = np.full(nf, np.nan)
+    redo = np.zeros(nf, np.bool_)
+    xs = np.empty(width)  # the feature's chosen values in order: same day type first
+    cs = np.empty(width)
+    sn = np.empty(width)
+    dev = np.empty(width)
+    work = np.empty(width)
+    one_week = weekend.shape[0] == 1
+    for k in range(nf):
+        if not wanted[k]:
+            continue
+        wr = 0 if one_week else k
+        cr = circ_row[k]
+        circular = cr >= 0
+        ns = 0
+        signed_zero = False
+        for j in range(width):
+            if chosen[k, j] and weekend[wr, j] == today_weekend:
+                ns += 1
+        # the values in order, those of today's day type first then the others (each
+        # group in order: the circular means sum each group's values in order)
+        a, b = 0, ns
+        for j in range(width):
+            if not chosen[k, j]:
+                continue
+            v = tvalues[k, j]
+            if v == 0.0 and math.copysign(1.0, v) < 0:
+                signed_zero = True
+            if weekend[wr, j] == today_weekend:
+                at = a
+                a += 1
+            else:
+                at = b
+                b += 1
+            xs[at] = v
+            if circular:
+                cs[at] = cos[cr, j]
+                sn[at] = sin[cr, j]
+        n = b
+        if n == 0:
+            continue
+        if signed_zero:
+            redo[k] = True
+            continue
+        no = n - ns
+        split = day_of_week and ns >= min_per_daytype and no >= min_per_daytype
+        if split:
+            c_same, r1 = _centre(xs, cs, sn, ns, circular, work)
+            c_other, r2 = _centre(xs[ns:], cs[ns:], sn[ns:], no, circular, work)
+        else:
+            # all values in order of their dates, not grouped by day type (the mean's sum)
+            if circular:
+                m = 0
+                for j in range(width):
+                    if chosen[k, j]:
+                        xs[m] = tvalues[k, j]
+                        cs[m] = cos[cr, j]
+                        sn[m] = sin[cr, j]
+                        m += 1
+            c_same, r1 = _centre(xs, cs, sn, n, circular, work)
+            c_other, r2 = c_same, False
+        if r1 or r2:
+            redo[k] = True
+            continue
+        med[k] = c_same
+        if math.isnan(c_same) or math.isnan(c_other):
+            continue  # an undefined circular centre: no scale
+        for i in range(n):
+            d = xs[i] - (c_same if i < ns else c_other)
+            dev[i] = _wrap(d) if circular else d
+        for i in range(n):
+            work[i] = dev[i]
+        mid = _median(work, n)
+        for i in range(n):
+            work[i] = abs(dev[i] - mid)
+        own = 1.4826 * _median(work, n)
+        s = own
+        if prior_days > 0 and not math.isnan(prior[k]):
+            p = prior[k]
+            blended = math.sqrt((prior_days * p * p + n * own * own) / (prior_days + n))
+            s = own if own >= blended else blended
+        scale[k] = s if s >= min_scale[k] else min_scale[k]
+    return med, scale, redo

@@ -1,0 +1,133 @@
+"""The risk engine's compiled core (``risk/kernels.py``, issue 12) against the NumPy
+function it replaces, bit for bit: ``baseline.estimate_compiled`` (the kernel and what
+it leaves to the reference) is ``baseline.estimate_all`` on the same tables -- random
+ones, the clock times that cancel out, signed zeros, and every day of the scenario."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from phenotyping.risk import baseline as bl
+from phenotyping.risk import kernels
+from phenotyping.risk.engine import RiskState
+from phenotyping.risk.params import RiskParams
+from tests.risk import engine_scenario as sc
+from tests.risk.test_engine_table import FEATURES, baselines, same_float
+
+COLS = bl.Columns.of(FEATURES)
+
+
+def both(*args: object) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    with np.errstate(all="ignore"):  # log1p of large values, as in estimate
+        return bl.estimate_all(COLS, *args), bl.estimate_compiled(COLS, *args)  # type: ignore[arg-type]
+
+
+def assert_same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
+    for i, f in enumerate(FEATURES):
+        assert same_float(a[0][i], b[0][i]), (f.column, "median", a[0][i], b[0][i])
+        assert same_float(a[1][i], b[1][i]), (f.column, "scale", a[1][i], b[1][i])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(baselines())
+def test_the_compiled_estimate_is_estimate_all(b: dict[str, object]) -> None:
+    values = b["values"]
+    assert isinstance(values, np.ndarray)
+    with np.errstate(all="ignore"):
+        tvalues = bl.transform_all(COLS, values)
+    ref, got = both(
+        values,
+        tvalues,
+        b["chosen"],
+        b["weekend"],
+        bool(b["today"]),
+        b["params"],
+        b["prior"],
+        b["wanted"],
+    )
+    assert_same(ref, got)
+
+
+@pytest.mark.parametrize("today_weekend", [False, True])
+@pytest.mark.parametrize("weekend_clock", [(360.0, 1080.0), (100.0, 130.0), (0.0, 720.0)])
+def test_clock_times_that_cancel_out_in_one_day_type_or_all(
+    today_weekend: bool, weekend_clock: tuple[float, float]
+) -> None:
+    dates = np.arange(19723, 19723 + 21)
+    weekend = (dates + 3) % 7 >= 5
+    values = np.full((len(FEATURES), dates.size), np.nan)
+    a, b = weekend_clock
+    for i, f in enumerate(FEATURES):
+        if f.circular:
+            values[i] = np.where(weekend, np.where(np.arange(dates.size) % 2 == 0, a, b), 100.0)
+            values[i][~weekend] += np.arange((~weekend).sum()) % 3 * 10.0
+        else:
+            values[i] = np.arange(dates.size) % 5 * 1.5 + i
+    chosen = ~np.isnan(values)
+    for params in (RiskParams(), RiskParams(day_of_week=False)):
+        # all days, and the cancelling pairs alone (no split: the centre of all)
+        for pick in (chosen, chosen & weekend):
+            ref, got = both(
+                values,
+                values,
+                pick,
+                weekend,
+                today_weekend,
+                params,
+                np.full(len(FEATURES), np.nan),
+                pick.any(axis=1),
+            )
+            assert_same(ref, got)
+
+
+def test_signed_zeros_are_left_to_the_reference() -> None:
+    values = np.tile(np.array([0.0, -0.0, 0.0, 1.0, -0.0, 2.0, 0.0]), (len(FEATURES), 1))
+    chosen = np.ones(values.shape, bool)
+    weekend = np.array([0, 0, 0, 0, 1, 1, 1], bool)
+    args = (weekend, True, RiskParams(min_per_daytype=2), np.full(len(FEATURES), 3.0))
+    ref, got = both(values, values, chosen, *args, np.ones(len(FEATURES), bool))
+    assert_same(ref, got)
+    _, _, redo = kernels.estimate_rows(
+        values,
+        chosen,
+        weekend[None, :],
+        True,
+        True,
+        2,
+        7.0,
+        np.full(len(FEATURES), 3.0),
+        np.ones(len(FEATURES), bool),
+        COLS.circ_row,
+        np.zeros((2, 7)),
+        np.zeros((2, 7)),
+        COLS.min_scale,
+    )
+    assert redo.all()
+
+
+def test_every_day_of_the_scenario_is_estimated_as_estimate_all_does() -> None:
+    # the tables the engine really passes (window slices, the pinned baseline, warm-up),
+    # day by day through an episode, a holiday and a treatment response
+    state = RiskState(version="scenario")
+    p = state.params
+    days = 0
+    for day, what, args, kw in sc.steps():
+        if what == "clinical":
+            state.clinical(*args, **kw)
+            continue
+        d = sc.day_no(day)
+        need, prior = state._need_prior()
+        vals, tvals, dates, chosen, _ = state._baselines(d)
+        wk = (dates + 3) % 7 >= 5
+        judged = chosen.sum(axis=1) >= need
+        weekend = d % 7 in (2, 3)  # (d + 3) % 7 >= 5
+        ref, got = both(vals, tvals, chosen, wk, weekend, p, prior, judged)
+        assert_same(ref, got)
+        days += int(np.isfinite(ref[1]).any())
+        state.assess(*args)
+    assert days > 50
+    assert math.isfinite(p.prior_days)
