@@ -67,7 +67,7 @@ from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import feedback as fb
-from phenotyping.risk import stats
+from phenotyping.risk import kernels, stats
 from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
 from phenotyping.risk.monitor import DEVICE_HRV, DEVICE_SLEEP, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
@@ -109,6 +109,16 @@ class _Layout(NamedTuple):
     # per signal, change.score's inputs as tuples: ((members, fallback), first_only), a
     # member (feature, orientation, sqrt(window_days))
     scoring: tuple[tuple[tuple[tuple[tuple[int, int, float], ...], ...], bool], ...]
+    # the same for the compiled day (kernels.advance_signals): signal j's group g (0:
+    # members, 1: fallback) is features sfeat[j, g, :ssize[j, g]], with their signs and roots
+    sfeat: NDArray[np.int64]
+    ssign: NDArray[np.float64]
+    sroot: NDArray[np.float64]
+    ssize: NDArray[np.int64]
+    sfirst: NDArray[np.bool_]  # the first member with a value (phase), not the mean
+    sgated: NDArray[np.bool_]  # the late-phase signal (change.counter_evidence)
+    circular: NDArray[np.bool_]  # clock times (a feature each)
+    undamped: NDArray[np.bool_]  # no signal damped (a signal each)
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,6 +127,16 @@ def _features(window_days: int) -> _Layout:
     feats = main + DEVICE_HRV + DEVICE_SLEEP
     signals = build_signals(feats, len(main))
     roots = [math.sqrt(s.window_days) for s in feats]
+    width = max((len(g) for sg in signals for g in (sg.members, sg.fallback)), default=0)
+    sfeat = np.zeros((len(signals), 2, width), np.int64)
+    ssign = np.zeros((len(signals), 2, width))
+    sroot = np.ones((len(signals), 2, width))
+    ssize = np.zeros((len(signals), 2), np.int64)
+    for j, sg in enumerate(signals):
+        for g, group in enumerate((sg.members, sg.fallback)):
+            ssize[j, g] = len(group)
+            for m, (i, sign) in enumerate(group):
+                sfeat[j, g, m], ssign[j, g, m], sroot[j, g, m] = i, sign, roots[i]
     return _Layout(
         feats=feats,
         n_main=len(main),
@@ -136,6 +156,14 @@ def _features(window_days: int) -> _Layout:
             )
             for sg in signals
         ),
+        sfeat=sfeat,
+        ssign=ssign,
+        sroot=sroot,
+        ssize=ssize,
+        sfirst=np.array([sg.first_only for sg in signals], dtype=bool),
+        sgated=np.array([sg.name == "phase_late" for sg in signals], dtype=bool),
+        circular=np.array([s.circular for s in feats], dtype=bool),
+        undamped=np.zeros(len(signals), dtype=bool),
     )
 
 
@@ -162,6 +190,27 @@ def _scores(lay: _Layout, z: list[float]) -> list[float]:
                 break
         out.append(u)
     return out
+
+
+def _clipped_z(
+    lay: _Layout,
+    p: RiskParams,
+    today: NDArray[np.float64],
+    med: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    held: NDArray[np.bool_],
+) -> list[float]:
+    """The features' clipped z of a day, feature by feature: the definition
+    :meth:`RiskState._advance` computes compiled (the loop of ``assess`` until issue 12;
+    kept as the reference it is tested against)."""
+    ml, sl, hl = med.tolist(), scale.tolist(), held.tolist()
+    zl = [math.nan] * len(ml)
+    for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
+        # judged (else no scale), a value today, a usable scale, not explained
+        if math.isfinite(t) and math.isfinite(s) and s > 0 and not hl[i]:
+            dev = stats.deviation(t, m, circular=lay.feats[i].circular)
+            zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
+    return zl
 
 
 def _new_sig(n: int) -> NDArray[np.void]:
@@ -256,6 +305,7 @@ class RiskState:
                 else bl.transform_all(self._layout.columns, self._vals)
             )
         self._by_params: tuple[RiskParams, NDArray[np.int64], NDArray[np.float64]] | None = None
+        self._k: tuple[RiskParams, NDArray[np.float64]] | None = None
         self._frozen_cols: tuple[NDArray[np.void], _Table] | None = None
         # the table as entries, while it has not changed (a state saved after every
         # message that closed no day, or right after loading, is not converted again);
@@ -566,13 +616,10 @@ class RiskState:
             lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
         )
         today = bl.transform_all(lay.columns, values)
-        ml, sl, held = med.tolist(), scale.tolist(), wheld.tolist()
-        zl = [math.nan] * len(ml)
-        for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
-            # judged (else no scale), a value today, a usable scale, not explained
-            if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
-                dev = stats.deviation(t, m, circular=lay.feats[i].circular)
-                zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
+        # the z-scores, signals and CUSUMs of the day, compiled (_update_signals and the
+        # z of every judged feature with a value today, not explained, as they were)
+        zl, e, contributing, rising, scored = self._advance(d, today, med, scale, wheld)
+        ml, sl = med.tolist(), scale.tolist()
         for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
             cols[zn] = zl[i]
             cols[bn] = bl.back(spec, ml[i])
@@ -589,7 +636,6 @@ class RiskState:
             self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
             self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
 
-        e, contributing, rising, scored = self._update_signals(d, zl)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -716,12 +762,75 @@ class RiskState:
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
+    def _advance(
+        self,
+        d: int,
+        today: NDArray[np.float64],
+        med: NDArray[np.float64],
+        scale: NDArray[np.float64],
+        wheld: NDArray[np.bool_],
+    ) -> tuple[list[float], float, list[int], set[int], set[int]]:
+        """The features' clipped z of day ``d`` (``today``: their transformed values,
+        NaN where none; ``med``, ``scale``: their baselines; ``wheld``: explained), then
+        every signal's CUSUM advanced by it: (z, evidence, signals above the floor,
+        signals whose CUSUM rose today, signals that had a value today). One compiled
+        call (:func:`phenotyping.risk.kernels.advance_signals`); the same as the z loop
+        of ``assess`` before it and :meth:`_update_signals` (tested against them)."""
+        p = self.params
+        lay = self._layout
+        sig = self.sig.copy()  # a new array every day, as before (a loaded one may be read-only)
+        damped = lay.undamped
+        if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
+            damped = np.array([bool(self.fine_signals >> j & 1) for j in range(damped.size)])
+        z, e, flags = kernels.advance_signals(
+            today,
+            med,
+            scale,
+            wheld,
+            lay.circular,
+            float(p.z_clip),
+            lay.sfeat,
+            lay.ssign,
+            lay.sroot,
+            lay.ssize,
+            lay.sfirst,
+            self._signal_k(),
+            lay.sgated,
+            float(p.phase_activity_gate),
+            float(p.ewma_lambda),
+            self._held(d),
+            d,
+            sig["c"],
+            sig["run"],
+            sig["ewma"],
+            damped,
+            float(p.floor),
+            float(p.contacted_fine_factor),
+            float(p.h),
+            float(p.h_single),
+        )
+        self.sig = sig
+        fl = flags.tolist()
+        contributing = [j for j, f in enumerate(fl) if f & kernels.ABOVE_FLOOR]
+        rising = {j for j, f in enumerate(fl) if f & kernels.RISING}
+        scored = {j for j, f in enumerate(fl) if f & kernels.SCORED}
+        return z.tolist(), e, contributing, rising, scored
+
+    def _signal_k(self) -> NDArray[np.float64]:
+        """Each signal's CUSUM allowance ``k`` (per parameters, made once)."""
+        if self._k is None or self._k[0] is not self.params:
+            p = self.params
+            k = [p.k_sleep_long if sg.name == "sleep_long" else p.k for sg in self._signals]
+            self._k = (p, np.array(k, dtype=np.float64))
+        return self._k[1]
+
     def _update_signals(
         self, d: int, z: list[float]
     ) -> tuple[float, list[int], set[int], set[int]]:
         """Advance every signal's CUSUM by day ``d`` (``z``: the features' clipped z):
         (evidence, signals above the floor, signals whose CUSUM rose today, signals that
-        had a value today)."""
+        had a value today). The definition :meth:`_advance` computes compiled (the
+        engine's path until issue 12; kept as the reference it is tested against)."""
         p = self.params
         rising: set[int] = set()
         scored: set[int] = set()

@@ -216,3 +216,112 @@ def estimate_rows(
             s = own if own >= blended else blended
         scale[k] = s if s >= min_scale[k] else min_scale[k]
     return med, scale, redo
+
+
+SCORED, RISING, ABOVE_FLOOR = 1, 2, 4
+
+
+@njit
+def advance_signals(
+    today: F64,
+    med: F64,
+    scale: F64,
+    held: NDArray[np.bool_],
+    circular: NDArray[np.bool_],
+    z_clip: float,
+    feat: NDArray[np.int64],
+    sign: F64,
+    root: F64,
+    size: NDArray[np.int64],
+    first_only: NDArray[np.bool_],
+    k: F64,
+    gated: NDArray[np.bool_],
+    gate: float,
+    lam: float,
+    day_held: bool,
+    d: int,
+    c: F64,
+    run: NDArray[np.int64],
+    ewma: F64,
+    damped: NDArray[np.bool_],
+    floor: float,
+    factor: float,
+    h: float,
+    h_single: float,
+) -> tuple[F64, float, NDArray[np.int8]]:
+    """One day of the engine's z-scores, signal scores and CUSUMs, as
+    ``RiskState._update_signals`` and the z loop of ``assess`` do it (tested against
+    them): (the features' clipped z, the evidence, per signal ``SCORED | RISING |
+    ABOVE_FLOOR`` flags). ``c``, ``run`` and ``ewma`` are updated in place.
+
+    ``today``, ``med``, ``scale``: transformed values and baselines; ``held``: a feature's
+    value covers an explained day; signal ``j``'s members are ``feat[j, g, :size[j, g]]``
+    (group 0: members, 1: fallback) with ``sign`` and ``root`` (``sqrt(window_days)``);
+    ``gated``: the late-phase signal (no positive score on a clearly more active day,
+    ``change.counter_evidence``); ``damped``: the signals ``contacted_fine`` damps today
+    (``feedback.damp``, only for the evidence)."""
+    nf = today.size
+    z = np.full(nf, np.nan)
+    for i in range(nf):
+        t = today[i]
+        s = scale[i]
+        if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
+            dev = t - med[i]
+            if circular[i]:
+                dev = _wrap(dev)
+            q = dev / s
+            q = q if q < z_clip else z_clip  # min(z_clip, q) (NaN: z_clip, as min does)
+            z[i] = q if q > -z_clip else -z_clip
+    ns = c.size
+    flags = np.zeros(ns, np.int8)
+    buf = np.empty(max(feat.shape[2], 1))
+    if not day_held:
+        for j in range(ns):
+            u = np.nan
+            for g in range(2):
+                n = 0
+                for m in range(size[j, g]):
+                    i = feat[j, g, m]
+                    if math.isfinite(z[i]):
+                        buf[n] = sign[j, g, m] * z[i] / root[j, g, m]
+                        n += 1
+                        if first_only[j]:
+                            break
+                if n:  # np.mean of the values: the same pairwise sum over the count
+                    u = pairwise_sum(buf, 0, n) / n
+                    break
+            if not math.isfinite(u):
+                continue
+            flags[j] |= SCORED
+            if gated[j]:
+                act = ewma[0]  # activity, updated before the phase signals
+                if math.isfinite(act) and act <= -gate and 0.0 < u:
+                    u = 0.0
+            before = c[j]
+            after = before + u - k[j]
+            if not after > 0.0:
+                after = 0.0
+            if after > 0 and before == 0:
+                run[j] = d
+            if after == 0:
+                run[j] = -1
+            if after > before:
+                flags[j] |= RISING
+            c[j] = after
+            ew = ewma[j]
+            ewma[j] = u if math.isnan(ew) else lam * u + (1 - lam) * ew
+    over = np.empty(ns)
+    top = 0.0
+    for j in range(ns):
+        cj = c[j]
+        if damped[j] and cj > floor:
+            cj = floor + (cj - floor) / factor
+        if cj > floor:
+            flags[j] |= ABOVE_FLOOR
+        v = cj - floor
+        over[j] = v if v >= 0.0 else 0.0
+        if not top >= cj:
+            top = cj
+    total = pairwise_sum(over, 0, ns) / h
+    single = top / h_single
+    return z, (single if single > total else total), flags

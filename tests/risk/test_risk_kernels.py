@@ -1,15 +1,19 @@
 """The risk engine's compiled core (``risk/kernels.py``, issue 12) against the NumPy
 function it replaces, bit for bit: ``baseline.estimate_compiled`` (the kernel and what
 it leaves to the reference) is ``baseline.estimate_all`` on the same tables -- random
-ones, the clock times that cancel out, signed zeros, and every day of the scenario."""
+ones, the clock times that cancel out, signed zeros, and every day of the scenario; and
+``RiskState._advance`` (the day's z-scores, signal scores and CUSUMs) is the z loop and
+``RiskState._update_signals`` it replaced."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import kernels
@@ -131,3 +135,62 @@ def test_every_day_of_the_scenario_is_estimated_as_estimate_all_does() -> None:
         state.assess(*args)
     assert days > 50
     assert math.isfinite(p.prior_days)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@st.composite
+def days(draw: st.DrawFn) -> dict[str, object]:
+    """A day's inputs to the signals and a state's CUSUMs before it."""
+    nf, ns = len(FEATURES), len(RiskState()._signals)
+    val = st.one_of(
+        st.just(math.nan), st.floats(-5000, 5000), st.sampled_from([0.0, -0.0, 3.0, 1439.0])
+    )
+    scale = st.one_of(st.just(math.nan), st.floats(0, 100), st.sampled_from([0.0, 1e-300, 0.5]))
+    c = st.one_of(st.floats(0, 20), st.sampled_from([0.0, 2.0, 2.5]))
+    edges = st.sampled_from([-1.0, -0.25, 0.0])  # at the late-phase gate
+    return {
+        "today": np.array([draw(val) for _ in range(nf)]),
+        "med": np.array([draw(val) for _ in range(nf)]),
+        "scale": np.array([draw(scale) for _ in range(nf)]),
+        "wheld": np.array([draw(st.booleans()) and draw(st.booleans()) for _ in range(nf)]),
+        "c": [draw(c) for _ in range(ns)],
+        "run": [draw(st.sampled_from([-1, 19700, 19720])) for _ in range(ns)],
+        "ewma": [draw(st.one_of(st.just(math.nan), st.floats(-3, 3), edges)) for _ in range(ns)],
+        "held": draw(st.booleans()) and draw(st.booleans()),
+        "fine": draw(st.integers(0, (1 << ns) - 1)) if draw(st.booleans()) else None,
+        "params": RiskParams(
+            k=draw(st.sampled_from([0.5, 0.25])),
+            k_sleep_long=draw(st.sampled_from([0.5, 1.0])),
+            phase_activity_gate=draw(st.sampled_from([1.0, 0.25])),
+            ewma_lambda=draw(st.sampled_from([0.5, 0.3])),
+            z_clip=draw(st.sampled_from([3.0, 2.0])),
+        ),
+    }
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(days())
+def test_the_compiled_day_of_signals_is_the_z_loop_and_update_signals(b: dict[str, Any]) -> None:
+    from phenotyping.risk.engine import SIG_DTYPE, _clipped_z
+
+    d = 19730
+    states = []
+    for _ in range(2):
+        s = RiskState(params=b["params"])
+        s.sig = np.array(list(zip(b["c"], b["run"], b["ewma"], strict=True)), SIG_DTYPE)
+        if b["held"]:
+            s.excl_mode, s.excl_from, s.excl_until = "exclude", d - 2, d + 2
+        if b["fine"] is not None:
+            s.fine_from, s.fine_until, s.fine_signals = d - 1, d + 5, b["fine"]
+        states.append(s)
+    ref, new = states
+    args = (b["today"], b["med"], b["scale"], b["wheld"])
+    z_ref = _clipped_z(ref._layout, ref.params, *args)
+    e_ref, contributing_ref, rising_ref, scored_ref = ref._update_signals(d, z_ref)
+    z, e, contributing, rising, scored = new._advance(d, *args)
+    assert [x.hex() for x in z] == [x.hex() for x in z_ref]
+    assert e.hex() == e_ref.hex()
+    assert (contributing, rising, scored) == (contributing_ref, rising_ref, scored_ref)
+    assert new.sig.tobytes() == ref.sig.tobytes()
