@@ -609,12 +609,10 @@ class RiskState:
         # every feature's baseline at once (baseline.py, engine's ``_baseline`` per feature)
         need, prior = self._need_prior()
         vals, tvals, dates, chosen, warm = self._baselines(d)
-        judged = chosen.sum(axis=1) >= need
-        prior_used = bool((warm & judged).any())
-        wk = (dates + 3) % 7 >= 5
-        med, scale = bl.estimate_compiled(
-            lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
+        med, scale, judged = bl.estimate_day(
+            lay.columns, vals, tvals, dates, chosen, weekend, p, prior, need
         )
+        prior_used = bool((warm & judged).any())
         today = bl.transform_all(lay.columns, values)
         # the z-scores, signals and CUSUMs of the day, compiled (_update_signals and the
         # z of every judged feature with a value today, not explained, as they were)

@@ -15,9 +15,11 @@ Bit for bit the NumPy function's arithmetic (tested against it,
   both signs, so a feature with a ``-0.0`` value is flagged and estimated by the
   reference :func:`~phenotyping.risk.baseline.estimate` (as ``estimate_all`` does);
 - a circular mean sums the cosines and sines of a row's values in order with NumPy's
-  pairwise summation (:func:`~phenotyping.features.kernels.pairwise_sum`); the cosines and
-  sines themselves are NumPy's, computed by the caller (``np.cos`` may be a SIMD routine
-  that ``math.cos`` is not on another machine);
+  pairwise summation (:func:`~phenotyping.features.kernels.pairwise_sum`); the angles are
+  NumPy's ``2 * np.pi * x / 1440`` and their cosines and sines the C library's, as
+  NumPy's are on x86-64 without AVX-512 (this machine and CI's; a NumPy that uses its
+  own SIMD routines for float64 ``np.cos`` could differ in the last bit, which the tests
+  against ``estimate_all`` would show);
 - ``math.hypot`` is numba's own, not CPython's: a resultant within 0.1 % of the 1e-9
   threshold is flagged and left to the reference as well (never met in practice).
 """
@@ -112,48 +114,58 @@ def _centre(x: F64, cos: F64, sin: F64, n: int, circular: bool, work: F64) -> tu
 def estimate_rows(
     tvalues: F64,
     chosen: NDArray[np.bool_],
-    weekend: NDArray[np.bool_],
+    dates: NDArray[np.int64],
     today_weekend: bool,
     day_of_week: bool,
     min_per_daytype: int,
     prior_days: float,
     prior: F64,
-    wanted: NDArray[np.bool_],
-    circ_row: NDArray[np.int64],
-    cos: F64,
-    sin: F64,
+    need: NDArray[np.int64],
+    circular: NDArray[np.bool_],
     min_scale: F64,
-) -> tuple[F64, F64, NDArray[np.bool_]]:
-    """``estimate_all``'s (median, scale) of every feature, and which features the
-    reference must estimate (a ``-0.0`` value, or a circular mean too close to call).
+) -> tuple[F64, F64, NDArray[np.bool_], NDArray[np.bool_]]:
+    """``estimate_all``'s (median, scale) of every feature judged, which features are
+    judged (``need[k]`` chosen values or more: ``estimate_all``'s ``wanted``), and which
+    features the reference must estimate (a ``-0.0`` value, or a circular mean too close
+    to call).
 
     ``tvalues``/``chosen``: a row per feature (``baseline.estimate_all``'s ``tvalues`` and
-    ``chosen``); ``weekend``: one row for all features or a row each; ``circ_row[k]``:
-    the row of ``cos``/``sin`` holding clock time ``k``'s cosines and sines (-1: not a
-    clock time)."""
+    ``chosen``); ``dates``: the cells' day numbers (their day types), one row for all
+    features or a row each; ``circular``: the clock times."""
     nf, width = tvalues.shape
     med = np.full(nf, np.nan)
     scale = np.full(nf, np.nan)
     redo = np.zeros(nf, np.bool_)
+    judged = np.zeros(nf, np.bool_)
     xs = np.empty(width)  # the feature's chosen values in order: same day type first
     cs = np.empty(width)
     sn = np.empty(width)
     dev = np.empty(width)
     work = np.empty(width)
-    one_week = weekend.shape[0] == 1
+    same_type = np.empty((dates.shape[0], width), np.bool_)
+    for r in range(dates.shape[0]):
+        for j in range(width):  # a Saturday or a Sunday (features.time.is_weekend)
+            same_type[r, j] = ((dates[r, j] + 3) % 7 >= 5) == today_weekend
+    one_week = dates.shape[0] == 1
     for k in range(nf):
-        if not wanted[k]:
-            continue
         wr = 0 if one_week else k
-        cr = circ_row[k]
-        circular = cr >= 0
+        circ = circular[k]
         ns = 0
-        signed_zero = False
+        n = 0
         for j in range(width):
-            if chosen[k, j] and weekend[wr, j] == today_weekend:
-                ns += 1
+            if chosen[k, j]:
+                n += 1
+                if same_type[wr, j]:
+                    ns += 1
+        if n < need[k]:
+            continue
+        judged[k] = True
+        if n == 0:
+            continue
+        signed_zero = False
         # the values in order, those of today's day type first then the others (each
-        # group in order: the circular means sum each group's values in order)
+        # group in order: the circular means sum each group's values in order); the
+        # angles as NumPy's ``2 * np.pi * values / 1440`` and their cos and sin
         a, b = 0, ns
         for j in range(width):
             if not chosen[k, j]:
@@ -161,38 +173,36 @@ def estimate_rows(
             v = tvalues[k, j]
             if v == 0.0 and math.copysign(1.0, v) < 0:
                 signed_zero = True
-            if weekend[wr, j] == today_weekend:
+            if same_type[wr, j]:
                 at = a
                 a += 1
             else:
                 at = b
                 b += 1
             xs[at] = v
-            if circular:
-                cs[at] = cos[cr, j]
-                sn[at] = sin[cr, j]
-        n = b
-        if n == 0:
-            continue
+            if circ:
+                ang = 2 * np.pi * v / DAY
+                cs[at] = np.cos(ang)
+                sn[at] = np.sin(ang)
         if signed_zero:
             redo[k] = True
             continue
         no = n - ns
         split = day_of_week and ns >= min_per_daytype and no >= min_per_daytype
         if split:
-            c_same, r1 = _centre(xs, cs, sn, ns, circular, work)
-            c_other, r2 = _centre(xs[ns:], cs[ns:], sn[ns:], no, circular, work)
+            c_same, r1 = _centre(xs, cs, sn, ns, circ, work)
+            c_other, r2 = _centre(xs[ns:], cs[ns:], sn[ns:], no, circ, work)
         else:
             # all values in order of their dates, not grouped by day type (the mean's sum)
-            if circular:
+            if circ:
                 m = 0
                 for j in range(width):
                     if chosen[k, j]:
-                        xs[m] = tvalues[k, j]
-                        cs[m] = cos[cr, j]
-                        sn[m] = sin[cr, j]
+                        v = tvalues[k, j]
+                        ang = 2 * np.pi * v / DAY
+                        xs[m], cs[m], sn[m] = v, np.cos(ang), np.sin(ang)
                         m += 1
-            c_same, r1 = _centre(xs, cs, sn, n, circular, work)
+            c_same, r1 = _centre(xs, cs, sn, n, circ, work)
             c_other, r2 = c_same, False
         if r1 or r2:
             redo[k] = True
@@ -202,7 +212,7 @@ def estimate_rows(
             continue  # an undefined circular centre: no scale
         for i in range(n):
             d = xs[i] - (c_same if i < ns else c_other)
-            dev[i] = _wrap(d) if circular else d
+            dev[i] = _wrap(d) if circ else d
         for i in range(n):
             work[i] = dev[i]
         mid = _median(work, n)
@@ -215,7 +225,7 @@ def estimate_rows(
             blended = math.sqrt((prior_days * p * p + n * own * own) / (prior_days + n))
             s = own if own >= blended else blended
         scale[k] = s if s >= min_scale[k] else min_scale[k]
-    return med, scale, redo
+    return med, scale, judged, redo
 
 
 SCORED, RISING, ABOVE_FLOOR = 1, 2, 4

@@ -95,21 +95,20 @@ def test_signed_zeros_are_left_to_the_reference() -> None:
     args = (weekend, True, RiskParams(min_per_daytype=2), np.full(len(FEATURES), 3.0))
     ref, got = both(values, values, chosen, *args, np.ones(len(FEATURES), bool))
     assert_same(ref, got)
-    _, _, redo = kernels.estimate_rows(
+    _, _, judged, redo = kernels.estimate_rows(
         values,
         chosen,
-        weekend[None, :],
+        np.where(weekend, 19728, 19723)[None, :],  # a Saturday, a Monday
         True,
         True,
         2,
         7.0,
         np.full(len(FEATURES), 3.0),
-        np.ones(len(FEATURES), bool),
-        COLS.circ_row,
-        np.zeros((2, 7)),
-        np.zeros((2, 7)),
+        np.full(len(FEATURES), 7),
+        COLS.clock_row,
         COLS.min_scale,
     )
+    assert judged.all()
     assert redo.all()
 
 
@@ -131,6 +130,12 @@ def test_every_day_of_the_scenario_is_estimated_as_estimate_all_does() -> None:
         weekend = d % 7 in (2, 3)  # (d + 3) % 7 >= 5
         ref, got = both(vals, tvals, chosen, wk, weekend, p, prior, judged)
         assert_same(ref, got)
+        # as the engine calls it: the day types from the dates, judged from the counts
+        med, scale, judged_day = bl.estimate_day(
+            COLS, vals, tvals, dates, chosen, weekend, p, prior, need
+        )
+        assert_same(ref, (med, scale))
+        assert judged_day.tolist() == judged.tolist()
         days += int(np.isfinite(ref[1]).any())
         state.assess(*args)
     assert days > 50
