@@ -624,9 +624,14 @@ class RiskState:
             cols[sn] = sl[i]
         if usable:
             self._entries = None
-            keep = self._dates > d - p.exclude_recent_days - p.baseline_days - 7
-            keep[self._first_rows()] = True
-            if not keep.all():
+            cut = d - p.exclude_recent_days - p.baseline_days - 7
+            # the dates are increasing: nothing to drop while the first is after the cut
+            if self._dates.size and self._dates[0] <= cut:
+                keep = self._dates > cut
+                keep[self._first_rows()] = True
+            else:
+                keep = None
+            if keep is not None and not keep.all():
                 self._dates, self._vals = self._dates[keep], self._vals[:, keep]
                 self._elig, self._tvals = self._elig[:, keep], self._tvals[:, keep]
             self._dates = np.concatenate((self._dates, (d,)))
@@ -685,16 +690,13 @@ class RiskState:
         bd = p.baseline_days
         date = self._dates
         end = d - p.exclude_recent_days
-        if self.response_date < 0 and date.size and date[0] >= self.baseline_from:
-            # the usual case, every day of the table since the baseline start: the window
-            # is a slice of the table; a feature short of it takes the warm-up baseline,
-            # unless it has too few values for that too (then it is not judged anyway)
-            lo = int(date.searchsorted(end - bd, side="right"))
-            hi = int(date.searchsorted(end, side="right"))
-            sel = self._elig[:, lo:hi]
-            short = sel.sum(axis=1) < need
-            if not short.any() or (~short | (self._elig.sum(axis=1) < need)).all():
-                return self._vals[:, lo:hi], self._tvals[:, lo:hi], date[lo:hi], sel, short
+        if self.response_date < 0 or not self.remission.size:
+            # the usual case, compiled: the regular window of each feature, or its
+            # warm-up baseline when the window is short (the choice below, cell by cell)
+            chosen, warm = kernels.choose_window(
+                self._elig, date, self.baseline_from, end, bd, d, need
+            )
+            return self._vals, self._tvals, date, chosen, warm
         mine = self._elig & (date >= self.baseline_from)
         sel = mine & ((date <= end) & (date > end - bd))
         n_own = sel.sum(axis=1)

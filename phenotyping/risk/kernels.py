@@ -335,3 +335,42 @@ def advance_signals(
     total = pairwise_sum(over, 0, ns) / h
     single = top / h_single
     return z, (single if single > total else total), flags
+
+
+@njit
+def choose_window(
+    elig: NDArray[np.bool_],
+    dates: NDArray[np.int64],
+    baseline_from: int,
+    end: int,
+    days: int,
+    d: int,
+    need: NDArray[np.int64],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Every feature's baseline cells for day ``d`` as ``RiskState._baselines`` chooses
+    them without remission days (tested against ``RiskState._baseline``, feature by
+    feature): (chosen cells, which features take the warm-up baseline).
+
+    A feature's window is its eligible values since ``baseline_from`` dated in
+    ``(end - days, end]``; with fewer than ``need[k]`` of them, its first ``days``
+    eligible values since ``baseline_from`` dated before ``d`` (the warm-up baseline)."""
+    nf, width = elig.shape
+    chosen = np.zeros((nf, width), np.bool_)
+    warm = np.zeros(nf, np.bool_)
+    for k in range(nf):
+        n = 0
+        for j in range(width):
+            t = dates[j]
+            if elig[k, j] and t >= baseline_from and end - days < t <= end:
+                chosen[k, j] = True
+                n += 1
+        if n >= need[k]:
+            continue
+        warm[k] = True
+        m = 0
+        for j in range(width):
+            t = dates[j]
+            chosen[k, j] = m < days and elig[k, j] and baseline_from <= t < d
+            if chosen[k, j]:
+                m += 1
+    return chosen, warm

@@ -199,3 +199,53 @@ def test_the_compiled_day_of_signals_is_the_z_loop_and_update_signals(b: dict[st
     assert e.hex() == e_ref.hex()
     assert (contributing, rising, scored) == (contributing_ref, rising_ref, scored_ref)
     assert new.sig.tobytes() == ref.sig.tobytes()
+
+
+# --------------------------------------------------------------------------- window
+
+
+@st.composite
+def tables_of_days(draw: st.DrawFn) -> dict[str, Any]:
+    """A state's table: increasing days with gaps; each feature's values eligible at
+    random up to a day of its own (so some have long warm-up baselines and short
+    windows); the day judged and the baseline start often on a day of the table."""
+    nf = len(FEATURES)
+    gaps = draw(st.lists(st.integers(1, 3), min_size=30, max_size=80))
+    dates = 19700 + np.cumsum(np.array([0, *gaps], dtype=np.int64))
+    n = dates.size
+    elig = np.zeros((nf, n), bool)
+    for k in range(nf):
+        upto = draw(st.integers(0, n))
+        dense = draw(st.sampled_from([0.3, 0.9, 1.0]))
+        elig[k, :upto] = [draw(st.floats(0, 1)) < dense for _ in range(upto)]
+    on_a_day = st.integers(0, n - 1).map(lambda i: int(dates[i]))
+    return {
+        "dates": dates,
+        "elig": elig,
+        "d": draw(on_a_day) + draw(st.sampled_from([0, 1, 7, 8, 35])),
+        "baseline_from": draw(
+            st.one_of(st.just(-(2**40)), on_a_day, st.integers(int(dates[0]) - 3, int(dates[-1])))
+        ),
+        "response": draw(st.sampled_from([-1, int(dates[0])])),
+    }
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(tables_of_days())
+def test_the_compiled_window_is_the_per_feature_choice(t: dict[str, Any]) -> None:
+    # RiskState._baselines (choose_window unless remission days complete the window)
+    # against RiskState._baseline, the per-feature definition
+    state = RiskState(version="window")
+    dates, elig = t["dates"], t["elig"]
+    state._dates = dates
+    state._vals = np.where(elig, np.arange(elig.size, dtype=float).reshape(elig.shape), np.nan)
+    state._elig, state._tvals = elig.copy(), state._vals.copy()
+    state.baseline_from, state.response_date = t["baseline_from"], t["response"]
+    need, _ = state._need_prior()
+    vals, _, _, chosen, warm = state._baselines(t["d"])
+    for i in range(len(FEATURES)):
+        ref, _, ref_warm = state._baseline(
+            i, t["d"], bool(need[i] == state.params.min_baseline_days)
+        )
+        assert vals[i][chosen[i]].tobytes() == ref.tobytes(), i
+        assert bool(warm[i]) == ref_warm, i
