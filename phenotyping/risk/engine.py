@@ -104,6 +104,7 @@ class _Layout(NamedTuple):
     columns: bl.Columns
     window: NDArray[np.int64]  # days each feature's value covers
     names: tuple[tuple[str, str, str], ...]  # the row's z_, base_, scale_ column names
+    logs: tuple[bool, ...]  # the same features judged as log(x + 1) (baseline.back)
     reads: tuple[tuple[str, str | None], ...]  # (column, valid flag) of the daily row
     roots: list[float]  # sqrt(window_days) of each feature (a signal's increment)
     # per signal, change.score's inputs as tuples: ((members, fallback), first_only), a
@@ -119,6 +120,7 @@ class _Layout(NamedTuple):
     sgated: NDArray[np.bool_]  # the late-phase signal (change.counter_evidence)
     circular: NDArray[np.bool_]  # clock times (a feature each)
     undamped: NDArray[np.bool_]  # no signal damped (a signal each)
+    unheld: NDArray[np.bool_]  # no feature explained (a feature each; never written to)
 
 
 @functools.lru_cache(maxsize=8)
@@ -144,6 +146,7 @@ def _features(window_days: int) -> _Layout:
         columns=bl.Columns.of(feats),
         window=np.array([s.window_days for s in feats], dtype=np.int64),
         names=tuple((f"z_{s.column}", f"base_{s.column}", f"scale_{s.column}") for s in main),
+        logs=tuple(s.log for s in main),
         reads=tuple((s.column, s.valid_flag) for s in feats),
         roots=roots,
         scoring=tuple(
@@ -164,6 +167,7 @@ def _features(window_days: int) -> _Layout:
         sgated=np.array([sg.name == "phase_late" for sg in signals], dtype=bool),
         circular=np.array([s.circular for s in feats], dtype=bool),
         undamped=np.zeros(len(signals), dtype=bool),
+        unheld=np.zeros(len(feats), dtype=bool),
     )
 
 
@@ -590,9 +594,22 @@ class RiskState:
             return cols, alerts, notices
         self.last_date = d
         lay = self._layout
-        values = np.array([_read(row, column, flag) for column, flag in lay.reads])
-        has = ~np.isnan(values)
-        usable = bool(has.any())
+        # every watched feature's value in the row (NaN: none, or not valid)
+        get = row.get
+        read = []
+        usable = False  # at least one value
+        for column, flag in lay.reads:
+            v = get(column)
+            if v is None or (flag is not None and not get(flag)):
+                read.append(math.nan)
+                continue
+            f = float(v)
+            if math.isfinite(f):
+                read.append(f)
+                usable = True
+            else:
+                read.append(math.nan)
+        values = np.array(read)
         notices += self._gap(subject, d, usable)
         excluded = self._held(d)
         # an episode that resolves today as explained by a new device: today's values are
@@ -618,10 +635,11 @@ class RiskState:
         # z of every judged feature with a value today, not explained, as they were)
         zl, e, contributing, rising, scored = self._advance(d, today, med, scale, wheld)
         ml, sl = med.tolist(), scale.tolist()
-        for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
-            cols[zn] = zl[i]
-            cols[bn] = bl.back(spec, ml[i])
-            cols[sn] = sl[i]
+        # the main features' columns (baseline.back inlined: expm1 of a log feature's)
+        for (zn, bn, sn), log, z, m, s in zip(lay.names, lay.logs, zl, ml, sl, strict=False):
+            cols[zn] = z
+            cols[bn] = math.expm1(m) if log else m
+            cols[sn] = s
         if usable:
             self._entries = None
             cut = d - p.exclude_recent_days - p.baseline_days - 7
@@ -637,7 +655,8 @@ class RiskState:
             self._dates = np.concatenate((self._dates, (d,)))
             self._vals = np.concatenate([self._vals, values[:, None]], axis=1)
             self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
-            self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
+            new = ~np.isnan(values) & ~wheld & eligible
+            self._elig = np.concatenate([self._elig, new[:, None]], axis=1)
 
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
@@ -882,7 +901,7 @@ class RiskState:
             return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
         if self.excl_mode == "reanchor":
             return (d >= self.excl_from) & (d - w + 1 < self.excl_from)
-        return np.zeros(w.size, dtype=bool)
+        return self._layout.unheld
 
     def _held(self, d: int) -> bool:
         """Day ``d`` lies in an explained period: left out of the baseline, no evidence."""
@@ -1231,15 +1250,6 @@ def _header_fields() -> tuple[str, ...]:
     return tuple(
         f.name for f in fields(RiskState) if f.name not in skip and not f.name.startswith("_")
     )
-
-
-def _read(row: dict[str, Any], column: str, valid_flag: str | None) -> float:
-    """A watched feature's value in the daily row (NaN: none, or not valid)."""
-    v = row.get(column)
-    if v is None or (valid_flag is not None and not row.get(valid_flag)):
-        return math.nan
-    f = float(v)
-    return f if math.isfinite(f) else math.nan
 
 
 def _table(
