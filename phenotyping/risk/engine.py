@@ -56,6 +56,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -1240,6 +1241,30 @@ class RiskState:
             state.fine_from, state.fine_until = state.feedback_from, state.feedback_until
             state.fine_signals = (1 << len(state._signals)) - 1
         return state
+
+
+def warm_up() -> float:
+    """Load (or compile, the first time) the risk engine's kernels by judging a few
+    synthetic days; returns the CPU seconds it took. A process that must not pause on its
+    first real assessment (a stream worker) calls it once at start, beside
+    :func:`phenotyping.features.day.warm_up`.
+
+    Examples
+    --------
+    >>> warm_up() < 600
+    True
+    """
+    t0 = time.process_time()
+    state = RiskState()
+    for i in range(24):
+        row: dict[str, Any] = {"date": iso_date(19_000 + i), "valid": True, "sleep_valid": True}
+        row.update(
+            activity_mean_worn=200.0 + i % 5,
+            sleep_tst_min=420.0 + i % 7,
+            sleep_midpoint_clock_min=(1400.0 + 20 * (i % 4)) % 1440,
+        )
+        state.assess("warm-up", row)
+    return time.process_time() - t0
 
 
 @functools.cache
