@@ -296,6 +296,7 @@ class RiskState:
     )
 
     def __post_init__(self) -> None:
+        self._lay: tuple[RiskParams, _Layout] | None = None
         n = len(self._signals)
         if self.sig.size != n:
             self.sig = _new_sig(n)
@@ -320,7 +321,11 @@ class RiskState:
 
     @property
     def _layout(self) -> _Layout:
-        return _features(self.params.feature_window_days)
+        # read ~6 times a day: kept per parameters object (they are replaced, not changed)
+        lay = self._lay
+        if lay is None or lay[0] is not self.params:
+            lay = self._lay = (self.params, _features(self.params.feature_window_days))
+        return lay[1]
 
     @property
     def _feats(self) -> tuple[Monitored, ...]:
@@ -830,10 +835,17 @@ class RiskState:
             float(p.h_single),
         )
         self.sig = sig
-        fl = flags.tolist()
-        contributing = [j for j, f in enumerate(fl) if f & kernels.ABOVE_FLOOR]
-        rising = {j for j, f in enumerate(fl) if f & kernels.RISING}
-        scored = {j for j, f in enumerate(fl) if f & kernels.SCORED}
+        contributing: list[int] = []
+        rising: set[int] = set()
+        scored: set[int] = set()
+        for j, f in enumerate(flags.tolist()):
+            if f:
+                if f & kernels.ABOVE_FLOOR:
+                    contributing.append(j)
+                if f & kernels.RISING:
+                    rising.add(j)
+                if f & kernels.SCORED:
+                    scored.add(j)
         return z.tolist(), e, contributing, rising, scored
 
     def _signal_k(self) -> NDArray[np.float64]:
