@@ -203,6 +203,8 @@ _NAN_NIGHT_HRV = dict.fromkeys(_NO_NIGHT_HRV, _NAN)  # no night at all: not even
 _SLEEP_COLUMNS = tuple(f"sleep_{k}" for k in SLEEP_KEYS)
 _NAN_SLEEP = (_NAN,) * len(SLEEP_KEYS)
 _STATE_VERSION = 2
+#: minutes of spare capacity a small growth of the grid leaves (see SubjectDays._grow_to)
+_SPARE_MIN = 1440
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
 
@@ -253,6 +255,9 @@ class SubjectDays:
     incremental: bool = field(default=True, repr=False, compare=False)
     # device daily summaries of the open days, one row per local date
     summaries: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, SUMMARY_DTYPE))
+    #: spare capacity behind the minute grid (never serialised): the three arrays the grid
+    #: is a view of, where the grid starts in them, and the three views handed out
+    _spare: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -269,9 +274,13 @@ class SubjectDays:
         that does not start on a whole minute is assigned to the minute it starts in.
         """
         start_min, sec = divmod(start_s, 60)
-        lead = sec // epoch_s if epoch_s < 60 else 0
-        c = minute_sums(counts, epoch_s, lead)
-        s = minute_sums(steps, epoch_s, lead)
+        if epoch_s == 60:  # minute epochs (minute_sums would return them as they are)
+            c = None if counts is None else np.asarray(counts, dtype=np.float64)
+            s = None if steps is None else np.asarray(steps, dtype=np.float64)
+        else:
+            lead = sec // epoch_s if epoch_s < 60 else 0
+            c = minute_sums(counts, epoch_s, lead)
+            s = minute_sums(steps, epoch_s, lead)
         n = len(c) if c is not None else len(s) if s is not None else 0
         if n == 0:
             return
@@ -468,12 +477,53 @@ class SubjectDays:
             self.steps = np.concatenate([np.full(pad, np.nan, np.float32), self.steps])
             self.offset = np.concatenate([np.full(pad, NO_OFFSET, np.int16), self.offset])
             self.base = lo
-        end = self.base + len(self.counts)
-        if hi > end:
-            grow = hi - end
-            self.counts = np.concatenate([self.counts, np.full(grow, np.nan, np.float32)])
-            self.steps = np.concatenate([self.steps, np.full(grow, np.nan, np.float32)])
-            self.offset = np.concatenate([self.offset, np.full(grow, NO_OFFSET, np.int16)])
+            self._spare = None
+        if hi > self.base + len(self.counts):
+            self._grow_to(hi - self.base)
+
+    def _spare_in_use(self) -> tuple[Any, ...] | None:
+        """The spare arrays, if the grid is still the views :meth:`_grow_to` made of them
+        (not if anything else replaced the grid: a decoded state, a copy)."""
+        sp = self._spare
+        if (
+            sp is not None
+            and self.counts is sp[4]
+            and self.steps is sp[5]
+            and self.offset is sp[6]
+            and self.counts.base is sp[0]
+            and self.steps.base is sp[1]
+            and self.offset.base is sp[2]
+        ):
+            return sp
+        return None
+
+    def _grow_to(self, n: int) -> None:
+        """Lengthen the grid to ``n`` minutes, the new ones missing.
+
+        A small growth (a message of a few minutes: a stream of single samples) leaves a
+        day of spare capacity behind the grid, so the next ones only re-slice it instead
+        of copying the grid every message (amortised growth). The spare minutes are
+        missing values that nothing writes into; they are never serialised
+        (:meth:`to_bytes` packs the grid, a view), so state bytes do not grow.
+        """
+        sp = self._spare_in_use()
+        if sp is not None and sp[3] + n <= len(sp[0]):
+            c, s, o, head = sp[:4]
+            self.counts, self.steps, self.offset = (
+                c[head : head + n],
+                s[head : head + n],
+                o[head : head + n],
+            )
+            self._spare = (c, s, o, head, self.counts, self.steps, self.offset)
+            return
+        old = len(self.counts)
+        spare = _SPARE_MIN if n - old < _SPARE_MIN else 0
+        c = np.full(n + spare, np.nan, np.float32)
+        s = np.full(n + spare, np.nan, np.float32)
+        o = np.full(n + spare, NO_OFFSET, np.int16)
+        c[:old], s[:old], o[:old] = self.counts, self.steps, self.offset
+        self.counts, self.steps, self.offset = c[:n], s[:n], o[:n]
+        self._spare = (c, s, o, 0, self.counts, self.steps, self.offset) if spare else None
 
     # ----------------------------------------------------------------- closing
     def local_minutes(self) -> NDArray[np.int64]:
@@ -817,10 +867,15 @@ class SubjectDays:
             self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
             self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
         if cut > 0:
+            spare = self._spare_in_use()
             self.counts = self.counts[cut:]
             self.steps = self.steps[cut:]
             self.offset = self.offset[cut:]
             self.base += cut
+            self._spare = None
+            if spare is not None:  # the grid still starts inside the same spare arrays
+                c, s, o, head = spare[:4]
+                self._spare = (c, s, o, head + cut, self.counts, self.steps, self.offset)
 
     # ----------------------------------------------------------------- state
     def to_bytes(self) -> bytes:
