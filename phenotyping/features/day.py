@@ -569,10 +569,15 @@ class SubjectDays:
         if self.base < 0 or last <= self.closed_through:
             return []
         local, dates, steady = self._cover_whole_days(last)
-        has = self._has_data(dates)
+        if dates is None:  # a steady clock
+            local0 = int(local[0])
+            has = kn.has_data_steady(self.counts, self.steps, local0, self._marked_dates())
+        else:
+            has = self._has_data(dates)
         first = int(has.argmax())
         if has[first]:
-            start = max(self.closed_through + 1, int(dates[first]))
+            date = (local0 + first) // MINUTES_PER_DAY if dates is None else int(dates[first])
+            start = max(self.closed_through + 1, date)
         elif self.closed_through > -(2**61):
             # the window has emptied (a silent subject, closed by processing time): its days
             # still get (empty) rows, so data-gap notices keep coming
@@ -583,8 +588,8 @@ class SubjectDays:
         # the first grid minute of every local date from start - W on (one search for the
         # days, their windows and the trim; arithmetic on a steady clock)
         w = self.params.window_days
-        if steady:
-            at = _DateIndex.steady(start - w, last + 2, int(local[0]), len(local))
+        if dates is None:
+            at = _DateIndex.steady(start - w, last + 2, local0, len(self.counts))
         else:
             at = _DateIndex(start - w, np.searchsorted(dates, np.arange(start - w, last + 2)))
         for d in range(start, last + 1):
@@ -630,18 +635,32 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
+    def _cover_whole_days(
+        self, last: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64] | None, bool]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage; return the
-        local minute and the local date of every grid minute (computed once when nothing
-        needed padding) and whether that clock is steady (:func:`kernels.local_clock`)."""
-        local, dates, steady = kn.local_clock(self.offset, self.base)
-        head = int(local[0] % MINUTES_PER_DAY)
-        tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
+        local clock of the grid: ``(local, dates, steady)``. On a steady clock (one UTC
+        offset over the grid, :func:`kernels.steady_clock`: the usual case) ``local`` holds
+        only grid minute 0's local minute -- minute ``i`` is ``local[0] + i`` -- and
+        ``dates`` is None; otherwise the local minute and date of every grid minute."""
+        steady, local0 = kn.steady_clock(self.offset, self.base)
+        n = len(self.counts)
+        if steady:
+            first, final = local0, local0 + n - 1
+        else:
+            local, dates, _ = kn.local_clock(self.offset, self.base)
+            first, final = int(local[0]), int(local[-1])
+        head = first % MINUTES_PER_DAY
+        tail = max((last + 1) * MINUTES_PER_DAY - 1 - final, 0)
         if head or tail:
-            self._ensure(self.base - head, self.base + len(self.counts) + tail)
-            local, dates, steady = kn.local_clock(self.offset, self.base)
-        return local, dates, steady
+            self._ensure(self.base - head, self.base + n + tail)
+            steady, local0 = kn.steady_clock(self.offset, self.base)
+            if not steady:
+                local, dates, _ = kn.local_clock(self.offset, self.base)
+        if steady:
+            return np.array([local0], np.int64), None, True
+        return local, dates, False
 
     def _day_features(
         self, d: int, at: _DateIndex, local: NDArray[np.int64], steady: bool
@@ -696,7 +715,7 @@ class SubjectDays:
         n_lo, n_hi = int(n_lo_f), int(n_hi_f)
         nan = _NAN
         if onset >= 0:  # a main sleep period (slp.night_summary's numbers)
-            start = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY)
+            start = float(_local_at(local, steady, n_lo) - (d - 1) * MINUTES_PER_DAY)
             jump = None if jump_at < 0 else (int(jump_at), jump_by)
             tib = offset - onset
             mid_clock = _clock(0.5 * (int(onset) + int(offset)), start, jump)
@@ -745,9 +764,9 @@ class SubjectDays:
             "activity_mean_worn": sum_worn / n_worn if n_worn else nan,
             "sedentary_min": int(n_sed),
             "m10_mean": m10,
-            "m10_start_min": int(local[lo + i10] - day0) if i10 >= 0 else -1,
+            "m10_start_min": _local_at(local, steady, lo + i10) - day0 if i10 >= 0 else -1,
             "l5_mean": l5,
-            "l5_start_min": int(local[lo + i5] - day0) if i5 >= 0 else -1,
+            "l5_start_min": _local_at(local, steady, lo + i5) - day0 if i5 >= 0 else -1,
             "steps_total": steps_total,
             "night_coverage": night_cov,
             "sleep_valid": sleep_valid,
@@ -1063,6 +1082,12 @@ def _row_columns(params: EngineParams) -> tuple[str, ...]:
     eng = SubjectDays(params)
     eng.push_activity(0, 60, np.zeros(1), None, 0)
     return tuple(eng.close_remaining_days()[0])
+
+
+def _local_at(local: NDArray[np.int64], steady: bool, i: int) -> int:
+    """Local minute of grid minute ``i`` (``local`` as :meth:`SubjectDays._cover_whole_days`
+    returns it: on a steady clock only grid minute 0's)."""
+    return int(local[0]) + i if steady else int(local[i])
 
 
 def _clock(elapsed: float, start_clock_min: float, clock_jump: tuple[int, float] | None) -> float:

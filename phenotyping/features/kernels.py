@@ -18,6 +18,8 @@ kernel                            reference
 :func:`window_summary`            :func:`phenotyping.features.circadian.day_rows_summary`
                                   and the SRI of consecutive day rows
 :func:`local_clock`               the day engine's former offset fill and ``// 1440``
+:func:`steady_clock`              whether :func:`local_clock` moves a minute a minute
+:func:`has_data_steady`           :func:`has_data` on such a clock
 :func:`has_data`                  ``~isnan(counts) | ~isnan(steps) | isin(dates, ...)``
 :func:`midpoint_timing`           :func:`~.sleep.circular_mean_minutes`,
                                   :func:`~.sleep.social_jet_lag`
@@ -480,6 +482,58 @@ def local_clock(offset: I16, base: int) -> tuple[I64, I64, bool]:
 
 
 @njit
+def steady_clock(offset: I16, base: int) -> tuple[bool, int]:
+    """Whether :func:`local_clock` of this grid is steady (one offset: the clock moves by
+    one minute a minute) and, if so, the local minute of grid minute 0 -- without
+    building the two arrays (``(False, 0)`` otherwise).
+
+    Examples
+    --------
+    >>> steady_clock(np.array([-32768, 60, -32768, 60], np.int16), 1380)
+    (True, 1440)
+    >>> steady_clock(np.array([60, 120], np.int16), 1380)
+    (False, 0)
+    """
+    n = offset.size
+    unknown = 0
+    lowest, highest = 32767, -32768
+    for i in range(n):
+        known = offset[i] != NO_OFFSET
+        unknown += not known
+        lowest = min(lowest, offset[i] if known else 32767)
+        highest = max(highest, offset[i] if known else -32768)
+    if lowest == highest:
+        return True, base + int(lowest)
+    if unknown == n:
+        return True, base
+    return False, 0
+
+
+@njit
+def has_data_steady(counts: F32, steps: F32, local0: int, marked: I64) -> B:
+    """:func:`has_data` on a steady clock (local minute ``local0 + index``): a marked
+    date marks its minutes as one slice, no search per minute.
+
+    Examples
+    --------
+    >>> nan = np.nan
+    >>> has_data_steady(np.array([1, nan, nan], np.float32),
+    ...                 np.array([nan, 2, nan], np.float32), 5 * 1440 + 1438,
+    ...                 np.array([6])).astype(int)
+    array([1, 1, 1])
+    """
+    n = counts.size
+    out = np.empty(n, np.bool_)
+    for i in range(n):
+        out[i] = (counts[i] == counts[i]) | (steps[i] == steps[i])
+    for k in range(marked.size):
+        lo = min(max(marked[k] * MINUTES_PER_DAY - local0, 0), n)
+        hi = min(max((marked[k] + 1) * MINUTES_PER_DAY - local0, 0), n)
+        out[lo:hi] = True
+    return out
+
+
+@njit
 def hour_values(values: F64, lo: int, hours: int, out: F64, at: int) -> int:
     """:func:`phenotyping.features.circadian.hourly_totals` of ``hours`` whole hours of
     ``values[lo:]`` into ``out[at:]``: the sum of the observed minutes (pairwise, missing
@@ -747,8 +801,9 @@ def close_day(
     the day's activity numbers.
 
     ``counts``, ``steps``, ``local``: the engine's whole grid (float32 values, local
-    clock minute of each grid minute; ``steady``: :func:`local_clock`'s, the clock moves
-    by one minute a minute over the grid). Returns ``(worn, r)``: the worn mask of grid
+    clock minute of each grid minute); with ``steady`` (the clock moves by one minute a
+    minute over the grid: :func:`steady_clock`) only ``local[0]`` is read, the others
+    follow (``local[0] + index``). Returns ``(worn, r)``: the worn mask of grid
     minutes ``[0, hi)`` (:func:`wear_mask`, flat runs crossing midnight included) and a
     vector indexed by the ``R_*`` constants: :func:`day_activity` of the day (a day with
     steps but no counts counts a minute with steps as worn), the night window ``[n_lo,
@@ -788,20 +843,22 @@ def close_day(
     # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
     noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
     noon_before = noon - MINUTES_PER_DAY
-    n = local.size
+    n = counts.size
+    first_local = local[0]
+    last_local = first_local + n - 1 if steady else local[n - 1]
     n_lo = 0
-    if local[0] < noon_before:  # the first minute at or after noon_before (np.argmax)
+    if first_local < noon_before:  # the first minute at or after noon_before (np.argmax)
         if steady:  # the clock moves by one minute a minute: indices follow directly
-            n_lo = noon_before - local[0] if noon_before <= local[n - 1] else 0
+            n_lo = noon_before - first_local if noon_before <= last_local else 0
         else:
             for i in range(n):
                 if local[i] >= noon_before:
                     n_lo = i
                     break
     n_hi = hi
-    if local[n - 1] >= noon:
+    if last_local >= noon:
         if steady:
-            n_hi = max(noon - local[0], 0)
+            n_hi = max(noon - first_local, 0)
         else:
             n_hi = 0
             for i in range(n):
@@ -811,11 +868,12 @@ def close_day(
     n_hi = min(max(n_hi, lo), hi)
     r[R_N_LO], r[R_N_HI] = n_lo, n_hi
     r[R_JUMP_AT] = -1
-    for i in range(n_lo, n_hi - 1):
-        step = local[i + 1] - local[i] - 1
-        if step != 0:
-            r[R_JUMP_AT], r[R_JUMP_BY] = i - n_lo + 1, step
-            break
+    if not steady:  # (a steady clock has no jump)
+        for i in range(n_lo, n_hi - 1):
+            step = local[i + 1] - local[i] - 1
+            if step != 0:
+                r[R_JUMP_AT], r[R_JUMP_BY] = i - n_lo + 1, step
+                break
     night_worn = 0
     m = max(n_hi - n_lo, 0)
     night = np.empty(m)
@@ -875,8 +933,9 @@ def window_parts(
     the last day is scored and summed (plus the two minutes before midnight that its
     Oakley window completes; the window's two first minutes lose their context when the
     window moved on); otherwise every day is recomputed. Both ways give the same parts.
-    With ``steady`` (:func:`local_clock`'s: one offset over the grid) the local minutes
-    are consecutive, so the minutes are copied to their slots without an index array.
+    With ``steady`` (:func:`steady_clock`: one offset over the grid) the local minutes
+    are consecutive, so the minutes are copied to their slots without an index array,
+    and only ``local[0]`` is read.
 
     Returns ``(reused, sleep, hourly, observed, profile_total, profile_n)``: Oakley codes
     (``w * 1440``, -1 unscored), hourly values (:func:`hour_values`, 24 per day),
@@ -899,8 +958,8 @@ def window_parts(
     grid = np.full(size, math.nan)
     cv, wv = counts[a:hi], worn_past[a:hi]  # views: indices from 0 need no wraparound
     shift = 0
-    if steady and n:  # local minute = local[a] + i: the values go straight to the grid
-        shift = local[a] - origin
+    if steady and n:  # local minute = local[0] + a + i: the values go straight to the grid
+        shift = local[0] + a - origin
         idx = np.empty(0, np.int64)
         for i in range(n):
             c = np.float64(cv[i])

@@ -265,6 +265,8 @@ def test_local_clock_fills_offsets(off: np.ndarray, base: int) -> None:
     want = base + np.arange(len(off)) + fill_offsets(off)
     assert np.array_equal(local, want) and np.array_equal(dates, want // DAY)
     assert steady == bool(np.all(np.diff(want) == 1))
+    first = int(want[0]) if len(want) else base
+    assert kn.steady_clock(off, base) == ((True, first) if steady else (False, 0))
 
 
 @BUDGET
@@ -278,6 +280,11 @@ def test_has_data_marks_samples_and_marked_dates(seed: int, marked: list[int]) -
     mark = np.unique(np.array(marked, np.int64))
     want = ~np.isnan(counts) | ~np.isnan(steps) | np.isin(dates, mark)
     assert np.array_equal(kn.has_data(counts, steps, dates, mark), want)
+    # on a steady clock starting anywhere in a day, from the first minute's local minute
+    local0 = 3 * DAY + int(rng.integers(-DAY, DAY))
+    dates = (local0 + np.arange(n)) // DAY
+    want = ~np.isnan(counts) | ~np.isnan(steps) | np.isin(dates, mark)
+    assert np.array_equal(kn.has_data_steady(counts, steps, local0, mark), want)
 
 
 @BUDGET
@@ -364,8 +371,8 @@ def test_close_day_is_the_engines_numpy_composition(seed: int, n_days: int, shif
     p = EngineParams()
     steady = bool(np.all(np.diff(local) == 1))
     worn, r = kn.close_day(
-        counts, steps, local, lo, hi, d, p.nonwear_run_min, p.nonwear_noise_floor,
-        p.oakley_threshold, p.sedentary_threshold, 10, 60, steady,
+        counts, steps, local[:1] if steady else local, lo, hi, d, p.nonwear_run_min,
+        p.nonwear_noise_floor, p.oakley_threshold, p.sedentary_threshold, 10, 60, steady,
     )  # fmt: skip
     if steady:  # the steady clock's arithmetic gives what the general search gives
         worn2, r2 = kn.close_day(
@@ -447,8 +454,8 @@ def test_window_parts_reused_or_recomputed_equal_numpy(seed: int, n_days: int, s
         a_prev, a, lo, hi = np.searchsorted(dates, [first - 1, first, day, day + 1]).tolist()
         worn = kn.wear_mask(counts, hi, 120, 10.0)
         got = kn.window_parts(
-            counts, worn, local, a, lo, hi, first, 7, keep is not None,
-            *(keep if keep is not None else none), a_prev, 40.0, steady,
+            counts, worn, local[:1] if steady else local, a, lo, hi, first, 7,
+            keep is not None, *(keep if keep is not None else none), a_prev, 40.0, steady,
         )  # fmt: skip
         if steady:  # the steady clock's direct copy gives what the general scatter gives
             general = kn.window_parts(
@@ -492,8 +499,9 @@ def test_window_parts_of_a_window_starting_before_the_grid(seed: int, into: int)
     none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, bool))
     ref = reference_window(counts, worn, local, a, hi, first)
     for steady in (True, False):
+        clock = local[:1] if steady else local  # steady: only grid minute 0's is read
         got = kn.window_parts(
-            counts, worn, local, a, lo, hi, first, 7, False, *none, a_prev, 40.0, steady
+            counts, worn, clock, a, lo, hi, first, 7, False, *none, a_prev, 40.0, steady
         )
         assert np.array_equal(got[1], ref[0])
         assert all(same(u, v) for u, v in zip(got[2], ref[1], strict=True))

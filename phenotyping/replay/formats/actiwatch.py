@@ -152,9 +152,8 @@ def fast_columns(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
     month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
     hh, mm, ss = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
-    if (
-        np.any((year < 1900) | (year > 2200) | (month < 1) | (month > 12) | (day < 1))
-        or np.any((hh > 23) | (mm > 59) | (ss > 59))
+    if np.any((year < 1900) | (year > 2200) | (month < 1) | (month > 12) | (day < 1)) or np.any(
+        (hh > 23) | (mm > 59) | (ss > 59)
     ):
         return None
     first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
