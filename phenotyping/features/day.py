@@ -34,6 +34,7 @@ Late data
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -736,7 +737,7 @@ class SubjectDays:
             hrv_row = None
         night_cov = night_worn / max(n_hi - n_lo, 1)  # worn
         device = self._device_night(d)
-        if onset < 0 and np.isfinite(device["device_sleep_tib_min"]):
+        if onset < 0 and math.isfinite(device["device_sleep_tib_min"]):
             on = int(device["device_sleep_start_utc_min"])
             hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
         del device["device_sleep_start_utc_min"]
@@ -847,7 +848,8 @@ class SubjectDays:
             p.oakley_threshold,
             steady,
         )
-        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
+        enough = p.min_wear_fraction * MINUTES_PER_DAY
+        days_ok = sum(v >= enough for v in obs.tolist())
         if w >= 2:  # keep the parts of days d-W+2 .. d for closing day d+1
             # (views of this close's arrays: the kernels never write into their inputs)
             self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
@@ -878,13 +880,11 @@ class SubjectDays:
             self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
         if len(self.summaries):
             self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
-        if not len(self.hrv_bin):
-            old = np.zeros(0, bool)
-        else:
+        if len(self.hrv_bin):
             old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
-        if old.any():
-            self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
-            self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
+            if old.any():
+                self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
+                self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
         if cut > 0:
             spare = self._spare_in_use()
             self.counts = self.counts[cut:]

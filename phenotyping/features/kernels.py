@@ -376,11 +376,9 @@ def day_activity(
     n_zero = 0
     for t in range(n):
         v = np.float64(counts[t])
-        if v == v:
-            buf[n_obs] = v
-            n_obs += 1
-            if v == 0.0:
-                n_zero += 1
+        buf[n_obs] = v  # branch-free compaction: kept only if observed
+        n_obs += v == v
+        n_zero += v == 0.0
     total = pairwise_sum(buf, 0, n_obs) if n_obs else math.nan
     sd = math.nan
     if n_obs > 1:
@@ -394,14 +392,14 @@ def day_activity(
     cs = np.zeros(n + 1)
     cn = np.zeros(n + 1, np.int64)
     acc, k = 0.0, 0  # running sums in registers (a store and reload per minute is slow)
-    for t in range(n):
+    worn8, asleep8 = worn.view(np.uint8), asleep.view(np.uint8)
+    for t in range(n):  # branch-free (asleep and the threshold are unpredictable)
         v = np.float64(counts[t])
-        ok = worn[t] and v == v
-        if worn[t]:
-            buf[n_worn] = v
-            n_worn += 1
-            if not asleep[t] and v < sedentary_threshold:
-                n_sed += 1
+        w = worn8[t] != 0
+        ok = w & (v == v)
+        buf[n_worn] = v
+        n_worn += w
+        n_sed += w & (asleep8[t] == 0) & (v < sedentary_threshold)
         acc += v if ok else 0.0
         k += 1 if ok else 0
         cs[t + 1] = acc
@@ -416,9 +414,8 @@ def day_activity(
     n_steps = 0
     for t in range(n):
         s = np.float64(steps[t])
-        if s == s:
-            buf[n_steps] = s
-            n_steps += 1
+        buf[n_steps] = s
+        n_steps += s == s
     steps_total = pairwise_sum(buf, 0, n_steps) if n_steps else math.nan
     return n_obs, n_worn, total, sd, n_zero, sum_worn, n_sed, m10, i10, l5, i5, steps_total
 
@@ -961,10 +958,10 @@ def window_parts(
     if steady and n:  # local minute = local[0] + a + i: the values go straight to the grid
         shift = local[0] + a - origin
         idx = np.empty(0, np.int64)
-        for i in range(n):
-            c = np.float64(cv[i])
-            grid[shift + i] = c if wv[i] else math.nan
         x = grid[shift : shift + n]
+        worn8 = wv.view(np.uint8)  # (LLVM vectorises a byte compare, not a bool load)
+        for i in range(n):
+            x[i] = np.float64(cv[i]) if worn8[i] != 0 else math.nan
         repeats = 0
     else:
         x = np.empty(n)
@@ -983,9 +980,9 @@ def window_parts(
     changed = 0
     same_size = trust and win_worn.size == lo - a
     if same_size:
-        past = worn_past[a:lo]
+        past8, kept8 = worn_past[a:lo].view(np.uint8), win_worn.view(np.uint8)
         for i in range(lo - a):
-            changed += win_worn[i] != past[i]
+            changed += kept8[i] != past8[i]
     reused = same_size and changed == 0 and repeats == 0
     profile_total = np.zeros(MINUTES_PER_DAY)
     profile_n = np.zeros(MINUTES_PER_DAY, np.int64)
