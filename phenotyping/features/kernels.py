@@ -322,8 +322,9 @@ def sleep_period(
 
 
 @njit
-def _window_extreme(cs: F64, cn: I64, size: int, width: int, highest: bool) -> tuple[float, int]:
-    """The extreme mean of ``width``-minute windows from running sums (leading 0), over
+def _window_extreme(cs: F64, cn: F64, size: int, width: int, highest: bool) -> tuple[float, int]:
+    """The extreme mean of ``width``-minute windows from running sums (leading 0; the
+    running counts ``cn`` as exact floats: no int-to-float conversion per window), over
     windows starting at ``0 .. size - 1``, skipping windows less than half observed; the
     first one on a tie. ``(nan, -1)`` when none qualifies.
 
@@ -334,7 +335,7 @@ def _window_extreme(cs: F64, cn: I64, size: int, width: int, highest: bool) -> t
     half = 0.5 * width
     for i in range(size):
         k = cn[i + width] - cn[i]
-        means[i] = (cs[i + width] - cs[i]) / max(k, 1)
+        means[i] = (cs[i + width] - cs[i]) / max(k, 1.0)
     best = -1
     best_v = 0.0
     for i in range(size):
@@ -390,8 +391,8 @@ def day_activity(
     n_worn = 0
     n_sed = 0
     cs = np.zeros(n + 1)
-    cn = np.zeros(n + 1, np.int64)
-    acc, k = 0.0, 0  # running sums in registers (a store and reload per minute is slow)
+    cn = np.zeros(n + 1)  # counts as exact floats (the windows divide by them)
+    acc, kc = 0.0, 0.0  # running sums in registers (a store and reload per minute is slow)
     worn8, asleep8 = worn.view(np.uint8), asleep.view(np.uint8)
     for t in range(n):  # branch-free (asleep and the threshold are unpredictable)
         v = np.float64(counts[t])
@@ -401,9 +402,9 @@ def day_activity(
         n_worn += w
         n_sed += w & (asleep8[t] == 0) & (v < sedentary_threshold)
         acc += v if ok else 0.0
-        k += 1 if ok else 0
+        kc += 1.0 if ok else 0.0
         cs[t + 1] = acc
-        cn[t + 1] = k
+        cn[t + 1] = kc
     sum_worn = pairwise_sum(buf, 0, n_worn)
     m10, i10 = math.nan, -1
     l5, i5 = math.nan, -1
@@ -492,17 +493,20 @@ def steady_clock(offset: I16, base: int) -> tuple[bool, int]:
     (False, 0)
     """
     n = offset.size
-    unknown = 0
-    lowest, highest = 32767, -32768
+    unknown = np.int16(NO_OFFSET)
+    first = unknown
     for i in range(n):
-        known = offset[i] != NO_OFFSET
-        unknown += not known
-        lowest = min(lowest, offset[i] if known else 32767)
-        highest = max(highest, offset[i] if known else -32768)
-    if lowest == highest:
-        return True, base + int(lowest)
-    if unknown == n:
+        if offset[i] != unknown:
+            first = offset[i]
+            break
+    if first == unknown:  # no known offset: all filled with 0
         return True, base
+    other = 0  # known offsets that differ from the first (a branch-free pass over int16)
+    for i in range(n):
+        o = offset[i]
+        other += (o != first) & (o != unknown)
+    if other == 0:
+        return True, base + int(first)
     return False, 0
 
 
@@ -520,9 +524,10 @@ def has_data_steady(counts: F32, steps: F32, local0: int, marked: I64) -> B:
     array([1, 1, 1])
     """
     n = counts.size
-    out = np.empty(n, np.bool_)
+    seen = np.empty(n, np.uint8)  # (bytes: LLVM vectorises the stores, not bool ones)
     for i in range(n):
-        out[i] = (counts[i] == counts[i]) | (steps[i] == steps[i])
+        seen[i] = (counts[i] == counts[i]) | (steps[i] == steps[i])
+    out = seen.view(np.bool_)
     for k in range(marked.size):
         lo = min(max(marked[k] * MINUTES_PER_DAY - local0, 0), n)
         hi = min(max((marked[k] + 1) * MINUTES_PER_DAY - local0, 0), n)
@@ -670,17 +675,17 @@ def window_summary(
     # L5 / M10 on the cyclic 1-minute profile (running sums over the profile + 599 min)
     size = MINUTES_PER_DAY
     cs = np.zeros(size + 600)
-    cn = np.zeros(size + 600, np.int64)
+    cn = np.zeros(size + 600)  # counts as exact floats (the windows divide by them)
     phase = np.empty(size)  # each minute's mean, once (no division in the running loop)
     for j in range(size):
         phase[j] = profile_total[j] / max(profile_n[j], 1) if profile_n[j] > 0 else 0.0
-    acc, k = 0.0, 0  # running sums in registers (a store and reload per minute is slow)
+    acc, kc = 0.0, 0.0  # running sums in registers (a store and reload a minute is slow)
     for t in range(size + 599):
         j = t if t < size else t - size
         acc += phase[j]
-        k += 1 if profile_n[j] > 0 else 0
+        kc += 1.0 if profile_n[j] > 0 else 0.0
         cs[t + 1] = acc
-        cn[t + 1] = k
+        cn[t + 1] = kc
     lo_best, lo_i = nan, -1
     hi_best, hi_i = nan, -1
     # the windows' means in branch-free passes (vectorised divisions), then the first
@@ -688,8 +693,8 @@ def window_summary(
     means5 = np.empty(size)
     means10 = np.empty(size)
     for i in range(size):
-        means5[i] = (cs[i + 300] - cs[i]) / max(cn[i + 300] - cn[i], 1)
-        means10[i] = (cs[i + 600] - cs[i]) / max(cn[i + 600] - cn[i], 1)
+        means5[i] = (cs[i + 300] - cs[i]) / max(cn[i + 300] - cn[i], 1.0)
+        means10[i] = (cs[i + 600] - cs[i]) / max(cn[i + 600] - cn[i], 1.0)
     for i in range(size):
         c = cn[i + 300] - cn[i]
         if c > 0 and c >= min_coverage * 300 and (lo_i < 0 or means5[i] < lo_best):
