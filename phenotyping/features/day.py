@@ -817,7 +817,8 @@ class SubjectDays:
         a write into a closed day, a worn mask of a past day changed by a flat run that
         grew across midnight, a repeated daylight-saving hour in the window) the window is
         recomputed from the retained minutes, which the grid always holds. Both ways run
-        in :func:`kernels.window_parts`; the measures in :func:`kernels.window_summary`.
+        in :func:`kernels.window_parts`; the measures in :func:`kernels.window_summary`
+        (both in one call: :func:`kernels.window_close`).
         """
         p = self.params
         w = p.window_days
@@ -830,7 +831,7 @@ class SubjectDays:
             and len(self.win_dates) == w - 1
             and int(self.win_dates[0]) == first
         )
-        _, sleep, hourly, obs, total, n = kn.window_parts(
+        sleep, hourly, obs, days_ok, measures = kn.window_close(
             self.counts,
             worn_past,
             local,
@@ -847,9 +848,10 @@ class SubjectDays:
             a_prev,
             p.oakley_threshold,
             steady,
+            _BASIS,
+            p.min_wear_fraction * MINUTES_PER_DAY,
+            p.min_window_days,
         )
-        enough = p.min_wear_fraction * MINUTES_PER_DAY
-        days_ok = sum(v >= enough for v in obs.tolist())
         if w >= 2:  # keep the parts of days d-W+2 .. d for closing day d+1
             # (views of this close's arrays: the kernels never write into their inputs)
             self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
@@ -862,12 +864,11 @@ class SubjectDays:
         keys = _window_columns(w)
         out[keys[0]] = days_ok
         if days_ok >= p.min_window_days:
-            c = kn.window_summary(hourly, total, n, _BASIS, sleep, 0.5)
             # slp.circular_mean_minutes of the nights' midpoints and slp.social_jet_lag
             # with Saturday and Sunday free
             m = self.midpoints
             timing = kn.midpoint_timing(m["minute"], m["date"])
-            out.update(zip(keys[1:], (*c, *timing), strict=True))
+            out.update(zip(keys[1:], (*measures.tolist(), *timing), strict=True))
         else:
             out.update(dict.fromkeys(keys[1:], _NAN))
 

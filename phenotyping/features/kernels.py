@@ -25,6 +25,7 @@ kernel                            reference
                                   :func:`~.sleep.social_jet_lag`
 :func:`close_day`,                the day engine's former NumPy composition of the
 :func:`window_parts`              above (features/day.py before this module)
+:func:`window_close`              :func:`window_parts` then :func:`window_summary`
 ================================  ==================================================
 
 Numerical contract: every sum is taken in the order NumPy takes it -- ``np.add.reduce``
@@ -1029,6 +1030,74 @@ def window_parts(
         obs[: w - 1] = win_obs
         obs[w - 1] = hour_values(grid, last, 24, hourly, (w - 1) * 24)
     return reused, sleep, hourly, obs, profile_total, profile_n
+
+
+@njit
+def window_close(
+    counts: F32,
+    worn_past: B,
+    local: I64,
+    a: int,
+    lo: int,
+    hi: int,
+    first: int,
+    w: int,
+    trust: bool,
+    win_sleep: I8,
+    win_hourly: F64,
+    win_obs: NDArray[np.int32],
+    win_worn: B,
+    a_prev: int,
+    threshold: float,
+    steady: bool,
+    basis: F64,
+    enough_min: float,
+    min_days: int,
+) -> tuple[I8, F64, NDArray[np.int32], int, F64]:
+    """The rolling window of one close in one call: :func:`window_parts`, the days with
+    at least ``enough_min`` observed minutes, and -- with at least ``min_days`` of them --
+    :func:`window_summary` (minimum coverage 0.5). Returns ``(sleep, hourly, observed,
+    days_ok, measures)``: the parts to keep, and the nine measures (NaN: too few days).
+
+    Examples
+    --------
+    >>> x = np.tile(np.r_[np.zeros(480), np.full(960, 50.0)], 3).astype(np.float32)
+    >>> none8, none = np.zeros(0, np.int8), np.zeros(0)
+    >>> from phenotyping.features.circadian import cosinor_basis
+    >>> out = window_close(x, np.ones(4320, np.bool_), np.arange(1), 0, 2880, 4320, 0,
+    ...                    3, False, none8, none, np.zeros(0, np.int32),
+    ...                    np.zeros(0, np.bool_), 0, 40.0, True, cosinor_basis(1440),
+    ...                    960.0, 3)
+    >>> out[3], out[4][[2, 3, 4]].tolist()
+    (3, [0.0, 50.0, 1.0])
+    """
+    _, sleep, hourly, obs, total, n = window_parts(
+        counts,
+        worn_past,
+        local,
+        a,
+        lo,
+        hi,
+        first,
+        w,
+        trust,
+        win_sleep,
+        win_hourly,
+        win_obs,
+        win_worn,
+        a_prev,
+        threshold,
+        steady,
+    )
+    days_ok = 0
+    for k in range(obs.size):
+        days_ok += obs[k] >= enough_min
+    measures = np.full(9, math.nan)
+    if days_ok >= min_days:
+        c = window_summary(hourly, total, n, basis, sleep, 0.5)
+        for i in range(9):
+            measures[i] = c[i]
+    return sleep, hourly, obs, days_ok, measures
 
 
 @njit

@@ -507,3 +507,35 @@ def test_window_parts_of_a_window_starting_before_the_grid(seed: int, into: int)
         assert all(same(u, v) for u, v in zip(got[2], ref[1], strict=True))
         assert np.array_equal(got[3], ref[2]) and np.array_equal(got[5], ref[4])
         assert np.array_equal(got[4], ref[3])
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9), st.sampled_from([0, 0, 60]))
+def test_window_close_is_window_parts_then_window_summary(
+    seed: int, n_days: int, shift: int
+) -> None:
+    """The one-call window equals its two kernels composed, with enough valid days and
+    without (then the measures are NaN)."""
+    counts, _, local = grid(seed, n_days, shift)
+    dates = local // DAY
+    d = int(dates[-1])
+    first = d - 6
+    a_prev, a, lo, hi = np.searchsorted(dates, [first - 1, first, d, d + 1]).tolist()
+    worn = kn.wear_mask(counts, hi, 120, 10.0)
+    none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, bool))
+    steady = bool(np.all(np.diff(local) == 1))
+    clock = local[:1] if steady else local
+    args = (counts, worn, clock, a, lo, hi, first, 7, False, *none, a_prev, 40.0, steady)
+    _, sleep, hourly, obs, total, n = kn.window_parts(*args)
+    basis = circ.cosinor_basis(DAY)
+    for enough, min_days in ((960.0, 3), (960.0, 8)):
+        got = kn.window_close(*args, basis, enough, min_days)
+        assert np.array_equal(got[0], sleep) and np.array_equal(got[2], obs)
+        assert all(same(u, v) for u, v in zip(got[1], hourly, strict=True))
+        days_ok = int(np.count_nonzero(obs >= enough))
+        assert got[3] == days_ok
+        if days_ok >= min_days:
+            want = kn.window_summary(hourly, total, n, basis, sleep, 0.5)
+            assert all(same(u, v) for u, v in zip(got[4], want, strict=True))
+        else:
+            assert np.isnan(got[4]).all()
