@@ -53,7 +53,7 @@ def watch():
         stop.wait(0.25)
 th = threading.Thread(target=watch, daemon=True)
 th.start()
-result = replay([Path(sys.argv[1])], jobs=1)
+result = replay([Path(sys.argv[1])], jobs=1, measure_states=True)
 end = rss()
 stop.set(); th.join()
 n_rows = len(result.daily)

@@ -207,6 +207,28 @@ def _finish(result: dict[str, Any], out: Path) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _worker(faust: Any, settings: Any) -> Any:
+    """The worker class of ``phenotyping worker`` (both roles run in it, so (b) and (c)
+    pay the same for logging). faust's own ``Worker`` at ``loglevel="warning"`` sets the
+    root logger to DEBUG for its terminal spinner: every debug call of faust, aiokafka
+    and numba then builds a log record (~140 us of CPU per output sent). Trees whose
+    worker class still does that (``main`` before this fix, run with ``--worker-at``)
+    get no spinner here either, as with the CLI's default ``--loglevel info``."""
+    try:
+        from phenotyping.stream.commands import _worker_class
+    except ImportError:
+        base = faust.Worker
+    else:
+        base = _worker_class(faust.Worker, settings.kafka.stop_grace_s)
+
+    class Worker(base):  # type: ignore[misc, valid-type]
+        def on_setup_root_logger(self, logger: Any, level: int) -> None:
+            self.spinner = None
+            super().on_setup_root_logger(logger, level)
+
+    return Worker
+
+
 def role_bare(settings: Any, expect: int, out: Path) -> None:
     """(b): a faust app whose agent only decodes, consuming like our worker."""
     import faust
@@ -249,7 +271,37 @@ def role_bare(settings: Any, expect: int, out: Path) -> None:
             )
 
     app.timer(0.25)(done)
-    faust.Worker(app, loglevel="warning").execute_from_commandline()
+    _worker(faust, settings)(app, loglevel="warning").execute_from_commandline()
+
+
+def _rss_mb() -> float:
+    """Resident set size of this process in MB (Linux ``/proc``)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _count_producer_waits() -> dict[str, float]:
+    """Wall seconds the process's producer spent waiting for a full batch of a partition
+    to be drained (aiokafka sends one request per broker at a time; a full batch makes
+    the sender of the next record wait), and how many waits: a diagnostic of the worker's
+    ``send`` stage."""
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+
+    waits = {"producer_full_batch_waits": 0.0, "producer_full_batch_wait_s": 0.0}
+    drain = MessageAccumulator.add_message
+
+    async def add_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.monotonic()
+        fut = await drain(self, *args, **kwargs)
+        took = time.monotonic() - t0
+        if took > 1e-4:
+            waits["producer_full_batch_waits"] += 1
+            waits["producer_full_batch_wait_s"] += took
+        return fut
+
+    MessageAccumulator.add_message = add_message  # type: ignore[method-assign]
+
+    return waits
 
 
 def role_worker(settings: Any, expect: int, out: Path) -> None:
@@ -258,9 +310,17 @@ def role_worker(settings: Any, expect: int, out: Path) -> None:
 
     from phenotyping.stream.app import build_app
 
+    try:  # as `phenotyping worker` does before joining the group (older trees: none)
+        from phenotyping.features.day import warm_up
+    except ImportError:
+        pass
+    else:
+        warm_up()
     built = build_app(settings)
     stats = built.stats
     cpu0: list[float] = []
+    waits = _count_producer_waits()
+    rss: list[tuple[float, int, float]] = [(0.0, 0, _rss_mb())]  # before the first batch
 
     async def started() -> None:  # CPU time from (within 20 ms of) the first batch
         if stats.first is not None and not cpu0:
@@ -278,14 +338,20 @@ def role_worker(settings: Any, expect: int, out: Path) -> None:
                     "batches": stats.batches,
                     "dead": sum(v for k, v in stats.counts.items() if k.startswith("dead")),
                     # wall seconds per stage of the agent (older trees: none)
-                    "stages": dict(getattr(stats, "seconds", {})),
+                    "stages": {**dict(getattr(stats, "seconds", {})), **waits},
+                    "rss": [*rss, (stats.last - stats.first, stats.counts["messages"], _rss_mb())],
                 },
                 out,
             )
 
+    async def sample_rss() -> None:  # RSS over time: from the first batch on, each 0.5 s
+        if stats.first is not None:
+            rss.append((time.monotonic() - stats.first, stats.counts["messages"], _rss_mb()))
+
     built.app.timer(0.02)(started)
+    built.app.timer(0.5)(sample_rss)
     built.app.timer(0.25)(done)
-    faust.Worker(built.app, loglevel="warning").execute_from_commandline()
+    _worker(faust, settings)(built.app, loglevel="warning").execute_from_commandline()
 
 
 def run_role(
@@ -441,6 +507,8 @@ def measure(
                     row.setdefault("cpu_us", []).append(r["cpu"] / r["messages"] * 1e6)
                 row["loads"].append(before)
                 row["samples_per_message"] = r["samples"] / r["messages"]
+                if "rss" in r:
+                    row.setdefault("rss", []).append(r["rss"])
                 row["messages"] = r["messages"]
                 stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.get("stages", {}).items()))
                 print(
@@ -463,7 +531,13 @@ def latency(
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),
-        **{f"PHENOTYPING_KAFKA__{k.upper()}": str(v) for k, v in settings.kafka if v is not None},
+        # only what this script sets: an older tree (--worker-at) refuses a setting it
+        # does not know, and runs with its own defaults otherwise
+        **{
+            f"PHENOTYPING_KAFKA__{k.upper()}": str(v)
+            for k, v in settings.kafka.model_dump(exclude_defaults=True).items()
+            if v is not None
+        },
     }
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
@@ -477,7 +551,11 @@ def latency(
                 stderr=err,
             )
             try:
-                wait_group(settings)
+                try:
+                    wait_group(settings)
+                except AssertionError:
+                    print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                    raise
                 lat = asyncio.run(_latency(settings, day_messages(days), rate))
                 time.sleep(2.5)  # one more stats line
             finally:
@@ -506,15 +584,22 @@ def latency(
     }
 
 
+def _rss_points(series: list[list[float]], most: int = 12) -> list[str]:
+    """At most ``most`` evenly spaced points of an RSS series, first and last included."""
+    idx = sorted({round(i * (len(series) - 1) / max(most - 1, 1)) for i in range(most)})
+    return [f"{series[i][0]:.1f} s {int(series[i][1]):,} {series[i][2]:.0f}" for i in idx]
+
+
 def _pcts(x: np.ndarray) -> str:
     p = np.percentile(x, [50, 90, 99]) * 1000
     return f"{p[0]:,.0f} | {p[1]:,.0f} | {p[2]:,.0f} | {x.max() * 1000:,.0f}"
 
 
 def main() -> None:
-    global _PROFILER
+    global _PROFILER, SUBJECTS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--broker", help="host:port of a running broker (default: start one)")
+    ap.add_argument("--subjects", type=int, default=SUBJECTS, help="subjects of each workload")
     ap.add_argument("--single", type=int, default=100_000, help="single-sample messages")
     ap.add_argument("--days", type=int, default=40, help="days of batch messages per subject")
     ap.add_argument("--workloads", nargs="+", choices=("single", "day"), default=["single", "day"])
@@ -534,6 +619,7 @@ def main() -> None:
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--role-profile", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SUBJECTS = args.subjects
     if args.role:
         if args.role_profile:
             import cProfile
@@ -612,6 +698,11 @@ def main() -> None:
             f"{rate * r['samples_per_message']:,.0f} | {ratio:.0%} | {cpu_text} | "
             f"{cpu_ratio} | {loads} | {each} |"
         )
+    for r in rows:
+        for k, series in enumerate(r.get("rss", [])):
+            print()
+            print(f"RSS of {r['consumer']}, {r['workload']}, round {k + 1} (s, messages, MB):")
+            print("  " + ", ".join(_rss_points(series)))
     for name, one in (lat or {}).items():
         print()
         print(

@@ -102,6 +102,16 @@ class KafkaSettings(BaseModel):
     fetch_max_bytes_per_partition: int = Field(
         4 * 1024 * 1024, ge=1024, description="consumer max bytes per partition per fetch"
     )
+    producer_batch_bytes: int = Field(
+        512 * 1024,
+        ge=16 * 1024,
+        le=1_000_000,
+        description="largest batch of records the worker's producer builds per partition "
+        "(faust's default, 16 KiB, holds ~4 daily rows and no day-record state: the agent "
+        "waited for a broker round trip every few rows, the client sending one request per "
+        "broker at a time); at most the broker's default message.max.bytes (~1 MB), which "
+        "the output topics keep",
+    )
     commit_interval_s: float = Field(
         2.8, gt=0, description="how often processed offsets are committed"
     )

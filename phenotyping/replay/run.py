@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from phenotyping import events
 from phenotyping.errors import FormatError, InputError
@@ -47,6 +50,7 @@ from phenotyping.pipeline import (
     OutOfWindow,
     Pipeline,
     StepOutput,
+    flush,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
@@ -110,7 +114,12 @@ class ReplayResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
-    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed
+    state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed; 0 unless measured
+    # where each notice and alert came from: (0, file, n) while a file was read, (1, subject,
+    # n) when the subject's last days closed -- to put the parts of a shared replay back in
+    # the order one process produces
+    notice_keys: list[tuple[int, str, int]] = field(default_factory=list, repr=False)
+    alert_keys: list[tuple[int, str, int]] = field(default_factory=list, repr=False)
 
     def summary_lines(self) -> list[str]:
         subjects = {r["subject_id"] for r in self.daily}
@@ -150,6 +159,7 @@ def _replay_files(
     progress: bool,
     options: ReadOptions | None = None,
     spill: bool = False,
+    measure_states: bool = False,
 ) -> ReplayResult:
     """Replay ``files`` in this process. With ``spill`` (one process: the result is not
     sent to a parent) daily rows go to a temporary file and idle subject states are kept
@@ -162,7 +172,15 @@ def _replay_files(
     collector = RecordingCollector()
     out = StepOutput()
     daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
+    nights = _Nights()
     samples = 0
+    notice_keys: list[tuple[int, str, int]] = []
+    alert_keys: list[tuple[int, str, int]] = []
+
+    def mark(phase: int, source: str) -> None:  # the notices and alerts added since the last
+        notice_keys.extend((phase, source, n) for n in range(len(out.notices) - len(notice_keys)))
+        alert_keys.extend((phase, source, n) for n in range(len(out.alerts) - len(alert_keys)))
+
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
             for msg in read(f, fmt, report, options):
@@ -174,6 +192,7 @@ def _replay_files(
                 collector.add(msg)
                 samples += events.samples(msg)
                 if spill:
+                    nights.add(step_out.daily)
                     daily.extend(step_out.daily)
                     step_out.daily.clear()
                 out.extend(step_out)
@@ -181,22 +200,34 @@ def _replay_files(
             report.reject(f"file not used: {exc}")
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
-    step_out = pipeline.flush()
-    if spill:
-        daily.extend(step_out.daily)
-        step_out.daily.clear()
-    out.extend(step_out)
+        mark(0, str(f))
+    if spill:  # subject by subject, so that only one subject's last rows are in memory
+        for subject in sorted(pipeline.store):
+            step_out = flush(subject, pipeline.store[subject])
+            nights.add(step_out.daily)
+            daily.extend(step_out.daily)
+            step_out.daily.clear()
+            out.extend(step_out)
+            mark(1, subject)
+    else:
+        for subject in sorted(pipeline.store):  # as Pipeline.flush does
+            out.extend(flush(subject, pipeline.store[subject]))
+            mark(1, subject)
     late = state_bytes = 0
-    for subject in list(pipeline.store):  # one at a time: parked states stay parked
-        state = pipeline.store[subject]
+    store = pipeline.store
+    states = (
+        store.peek(measure_states)  # one at a time: parked states stay parked
+        if isinstance(store, ParkedStates)
+        else ((s, st, len(st.to_bytes()) if measure_states else 0) for s, st in store.items())
+    )
+    for _, state, size in states:
         late += state.days.late
-        state_bytes += len(state.to_bytes())
+        state_bytes += size if measure_states else 0
     recordings = collector.summaries()
-    nights: dict[str, list[dict[str, Any]]] = {}
-    for r in daily:  # one pass: the rows may be on disk
-        nights.setdefault(r["subject_id"], []).append({k: r.get(k) for k in _TIMING_KEYS})
+    if not spill:
+        nights.add(daily)
     for rec in recordings:
-        rec.update(nightly_timing(nights.get(rec["subject_id"], [])))
+        rec.update(nights.timing(rec["subject_id"]))
     return ReplayResult(
         daily,
         recordings,
@@ -208,10 +239,40 @@ def _replay_files(
         out.alerts,
         clinical=list(collector.clinical.values()),
         state_bytes=state_bytes,
+        notice_keys=notice_keys,
+        alert_keys=alert_keys,
     )
 
 
-_TIMING_KEYS = ("valid", "sleep_valid", "sleep_midpoint_clock_min", "weekday")
+class _Nights:
+    """What :func:`nightly_timing` reads of each subject's rows, kept as the rows are
+    produced (in date order): the count of valid days, and the sleep midpoint and weekday
+    of each valid night -- ~9 bytes a night instead of reading every row back from disk."""
+
+    def __init__(self) -> None:
+        self._valid: dict[str, int] = {}
+        self._mids: dict[str, array[float]] = {}
+        self._weekdays: dict[str, array[int]] = {}
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        for r in rows:
+            subject = r["subject_id"]
+            if subject not in self._valid:
+                self._valid[subject] = 0
+                self._mids[subject], self._weekdays[subject] = array("d"), array("b")
+            if r.get("valid"):
+                self._valid[subject] += 1
+            if r.get("sleep_valid"):
+                mid, weekday = r["sleep_midpoint_clock_min"], r["weekday"]
+                self._mids[subject].append(float("nan") if mid is None else float(mid))
+                self._weekdays[subject].append(-1 if weekday is None else int(weekday))
+
+    def timing(self, subject: str) -> dict[str, float | int]:
+        if subject not in self._valid:
+            return nightly_timing([])
+        mids = np.frombuffer(self._mids[subject], dtype=np.float64)
+        weekdays = np.frombuffer(self._weekdays[subject], dtype=np.int8)
+        return _timing(self._valid[subject], mids, weekdays)
 
 
 def _message_reason(exc: InputError) -> str:
@@ -228,10 +289,17 @@ def nightly_timing(days: list[dict[str, Any]]) -> dict[str, float | int]:
     """Across a recording's valid days and nights: counts, midpoint and social jet lag."""
     nights = [r for r in days if r.get("sleep_valid")]
     mids = np.array([r["sleep_midpoint_clock_min"] for r in nights], dtype=np.float64)
-    free = np.isin([r["weekday"] for r in nights], (5, 6))
+    weekdays = [r["weekday"] for r in nights]
+    return _timing(sum(1 for r in days if r.get("valid")), mids, weekdays)
+
+
+def _timing(
+    valid_days: int, mids: NDArray[np.float64], weekdays: Sequence[Any] | NDArray[np.int8]
+) -> dict[str, float | int]:
+    free = np.isin(weekdays, (5, 6))
     return {
-        "valid_days": sum(1 for r in days if r.get("valid")),
-        "valid_nights": len(nights),
+        "valid_days": valid_days,
+        "valid_nights": len(mids),
         "sleep_midpoint_circmean_min": sleep.circular_mean_minutes(mids),
         "social_jetlag_min": sleep.social_jet_lag(mids, free) if len(mids) else float("nan"),
     }
@@ -246,16 +314,20 @@ def replay(
     progress: bool = False,
     jobs: int = 1,
     options: ReadOptions | None = None,
+    measure_states: bool = False,
 ) -> ReplayResult:
     """Replay recordings in-process through the pipeline and return every output.
 
     ``options`` tell the readers what the files do not say (e.g. the time zone).
 
-    With ``jobs > 1`` the recordings are shared among worker processes, each running the
-    same pipeline on whole recordings (a subject never spans two processes, so the
-    result is identical to ``jobs=1``; rows are sorted by subject and date either way).
+    With ``jobs > 1`` the recordings are shared among ``jobs`` processes (this one and
+    ``jobs - 1`` forked workers), each running the same pipeline on whole recordings (a
+    subject never spans two processes, so the result is identical to ``jobs=1``; rows are
+    sorted by subject and date either way).
     ``options`` (:class:`phenotyping.replay.formats._util.ReadOptions`) carries ``--tz``, the
     column mapping and the subject override to the third-party readers.
+    ``measure_states``: sum the subjects' serialised states at the end into
+    ``state_bytes`` (a benchmark's figure; it costs a ``to_bytes`` per live state).
     """
     for p in paths:
         if not p.exists():
@@ -268,29 +340,9 @@ def replay(
         raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt, options)
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, options, spill=True)]
+        parts = [_replay_files(files, fmt, params, risk, progress, options, True, measure_states)]
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from tqdm import tqdm
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [
-                pool.submit(_replay_files, group, fmt, params, risk, False, options)
-                for group in groups
-            ]
-            done = tqdm(
-                as_completed(futures),
-                total=len(futures),
-                unit="subject",
-                disable=not progress,
-                leave=False,
-            )
-            for _ in done:  # progress as they finish ...
-                pass
-            # ... results in submission order, so notices and alerts come out in the same
-            # order on every run (as_completed order depends on the processes' timing)
-            parts = [f.result() for f in futures]
+        parts = _replay_shared(groups, jobs, fmt, params, risk, progress, options, measure_states)
     report = ReadReport()
     for part in parts:
         report.files += part.report.files
@@ -319,13 +371,93 @@ def replay(
         state_bytes=sum(p.state_bytes for p in parts),
         seconds=time.perf_counter() - t0,
         samples=sum(p.samples for p in parts),
-        notices=[n for p in parts for n in p.notices],
-        alerts=[a for p in parts for a in p.alerts],
+        notices=_in_one_process_order(files, [(p.notices, p.notice_keys) for p in parts]),
+        alerts=_in_one_process_order(files, [(p.alerts, p.alert_keys) for p in parts]),
         clinical=sorted(
             (c for p in parts for c in p.clinical),
             key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
         ),
     )
+
+
+def _replay_shared(
+    groups: list[list[Path]],
+    jobs: int,
+    fmt: str,
+    params: EngineParams,
+    risk: RiskParams,
+    progress: bool,
+    options: ReadOptions | None,
+    measure_states: bool,
+) -> list[ReplayResult]:
+    """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
+    forked workers and this one all take the longest group that no process has taken yet.
+    The results come back in the groups' order, so notices and alerts come out in the
+    same order on every run."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    # longest first, so that the last groups to finish are short ones and no process
+    # waits long for another at the end
+    order = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
+    parts: list[ReplayResult | None] = [None] * len(groups)
+    bar = tqdm(total=len(groups), unit="subject", disable=not progress, leave=False)
+    # The workers are forked: every object of this process is theirs too, and a garbage
+    # collection in a worker walks (and so copies, page by page) all of them. Frozen,
+    # the collector leaves them alone; the workers only collect their own.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs - 1) as pool:
+            futures = {
+                i: pool.submit(
+                    _replay_files,
+                    groups[i],
+                    fmt,
+                    params,
+                    risk,
+                    False,
+                    options,
+                    False,
+                    measure_states,
+                )
+                for i in order
+            }
+            # this process works too (no third process on two cores, nothing of its share
+            # pickled): a group whose future it can still cancel, no worker has taken
+            for i in order:
+                if futures[i].cancel():
+                    parts[i] = _replay_files(
+                        groups[i], fmt, params, risk, False, options, False, measure_states
+                    )
+                    bar.update()
+            for i in order:
+                if parts[i] is None:
+                    parts[i] = futures[i].result()
+                    bar.update()
+    finally:
+        gc.unfreeze()
+        bar.close()
+    return [p for p in parts if p is not None]
+
+
+def _in_one_process_order(
+    files: Sequence[Path], parts: list[tuple[list[dict[str, Any]], list[tuple[int, str, int]]]]
+) -> list[dict[str, Any]]:
+    """The notices (or alerts) of the parts of a replay in the order one process gives
+    them: those raised while reading, file by file in ``files``' order; then those of the
+    last days' closes, subject by subject (the order of ``Pipeline.flush``). A subject never
+    spans two parts, so this is the one-process order exactly."""
+    if len(parts) == 1:
+        return parts[0][0]
+    at = {str(f): i for i, f in enumerate(files)}
+    keyed = [
+        ((phase, at.get(source, -1) if phase == 0 else 0, source if phase else "", n), item)
+        for items, keys in parts
+        for item, (phase, source, n) in zip(items, keys, strict=True)
+    ]
+    keyed.sort(key=lambda kv: kv[0])
+    return [item for _, item in keyed]
 
 
 def found_nothing(path: Path) -> str:
@@ -342,6 +474,21 @@ def found_nothing(path: Path) -> str:
     listing = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
     held = f"{n} file(s): {listing}" if n else "no files"
     return f"{path}: no recording in a known format found ({held})"
+
+
+def _size(files: Sequence[Path]) -> int:
+    """Bytes on disk of ``files`` (folders: of the files in them), the work's proxy."""
+    total = 0
+    for f in files:
+        try:
+            total += (
+                f.stat().st_size
+                if f.is_file()
+                else sum(p.stat().st_size for p in f.rglob("*") if p.is_file())
+            )
+        except OSError:  # unreadable: reading it will say why
+            pass
+    return total
 
 
 def _subject_groups(

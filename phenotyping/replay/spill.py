@@ -51,7 +51,8 @@ def _plain(v: Any) -> Any:
 
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with NumPy scalars as the built-in values they equal (one pass; nested
-    containers, rare, recursively)."""
+    containers, rare, recursively). Needed: marshal does not refuse a NumPy scalar, it
+    writes its buffer as ``bytes``."""
     return {k: v if type(v) in _BUILTIN else _plain(v) for k, v in row.items()}
 
 
@@ -61,18 +62,22 @@ class _File:
     def __init__(self) -> None:
         self._fh: IO[bytes] | None = None
         self._end = 0
+        self._appending = False  # the file position is at the end (no read since)
 
     def put(self, data: bytes) -> int:
         if self._fh is None:
-            self._fh = tempfile.TemporaryFile()
+            self._fh = tempfile.TemporaryFile(buffering=1 << 20)  # fewer, larger writes
             weakref.finalize(self, self._fh.close)  # closed (and so deleted) with us
-        self._fh.seek(self._end)
+        if not self._appending:  # a seek flushes the buffer: only after a read
+            self._fh.seek(self._end)
+            self._appending = True
         self._fh.write(data)
         at, self._end = self._end, self._end + len(data)
         return at
 
     def get(self, at: int, size: int) -> bytes:
         assert self._fh is not None
+        self._appending = False
         self._fh.seek(at)
         return self._fh.read(size)
 
@@ -146,19 +151,26 @@ class SpilledSeries:
 
     def __init__(self) -> None:
         self._file = _File()
-        self._index: dict[str, list[tuple[int, int, int, int]]] = {}
+        # per subject, 4 numbers a segment (start, offset, at, length) in one flat array:
+        # ~32 bytes a segment where a tuple of 4 ints is ~180
+        self._index: dict[str, array[int]] = {}
 
     def add(self, subject: str, start: int, offset: int, values: NDArray[np.float64]) -> None:
         data = np.ascontiguousarray(values, dtype=np.float64).tobytes()
         at = self._file.put(data)
-        self._index.setdefault(subject, []).append((start, offset, at, len(values)))
+        index = self._index.get(subject)
+        if index is None:
+            index = self._index[subject] = array("q")
+        index.extend((start, offset, at, len(values)))
 
     def subjects(self) -> list[str]:
         return list(self._index)
 
     def parts(self, subject: str) -> list[tuple[int, int, NDArray[np.float64]]]:
         out = []
-        for start, off, at, n in self._index[subject]:
+        index = self._index[subject]
+        for i in range(0, len(index), 4):
+            start, off, at, n = index[i : i + 4]
             values = np.frombuffer(self._file.get(at, 8 * n), dtype=np.float64)
             out.append((start, off, values))
         return out
@@ -209,6 +221,15 @@ class ParkedStates(MutableMapping[str, SubjectState]):
 
     def __len__(self) -> int:
         return len(self._live) + len(self._parked)
+
+    def peek(self, sizes: bool = True) -> Iterator[tuple[str, SubjectState, int]]:
+        """Every subject, its state and the bytes of that state (0 for a live state
+        unless ``sizes``), without making parked states live (a parked state is read from
+        its bytes, and nothing else is parked)."""
+        for subject, state in list(self._live.items()):
+            yield subject, state, len(state.to_bytes()) if sizes else 0
+        for subject, blob in list(self._parked.items()):
+            yield subject, SubjectState.from_bytes(blob), len(blob)
 
     def parked_bytes(self) -> int:
         """Bytes held by the parked states."""

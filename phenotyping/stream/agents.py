@@ -21,7 +21,7 @@ import os
 import time
 import weakref
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -54,7 +54,9 @@ class StreamStats:
 
     counts: Counter[str] = field(default_factory=Counter)
     #: wall seconds of the agent per stage (``process``, ``send``, ``flush``,
-    #: ``changelog_wait``, ``ack``): where a record's time in the worker goes
+    #: ``changelog_wait``, ``ack``): where a record's time in the worker goes; and the
+    #: CPU seconds of this thread handing outputs to the producer (``send_cpu``: faust and
+    #: aiokafka; faust's consumer runs in a thread of its own)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     partitions: set[int] = field(default_factory=set)
     batches: int = 0
@@ -372,13 +374,14 @@ def register(
             """Hand the outputs to the producer. Their acknowledgements are awaited at the
             next flush, before the states that produced them are written (or now, with
             ``wait``): a batch does not wait for a broker round trip before the next one."""
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), time.thread_time()
             for o in outgoing:
                 fut = await outputs[o.topic].send(
                     key=o.key, value=o.value, partition=o.partition, headers=list(o.headers)
                 )
                 unacked.append(fut)
             seconds["send"] += time.monotonic() - t0
+            seconds["send_cpu"] += time.thread_time() - c0
             if wait:
                 await outputs_acknowledged()
 
@@ -541,8 +544,23 @@ def register(
                         await cast(RewindingConsumer, consumer).seek_back(tp)
                         guard.sought(tp, time.monotonic())
 
-        background = asyncio.ensure_future(flusher()) if flush_every > 0 else None
-        closer = asyncio.ensure_future(idle_closer())
+        async def crash_on_error(loop: Callable[[], Awaitable[None]]) -> None:
+            """Run a background loop of the agent; its failure ends the worker as the
+            agent's own does. A flush or an idle close that raised while awaiting its
+            outputs has already taken their futures: left to die alone, the loop's next
+            flush would store the states that produced them and release their records
+            (outputs lost)."""
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                crash(exc)
+
+        background = (
+            asyncio.ensure_future(crash_on_error(flusher)) if flush_every > 0 else None
+        )
+        closer = asyncio.ensure_future(crash_on_error(idle_closer))
         reseek = asyncio.ensure_future(reseeker()) if guard is not None else None
         per_record = [0.001]  # running estimate of the wall seconds one record takes
         within = kafka.batch_within_ms / 1000.0

@@ -72,6 +72,7 @@ def app_options(kafka: KafkaSettings) -> dict[str, Any]:
         "consumer_max_fetch_size": kafka.fetch_max_bytes_per_partition,
         "producer_max_request_size": dead_letter_max_bytes(kafka) + 1024 * 1024,
         "producer_acks": -1,
+        "producer_max_batch_size": kafka.producer_batch_bytes,
     }
 
 

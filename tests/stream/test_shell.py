@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +89,32 @@ def test_the_cli_imports_neither_faust_nor_aiokafka() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+_ROOT_LEVEL = """
+import asyncio, logging, pathlib, sys
+import faust
+from phenotyping.stream.commands import _worker_class
+asyncio.set_event_loop(asyncio.new_event_loop())
+base = faust.Worker if sys.argv[1] == "faust" else _worker_class(faust.Worker, 1.0)
+app = faust.App("t", broker="kafka://127.0.0.1:1", web_enabled=False, autodiscover=False)
+worker = base(app, loglevel=sys.argv[2])
+worker._setup_logging()
+pathlib.Path(sys.argv[3]).write_text(str(logging.getLogger().getEffectiveLevel()))
+"""
+
+
+@pytest.mark.parametrize("loglevel", ["warning", "error"])
+def test_the_worker_keeps_the_root_logger_at_its_level(loglevel: str, tmp_path: Path) -> None:
+    """faust's own worker sets the root logger to DEBUG at warning and above (for its
+    terminal spinner): every debug call of faust, aiokafka and numba then builds a record.
+    The phenotyping worker stays at the level it was given."""
+
+    def root_level(kind: str) -> int:
+        out = tmp_path / kind
+        cmd = [sys.executable, "-c", _ROOT_LEVEL, kind, loglevel, str(out)]
+        subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+        return int(out.read_text())
+
+    assert root_level("faust") == logging.DEBUG  # the behaviour worked around
+    assert root_level("ours") == getattr(logging, loglevel.upper())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from phenotyping.errors import FormatError
 from phenotyping.events import ActivityBatch
@@ -97,15 +98,68 @@ def _parse_wall_clock(text: pd.Series) -> pd.Series:
     return parsed
 
 
-# fixed positions in ``YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,<digits>``
-_TS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-_SEPARATORS = ((4, b"-"), (7, b"-"), (10, b" "), (13, b":"), (16, b":"), (19, b","), (30, b","))
-_VALUE_AT = 31
+_VALUE_AT = 31  # the activity count starts here in ``YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,<digits>``
 
 
 def _raw_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     return gzip.decompress(data) if path.name.lower().endswith(".gz") else data
+
+
+_U = np.uint64
+U64 = NDArray[np.uint64]
+
+
+def _pattern(text: bytes, digit: int, other: int | None) -> np.uint64:
+    """A little-endian word: ``digit`` at each ``d`` of ``text``, ``other`` (None: the
+    byte itself) at any other byte, 0 at each ``_``."""
+    word = 0
+    for i, ch in enumerate(text):
+        byte = 0 if ch == ord("_") else digit if ch == ord("d") else ch if other is None else other
+        word |= byte << (8 * i)
+    return _U(word)
+
+
+# the first 20 bytes of a row (``YYYY-MM-DD HH:MM:SS,``) as three little-endian words
+_ROW = (b"dddd-dd-", b"dd dd:dd", b":dd,____")
+_CARE = tuple(_pattern(w, 0xF0, 0xFF) for w in _ROW)  # high nibble of digits, all of the rest
+_WANT = tuple(_pattern(w, 0x30, None) for w in _ROW)
+_DIGIT = tuple(_pattern(w, 0xFF, 0) for w in _ROW)
+_SIX = tuple(_pattern(w, 0x06, 0) for w in _ROW)
+_HIGH = tuple(_pattern(w, 0xF0, 0) for w in _ROW)
+_THREE = tuple(_pattern(w, 0x30, 0) for w in _ROW)
+# the last k bytes of a word (the value's last digits), k = 0..8
+_TAIL = np.array([((1 << 64) - 1) ^ ((1 << (8 * (8 - k))) - 1) for k in range(9)], np.uint64)
+_F0, _30, _06, _0F = (_U(int(b * 8, 16)) for b in ("F0", "30", "06", "0F"))
+_CUM_DAYS = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], np.int64)
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+def _all_digits(
+    w: U64,
+    care: np.uint64,
+    want: np.uint64,
+    digit: np.uint64,
+    six: np.uint64,
+    high: np.uint64,
+    three: np.uint64,
+) -> bool:
+    """Every byte of ``w`` where ``care`` asks for a digit is one, the others equal ``want``."""
+    return bool(np.all((w & care) == want)) and bool(np.all((((w & digit) + six) & high) == three))
+
+
+def _eight_digits(x: U64) -> U64:
+    """The number written by 8 digit values (one per byte, most significant first;
+    leading zeros for a shorter number) in a little-endian word."""
+    x = x * _U(10) + (x >> _U(8))
+    return (
+        ((x & _U(0x000000FF000000FF)) * _U(100 + (1_000_000 << 32)))
+        + (((x >> _U(16)) & _U(0x000000FF000000FF)) * _U(1 + (10_000 << 32)))
+    ) >> _U(32)
+
+
+def _field(w: U64, byte: int) -> U64:
+    return (w >> _U(8 * byte)) & _U(0x0F)
 
 
 def fast_columns(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -114,7 +168,11 @@ def fast_columns(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     ``YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,<digits>`` with a valid date and time, so that the
     general (pandas) path reads the file and counts every bad row with its reason.
 
-    Every check is a vectorised operation over all rows: no Python work per row.
+    Every check is a vectorised operation over all rows: no Python work per row. The
+    bytes are read eight at a time: each row's first 24 bytes as three little-endian
+    words and its count's last 8 (or 16) bytes as one (two), from a strided view of the
+    file; digits and separators are checked and digits combined within a word (SWAR), and
+    the calendar is checked and converted once per run of rows with the same date.
 
     Examples
     --------
@@ -132,35 +190,52 @@ def fast_columns(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     starts = nl + 1
     ends = np.r_[nl[1:], len(buf)]
-    if starts[-1] == len(buf):  # the usual trailing newline
+    if starts[-1] == len(buf):
         starts, ends = starts[:-1], ends[:-1]
     width = ends - starts - _VALUE_AT
     if not len(starts) or width.min() < 1 or width.max() > 15:
         return None
-    for pos, ch in _SEPARATORS:
-        if not np.all(buf[starts + pos] == ch[0]):
+    # the 8 bytes from every offset of the file as one little-endian word (a strided view)
+    words = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=raw, strides=(1,))
+    w0, w1, w2 = words[starts], words[starts + 8], words[starts + 16]
+    for k, w in enumerate((w0, w1, w2)):
+        if not _all_digits(w, _CARE[k], _WANT[k], _DIGIT[k], _SIX[k], _HIGH[k], _THREE[k]):
             return None
-    d = buf[starts[:, None] + _TS_DIGITS].astype(np.int64) - 48
-    cols = np.arange(int(width.max()))
-    inside = cols < width[:, None]
-    v = buf[np.minimum(starts[:, None] + _VALUE_AT + cols, len(buf) - 1)].astype(np.int64) - 48
-    if np.any((d < 0) | (d > 9)) or np.any(inside & ((v < 0) | (v > 9))):
+    if not np.all(buf[starts + 30] == ord(",")):
         return None
-    values = np.zeros(len(starts), np.int64)
-    for j in cols:  # Horner over the (few) digit columns
-        values = np.where(inside[:, j], values * 10 + v[:, j], values)
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
-    hh, mm, ss = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
-    if np.any((year < 1900) | (year > 2200) | (month < 1) | (month > 12) | (day < 1)) or np.any(
-        (hh > 23) | (mm > 59) | (ss > 59)
-    ):
+    values = np.zeros(len(starts), np.uint64)
+    for part in range((int(width.max()) + 7) // 8):  # 8 digits at a time, the last first
+        mask = _TAIL[np.clip(width - 8 * part, 0, 8)]
+        w = words[ends - 8 * (part + 1)] & mask
+        if not _all_digits(w, mask & _F0, mask & _30, mask, mask & _06, mask & _F0, mask & _30):
+            return None
+        values += _eight_digits(w & _0F) * _U(10 ** (8 * part))
+    hh = _field(w1, 3) * _U(10) + _field(w1, 4)
+    mm = _field(w1, 6) * _U(10) + _field(w1, 7)
+    ss = _field(w2, 1) * _U(10) + _field(w2, 2)
+    if np.any((hh > 23) | (mm > 59) | (ss > 59)):
         return None
-    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    days = first.astype("datetime64[D]") + (day - 1)
-    if np.any(days.astype("datetime64[M]") != first):  # 30 February and the like
+    # the calendar once per run of rows with the same date (a few runs per file): the
+    # date's bytes in one word, the day's two digits in place of the two dashes
+    date = w0 & _U(0x00FFFF00FFFFFFFF) | (w1 & _U(0xFF)) << _U(32) | (w1 & _U(0xFF00)) << _U(48)
+    first = np.r_[0, np.flatnonzero(date[1:] != date[:-1]) + 1]
+    d0, d1 = w0[first], w1[first]
+    digits = [_field(d0, b).astype(np.int64) for b in (0, 1, 2, 3, 5, 6)]
+    year = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3]
+    month = digits[4] * 10 + digits[5]
+    day = (_field(d1, 0) * 10 + _field(d1, 1)).astype(np.int64)
+    if np.any((year < 1900) | (year > 2200) | (month < 1) | (month > 12) | (day < 1)):
         return None
-    seconds = days.astype(np.int64) * 86_400 + hh * 3600 + mm * 60 + ss
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    if np.any(day > _MONTH_DAYS[month - 1] + (leap & (month == 2))):
+        return None
+    y = year - 1  # days since 1970-01-01, proleptic Gregorian
+    days = (
+        y * 365 + y // 4 - y // 100 + y // 400 - 719_162
+        + _CUM_DAYS[month - 1] + (leap & (month > 2)) + day - 1
+    )  # fmt: skip
+    run = np.diff(np.r_[first, len(starts)])
+    seconds = np.repeat(days * 86_400, run) + (hh * _U(3600) + mm * _U(60) + ss).astype(np.int64)
     return seconds.astype("datetime64[s]"), values.astype(np.float64)
 
 
@@ -193,6 +268,44 @@ def read_actiwatch(
     yield from _batches(subject, _parse_wall_clock(df["timestamp"]), df["activity"], tz, report)
 
 
+def _fixed_offset(wall_s: NDArray[np.int64], tz: str) -> int | None:
+    """The UTC offset of zone ``tz`` (seconds) when it is one and the same at every whole
+    hour from the hour before the first wall-clock time to the hour after the last, each
+    of those hours existing once; else None (and the general localisation decides).
+
+    An offset that changes between two whole hours differs at them, and a skipped or
+    repeated stretch that contains a whole hour makes that hour unresolvable, so with one
+    offset at every hour each time in between is in no transition: it maps to UTC by that
+    offset, exactly what ``tz_localize(ambiguous="infer", nonexistent="raise")`` gives.
+    Localising the ~24 hours of a day costs a few microseconds against ~40 ns per minute.
+
+    >>> t = np.array(["2003-05-07T12:00", "2003-05-20T08:00"], "datetime64[s]").astype(np.int64)
+    >>> _fixed_offset(t, "Europe/Oslo")
+    7200
+    >>> _fixed_offset(t - 40 * 86_400, "Europe/Oslo") is None  # 30 March 2003: DST began
+    True
+    """
+    if not len(wall_s):
+        return None
+    lo, hi = int(wall_s.min()) // 3600 - 1, int(wall_s.max()) // 3600 + 1
+    if hi - lo > 24 * 366:  # long recordings: the general path
+        return None
+    wall = np.arange(lo, hi + 1, dtype=np.int64) * 3600
+    try:
+        local = pd.DatetimeIndex(wall.astype("datetime64[s]")).tz_localize(
+            tz, ambiguous="NaT", nonexistent="NaT"
+        )
+    except Exception:  # e.g. an unknown zone: the general path says what it says
+        return None
+    if local.isna().any():
+        return None
+    utc = local.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
+    offset = wall - utc.astype(np.int64)
+    if not np.all(offset == offset[0]):
+        return None
+    return int(offset[0])
+
+
 def _batches(
     subject: str, ts: pd.Series, counts: pd.Series, tz: str, report: ReadReport
 ) -> Iterator[ActivityBatch]:
@@ -207,21 +320,26 @@ def _batches(
     ts, counts = ts[ok], counts[ok]
     if not len(ts):
         return
-    try:  # a repeated hour is resolved in recording order
-        local = ts.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
-    except (ValueError, TypeError):  # a skipped local time, or a repeat that cannot be ordered
-        local = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        unresolved = local.isna().to_numpy()
-        report.reject(
-            f"actiwatch: local time ambiguous or nonexistent in {tz}", int(unresolved.sum())
-        )
-        local, counts = local[~unresolved], counts[~unresolved]
-        if not len(local):
-            return
-    # UTC instants and the offsets the zone gave them: plain integer arithmetic on the
-    # wall-clock and UTC seconds (both exact), not pandas datetime accessors
-    utc_s = local.to_numpy(dtype="datetime64[s]").astype(np.int64)
-    wall_s = local.dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
+    wall_s = ts.to_numpy(dtype="datetime64[s]").astype(np.int64)
+    fixed = _fixed_offset(wall_s, tz)
+    if fixed is not None:  # no change of offset anywhere near the recording
+        utc_s = wall_s - fixed
+    else:
+        try:  # a repeated hour is resolved in recording order
+            local = ts.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
+        except (ValueError, TypeError):  # a skipped local time, or a repeat that cannot be ordered
+            local = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            unresolved = local.isna().to_numpy()
+            report.reject(
+                f"actiwatch: local time ambiguous or nonexistent in {tz}", int(unresolved.sum())
+            )
+            local, counts, ts = local[~unresolved], counts[~unresolved], ts[~unresolved]
+            if not len(local):
+                return
+        # UTC instants and the offsets the zone gave them: plain integer arithmetic on the
+        # wall-clock and UTC seconds (both exact), not pandas datetime accessors
+        utc_s = local.to_numpy(dtype="datetime64[s]").astype(np.int64)
+        wall_s = ts.to_numpy(dtype="datetime64[s]").astype(np.int64)  # = local's wall clock
     off_min = (wall_s - utc_s) // 60
     values = counts.to_numpy(dtype=np.float64)
     if np.any(np.diff(utc_s) <= 0):
