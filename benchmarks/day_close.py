@@ -61,11 +61,14 @@ def instrument() -> None:
     # module attributes are looked up at call time (kn.close_day, kn.window_parts...)
     timed(kn, "close_day", "day kernel (wear, Oakley, sleep period, activity)")
     timed(day_mod.SubjectDays, "_window_features", "7-day window (IS IV L5 M10 cosinor SRI)")
-    timed(kn, "window_parts", "  of which: window parts kernel")
-    timed(kn, "window_summary", "  of which: window measures kernel")
+    timed(kn, "window_close", "  of which: window kernel (parts and measures)")
     timed(kn, "midpoint_timing", "  of which: midpoint, social jet lag kernel")
-    timed(kn, "local_clock", "local clock of the grid (kernel)")
-    timed(kn, "has_data", "has-data mask (kernel)")
+    # a steady clock (one UTC offset over the grid) is one scan of the offsets; a grid with
+    # an offset change builds the local minute and date of every grid minute
+    timed(kn, "steady_clock", "local clock of the grid (kernels)")
+    timed(kn, "local_clock", "local clock of the grid (kernels)")
+    timed(kn, "has_data_steady", "has-data mask (kernels)")
+    timed(kn, "has_data", "has-data mask (kernels)")
     timed(day_mod.SubjectDays, "night_hrv", "night HRV")
     timed(day_mod.SubjectDays, "_device_night", "device sleep episode")
     timed(day_mod.SubjectDays, "_trim", "trim retained minutes")

@@ -541,9 +541,7 @@ def decode(data: bytes | str | dict[str, Any], *, now: dt.datetime | None = None
         raise InputError("type: must be a string")
     version = data.get("version")
     if kind in MESSAGE_TYPES and not (version is None or (type(version) is int and version == 1)):
-        raise InputError(
-            f"version: unsupported version {version!r:.40} of {kind!r} (supported: 1)"
-        )
+        raise InputError(f"version: unsupported version {version!r:.40} of {kind!r} (supported: 1)")
     try:
         return _ADAPTER.validate_python(data, context={"now": now})
     except ValidationError as exc:

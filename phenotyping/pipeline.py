@@ -256,13 +256,24 @@ def check_window(days: SubjectDays, msg: AnyMessage) -> None:
     ...
     phenotyping.pipeline.OutOfWindow: time: 2026-11-25T00:01:00+00:00 is more than 62 days ...
     """
-    if isinstance(msg, ClinicalEvent | RecordingEnd):
+    if isinstance(msg, (ClinicalEvent, RecordingEnd)):
         return
     ref = reference_min(days)
     if ref is None:
         return
-    first, last = msg.span()
     tz = msg.tz_offset_min
+    start = getattr(msg, "start", None)
+    if isinstance(msg, ActivityBatch) and start is not None and not start.microsecond:
+        # whole seconds: the span's ends in integer arithmetic (what span() gives, without
+        # building two datetimes -- this runs for every single-sample message)
+        first_s = int(start.timestamp())
+        last_s = first_s + msg.epoch_s * max(msg.n_epochs, 1)
+        if last_s // 60 + tz <= ref + MAX_AHEAD_DAYS * _DAY and (
+            first_s // 60 + tz >= ref - MAX_BEHIND_DAYS * _DAY
+            or last_s // 60 + tz <= (days.closed_through + 1) * _DAY
+        ):
+            return  # inside the window (else the general path below names the rule)
+    first, last = msg.span()
     if _seconds(last) // 60 + tz > ref + MAX_AHEAD_DAYS * _DAY:
         raise OutOfWindow(
             f"time: {last.isoformat()} is more than {MAX_AHEAD_DAYS} days after this "
@@ -341,6 +352,8 @@ def _judge(subject: str, state: SubjectState, rows: list[dict[str, Any]]) -> Ste
     """Tag closed daily rows with the subject and the day's UTC offset (the clinician feed
     dates a clinician's feedback on the patient's local day with the newest one), and run
     the risk engine over them in order."""
+    if not rows:  # most messages close no day
+        return StepOutput()
     out = StepOutput()
     offsets = day_offsets(state.days, [ordinal(r["date"]) for r in rows]) if rows else []
     for row, off in zip(_tag(subject, rows), offsets, strict=True):

@@ -4,7 +4,8 @@
 ``simulate`` beside them) -> ``kafkaio`` (the Kafka client all shells share) -> ``config``
 -> ``pipeline`` -> ``risk`` -> ``features`` -> ``events`` -> ``errors``. No shell imports
 another shell, and the core never imports faust, aiokafka, aiohttp or matplotlib; numba only
-in ``features`` (its compiled per-day kernels).
+in ``features`` (its compiled per-day kernels; ``risk/kernels.py`` compiles the risk
+engine's per-day core through ``features/_jit.py``, so it imports no numba itself).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ CONTRACT = Contract(
         "aiokafka": (f"{P}.kafkaio", f"{P}.stream", f"{P}.feed.kafka", f"{P}.replay.publish"),
         "aiohttp": (f"{P}.feed",),
         "matplotlib": (f"{P}.report",),
-        # compiled per-day kernels (features/kernels.py through features/_jit.py) only
+        # compiled per-day kernels (features/kernels.py, and risk/kernels.py since issue 12,
+        # both through features/_jit.py) only
         "numba": (f"{P}.features",),
     },
 )

@@ -34,6 +34,7 @@ Late data
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,9 +74,7 @@ SUMMARY_COLUMNS = {
     "dev_moderately_active_min": "moderately_active_min",
     "dev_very_active_min": "very_active_min",
 }
-SUMMARY_DTYPE = np.dtype(
-    [("date", "<i8"), ("off", "<i2"), *((c, "<f8") for c in SUMMARY_COLUMNS)]
-)
+SUMMARY_DTYPE = np.dtype([("date", "<i8"), ("off", "<i2"), *((c, "<f8") for c in SUMMARY_COLUMNS)])
 DEVICE_KEYS = (
     "device_sleep_onset_clock_min",
     "device_sleep_offset_clock_min",
@@ -200,7 +199,13 @@ _NO_INTS = np.zeros(0, np.int32)
 _NO_BOOLS = np.zeros(0, np.bool_)
 _NO_DATES = np.zeros(0, np.int64)
 _NO_NIGHT_HRV = {f"night_{k}": 0.0 if k.startswith("n_") else float("nan") for k in NIGHT_HRV_KEYS}
+_NAN = float("nan")
+_NAN_NIGHT_HRV = dict.fromkeys(_NO_NIGHT_HRV, _NAN)  # no night at all: not even a count
+_SLEEP_COLUMNS = tuple(f"sleep_{k}" for k in SLEEP_KEYS)
+_NAN_SLEEP = (_NAN,) * len(SLEEP_KEYS)
 _STATE_VERSION = 2
+#: minutes of spare capacity a small growth of the grid leaves (see SubjectDays._grow_to)
+_SPARE_MIN = 1440
 _READABLE_VERSIONS = (1, 2)
 _NO_DAY = -(2**62)
 
@@ -251,6 +256,9 @@ class SubjectDays:
     incremental: bool = field(default=True, repr=False, compare=False)
     # device daily summaries of the open days, one row per local date
     summaries: NDArray[np.void] = field(default_factory=lambda: np.zeros(0, SUMMARY_DTYPE))
+    #: spare capacity behind the minute grid (never serialised): the three arrays the grid
+    #: is a view of, where the grid starts in them, and the three views handed out
+    _spare: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- ingest
     def push_activity(
@@ -267,9 +275,13 @@ class SubjectDays:
         that does not start on a whole minute is assigned to the minute it starts in.
         """
         start_min, sec = divmod(start_s, 60)
-        lead = sec // epoch_s if epoch_s < 60 else 0
-        c = minute_sums(counts, epoch_s, lead)
-        s = minute_sums(steps, epoch_s, lead)
+        if epoch_s == 60:  # minute epochs (minute_sums would return them as they are)
+            c = None if counts is None else np.asarray(counts, dtype=np.float64)
+            s = None if steps is None else np.asarray(steps, dtype=np.float64)
+        else:
+            lead = sec // epoch_s if epoch_s < 60 else 0
+            c = minute_sums(counts, epoch_s, lead)
+            s = minute_sums(steps, epoch_s, lead)
         n = len(c) if c is not None else len(s) if s is not None else 0
         if n == 0:
             return
@@ -466,12 +478,53 @@ class SubjectDays:
             self.steps = np.concatenate([np.full(pad, np.nan, np.float32), self.steps])
             self.offset = np.concatenate([np.full(pad, NO_OFFSET, np.int16), self.offset])
             self.base = lo
-        end = self.base + len(self.counts)
-        if hi > end:
-            grow = hi - end
-            self.counts = np.concatenate([self.counts, np.full(grow, np.nan, np.float32)])
-            self.steps = np.concatenate([self.steps, np.full(grow, np.nan, np.float32)])
-            self.offset = np.concatenate([self.offset, np.full(grow, NO_OFFSET, np.int16)])
+            self._spare = None
+        if hi > self.base + len(self.counts):
+            self._grow_to(hi - self.base)
+
+    def _spare_in_use(self) -> tuple[Any, ...] | None:
+        """The spare arrays, if the grid is still the views :meth:`_grow_to` made of them
+        (not if anything else replaced the grid: a decoded state, a copy)."""
+        sp = self._spare
+        if (
+            sp is not None
+            and self.counts is sp[4]
+            and self.steps is sp[5]
+            and self.offset is sp[6]
+            and self.counts.base is sp[0]
+            and self.steps.base is sp[1]
+            and self.offset.base is sp[2]
+        ):
+            return sp
+        return None
+
+    def _grow_to(self, n: int) -> None:
+        """Lengthen the grid to ``n`` minutes, the new ones missing.
+
+        A small growth (a message of a few minutes: a stream of single samples) leaves a
+        day of spare capacity behind the grid, so the next ones only re-slice it instead
+        of copying the grid every message (amortised growth). The spare minutes are
+        missing values that nothing writes into; they are never serialised
+        (:meth:`to_bytes` packs the grid, a view), so state bytes do not grow.
+        """
+        sp = self._spare_in_use()
+        if sp is not None and sp[3] + n <= len(sp[0]):
+            c, s, o, head = sp[:4]
+            self.counts, self.steps, self.offset = (
+                c[head : head + n],
+                s[head : head + n],
+                o[head : head + n],
+            )
+            self._spare = (c, s, o, head, self.counts, self.steps, self.offset)
+            return
+        old = len(self.counts)
+        spare = _SPARE_MIN if n - old < _SPARE_MIN else 0
+        c = np.full(n + spare, np.nan, np.float32)
+        s = np.full(n + spare, np.nan, np.float32)
+        o = np.full(n + spare, NO_OFFSET, np.int16)
+        c[:old], s[:old], o[:old] = self.counts, self.steps, self.offset
+        self.counts, self.steps, self.offset = c[:n], s[:n], o[:n]
+        self._spare = (c, s, o, 0, self.counts, self.steps, self.offset) if spare else None
 
     # ----------------------------------------------------------------- closing
     def local_minutes(self) -> NDArray[np.int64]:
@@ -516,11 +569,16 @@ class SubjectDays:
     def _close_through(self, last: int) -> list[dict[str, Any]]:
         if self.base < 0 or last <= self.closed_through:
             return []
-        local, dates = self._cover_whole_days(last)
-        has = self._has_data(dates)
-        first = int(np.argmax(has))
+        local, dates, steady = self._cover_whole_days(last)
+        if dates is None:  # a steady clock
+            local0 = int(local[0])
+            has = kn.has_data_steady(self.counts, self.steps, local0, self._marked_dates())
+        else:
+            has = self._has_data(dates)
+        first = int(has.argmax())
         if has[first]:
-            start = max(self.closed_through + 1, int(dates[first]))
+            date = (local0 + first) // MINUTES_PER_DAY if dates is None else int(dates[first])
+            start = max(self.closed_through + 1, date)
         elif self.closed_through > -(2**61):
             # the window has emptied (a silent subject, closed by processing time): its days
             # still get (empty) rows, so data-gap notices keep coming
@@ -529,16 +587,19 @@ class SubjectDays:
             start = last + 1
         rows = []
         # the first grid minute of every local date from start - W on (one search for the
-        # days, their windows and the trim)
+        # days, their windows and the trim; arithmetic on a steady clock)
         w = self.params.window_days
-        at = _DateIndex(start - w, np.searchsorted(dates, np.arange(start - w, last + 2)))
+        if dates is None:
+            at = _DateIndex.steady(start - w, last + 2, local0, len(self.counts))
+        else:
+            at = _DateIndex(start - w, np.searchsorted(dates, np.arange(start - w, last + 2)))
         for d in range(start, last + 1):
             a, b = at[d], at[d + 1]
             if not has[a:b].any() and self._window_empty(d, at, has):
                 rows.append(self._empty_day(d, b - a))
                 self.win_through = _NO_DAY
             else:
-                rows.append(self._day_features(d, at, local))
+                rows.append(self._day_features(d, at, local, steady))
         self.closed_through = last
         self._trim(at[last - w + 1])
         return rows
@@ -575,20 +636,36 @@ class SubjectDays:
         row[f"circ{self.params.window_days}d_valid_days"] = 0
         return row
 
-    def _cover_whole_days(self, last: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def _cover_whole_days(
+        self, last: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64] | None, bool]:
         """Pad the grid (with missing minutes) from the first local midnight to the end of
         day ``last``, so a partial day has its true length and low coverage; return the
-        local minute and the local date of every grid minute (computed once when nothing
-        needed padding)."""
-        local, dates = kn.local_clock(self.offset, self.base)
-        head = int(local[0] % MINUTES_PER_DAY)
-        tail = max(int((last + 1) * MINUTES_PER_DAY - 1 - local[-1]), 0)
+        local clock of the grid: ``(local, dates, steady)``. On a steady clock (one UTC
+        offset over the grid, :func:`kernels.steady_clock`: the usual case) ``local`` holds
+        only grid minute 0's local minute -- minute ``i`` is ``local[0] + i`` -- and
+        ``dates`` is None; otherwise the local minute and date of every grid minute."""
+        steady, local0 = kn.steady_clock(self.offset, self.base)
+        n = len(self.counts)
+        if steady:
+            first, final = local0, local0 + n - 1
+        else:
+            local, dates, _ = kn.local_clock(self.offset, self.base)
+            first, final = int(local[0]), int(local[-1])
+        head = first % MINUTES_PER_DAY
+        tail = max((last + 1) * MINUTES_PER_DAY - 1 - final, 0)
         if head or tail:
-            self._ensure(self.base - head, self.base + len(self.counts) + tail)
-            local, dates = kn.local_clock(self.offset, self.base)
-        return local, dates
+            self._ensure(self.base - head, self.base + n + tail)
+            steady, local0 = kn.steady_clock(self.offset, self.base)
+            if not steady:
+                local, dates, _ = kn.local_clock(self.offset, self.base)
+        if steady:
+            return np.array([local0], np.int64), None, True
+        return local, dates, False
 
-    def _day_features(self, d: int, at: _DateIndex, local: NDArray[np.int64]) -> dict[str, Any]:
+    def _day_features(
+        self, d: int, at: _DateIndex, local: NDArray[np.int64], steady: bool
+    ) -> dict[str, Any]:
         """The row of local day ``d`` (grid minutes ``[lo, hi)``): every number that reads
         minutes comes from one compiled pass (:func:`kernels.close_day`) and the rolling
         window's (:meth:`_window_features`); this method only names them."""
@@ -607,67 +684,95 @@ class SubjectDays:
             p.sedentary_threshold,
             _MIN_BOUT,
             _MAX_GAP,
+            steady,
         )
-        r = vec.tolist()
-        n_lo, n_hi = int(r[kn.R_N_LO]), int(r[kn.R_N_HI])
-        nan = float("nan")
-        sleep = dict.fromkeys(SLEEP_KEYS, nan)
-        onset = r[kn.R_ONSET]
+        # the R_* layout of kernels.close_day, in order (one unpacking, no lookups)
+        (
+            _,
+            n_obs_f,
+            n_worn_f,
+            total,
+            sd,
+            n_zero,
+            sum_worn,
+            n_sed,
+            m10,
+            i10_f,
+            l5,
+            i5_f,
+            steps_total,
+            n_lo_f,
+            n_hi_f,
+            jump_at,
+            jump_by,
+            night_worn,
+            onset,
+            offset,
+            tst,
+            waso,
+            awakenings,
+            _,
+        ) = vec.tolist()
+        n_lo, n_hi = int(n_lo_f), int(n_hi_f)
+        nan = _NAN
         if onset >= 0:  # a main sleep period (slp.night_summary's numbers)
-            offset = r[kn.R_OFFSET]
-            start = float(local[n_lo] - (d - 1) * MINUTES_PER_DAY)
-            jump = None if r[kn.R_JUMP_AT] < 0 else (int(r[kn.R_JUMP_AT]), r[kn.R_JUMP_BY])
+            start = float(_local_at(local, steady, n_lo) - (d - 1) * MINUTES_PER_DAY)
+            jump = None if jump_at < 0 else (int(jump_at), jump_by)
             tib = offset - onset
-            sleep.update(
-                onset_clock_min=_clock(int(onset), start, jump),
-                offset_clock_min=_clock(int(offset), start, jump),
-                midpoint_clock_min=_clock(0.5 * (int(onset) + int(offset)), start, jump),
-                spt_min=tib,
-                tst_min=r[kn.R_TST],
-                waso_min=r[kn.R_WASO],
-                se=r[kn.R_TST] / tib,
-                n_awakenings=r[kn.R_AWAKENINGS],
+            mid_clock = _clock(0.5 * (int(onset) + int(offset)), start, jump)
+            sleep: tuple[float, ...] = (
+                _clock(int(onset), start, jump),
+                _clock(int(offset), start, jump),
+                mid_clock,
+                tib,
+                tst,
+                waso,
+                tst / tib,
+                awakenings,
             )
-        night_cov = r[kn.R_NIGHT_WORN] / max(n_hi - n_lo, 1)  # worn
-        hrv_row = dict.fromkeys((f"night_{k}" for k in NIGHT_HRV_KEYS), nan)
-        if onset >= 0:
-            on = n_lo + int(onset)
-            of = n_lo + int(r[kn.R_OFFSET])
-            hrv_row = self.night_hrv(self.base + on, self.base + of)
+            hrv_row = self.night_hrv(self.base + n_lo + int(onset), self.base + n_lo + int(offset))
+        else:
+            mid_clock = tst = nan
+            sleep = _NAN_SLEEP
+            hrv_row = None
+        night_cov = night_worn / max(n_hi - n_lo, 1)  # worn
         device = self._device_night(d)
-        if onset < 0 and np.isfinite(device["device_sleep_tib_min"]):
+        if onset < 0 and math.isfinite(device["device_sleep_tib_min"]):
             on = int(device["device_sleep_start_utc_min"])
             hrv_row = self.night_hrv(on, on + int(device["device_sleep_tib_min"]))
         del device["device_sleep_start_utc_min"]
+        if hrv_row is None:
+            hrv_row = dict(_NAN_NIGHT_HRV)
 
-        n_day, n_obs, n_worn = hi - lo, int(r[kn.R_N_OBS]), int(r[kn.R_N_WORN])
+        n_day, n_obs, n_worn = hi - lo, int(n_obs_f), int(n_worn_f)
         coverage = n_worn / n_day if n_day else 0.0
-        i10, i5 = int(r[kn.R_I10]), int(r[kn.R_I5])
+        i10, i5 = int(i10_f), int(i5_f)
         day0 = d * MINUTES_PER_DAY
+        sleep_valid = bool(night_cov >= p.min_night_coverage and tst > 0)
         row: dict[str, Any] = {
             "date": iso_date(d),
-            "weekday": int(weekday(d)),
+            "weekday": (d + 3) % 7,
             # act.daily_activity's columns, in its order
             "minutes_in_day": n_day,
             "observed_min": n_obs,
             "worn_min": n_worn,
             "coverage": coverage,
-            "valid": bool(coverage >= p.min_wear_fraction),
-            "activity_total": r[kn.R_TOTAL],
-            "activity_mean": r[kn.R_TOTAL] / n_obs if n_obs else nan,
-            "activity_sd": r[kn.R_SD],
-            "activity_prop_zeros": int(r[kn.R_N_ZERO]) / n_obs if n_obs else nan,
-            "activity_mean_worn": r[kn.R_SUM_WORN] / n_worn if n_worn else nan,
-            "sedentary_min": int(r[kn.R_N_SED]),
-            "m10_mean": r[kn.R_M10],
-            "m10_start_min": int(local[lo + i10] - day0) if i10 >= 0 else -1,
-            "l5_mean": r[kn.R_L5],
-            "l5_start_min": int(local[lo + i5] - day0) if i5 >= 0 else -1,
-            "steps_total": r[kn.R_STEPS],
+            "valid": coverage >= p.min_wear_fraction,
+            "activity_total": total,
+            "activity_mean": total / n_obs if n_obs else nan,
+            "activity_sd": sd,
+            "activity_prop_zeros": int(n_zero) / n_obs if n_obs else nan,
+            "activity_mean_worn": sum_worn / n_worn if n_worn else nan,
+            "sedentary_min": int(n_sed),
+            "m10_mean": m10,
+            "m10_start_min": _local_at(local, steady, lo + i10) - day0 if i10 >= 0 else -1,
+            "l5_mean": l5,
+            "l5_start_min": _local_at(local, steady, lo + i5) - day0 if i5 >= 0 else -1,
+            "steps_total": steps_total,
             "night_coverage": night_cov,
-            "sleep_valid": bool(night_cov >= p.min_night_coverage and sleep["tst_min"] > 0),
+            "sleep_valid": sleep_valid,
         }
-        row.update({f"sleep_{k}": v for k, v in sleep.items()})
+        row.update(zip(_SLEEP_COLUMNS, sleep, strict=True))
         row.update(device)
         row.update(self._device_summary(d))
         row.update(hrv_row)
@@ -675,19 +780,31 @@ class SubjectDays:
             hrv_row["night_n_nn"] >= p.min_night_beats
             and hrv_row["night_fraction_edited"] <= p.max_night_edited
         )
-        mid = sleep["midpoint_clock_min"] if row["sleep_valid"] else nan
-        keep = self.midpoints["date"] > d - p.window_days
-        kept = self.midpoints[keep]
-        self.midpoints = np.empty(len(kept) + 1, MIDPOINT_DTYPE)
-        self.midpoints[:-1] = kept
-        self.midpoints[-1] = (d, mid)
-        row.update(self._window_features(d, at, local, worn_past))
+        self._keep_midpoint(d, mid_clock if sleep_valid else nan)
+        self._window_features(d, at, local, worn_past, steady, row)
         return row
 
+    def _keep_midpoint(self, d: int, minute: float) -> None:
+        """Append night ``d``'s sleep midpoint; forget the nights before the window."""
+        m = self.midpoints
+        # nights are appended in date order: the ones to forget are a prefix
+        k = int(m["date"].searchsorted(d - self.params.window_days, side="right")) if len(m) else 0
+        out = np.empty(len(m) - k + 1, MIDPOINT_DTYPE)
+        out[:-1] = m[k:]
+        out[-1] = (d, minute)
+        self.midpoints = out
+
     def _window_features(
-        self, d: int, at: _DateIndex, local: NDArray[np.int64], worn_past: NDArray[np.bool_]
-    ) -> dict[str, Any]:
-        """Rolling circadian and regularity features over the local days d-W+1 .. d.
+        self,
+        d: int,
+        at: _DateIndex,
+        local: NDArray[np.int64],
+        worn_past: NDArray[np.bool_],
+        steady: bool,
+        out: dict[str, Any],
+    ) -> None:
+        """Rolling circadian and regularity features over the local days d-W+1 .. d, added
+        to the row ``out``.
 
         The window is kept as per-day parts (``win_*``): each day's hourly values, its
         observed minutes and its Oakley scores on the local clock. Closing a day scores and
@@ -700,7 +817,8 @@ class SubjectDays:
         a write into a closed day, a worn mask of a past day changed by a flat run that
         grew across midnight, a repeated daylight-saving hour in the window) the window is
         recomputed from the retained minutes, which the grid always holds. Both ways run
-        in :func:`kernels.window_parts`; the measures in :func:`kernels.window_summary`.
+        in :func:`kernels.window_parts`; the measures in :func:`kernels.window_summary`
+        (both in one call: :func:`kernels.window_close`).
         """
         p = self.params
         w = p.window_days
@@ -713,7 +831,7 @@ class SubjectDays:
             and len(self.win_dates) == w - 1
             and int(self.win_dates[0]) == first
         )
-        _, sleep, hourly, obs, total, n = kn.window_parts(
+        sleep, hourly, obs, days_ok, measures = kn.window_close(
             self.counts,
             worn_past,
             local,
@@ -729,43 +847,30 @@ class SubjectDays:
             self.win_worn if trust else _NO_BOOLS,
             a_prev,
             p.oakley_threshold,
+            steady,
+            _BASIS,
+            p.min_wear_fraction * MINUTES_PER_DAY,
+            p.min_window_days,
         )
-        days_ok = int(np.count_nonzero(obs >= p.min_wear_fraction * MINUTES_PER_DAY))
         if w >= 2:  # keep the parts of days d-W+2 .. d for closing day d+1
+            # (views of this close's arrays: the kernels never write into their inputs)
             self.win_dates = np.arange(first + 1, d + 1, dtype=np.int64)
-            self.win_hourly = hourly[24:].copy()
-            self.win_obs = obs[1:].astype(np.int32)
-            self.win_sleep = sleep[MINUTES_PER_DAY:].copy()
-            self.win_worn = worn_past[b:hi].copy()
+            self.win_hourly = hourly[24:]
+            self.win_obs = obs[1:]
+            self.win_sleep = sleep[MINUTES_PER_DAY:]
+            self.win_worn = worn_past[b:hi]
             self.win_through = d
             self.win_from_utc = self.base + hi
-        out: dict[str, Any] = {f"circ{w}d_valid_days": days_ok}
-        keys = (
-            "IS",
-            "IV",
-            "L5",
-            "M10",
-            "RA",
-            "cosinor_mesor",
-            "cosinor_amplitude",
-            "cosinor_peak_minute_of_day",
-            "sri",
-        )
+        keys = _window_columns(w)
+        out[keys[0]] = days_ok
         if days_ok >= p.min_window_days:
-            c = kn.window_summary(hourly, total, n, _BASIS, sleep, 0.5)
-            out.update({f"circ{w}d_{k}": v for k, v in zip(keys[:-1], c[:-1], strict=True)})
-            out[f"sri{w}d"] = c[-1]
             # slp.circular_mean_minutes of the nights' midpoints and slp.social_jet_lag
             # with Saturday and Sunday free
-            mean, jetlag = kn.midpoint_timing(self.midpoints["minute"], self.midpoints["date"])
-            out[f"sleep_midpoint{w}d_min"] = mean
-            out[f"social_jetlag{w}d_min"] = jetlag
+            m = self.midpoints
+            timing = kn.midpoint_timing(m["minute"], m["date"])
+            out.update(zip(keys[1:], (*measures.tolist(), *timing), strict=True))
         else:
-            out.update({f"circ{w}d_{k}": float("nan") for k in keys[:-1]})
-            out[f"sri{w}d"] = float("nan")
-            out[f"sleep_midpoint{w}d_min"] = float("nan")
-            out[f"social_jetlag{w}d_min"] = float("nan")
-        return out
+            out.update(dict.fromkeys(keys[1:], _NAN))
 
     def _trim(self, cut: int) -> None:
         """Forget what the next close no longer needs: grid minutes before ``cut`` (the
@@ -776,18 +881,21 @@ class SubjectDays:
             self.episodes = ep[night_of(ep["end"] + ep["off"]) > self.closed_through]
         if len(self.summaries):
             self.summaries = self.summaries[self.summaries["date"] > self.closed_through]
-        if not len(self.hrv_bin):
-            old = np.zeros(0, bool)
-        else:
+        if len(self.hrv_bin):
             old = night_of(self.hrv_bin * HRV_BIN_MIN + self.hrv_off) <= self.closed_through
-        if old.any():
-            self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
-            self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
+            if old.any():
+                self.hrv_burst, self.hrv_bin = self.hrv_burst[~old], self.hrv_bin[~old]
+                self.hrv_off, self.hrv_sums = self.hrv_off[~old], self.hrv_sums[~old]
         if cut > 0:
+            spare = self._spare_in_use()
             self.counts = self.counts[cut:]
             self.steps = self.steps[cut:]
             self.offset = self.offset[cut:]
             self.base += cut
+            self._spare = None
+            if spare is not None:  # the grid still starts inside the same spare arrays
+                c, s, o, head = spare[:4]
+                self._spare = (c, s, o, head + cut, self.counts, self.steps, self.offset)
 
     # ----------------------------------------------------------------- state
     def to_bytes(self) -> bytes:
@@ -915,9 +1023,23 @@ class _DateIndex:
 
     __slots__ = ("first", "starts")
 
-    def __init__(self, first: int, starts: NDArray[np.int64]) -> None:
+    def __init__(self, first: int, starts: NDArray[np.int64] | list[int]) -> None:
         self.first = first
-        self.starts: list[int] = starts.tolist()
+        self.starts: list[int] = starts if isinstance(starts, list) else starts.tolist()
+
+    @classmethod
+    def steady(cls, first: int, stop: int, local0: int, n: int) -> _DateIndex:
+        """The same for a grid of ``n`` minutes whose local clock is ``local0 + index``
+        (:func:`kernels.local_clock`'s steady clock): arithmetic instead of a search.
+
+        >>> dates = (1440 * 3 + np.arange(2000)) // 1440
+        >>> _DateIndex.steady(2, 7, 1440 * 3, 2000).starts
+        [0, 0, 1440, 2000, 2000]
+        >>> np.searchsorted(dates, np.arange(2, 7)).tolist()
+        [0, 0, 1440, 2000, 2000]
+        """
+        day = MINUTES_PER_DAY
+        return cls(first, [min(max(k * day - local0, 0), n) for k in range(first, stop)])
 
     def __getitem__(self, date: int) -> int:
         return self.starts[date - self.first]
@@ -942,11 +1064,31 @@ def warm_up() -> float:
 
 
 @functools.lru_cache(maxsize=8)
+def _window_columns(w: int) -> tuple[str, ...]:
+    """The rolling window's columns of a daily row, in order: valid days, then
+    :func:`kernels.window_summary`'s measures, then :func:`kernels.midpoint_timing`'s."""
+    measures = ("IS", "IV", "L5", "M10", "RA", "cosinor_mesor", "cosinor_amplitude")
+    return (
+        f"circ{w}d_valid_days",
+        *(f"circ{w}d_{k}" for k in (*measures, "cosinor_peak_minute_of_day")),
+        f"sri{w}d",
+        f"sleep_midpoint{w}d_min",
+        f"social_jetlag{w}d_min",
+    )
+
+
+@functools.lru_cache(maxsize=8)
 def _row_columns(params: EngineParams) -> tuple[str, ...]:
     """The columns of a daily row, in order (from computing one tiny real row)."""
     eng = SubjectDays(params)
     eng.push_activity(0, 60, np.zeros(1), None, 0)
     return tuple(eng.close_remaining_days()[0])
+
+
+def _local_at(local: NDArray[np.int64], steady: bool, i: int) -> int:
+    """Local minute of grid minute ``i`` (``local`` as :meth:`SubjectDays._cover_whole_days`
+    returns it: on a steady clock only grid minute 0's)."""
+    return int(local[0]) + i if steady else int(local[i])
 
 
 def _clock(elapsed: float, start_clock_min: float, clock_jump: tuple[int, float] | None) -> float:

@@ -18,11 +18,14 @@ kernel                            reference
 :func:`window_summary`            :func:`phenotyping.features.circadian.day_rows_summary`
                                   and the SRI of consecutive day rows
 :func:`local_clock`               the day engine's former offset fill and ``// 1440``
+:func:`steady_clock`              whether :func:`local_clock` moves a minute a minute
+:func:`has_data_steady`           :func:`has_data` on such a clock
 :func:`has_data`                  ``~isnan(counts) | ~isnan(steps) | isin(dates, ...)``
 :func:`midpoint_timing`           :func:`~.sleep.circular_mean_minutes`,
                                   :func:`~.sleep.social_jet_lag`
 :func:`close_day`,                the day engine's former NumPy composition of the
 :func:`window_parts`              above (features/day.py before this module)
+:func:`window_close`              :func:`window_parts` then :func:`window_summary`
 ================================  ==================================================
 
 Numerical contract: every sum is taken in the order NumPy takes it -- ``np.add.reduce``
@@ -167,13 +170,36 @@ def pairwise_sum(a: F64, lo: int, n: int) -> float:
 
 
 @njit
+def _run_around(x: F32, n: int, i: int, lo_val: float, hi_val: float) -> tuple[int, int]:
+    """The maximal run ``[s, e)`` around minute ``i`` of values ``v`` with
+    ``lo_val < v <= hi_val`` -- or, when ``lo_val`` is NaN, equal to ``x[i]``."""
+    v = x[i]
+    s, e = i, i + 1
+    if lo_val != lo_val:
+        while s > 0 and x[s - 1] == v:
+            s -= 1
+        while e < n and x[e] == v:
+            e += 1
+    else:
+        while s > 0 and x[s - 1] > lo_val and x[s - 1] <= hi_val:
+            s -= 1
+        while e < n and x[e] > lo_val and x[e] <= hi_val:
+            e += 1
+    return s, e
+
+
+@njit
 def wear_mask(x: F32, n: int, min_run: int, noise_floor: float) -> B:
     """Worn minutes of ``x[:n]``: :func:`phenotyping.features.activity.wear_mask`.
 
     A minute is worn when it is observed (not NaN), not in a run of at least ``min_run``
     identical values, and not in a run of at least ``min_run`` values in
-    ``(0, noise_floor]`` (``noise_floor <= 0`` disables that rule). One pass per rule
-    over the run lengths.
+    ``(0, noise_floor]`` (``noise_floor <= 0`` disables that rule).
+
+    Such a run covers ``min_run`` consecutive minutes, so it holds a minute whose index is
+    a multiple of ``min_run``: only those minutes are probed (the run around each is
+    measured), so the mask costs one branch-free pass plus ~``n / min_run`` short probes
+    instead of a branch per minute.
 
     Examples
     --------
@@ -181,32 +207,29 @@ def wear_mask(x: F32, n: int, min_run: int, noise_floor: float) -> B:
     >>> wear_mask(x, 9, 4, 10.0).astype(int)
     array([0, 0, 0, 0, 1, 1, 0, 1, 1])
     """
-    out = np.zeros(n, np.bool_)
+    out = np.empty(n, np.bool_)
+    for i in range(n):
+        out[i] = x[i] == x[i]
+    step = max(min_run, 1)
     i = 0
     while i < n:
-        v = x[i]
-        j = i + 1
-        if v == v:  # NaN is never in a run, nor worn
-            while j < n and x[j] == v:
-                j += 1
-            if j - i < min_run:
-                for k in range(i, j):  # element loops: a slice per short run is slow
-                    out[k] = True
-        i = j
+        nxt = i + step
+        if x[i] == x[i]:  # NaN is never in a run
+            s, e = _run_around(x, n, i, math.nan, math.nan)
+            if e - s >= min_run:
+                out[s:e] = False
+                nxt = max(nxt, e)
+        i = nxt
     if noise_floor > 0:
         i = 0
         while i < n:
-            v = x[i]
-            if v > 0 and v <= noise_floor:
-                j = i + 1
-                while j < n and x[j] > 0 and x[j] <= noise_floor:
-                    j += 1
-                if j - i >= min_run:
-                    for k in range(i, j):
-                        out[k] = False
-                i = j
-            else:
-                i += 1
+            nxt = i + step
+            if x[i] > 0 and x[i] <= noise_floor:
+                s, e = _run_around(x, n, i, 0.0, noise_floor)
+                if e - s >= min_run:
+                    out[s:e] = False
+                    nxt = max(nxt, e)
+            i = nxt
     return out
 
 
@@ -300,16 +323,26 @@ def sleep_period(
 
 
 @njit
-def _window_extreme(cs: F64, cn: I64, size: int, width: int, highest: bool) -> tuple[float, int]:
-    """The extreme mean of ``width``-minute windows from running sums (leading 0), over
+def _window_extreme(cs: F64, cn: F64, size: int, width: int, highest: bool) -> tuple[float, int]:
+    """The extreme mean of ``width``-minute windows from running sums (leading 0; the
+    running counts ``cn`` as exact floats: no int-to-float conversion per window), over
     windows starting at ``0 .. size - 1``, skipping windows less than half observed; the
-    first one on a tie. ``(nan, -1)`` when none qualifies."""
+    first one on a tie. ``(nan, -1)`` when none qualifies.
+
+    The means are computed in a branch-free pass (LLVM vectorises the divisions; a window
+    that does not qualify divides by 1 and is skipped), then the first extreme is picked.
+    """
+    means = np.empty(size)
+    half = 0.5 * width
+    for i in range(size):
+        k = cn[i + width] - cn[i]
+        means[i] = (cs[i + width] - cs[i]) / max(k, 1.0)
     best = -1
     best_v = 0.0
     for i in range(size):
         k = cn[i + width] - cn[i]
-        if k > 0 and k >= 0.5 * width:
-            v = (cs[i + width] - cs[i]) / k
+        if k > 0 and k >= half:
+            v = means[i]
             if best < 0 or (v > best_v if highest else v < best_v):
                 best, best_v = i, v
     if best < 0:
@@ -345,11 +378,9 @@ def day_activity(
     n_zero = 0
     for t in range(n):
         v = np.float64(counts[t])
-        if v == v:
-            buf[n_obs] = v
-            n_obs += 1
-            if v == 0.0:
-                n_zero += 1
+        buf[n_obs] = v  # branch-free compaction: kept only if observed
+        n_obs += v == v
+        n_zero += v == 0.0
     total = pairwise_sum(buf, 0, n_obs) if n_obs else math.nan
     sd = math.nan
     if n_obs > 1:
@@ -361,17 +392,20 @@ def day_activity(
     n_worn = 0
     n_sed = 0
     cs = np.zeros(n + 1)
-    cn = np.zeros(n + 1, np.int64)
-    for t in range(n):
+    cn = np.zeros(n + 1)  # counts as exact floats (the windows divide by them)
+    acc, kc = 0.0, 0.0  # running sums in registers (a store and reload per minute is slow)
+    worn8, asleep8 = worn.view(np.uint8), asleep.view(np.uint8)
+    for t in range(n):  # branch-free (asleep and the threshold are unpredictable)
         v = np.float64(counts[t])
-        ok = worn[t] and v == v
-        if worn[t]:
-            buf[n_worn] = v
-            n_worn += 1
-            if not asleep[t] and v < sedentary_threshold:
-                n_sed += 1
-        cs[t + 1] = cs[t] + (v if ok else 0.0)
-        cn[t + 1] = cn[t] + (1 if ok else 0)
+        w = worn8[t] != 0
+        ok = w & (v == v)
+        buf[n_worn] = v
+        n_worn += w
+        n_sed += w & (asleep8[t] == 0) & (v < sedentary_threshold)
+        acc += v if ok else 0.0
+        kc += 1.0 if ok else 0.0
+        cs[t + 1] = acc
+        cn[t + 1] = kc
     sum_worn = pairwise_sum(buf, 0, n_worn)
     m10, i10 = math.nan, -1
     l5, i5 = math.nan, -1
@@ -382,23 +416,24 @@ def day_activity(
     n_steps = 0
     for t in range(n):
         s = np.float64(steps[t])
-        if s == s:
-            buf[n_steps] = s
-            n_steps += 1
+        buf[n_steps] = s
+        n_steps += s == s
     steps_total = pairwise_sum(buf, 0, n_steps) if n_steps else math.nan
     return n_obs, n_worn, total, sd, n_zero, sum_worn, n_sed, m10, i10, l5, i5, steps_total
 
 
 @njit
-def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
+def local_clock(offset: I16, base: int) -> tuple[I64, I64, bool]:
     """Local clock minute and local date of every grid minute: ``base + index + offset``,
     unknown offsets (-32768) filled forward, leading unknown ones from the first known
-    (all unknown: 0); the date is that minute floor-divided by 1440.
+    (all unknown: 0); the date is that minute floor-divided by 1440. The third value,
+    ``steady``, says the clock moves by one minute a minute over the whole grid (one
+    offset): the day kernels then index local minutes without searching them.
 
     Examples
     --------
     >>> local_clock(np.array([-32768, 60, -32768, 120], np.int16), 1380)
-    (array([1440, 1441, 1442, 1503]), array([1, 1, 1, 1]))
+    (array([1440, 1441, 1442, 1503]), array([1, 1, 1, 1]), False)
     """
     n = offset.size
     out = np.empty(n, np.int64)
@@ -422,7 +457,7 @@ def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
             i += k
             day += 1
             into = 0
-        return out, dates
+        return out, dates, True
     if unknown == 0:  # the usual case, branch-free
         for i in range(n):
             out[i] = base + i + np.int64(offset[i])
@@ -442,7 +477,63 @@ def local_clock(offset: I16, base: int) -> tuple[I64, I64]:
     else:  # integer floor division (~1 ns a minute slower)
         for i in range(n):
             dates[i] = out[i] // MINUTES_PER_DAY
-    return out, dates
+    return out, dates, unknown == n
+
+
+@njit
+def steady_clock(offset: I16, base: int) -> tuple[bool, int]:
+    """Whether :func:`local_clock` of this grid is steady (one offset: the clock moves by
+    one minute a minute) and, if so, the local minute of grid minute 0 -- without
+    building the two arrays (``(False, 0)`` otherwise).
+
+    Examples
+    --------
+    >>> steady_clock(np.array([-32768, 60, -32768, 60], np.int16), 1380)
+    (True, 1440)
+    >>> steady_clock(np.array([60, 120], np.int16), 1380)
+    (False, 0)
+    """
+    n = offset.size
+    unknown = np.int16(NO_OFFSET)
+    first = unknown
+    for i in range(n):
+        if offset[i] != unknown:
+            first = offset[i]
+            break
+    if first == unknown:  # no known offset: all filled with 0
+        return True, base
+    other = 0  # known offsets that differ from the first (a branch-free pass over int16)
+    for i in range(n):
+        o = offset[i]
+        other += (o != first) & (o != unknown)
+    if other == 0:
+        return True, base + int(first)
+    return False, 0
+
+
+@njit
+def has_data_steady(counts: F32, steps: F32, local0: int, marked: I64) -> B:
+    """:func:`has_data` on a steady clock (local minute ``local0 + index``): a marked
+    date marks its minutes as one slice, no search per minute.
+
+    Examples
+    --------
+    >>> nan = np.nan
+    >>> has_data_steady(np.array([1, nan, nan], np.float32),
+    ...                 np.array([nan, 2, nan], np.float32), 5 * 1440 + 1438,
+    ...                 np.array([6])).astype(int)
+    array([1, 1, 1])
+    """
+    n = counts.size
+    seen = np.empty(n, np.uint8)  # (bytes: LLVM vectorises the stores, not bool ones)
+    for i in range(n):
+        seen[i] = (counts[i] == counts[i]) | (steps[i] == steps[i])
+    out = seen.view(np.bool_)
+    for k in range(marked.size):
+        lo = min(max(marked[k] * MINUTES_PER_DAY - local0, 0), n)
+        hi = min(max((marked[k] + 1) * MINUTES_PER_DAY - local0, 0), n)
+        out[lo:hi] = True
+    return out
 
 
 @njit
@@ -585,24 +676,33 @@ def window_summary(
     # L5 / M10 on the cyclic 1-minute profile (running sums over the profile + 599 min)
     size = MINUTES_PER_DAY
     cs = np.zeros(size + 600)
-    cn = np.zeros(size + 600, np.int64)
+    cn = np.zeros(size + 600)  # counts as exact floats (the windows divide by them)
+    phase = np.empty(size)  # each minute's mean, once (no division in the running loop)
+    for j in range(size):
+        phase[j] = profile_total[j] / max(profile_n[j], 1) if profile_n[j] > 0 else 0.0
+    acc, kc = 0.0, 0.0  # running sums in registers (a store and reload a minute is slow)
     for t in range(size + 599):
-        j = t % size
-        ok = profile_n[j] > 0
-        v = profile_total[j] / profile_n[j] if ok else 0.0
-        cs[t + 1] = cs[t] + v
-        cn[t + 1] = cn[t] + (1 if ok else 0)
+        j = t if t < size else t - size
+        acc += phase[j]
+        kc += 1.0 if profile_n[j] > 0 else 0.0
+        cs[t + 1] = acc
+        cn[t + 1] = kc
     lo_best, lo_i = nan, -1
     hi_best, hi_i = nan, -1
+    # the windows' means in branch-free passes (vectorised divisions), then the first
+    # extreme of the qualifying ones
+    means5 = np.empty(size)
+    means10 = np.empty(size)
     for i in range(size):
-        for width in (300, 600):
-            c = cn[i + width] - cn[i]
-            if c > 0 and c >= min_coverage * width:
-                v = (cs[i + width] - cs[i]) / c
-                if width == 300 and (lo_i < 0 or v < lo_best):
-                    lo_best, lo_i = v, i
-                elif width == 600 and (hi_i < 0 or v > hi_best):
-                    hi_best, hi_i = v, i
+        means5[i] = (cs[i + 300] - cs[i]) / max(cn[i + 300] - cn[i], 1.0)
+        means10[i] = (cs[i + 600] - cs[i]) / max(cn[i + 600] - cn[i], 1.0)
+    for i in range(size):
+        c = cn[i + 300] - cn[i]
+        if c > 0 and c >= min_coverage * 300 and (lo_i < 0 or means5[i] < lo_best):
+            lo_best, lo_i = means5[i], i
+        c = cn[i + 600] - cn[i]
+        if c > 0 and c >= min_coverage * 600 and (hi_i < 0 or means10[i] > hi_best):
+            hi_best, hi_i = means10[i], i
     ra = _ratio(hi_best - lo_best, hi_best + lo_best)
     # cosinor from the per-phase counts and sums (normal equations, 3 x 3)
     mesor = amplitude = peak = nan
@@ -697,13 +797,16 @@ def close_day(
     sedentary_threshold: float,
     min_bout: int,
     max_gap: int,
+    steady: bool,
 ) -> tuple[B, F64]:
     """Everything of one local day ``d`` (grid minutes ``[lo, hi)``) that reads minutes,
     in one call: the wear mask of the retained past, the night's main sleep period and
     the day's activity numbers.
 
     ``counts``, ``steps``, ``local``: the engine's whole grid (float32 values, local
-    clock minute of each grid minute). Returns ``(worn, r)``: the worn mask of grid
+    clock minute of each grid minute); with ``steady`` (the clock moves by one minute a
+    minute over the grid: :func:`steady_clock`) only ``local[0]`` is read, the others
+    follow (``local[0] + index``). Returns ``(worn, r)``: the worn mask of grid
     minutes ``[0, hi)`` (:func:`wear_mask`, flat runs crossing midnight included) and a
     vector indexed by the ``R_*`` constants: :func:`day_activity` of the day (a day with
     steps but no counts counts a minute with steps as worn), the night window ``[n_lo,
@@ -722,7 +825,7 @@ def close_day(
     >>> day = np.r_[np.arange(420) % 3, 150 + np.arange(1020) % 9 * 10]
     >>> x = np.tile(day, 2).astype(np.float32)
     >>> worn, r = close_day(x, np.full(2880, np.nan, np.float32), np.arange(2880), 1440,
-    ...                     2880, 1, 120, 10.0, 40.0, 100.0, 10, 60)
+    ...                     2880, 1, 120, 10.0, 40.0, 100.0, 10, 60, True)
     >>> int(worn.sum()), r[[R_N_LO, R_ONSET, R_OFFSET, R_TST]].tolist()
     (2880, [720.0, 721.0, 1140.0, 419.0])
     """
@@ -743,23 +846,22 @@ def close_day(
     # the night ending on the morning of d: local (d-1) 12:00 .. d 12:00
     noon = d * MINUTES_PER_DAY + MINUTES_PER_DAY // 2
     noon_before = noon - MINUTES_PER_DAY
-    n = local.size
-    steady = 0  # the local clock moves by one minute a minute: indices follow directly
-    for i in range(1, n):
-        steady += local[i] - local[i - 1] != 1
+    n = counts.size
+    first_local = local[0]
+    last_local = first_local + n - 1 if steady else local[n - 1]
     n_lo = 0
-    if local[0] < noon_before:  # the first minute at or after noon_before (np.argmax)
-        if steady == 0:
-            n_lo = noon_before - local[0] if noon_before <= local[n - 1] else 0
+    if first_local < noon_before:  # the first minute at or after noon_before (np.argmax)
+        if steady:  # the clock moves by one minute a minute: indices follow directly
+            n_lo = noon_before - first_local if noon_before <= last_local else 0
         else:
             for i in range(n):
                 if local[i] >= noon_before:
                     n_lo = i
                     break
     n_hi = hi
-    if local[n - 1] >= noon:
-        if steady == 0:
-            n_hi = max(noon - local[0], 0)
+    if last_local >= noon:
+        if steady:
+            n_hi = max(noon - first_local, 0)
         else:
             n_hi = 0
             for i in range(n):
@@ -769,11 +871,12 @@ def close_day(
     n_hi = min(max(n_hi, lo), hi)
     r[R_N_LO], r[R_N_HI] = n_lo, n_hi
     r[R_JUMP_AT] = -1
-    for i in range(n_lo, n_hi - 1):
-        step = local[i + 1] - local[i] - 1
-        if step != 0:
-            r[R_JUMP_AT], r[R_JUMP_BY] = i - n_lo + 1, step
-            break
+    if not steady:  # (a steady clock has no jump)
+        for i in range(n_lo, n_hi - 1):
+            step = local[i + 1] - local[i] - 1
+            if step != 0:
+                r[R_JUMP_AT], r[R_JUMP_BY] = i - n_lo + 1, step
+                break
     night_worn = 0
     m = max(n_hi - n_lo, 0)
     night = np.empty(m)
@@ -821,7 +924,8 @@ def window_parts(
     win_worn: B,
     a_prev: int,
     threshold: float,
-) -> tuple[bool, I8, F64, I64, F64, I64]:
+    steady: bool,
+) -> tuple[bool, I8, F64, NDArray[np.int32], F64, I64]:
     """The per-day parts of the rolling window of local days ``first .. first + w - 1``
     (grid minutes ``[a, hi)``, the last day from ``lo``), on the local clock.
 
@@ -832,6 +936,9 @@ def window_parts(
     the last day is scored and summed (plus the two minutes before midnight that its
     Oakley window completes; the window's two first minutes lose their context when the
     window moved on); otherwise every day is recomputed. Both ways give the same parts.
+    With ``steady`` (:func:`steady_clock`: one offset over the grid) the local minutes
+    are consecutive, so the minutes are copied to their slots without an index array,
+    and only ``local[0]`` is read.
 
     Returns ``(reused, sleep, hourly, observed, profile_total, profile_n)``: Oakley codes
     (``w * 1440``, -1 unscored), hourly values (:func:`hour_values`, 24 per day),
@@ -844,31 +951,45 @@ def window_parts(
     >>> none8, none = np.zeros(0, np.int8), np.zeros(0)
     >>> out = window_parts(x, np.ones(4320, np.bool_), np.arange(4320), 0, 2880, 4320, 0,
     ...                    3, False, none8, none, np.zeros(0, np.int32),
-    ...                    np.zeros(0, np.bool_), 0, 40.0)
+    ...                    np.zeros(0, np.bool_), 0, 40.0, True)
     >>> out[0], out[3], float(out[4][600]), int(out[5][600]), int(out[1][:1440].sum())
-    (False, array([1440, 1440, 1440]), 150.0, 3, 476)
+    (False, array([1440, 1440, 1440], dtype=int32), 150.0, 3, 476)
     """
     size = w * MINUTES_PER_DAY
     n = hi - a
-    x = np.empty(n)
-    idx = np.empty(n, np.int64)
     origin = first * MINUTES_PER_DAY
-    # branch-free loops (LLVM vectorises them); only the scatter is scalar
-    for i in range(n):
-        x[i] = np.float64(counts[a + i]) if worn_past[a + i] else math.nan
-        idx[i] = local[a + i] - origin
-    repeats = 0  # a local minute not after its predecessor (a repeated hour)
-    for i in range(1, n):
-        repeats += idx[i] <= idx[i - 1]
+    grid = np.full(size, math.nan)
+    cv, wv = counts[a:hi], worn_past[a:hi]  # views: indices from 0 need no wraparound
+    shift = 0
+    if steady and n:  # local minute = local[0] + a + i: the values go straight to the grid
+        shift = local[0] + a - origin
+        idx = np.empty(0, np.int64)
+        x = grid[shift : shift + n]
+        worn8 = wv.view(np.uint8)  # (LLVM vectorises a byte compare, not a bool load)
+        for i in range(n):
+            x[i] = np.float64(cv[i]) if worn8[i] != 0 else math.nan
+        repeats = 0
+    else:
+        x = np.empty(n)
+        idx = np.empty(n, np.int64)
+        lv = local[a:hi]
+        # branch-free loops (LLVM vectorises them); only the scatter is scalar
+        for i in range(n):
+            c = np.float64(cv[i])
+            x[i] = c if wv[i] else math.nan
+            idx[i] = lv[i] - origin
+        repeats = 0  # a local minute not after its predecessor (a repeated hour)
+        for i in range(1, n):
+            repeats += idx[i] <= idx[i - 1]
+        for i in range(n):
+            grid[idx[i]] = x[i]  # a repeated hour keeps its later copy
     changed = 0
     same_size = trust and win_worn.size == lo - a
     if same_size:
+        past8, kept8 = worn_past[a:lo].view(np.uint8), win_worn.view(np.uint8)
         for i in range(lo - a):
-            changed += win_worn[i] != worn_past[a + i]
+            changed += kept8[i] != past8[i]
     reused = same_size and changed == 0 and repeats == 0
-    grid = np.full(size, math.nan)
-    for i in range(n):
-        grid[idx[i]] = x[i]  # a repeated hour keeps its later copy
     profile_total = np.zeros(MINUTES_PER_DAY)
     profile_n = np.zeros(MINUTES_PER_DAY, np.int64)
     for k in range(w):  # day after day, as np.where(observed, rows, 0).sum(axis=0)
@@ -880,11 +1001,14 @@ def window_parts(
             profile_n[j] += ok
     sleep = np.full(size, -1, np.int8)
     hourly = np.empty(w * 24)
-    obs = np.zeros(w, np.int64)
+    obs = np.zeros(w, np.int32)
     if not reused:
         codes = oakley_codes(x, threshold)
-        for i in range(n):
-            sleep[idx[i]] = codes[i]
+        if idx.size:
+            for i in range(n):
+                sleep[idx[i]] = codes[i]
+        elif n:
+            sleep[shift : shift + n] = codes
         for k in range(w):
             obs[k] = hour_values(grid, k * MINUTES_PER_DAY, 24, hourly, k * 24)
     else:
@@ -893,15 +1017,87 @@ def window_parts(
         s = max(a, lo - 4)
         codes = oakley_codes(x[s - a :], threshold)
         m0 = lo - 2 if s < lo else s
-        for i in range(m0 - a, n):
-            sleep[idx[i]] = codes[i - (s - a)]
+        if idx.size:
+            for i in range(m0 - a, n):
+                sleep[idx[i]] = codes[i - (s - a)]
+        else:
+            for i in range(m0 - a, n):
+                sleep[shift + i] = codes[i - (s - a)]
         if a > a_prev:  # the window's new first minutes have no context any more
             for i in range(min(2, n)):
-                sleep[idx[i]] = -1
+                sleep[idx[i] if idx.size else shift + i] = -1
         hourly[: (w - 1) * 24] = win_hourly
         obs[: w - 1] = win_obs
         obs[w - 1] = hour_values(grid, last, 24, hourly, (w - 1) * 24)
     return reused, sleep, hourly, obs, profile_total, profile_n
+
+
+@njit
+def window_close(
+    counts: F32,
+    worn_past: B,
+    local: I64,
+    a: int,
+    lo: int,
+    hi: int,
+    first: int,
+    w: int,
+    trust: bool,
+    win_sleep: I8,
+    win_hourly: F64,
+    win_obs: NDArray[np.int32],
+    win_worn: B,
+    a_prev: int,
+    threshold: float,
+    steady: bool,
+    basis: F64,
+    enough_min: float,
+    min_days: int,
+) -> tuple[I8, F64, NDArray[np.int32], int, F64]:
+    """The rolling window of one close in one call: :func:`window_parts`, the days with
+    at least ``enough_min`` observed minutes, and -- with at least ``min_days`` of them --
+    :func:`window_summary` (minimum coverage 0.5). Returns ``(sleep, hourly, observed,
+    days_ok, measures)``: the parts to keep, and the nine measures (NaN: too few days).
+
+    Examples
+    --------
+    >>> x = np.tile(np.r_[np.zeros(480), np.full(960, 50.0)], 3).astype(np.float32)
+    >>> none8, none = np.zeros(0, np.int8), np.zeros(0)
+    >>> from phenotyping.features.circadian import cosinor_basis
+    >>> out = window_close(x, np.ones(4320, np.bool_), np.arange(1), 0, 2880, 4320, 0,
+    ...                    3, False, none8, none, np.zeros(0, np.int32),
+    ...                    np.zeros(0, np.bool_), 0, 40.0, True, cosinor_basis(1440),
+    ...                    960.0, 3)
+    >>> out[3], out[4][[2, 3, 4]].tolist()
+    (3, [0.0, 50.0, 1.0])
+    """
+    _, sleep, hourly, obs, total, n = window_parts(
+        counts,
+        worn_past,
+        local,
+        a,
+        lo,
+        hi,
+        first,
+        w,
+        trust,
+        win_sleep,
+        win_hourly,
+        win_obs,
+        win_worn,
+        a_prev,
+        threshold,
+        steady,
+    )
+    days_ok = 0
+    for k in range(obs.size):
+        days_ok += obs[k] >= enough_min
+    measures = np.full(9, math.nan)
+    if days_ok >= min_days:
+        c = window_summary(hourly, total, n, basis, sleep, 0.5)
+        for i in range(9):
+            measures[i] = c[i]
+    return sleep, hourly, obs, days_ok, measures
 
 
 @njit

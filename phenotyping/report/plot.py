@@ -477,9 +477,7 @@ def subject_figure(
     strip = bool(sessions or responses or eps)  # nothing to name: no strip
     coverage = panels == "clinician"
     ratios = [0.55] * strip + [1.0] * len(specs) + [0.6] * coverage + [0.75] * bool(reports)
-    has_baseline = any(
-        math.isfinite(_num(r.get(f"base_{s.column}"))) for s in specs for r in rows
-    )
+    has_baseline = any(math.isfinite(_num(r.get(f"base_{s.column}"))) for s in specs for r in rows)
 
     # layout in inches: header (title, alert lines, legend), panels, date axis
     alert_lines = [_alert_line(e) for e in eps if e.levels]
@@ -770,8 +768,6 @@ def write_plots(
     """``out_dir/<subject>.png`` for every subject with an alert; returns the paths."""
     subjects = sorted({str(a["subject_id"]) for a in alerts}, key=natural_key)
     return [
-        plot_subject(
-            daily_rows, alerts, clinical_events, s, out_dir / f"{s}.png", panels=panels
-        )
+        plot_subject(daily_rows, alerts, clinical_events, s, out_dir / f"{s}.png", panels=panels)
         for s in subjects
     ]

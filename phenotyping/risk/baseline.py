@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from phenotyping.risk import stats
+from phenotyping.risk import kernels, stats
 from phenotyping.risk.monitor import Monitored
 from phenotyping.risk.params import RiskParams
 
@@ -113,6 +113,7 @@ class Columns:
     circular: tuple[int, ...]  # clock times
     clock: NDArray[np.bool_]  # the same as a column (a row per feature)
     min_scale: F64
+    clock_row: NDArray[np.bool_]  # the same as a row (a value per feature)
 
     @classmethod
     def of(cls, features: Sequence[Monitored]) -> Columns:
@@ -122,6 +123,7 @@ class Columns:
             circular=tuple(i for i, s in enumerate(features) if s.circular),
             clock=np.array([[s.circular] for s in features], dtype=bool),
             min_scale=np.array([s.min_scale for s in features], dtype=np.float64),
+            clock_row=np.array([s.circular for s in features], dtype=bool),
         )
 
 
@@ -235,6 +237,90 @@ def estimate_all(
                 params,
                 None if math.isnan(prior[k]) else float(prior[k]),
             )
+    return med, scale
+
+
+def estimate_day(
+    cols: Columns,
+    values: F64,
+    tvalues: F64,
+    dates: NDArray[np.int64],
+    chosen: NDArray[np.bool_],
+    today_weekend: bool,
+    params: RiskParams,
+    prior: F64,
+    need: NDArray[np.int64],
+) -> tuple[F64, F64, NDArray[np.bool_]]:
+    """:func:`estimate_all` of the features with at least ``need`` chosen values (the
+    rest NaN), the day types from the cells' day numbers ``dates`` (one row for all
+    features or a row each), in one compiled loop
+    (:func:`phenotyping.risk.kernels.estimate_rows`): (medians, scales, which features
+    are judged). The same results bit for bit (tested against :func:`estimate_all`). A
+    feature the kernel leaves undecided (a ``-0.0`` value, a circular mean at the edge of
+    its threshold) is estimated by :func:`estimate`, as :func:`estimate_all` does.
+
+    Examples
+    --------
+    >>> spec = Monitored("x", "activity", "down", "x", "counts")
+    >>> vals = np.array([[10.0, 12, 11, 13, 20, 22, 21]])
+    >>> dates = np.arange(19723, 19730)   # 2024-01-01 (a Monday) to the Sunday
+    >>> one = np.ones((1, 7), dtype=bool)
+    >>> p = RiskParams(prior_days=0, min_per_daytype=2)
+    >>> m, s, judged = estimate_day(Columns.of([spec]), vals, vals, dates, one, True, p,
+    ...                             np.array([np.nan]), np.array([5]))
+    >>> m.tolist(), s.tolist(), judged.tolist()   # the weekend's median (22 + 21) / 2
+    ([21.5], [1.4826], [True])
+    """
+    nf, width = values.shape
+    if width == 0:  # no days yet
+        return np.full(nf, math.nan), np.full(nf, math.nan), need <= 0
+    med, scale, judged, redo = kernels.estimate_rows(
+        tvalues,
+        chosen,
+        dates if dates.ndim == 2 else dates[None, :],
+        today_weekend,
+        params.day_of_week,
+        params.min_per_daytype,
+        float(params.prior_days),
+        prior,
+        need,
+        cols.clock_row,
+        cols.min_scale,
+    )
+    if redo.any():
+        for k in np.flatnonzero(redo).tolist():
+            pick = chosen[k]
+            med[k], scale[k] = estimate(
+                cols.features[k],
+                values[k][pick],
+                (np.broadcast_to(dates, values.shape)[k][pick] + 3) % 7 >= 5,
+                today_weekend,
+                params,
+                None if math.isnan(prior[k]) else float(prior[k]),
+            )
+    return med, scale, judged
+
+
+def estimate_compiled(
+    cols: Columns,
+    values: F64,
+    tvalues: F64,
+    chosen: NDArray[np.bool_],
+    weekend: NDArray[np.bool_],
+    today_weekend: bool,
+    params: RiskParams,
+    prior: F64,
+    wanted: NDArray[np.bool_],
+) -> tuple[F64, F64]:
+    """:func:`estimate_day` called as :func:`estimate_all` is (day types as booleans, the
+    features wanted as a mask), for the tests that hold one to the other: a weekend cell
+    as day 2 (a Saturday), a weekday as day 0 (a Thursday); a wanted feature needs no
+    values, another more than it can have."""
+    dates = np.where(weekend, 2, 0).astype(np.int64)
+    need = np.where(wanted, 0, values.shape[1] + 1).astype(np.int64)
+    med, scale, _ = estimate_day(
+        cols, values, tvalues, dates, chosen, today_weekend, params, prior, need
+    )
     return med, scale
 
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -67,7 +68,7 @@ from phenotyping.features.envelope import pack, params_dict, unpack
 from phenotyping.features.time import is_weekend, iso_date, ordinal
 from phenotyping.risk import baseline as bl
 from phenotyping.risk import feedback as fb
-from phenotyping.risk import stats
+from phenotyping.risk import kernels, stats
 from phenotyping.risk.change import Signal, build_signals, counter_evidence, evidence, score
 from phenotyping.risk.monitor import DEVICE_HRV, DEVICE_SLEEP, Monitored, monitored
 from phenotyping.risk.params import RiskParams, config_version
@@ -104,11 +105,23 @@ class _Layout(NamedTuple):
     columns: bl.Columns
     window: NDArray[np.int64]  # days each feature's value covers
     names: tuple[tuple[str, str, str], ...]  # the row's z_, base_, scale_ column names
+    logs: tuple[bool, ...]  # the same features judged as log(x + 1) (baseline.back)
     reads: tuple[tuple[str, str | None], ...]  # (column, valid flag) of the daily row
     roots: list[float]  # sqrt(window_days) of each feature (a signal's increment)
     # per signal, change.score's inputs as tuples: ((members, fallback), first_only), a
     # member (feature, orientation, sqrt(window_days))
     scoring: tuple[tuple[tuple[tuple[tuple[int, int, float], ...], ...], bool], ...]
+    # the same for the compiled day (kernels.advance_signals): signal j's group g (0:
+    # members, 1: fallback) is features sfeat[j, g, :ssize[j, g]], with their signs and roots
+    sfeat: NDArray[np.int64]
+    ssign: NDArray[np.float64]
+    sroot: NDArray[np.float64]
+    ssize: NDArray[np.int64]
+    sfirst: NDArray[np.bool_]  # the first member with a value (phase), not the mean
+    sgated: NDArray[np.bool_]  # the late-phase signal (change.counter_evidence)
+    circular: NDArray[np.bool_]  # clock times (a feature each)
+    undamped: NDArray[np.bool_]  # no signal damped (a signal each)
+    unheld: NDArray[np.bool_]  # no feature explained (a feature each; never written to)
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,6 +130,16 @@ def _features(window_days: int) -> _Layout:
     feats = main + DEVICE_HRV + DEVICE_SLEEP
     signals = build_signals(feats, len(main))
     roots = [math.sqrt(s.window_days) for s in feats]
+    width = max((len(g) for sg in signals for g in (sg.members, sg.fallback)), default=0)
+    sfeat = np.zeros((len(signals), 2, width), np.int64)
+    ssign = np.zeros((len(signals), 2, width))
+    sroot = np.ones((len(signals), 2, width))
+    ssize = np.zeros((len(signals), 2), np.int64)
+    for j, sg in enumerate(signals):
+        for g, group in enumerate((sg.members, sg.fallback)):
+            ssize[j, g] = len(group)
+            for m, (i, sign) in enumerate(group):
+                sfeat[j, g, m], ssign[j, g, m], sroot[j, g, m] = i, sign, roots[i]
     return _Layout(
         feats=feats,
         n_main=len(main),
@@ -124,6 +147,7 @@ def _features(window_days: int) -> _Layout:
         columns=bl.Columns.of(feats),
         window=np.array([s.window_days for s in feats], dtype=np.int64),
         names=tuple((f"z_{s.column}", f"base_{s.column}", f"scale_{s.column}") for s in main),
+        logs=tuple(s.log for s in main),
         reads=tuple((s.column, s.valid_flag) for s in feats),
         roots=roots,
         scoring=tuple(
@@ -136,6 +160,15 @@ def _features(window_days: int) -> _Layout:
             )
             for sg in signals
         ),
+        sfeat=sfeat,
+        ssign=ssign,
+        sroot=sroot,
+        ssize=ssize,
+        sfirst=np.array([sg.first_only for sg in signals], dtype=bool),
+        sgated=np.array([sg.name == "phase_late" for sg in signals], dtype=bool),
+        circular=np.array([s.circular for s in feats], dtype=bool),
+        undamped=np.zeros(len(signals), dtype=bool),
+        unheld=np.zeros(len(feats), dtype=bool),
     )
 
 
@@ -162,6 +195,27 @@ def _scores(lay: _Layout, z: list[float]) -> list[float]:
                 break
         out.append(u)
     return out
+
+
+def _clipped_z(
+    lay: _Layout,
+    p: RiskParams,
+    today: NDArray[np.float64],
+    med: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    held: NDArray[np.bool_],
+) -> list[float]:
+    """The features' clipped z of a day, feature by feature: the definition
+    :meth:`RiskState._advance` computes compiled (the loop of ``assess`` until issue 12;
+    kept as the reference it is tested against)."""
+    ml, sl, hl = med.tolist(), scale.tolist(), held.tolist()
+    zl = [math.nan] * len(ml)
+    for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
+        # judged (else no scale), a value today, a usable scale, not explained
+        if math.isfinite(t) and math.isfinite(s) and s > 0 and not hl[i]:
+            dev = stats.deviation(t, m, circular=lay.feats[i].circular)
+            zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
+    return zl
 
 
 def _new_sig(n: int) -> NDArray[np.void]:
@@ -242,6 +296,7 @@ class RiskState:
     )
 
     def __post_init__(self) -> None:
+        self._lay: tuple[RiskParams, _Layout] | None = None
         n = len(self._signals)
         if self.sig.size != n:
             self.sig = _new_sig(n)
@@ -256,6 +311,7 @@ class RiskState:
                 else bl.transform_all(self._layout.columns, self._vals)
             )
         self._by_params: tuple[RiskParams, NDArray[np.int64], NDArray[np.float64]] | None = None
+        self._k: tuple[RiskParams, NDArray[np.float64]] | None = None
         self._frozen_cols: tuple[NDArray[np.void], _Table] | None = None
         # the table as entries, while it has not changed (a state saved after every
         # message that closed no day, or right after loading, is not converted again);
@@ -265,7 +321,11 @@ class RiskState:
 
     @property
     def _layout(self) -> _Layout:
-        return _features(self.params.feature_window_days)
+        # read ~6 times a day: kept per parameters object (they are replaced, not changed)
+        lay = self._lay
+        if lay is None or lay[0] is not self.params:
+            lay = self._lay = (self.params, _features(self.params.feature_window_days))
+        return lay[1]
 
     @property
     def _feats(self) -> tuple[Monitored, ...]:
@@ -540,9 +600,22 @@ class RiskState:
             return cols, alerts, notices
         self.last_date = d
         lay = self._layout
-        values = np.array([_read(row, column, flag) for column, flag in lay.reads])
-        has = ~np.isnan(values)
-        usable = bool(has.any())
+        # every watched feature's value in the row (NaN: none, or not valid)
+        get = row.get
+        read = []
+        usable = False  # at least one value
+        for column, flag in lay.reads:
+            v = get(column)
+            if v is None or (flag is not None and not get(flag)):
+                read.append(math.nan)
+                continue
+            f = float(v)
+            if math.isfinite(f):
+                read.append(f)
+                usable = True
+            else:
+                read.append(math.nan)
+        values = np.array(read)
         notices += self._gap(subject, d, usable)
         excluded = self._held(d)
         # an episode that resolves today as explained by a new device: today's values are
@@ -559,37 +632,38 @@ class RiskState:
         # every feature's baseline at once (baseline.py, engine's ``_baseline`` per feature)
         need, prior = self._need_prior()
         vals, tvals, dates, chosen, warm = self._baselines(d)
-        judged = chosen.sum(axis=1) >= need
-        prior_used = bool((warm & judged).any())
-        wk = (dates + 3) % 7 >= 5
-        med, scale = bl.estimate_all(
-            lay.columns, vals, tvals, chosen, wk, weekend, p, prior, judged
+        med, scale, judged = bl.estimate_day(
+            lay.columns, vals, tvals, dates, chosen, weekend, p, prior, need
         )
+        prior_used = bool((warm & judged).any())
         today = bl.transform_all(lay.columns, values)
-        ml, sl, held = med.tolist(), scale.tolist(), wheld.tolist()
-        zl = [math.nan] * len(ml)
-        for i, (t, m, s) in enumerate(zip(today.tolist(), ml, sl, strict=True)):
-            # judged (else no scale), a value today, a usable scale, not explained
-            if math.isfinite(t) and math.isfinite(s) and s > 0 and not held[i]:
-                dev = stats.deviation(t, m, circular=lay.feats[i].circular)
-                zl[i] = max(-p.z_clip, min(p.z_clip, dev / s))
-        for i, (spec, (zn, bn, sn)) in enumerate(zip(lay.feats, lay.names, strict=False)):
-            cols[zn] = zl[i]
-            cols[bn] = bl.back(spec, ml[i])
-            cols[sn] = sl[i]
+        # the z-scores, signals and CUSUMs of the day, compiled (_update_signals and the
+        # z of every judged feature with a value today, not explained, as they were)
+        zl, e, contributing, rising, scored = self._advance(d, today, med, scale, wheld)
+        ml, sl = med.tolist(), scale.tolist()
+        # the main features' columns (baseline.back inlined: expm1 of a log feature's)
+        for (zn, bn, sn), log, z, m, s in zip(lay.names, lay.logs, zl, ml, sl, strict=False):
+            cols[zn] = z
+            cols[bn] = math.expm1(m) if log else m
+            cols[sn] = s
         if usable:
             self._entries = None
-            keep = self._dates > d - p.exclude_recent_days - p.baseline_days - 7
-            keep[self._first_rows()] = True
-            if not keep.all():
+            cut = d - p.exclude_recent_days - p.baseline_days - 7
+            # the dates are increasing: nothing to drop while the first is after the cut
+            if self._dates.size and self._dates[0] <= cut:
+                keep = self._dates > cut
+                keep[self._first_rows()] = True
+            else:
+                keep = None
+            if keep is not None and not keep.all():
                 self._dates, self._vals = self._dates[keep], self._vals[:, keep]
                 self._elig, self._tvals = self._elig[:, keep], self._tvals[:, keep]
             self._dates = np.concatenate((self._dates, (d,)))
             self._vals = np.concatenate([self._vals, values[:, None]], axis=1)
             self._tvals = np.concatenate([self._tvals, today[:, None]], axis=1)
-            self._elig = np.concatenate([self._elig, (has & ~wheld & eligible)[:, None]], axis=1)
+            new = ~np.isnan(values) & ~wheld & eligible
+            self._elig = np.concatenate([self._elig, new[:, None]], axis=1)
 
-        e, contributing, rising, scored = self._update_signals(d, zl)
         factor = 1.0
         if prior_used:  # judged against the short warm-up baseline: demand more evidence
             factor *= p.warmup_factor
@@ -641,16 +715,13 @@ class RiskState:
         bd = p.baseline_days
         date = self._dates
         end = d - p.exclude_recent_days
-        if self.response_date < 0 and date.size and date[0] >= self.baseline_from:
-            # the usual case, every day of the table since the baseline start: the window
-            # is a slice of the table; a feature short of it takes the warm-up baseline,
-            # unless it has too few values for that too (then it is not judged anyway)
-            lo = int(date.searchsorted(end - bd, side="right"))
-            hi = int(date.searchsorted(end, side="right"))
-            sel = self._elig[:, lo:hi]
-            short = sel.sum(axis=1) < need
-            if not short.any() or (~short | (self._elig.sum(axis=1) < need)).all():
-                return self._vals[:, lo:hi], self._tvals[:, lo:hi], date[lo:hi], sel, short
+        if self.response_date < 0 or not self.remission.size:
+            # the usual case, compiled: the regular window of each feature, or its
+            # warm-up baseline when the window is short (the choice below, cell by cell)
+            chosen, warm = kernels.choose_window(
+                self._elig, date, self.baseline_from, end, bd, d, need
+            )
+            return self._vals, self._tvals, date, chosen, warm
         mine = self._elig & (date >= self.baseline_from)
         sel = mine & ((date <= end) & (date > end - bd))
         n_own = sel.sum(axis=1)
@@ -716,12 +787,82 @@ class RiskState:
         vals = value[early][: p.baseline_days]
         return vals.astype(np.float64), dates.astype(np.int64), True
 
+    def _advance(
+        self,
+        d: int,
+        today: NDArray[np.float64],
+        med: NDArray[np.float64],
+        scale: NDArray[np.float64],
+        wheld: NDArray[np.bool_],
+    ) -> tuple[list[float], float, list[int], set[int], set[int]]:
+        """The features' clipped z of day ``d`` (``today``: their transformed values,
+        NaN where none; ``med``, ``scale``: their baselines; ``wheld``: explained), then
+        every signal's CUSUM advanced by it: (z, evidence, signals above the floor,
+        signals whose CUSUM rose today, signals that had a value today). One compiled
+        call (:func:`phenotyping.risk.kernels.advance_signals`); the same as the z loop
+        of ``assess`` before it and :meth:`_update_signals` (tested against them)."""
+        p = self.params
+        lay = self._layout
+        sig = self.sig.copy()  # a new array every day, as before (a loaded one may be read-only)
+        damped = lay.undamped
+        if self.fine_from <= d <= self.fine_until:  # "contacted_fine": the same pattern
+            damped = np.array([bool(self.fine_signals >> j & 1) for j in range(damped.size)])
+        z, e, flags = kernels.advance_signals(
+            today,
+            med,
+            scale,
+            wheld,
+            lay.circular,
+            float(p.z_clip),
+            lay.sfeat,
+            lay.ssign,
+            lay.sroot,
+            lay.ssize,
+            lay.sfirst,
+            self._signal_k(),
+            lay.sgated,
+            float(p.phase_activity_gate),
+            float(p.ewma_lambda),
+            self._held(d),
+            d,
+            sig["c"],
+            sig["run"],
+            sig["ewma"],
+            damped,
+            float(p.floor),
+            float(p.contacted_fine_factor),
+            float(p.h),
+            float(p.h_single),
+        )
+        self.sig = sig
+        contributing: list[int] = []
+        rising: set[int] = set()
+        scored: set[int] = set()
+        for j, f in enumerate(flags.tolist()):
+            if f:
+                if f & kernels.ABOVE_FLOOR:
+                    contributing.append(j)
+                if f & kernels.RISING:
+                    rising.add(j)
+                if f & kernels.SCORED:
+                    scored.add(j)
+        return z.tolist(), e, contributing, rising, scored
+
+    def _signal_k(self) -> NDArray[np.float64]:
+        """Each signal's CUSUM allowance ``k`` (per parameters, made once)."""
+        if self._k is None or self._k[0] is not self.params:
+            p = self.params
+            k = [p.k_sleep_long if sg.name == "sleep_long" else p.k for sg in self._signals]
+            self._k = (p, np.array(k, dtype=np.float64))
+        return self._k[1]
+
     def _update_signals(
         self, d: int, z: list[float]
     ) -> tuple[float, list[int], set[int], set[int]]:
         """Advance every signal's CUSUM by day ``d`` (``z``: the features' clipped z):
         (evidence, signals above the floor, signals whose CUSUM rose today, signals that
-        had a value today)."""
+        had a value today). The definition :meth:`_advance` computes compiled (the
+        engine's path until issue 12; kept as the reference it is tested against)."""
         p = self.params
         rising: set[int] = set()
         scored: set[int] = set()
@@ -773,7 +914,7 @@ class RiskState:
             return (d >= self.excl_from) & (d - w + 1 <= self.excl_until)
         if self.excl_mode == "reanchor":
             return (d >= self.excl_from) & (d - w + 1 < self.excl_from)
-        return np.zeros(w.size, dtype=bool)
+        return self._layout.unheld
 
     def _held(self, d: int) -> bool:
         """Day ``d`` lies in an explained period: left out of the baseline, no evidence."""
@@ -1114,6 +1255,30 @@ class RiskState:
         return state
 
 
+def warm_up() -> float:
+    """Load (or compile, the first time) the risk engine's kernels by judging a few
+    synthetic days; returns the CPU seconds it took. A process that must not pause on its
+    first real assessment (a stream worker) calls it once at start, beside
+    :func:`phenotyping.features.day.warm_up`.
+
+    Examples
+    --------
+    >>> warm_up() < 600
+    True
+    """
+    t0 = time.process_time()
+    state = RiskState()
+    for i in range(24):
+        row: dict[str, Any] = {"date": iso_date(19_000 + i), "valid": True, "sleep_valid": True}
+        row.update(
+            activity_mean_worn=200.0 + i % 5,
+            sleep_tst_min=420.0 + i % 7,
+            sleep_midpoint_clock_min=(1400.0 + 20 * (i % 4)) % 1440,
+        )
+        state.assess("warm-up", row)
+    return time.process_time() - t0
+
+
 @functools.cache
 def _header_fields() -> tuple[str, ...]:
     """The state's fields written as its JSON header, in their order (the arrays and the
@@ -1122,15 +1287,6 @@ def _header_fields() -> tuple[str, ...]:
     return tuple(
         f.name for f in fields(RiskState) if f.name not in skip and not f.name.startswith("_")
     )
-
-
-def _read(row: dict[str, Any], column: str, valid_flag: str | None) -> float:
-    """A watched feature's value in the daily row (NaN: none, or not valid)."""
-    v = row.get(column)
-    if v is None or (valid_flag is not None and not row.get(valid_flag)):
-        return math.nan
-    f = float(v)
-    return f if math.isfinite(f) else math.nan
 
 
 def _table(

@@ -50,8 +50,9 @@ def _worker(args: argparse.Namespace) -> int:
     # joining the group: compiling inside the agent would block the event loop, and with
     # it the consumer's heartbeats, on the first day a subject closes.
     from phenotyping.features.day import warm_up
+    from phenotyping.risk.engine import warm_up as warm_up_risk
 
-    print(f"day-close kernels ready ({warm_up():.1f} s CPU)", file=sys.stderr)
+    print(f"day-close kernels ready ({warm_up() + warm_up_risk():.1f} s CPU)", file=sys.stderr)
     built = build_app(settings)
     worker = _worker_class(faust.Worker, settings.kafka.stop_grace_s)(
         built.app, loglevel=args.loglevel, loop=loop

@@ -237,9 +237,7 @@ class BatchProcessor:
                 self._one(index, rec, now, load, highwater, result)
             except Exception as exc:  # a bug must cost one record, never the partition
                 del result.outgoing[mark:]
-                self._dead(
-                    result, rec, "processing_error", f"worker raised {type(exc).__name__}"
-                )
+                self._dead(result, rec, "processing_error", f"worker raised {type(exc).__name__}")
         return result
 
     def tick(
@@ -312,9 +310,7 @@ class BatchProcessor:
         writes = []
         for subject, slot in self._live.items():
             if slot.dirty:
-                value = pack_state(
-                    slot.partition, slot.offset, slot.state.to_bytes(), slot.max_ts
-                )
+                value = pack_state(slot.partition, slot.offset, slot.state.to_bytes(), slot.max_ts)
                 writes.append(StateWrite(subject, slot.partition, value))
                 slot.written, slot.dirty = value, False
         excess = len(self._live) - self.cache_size
@@ -418,8 +414,10 @@ class BatchProcessor:
             return
         if rec.offset <= slot.offset:
             end = highwater(rec.partition)
-            newer = rec.timestamp_ms is not None and slot.max_ts >= 0 and (
-                rec.timestamp_ms > slot.max_ts
+            newer = (
+                rec.timestamp_ms is not None
+                and slot.max_ts >= 0
+                and (rec.timestamp_ms > slot.max_ts)
             )
             if not newer and (end is None or slot.offset < end):
                 result.counts["redelivered_skipped"] += 1

@@ -151,9 +151,7 @@ def test_sleep_period_is_main_sleep_period_and_its_summary(
     period = slp.main_sleep_period(
         scores, min_bout=min_bout, max_gap=max_gap, min_duration=min_duration
     )
-    ref = slp.summarise_sleep(
-        scores, min_bout=min_bout, max_gap=max_gap, min_duration=min_duration
-    )
+    ref = slp.summarise_sleep(scores, min_bout=min_bout, max_gap=max_gap, min_duration=min_duration)
     assert got[6] == ref["valid_min"]
     if period is None:
         assert got[:2] == (-1, -1)
@@ -263,9 +261,12 @@ def fill_offsets(off: np.ndarray) -> np.ndarray:
     st.integers(-(10**9), 10**9),
 )
 def test_local_clock_fills_offsets(off: np.ndarray, base: int) -> None:
-    local, dates = kn.local_clock(off, base)
+    local, dates, steady = kn.local_clock(off, base)
     want = base + np.arange(len(off)) + fill_offsets(off)
     assert np.array_equal(local, want) and np.array_equal(dates, want // DAY)
+    assert steady == bool(np.all(np.diff(want) == 1))
+    first = int(want[0]) if len(want) else base
+    assert kn.steady_clock(off, base) == ((True, first) if steady else (False, 0))
 
 
 @BUDGET
@@ -279,18 +280,19 @@ def test_has_data_marks_samples_and_marked_dates(seed: int, marked: list[int]) -
     mark = np.unique(np.array(marked, np.int64))
     want = ~np.isnan(counts) | ~np.isnan(steps) | np.isin(dates, mark)
     assert np.array_equal(kn.has_data(counts, steps, dates, mark), want)
+    # on a steady clock starting anywhere in a day, from the first minute's local minute
+    local0 = 3 * DAY + int(rng.integers(-DAY, DAY))
+    dates = (local0 + np.arange(n)) // DAY
+    want = ~np.isnan(counts) | ~np.isnan(steps) | np.isin(dates, mark)
+    assert np.array_equal(kn.has_data_steady(counts, steps, local0, mark), want)
 
 
 @BUDGET
 @given(
-    st.lists(
-        st.one_of(st.just(float("nan")), st.floats(0, 1439.999)), min_size=0, max_size=12
-    ),
+    st.lists(st.one_of(st.just(float("nan")), st.floats(0, 1439.999)), min_size=0, max_size=12),
     st.integers(19_000, 19_006),
 )
-def test_midpoint_timing_is_circular_mean_and_social_jet_lag(
-    mids: list[float], day0: int
-) -> None:
+def test_midpoint_timing_is_circular_mean_and_social_jet_lag(mids: list[float], day0: int) -> None:
     m = np.array(mids, np.float64)
     dates = day0 + np.arange(len(m), dtype=np.int64)
     mean, jetlag = kn.midpoint_timing(m, dates)
@@ -367,10 +369,17 @@ def test_close_day_is_the_engines_numpy_composition(seed: int, n_days: int, shif
     d = int(dates[-1]) - int(np.random.default_rng(seed).integers(0, 2))
     lo, hi = (int(i) for i in np.searchsorted(dates, [d, d + 1]))
     p = EngineParams()
+    steady = bool(np.all(np.diff(local) == 1))
     worn, r = kn.close_day(
-        counts, steps, local, lo, hi, d, p.nonwear_run_min, p.nonwear_noise_floor,
-        p.oakley_threshold, p.sedentary_threshold, 10, 60,
+        counts, steps, local[:1] if steady else local, lo, hi, d, p.nonwear_run_min,
+        p.nonwear_noise_floor, p.oakley_threshold, p.sedentary_threshold, 10, 60, steady,
     )  # fmt: skip
+    if steady:  # the steady clock's arithmetic gives what the general search gives
+        worn2, r2 = kn.close_day(
+            counts, steps, local, lo, hi, d, p.nonwear_run_min, p.nonwear_noise_floor,
+            p.oakley_threshold, p.sedentary_threshold, 10, 60, False,
+        )  # fmt: skip
+        assert np.array_equal(worn, worn2) and np.array_equal(r, r2, equal_nan=True)
     ref = reference_day(counts, steps, local, lo, hi, d)
     assert np.array_equal(worn, ref["worn_past"])
     assert (r[kn.R_N_LO], r[kn.R_N_HI], r[kn.R_NIGHT_WORN]) == (
@@ -438,14 +447,24 @@ def test_window_parts_reused_or_recomputed_equal_numpy(seed: int, n_days: int, s
     d = int(dates[-1])
     none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, bool))
 
+    steady = bool(np.all(np.diff(local) == 1))
+
     def parts(day: int, keep: tuple[Any, ...] | None) -> tuple[Any, ...]:
         first = day - 6
         a_prev, a, lo, hi = np.searchsorted(dates, [first - 1, first, day, day + 1]).tolist()
         worn = kn.wear_mask(counts, hi, 120, 10.0)
         got = kn.window_parts(
-            counts, worn, local, a, lo, hi, first, 7, keep is not None,
-            *(keep if keep is not None else none), a_prev, 40.0,
+            counts, worn, local[:1] if steady else local, a, lo, hi, first, 7,
+            keep is not None, *(keep if keep is not None else none), a_prev, 40.0, steady,
         )  # fmt: skip
+        if steady:  # the steady clock's direct copy gives what the general scatter gives
+            general = kn.window_parts(
+                counts, worn, local, a, lo, hi, first, 7, keep is not None,
+                *(keep if keep is not None else none), a_prev, 40.0, False,
+            )  # fmt: skip
+            assert general[0] == got[0]
+            for u, v in zip(got[1:], general[1:], strict=True):
+                assert np.array_equal(u, v, equal_nan=True)
         return got, worn, a, hi, first
 
     (y, worn_y, _, hi_y, first_y) = parts(d - 1, None)
@@ -464,3 +483,59 @@ def test_window_parts_reused_or_recomputed_equal_numpy(seed: int, n_days: int, s
         assert all(same(u, v) for u, v in zip(got[2], ref[1], strict=True))
         assert np.array_equal(got[3], ref[2]) and np.array_equal(got[5], ref[4])
         assert np.array_equal(got[4], ref[3])
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5))
+def test_window_parts_of_a_window_starting_before_the_grid(seed: int, into: int) -> None:
+    """The first closes of a recording: the window's first days precede the grid, so the
+    steady clock's copy starts at an offset into the window; it equals the reference."""
+    counts, _, local = grid(seed, 7, 0)
+    dates = local // DAY
+    d = int(dates[0]) + into
+    first = d - 6
+    a_prev, a, lo, hi = np.searchsorted(dates, [first - 1, first, d, d + 1]).tolist()
+    worn = kn.wear_mask(counts, hi, 120, 10.0)
+    none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, bool))
+    ref = reference_window(counts, worn, local, a, hi, first)
+    for steady in (True, False):
+        clock = local[:1] if steady else local  # steady: only grid minute 0's is read
+        got = kn.window_parts(
+            counts, worn, clock, a, lo, hi, first, 7, False, *none, a_prev, 40.0, steady
+        )
+        assert np.array_equal(got[1], ref[0])
+        assert all(same(u, v) for u, v in zip(got[2], ref[1], strict=True))
+        assert np.array_equal(got[3], ref[2]) and np.array_equal(got[5], ref[4])
+        assert np.array_equal(got[4], ref[3])
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9), st.sampled_from([0, 0, 60]))
+def test_window_close_is_window_parts_then_window_summary(
+    seed: int, n_days: int, shift: int
+) -> None:
+    """The one-call window equals its two kernels composed, with enough valid days and
+    without (then the measures are NaN)."""
+    counts, _, local = grid(seed, n_days, shift)
+    dates = local // DAY
+    d = int(dates[-1])
+    first = d - 6
+    a_prev, a, lo, hi = np.searchsorted(dates, [first - 1, first, d, d + 1]).tolist()
+    worn = kn.wear_mask(counts, hi, 120, 10.0)
+    none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, bool))
+    steady = bool(np.all(np.diff(local) == 1))
+    clock = local[:1] if steady else local
+    args = (counts, worn, clock, a, lo, hi, first, 7, False, *none, a_prev, 40.0, steady)
+    _, sleep, hourly, obs, total, n = kn.window_parts(*args)
+    basis = circ.cosinor_basis(DAY)
+    for enough, min_days in ((960.0, 3), (960.0, 8)):
+        got = kn.window_close(*args, basis, enough, min_days)
+        assert np.array_equal(got[0], sleep) and np.array_equal(got[2], obs)
+        assert all(same(u, v) for u, v in zip(got[1], hourly, strict=True))
+        days_ok = int(np.count_nonzero(obs >= enough))
+        assert got[3] == days_ok
+        if days_ok >= min_days:
+            want = kn.window_summary(hourly, total, n, basis, sleep, 0.5)
+            assert all(same(u, v) for u, v in zip(got[4], want, strict=True))
+        else:
+            assert np.isnan(got[4]).all()
