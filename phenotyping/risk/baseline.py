@@ -301,29 +301,6 @@ def estimate_day(
     return med, scale, judged
 
 
-def estimate_compiled(
-    cols: Columns,
-    values: F64,
-    tvalues: F64,
-    chosen: NDArray[np.bool_],
-    weekend: NDArray[np.bool_],
-    today_weekend: bool,
-    params: RiskParams,
-    prior: F64,
-    wanted: NDArray[np.bool_],
-) -> tuple[F64, F64]:
-    """:func:`estimate_day` called as :func:`estimate_all` is (day types as booleans, the
-    features wanted as a mask), for the tests that hold one to the other: a weekend cell
-    as day 2 (a Saturday), a weekday as day 0 (a Thursday); a wanted feature needs no
-    values, another more than it can have."""
-    dates = np.where(weekend, 2, 0).astype(np.int64)
-    need = np.where(wanted, 0, values.shape[1] + 1).astype(np.int64)
-    med, scale, _ = estimate_day(
-        cols, values, tvalues, dates, chosen, today_weekend, params, prior, need
-    )
-    return med, scale
-
-
 def back(spec: Monitored, t: float) -> float:
     """A transformed value back in the feature's unit (for the clinician).
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +28,6 @@ from numpy.typing import NDArray
 from phenotyping.features.time import MINUTES_PER_DAY
 
 MAD_TO_SD = 1.4826
-_NORMAL = NormalDist()
 
 
 def wrap_minutes(delta: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
@@ -205,36 +203,6 @@ def robust_baseline(
         mid = median(x)
         mad = median(np.abs(x - mid))
     return mid, max(MAD_TO_SD * mad, min_scale)
-
-
-def rank_score(
-    value: float, base: NDArray[np.float64], median: float, *, circular: bool = False
-) -> float:
-    """Normal score of ``value``'s rank among the baseline values: the CUSUM's input.
-
-    ``Phi^-1((below + ties / 2 + 1/2) / (n + 1))``. For a stable person today's value is
-    exchangeable with the baseline days, so the score has mean 0 and about unit variance
-    *whatever the shape* of the person's distribution -- a skewed feature centred on its
-    median would otherwise feed the CUSUM a steady drift. It is bounded (about +-2.07 with
-    28 baseline days), so one extreme day cannot signal on its own. Clock times are ranked
-    by their wrapped deviation from the baseline median.
-
-    Examples
-    --------
-    >>> base = np.arange(1.0, 20.0)                       # 19 values, median 10
-    >>> round(rank_score(10.0, base, 10.0), 6)
-    0.0
-    >>> round(rank_score(100.0, base, 10.0), 3), round(rank_score(-5.0, base, 10.0), 3)
-    (1.96, -1.96)
-    """
-    if circular:
-        x = float(wrap_minutes(value - median))
-        b = np.asarray(wrap_minutes(base - median), dtype=np.float64)
-    else:
-        x, b = value, base
-    n = b.size
-    below = float(np.count_nonzero(b < x)) + 0.5 * float(np.count_nonzero(b == x))
-    return _NORMAL.inv_cdf((below + 0.5) / (n + 1))
 
 
 def deviation(value: float, median: float, *, circular: bool = False) -> float:

@@ -1,9 +1,9 @@
 """The risk engine's compiled core (``risk/kernels.py``, issue 12) against the NumPy
-function it replaces, bit for bit: ``baseline.estimate_compiled`` (the kernel and what
-it leaves to the reference) is ``baseline.estimate_all`` on the same tables -- random
-ones, the clock times that cancel out, signed zeros, and every day of the scenario; and
-``RiskState._advance`` (the day's z-scores, signal scores and CUSUMs) is the z loop and
-``RiskState._update_signals`` it replaced."""
+function it replaces, bit for bit: :func:`compiled` (``baseline.estimate_day``: the
+kernel and what it leaves to the reference) is ``baseline.estimate_all`` on the same
+tables -- random ones, the clock times that cancel out, signed zeros, and every day of
+the scenario; and ``RiskState._advance`` (the day's z-scores, signal scores and CUSUMs)
+is the z loop and ``RiskState._update_signals`` it replaced."""
 
 from __future__ import annotations
 
@@ -25,9 +25,31 @@ from tests.risk.test_engine_table import FEATURES, baselines, same_float
 COLS = bl.Columns.of(FEATURES)
 
 
+def compiled(
+    cols: bl.Columns,
+    values: np.ndarray,
+    tvalues: np.ndarray,
+    chosen: np.ndarray,
+    weekend: np.ndarray,
+    today_weekend: bool,
+    params: RiskParams,
+    prior: np.ndarray,
+    wanted: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``estimate_day`` called as ``estimate_all`` is (day types as booleans, the features
+    wanted as a mask): a weekend cell as day 2 (a Saturday), a weekday as day 0 (a
+    Thursday); a wanted feature needs no values, another more than it can have."""
+    dates = np.where(weekend, 2, 0).astype(np.int64)
+    need = np.where(wanted, 0, values.shape[1] + 1).astype(np.int64)
+    med, scale, _ = bl.estimate_day(
+        cols, values, tvalues, dates, chosen, today_weekend, params, prior, need
+    )
+    return med, scale
+
+
 def both(*args: object) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     with np.errstate(all="ignore"):  # log1p of large values, as in estimate
-        return bl.estimate_all(COLS, *args), bl.estimate_compiled(COLS, *args)  # type: ignore[arg-type]
+        return bl.estimate_all(COLS, *args), compiled(COLS, *args)  # type: ignore[arg-type]
 
 
 def assert_same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
