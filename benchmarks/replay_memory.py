@@ -38,7 +38,7 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, sys, threading, time
+import ctypes, json, sys, threading, time
 from pathlib import Path
 
 def rss():
@@ -48,29 +48,65 @@ def rss():
                 return int(line.split()[1]) * 1024
     return 0
 
+libc = ctypes.CDLL("libc.so.6")
+
+class MallInfo2(ctypes.Structure):  # glibc >= 2.33
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc.mallinfo2.restype = MallInfo2
+
+def malloc_used():  # bytes malloc has handed out and not had back (heap + mmapped chunks)
+    m = libc.mallinfo2()
+    return m.uordblks + m.hblkhd
+
 from phenotyping.replay.run import replay
 # the module itself (``import phenotyping.replay.run as run`` fails: phenotyping.replay.replay
 # is a function that shadows the submodule name on the package)
 run = sys.modules["phenotyping.replay.run"]
 if int(sys.argv[2]) > 0:
     run.LIVE_STATES = int(sys.argv[2])
+live = run.LIVE_STATES
 top = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+files = [0]  # recordings started (one subject each in --depresjon-copies)
+read = run.read
+def counting_read(*a, **k):
+    files[0] += 1
+    return read(*a, **k)
+run.read = counting_read
+stores = []  # the replay's ParkedStates, to size the parked states before the final closes
+class Store(run.ParkedStates):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        stores.append(self)
+run.ParkedStates = Store
+parked = {}
+flush = run.flush
+def sizing_flush(*a, **k):
+    if not parked and stores:
+        st = stores[0]
+        parked.update(n=len(st) - len(st._live), bytes=st.parked_bytes(), live=len(st._live))
+    return flush(*a, **k)
+run.flush = sizing_flush
 if top:
     import tracemalloc
     tracemalloc.start(1)
     before = tracemalloc.take_snapshot()
-start = rss()
+start, start_malloc = rss(), malloc_used()
 samples, stop = [], threading.Event()
 t0 = time.perf_counter()
 def watch():
     while not stop.is_set():
-        samples.append((time.perf_counter() - t0, rss()))
+        samples.append((time.perf_counter() - t0, files[0], rss(), malloc_used()))
         stop.wait(0.25)
 th = threading.Thread(target=watch, daemon=True)
 th.start()
 result = replay([Path(sys.argv[1])], jobs=1, measure_states=True)
-end = rss()
+end, end_malloc = rss(), malloc_used()
 stop.set(); th.join()
+libc.malloc_trim(0)  # what of the end's RSS is freed memory the allocator kept
+trimmed = rss()
 if top:  # what the replay holds at its end, by line, beside what it held before
     after = tracemalloc.take_snapshot()
     for d in after.compare_to(before, "lineno")[:top]:
@@ -78,11 +114,13 @@ if top:  # what the replay holds at its end, by line, beside what it held before
               file=sys.stderr)
 n_rows = len(result.daily)
 print(json.dumps({
-    "start": start, "end": end, "peak": max(s[1] for s in samples),
+    "start": start, "end": end, "peak": max(s[2] for s in samples), "trimmed": trimmed,
+    "start_malloc": start_malloc, "end_malloc": end_malloc,
     "seconds": result.seconds, "samples": result.samples, "rows": n_rows,
-    "subjects": len({r["subject_id"] for r in result.recordings}),
-    "state_bytes": getattr(result, "state_bytes", None),
-    "trace": samples[:: max(1, len(samples) // 12)],
+    "subjects": len(result.recordings), "files": files[0], "live": live,
+    "state_bytes": getattr(result, "state_bytes", None), "parked": parked,
+    "alerts": len(result.alerts), "notices": len(result.notices),
+    "all": samples,
 }))
 """
 
@@ -174,6 +212,17 @@ def tiled(sources: list[Path], folder: Path, days: int) -> list[Path]:
     return out
 
 
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y on x (NaN with fewer than 3 points or one x)."""
+    if len(points) < 3 or len({x for x, _ in points}) < 2:
+        return float("nan")
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / sxx
+
+
 def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
     live = live_arg or "default"
     print(f"in-process replay memory, {what}, live states: {live}")
@@ -181,6 +230,7 @@ def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
         f"{'subjects':>8s} {'RSS start':>10s} {'RSS end':>9s} {'peak':>8s} {'growth':>8s} "
         f"{'per subj':>9s} {'state/subj':>10s} {'samples/s':>10s}"
     )
+    kib, mb = 1024, 1 << 20
     for cohort in cohorts:
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(cohort), str(live_arg), str(top)],
@@ -192,16 +242,43 @@ def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
         if top:
             print(done.stderr, end="")
         r = json.loads(out.strip().splitlines()[-1])
-        mb = 1 << 20
         growth = r["end"] - r["start"]
-        state = r["state_bytes"] / r["subjects"] / 1024 if r["state_bytes"] else float("nan")
+        state = r["state_bytes"] / r["subjects"] / kib if r["state_bytes"] else float("nan")
         print(
             f"{r['subjects']:8d} {r['start'] / mb:9.0f}M {r['end'] / mb:8.0f}M "
-            f"{r['peak'] / mb:7.0f}M {growth / mb:7.0f}M {growth / r['subjects'] / 1024:7.0f}KiB "
+            f"{r['peak'] / mb:7.0f}M {growth / mb:7.0f}M {growth / r['subjects'] / kib:7.0f}KiB "
             f"{state:8.1f}KiB {r['samples'] / r['seconds']:10,.0f}"
         )
-        trace = ", ".join(f"{t:.0f}s {v / mb:.0f}M" for t, v in r["trace"])
+        samples = r["all"]
+        trace = ", ".join(
+            f"{t:.0f}s {v / mb:.0f}M" for t, _, v, _ in samples[:: max(1, len(samples) // 12)]
+        )
         print(f"{'':8s} RSS over time: {trace}")
+        # the slope: from when the live states are all taken (and a tenth more subjects, so
+        # the step of the live set is behind) to the last recording's start (the final closes
+        # after it park nothing more)
+        first = int(r["live"] * 1.1) + 1
+        steady = [s for s in samples if first <= s[1] < r["files"]]
+        per_rss = slope([(f, v) for _, f, v, _ in steady]) / kib
+        per_malloc = slope([(f, m) for _, f, _, m in steady]) / kib
+        p = r["parked"]
+        parked = p["bytes"] / p["n"] / kib if p.get("n") else float("nan")
+        span = f"subjects {steady[0][1]}-{steady[-1][1]}" if steady else "too few subjects"
+        print(
+            f"{'':8s} growth per subject past the live states ({span}, {len(steady)} samples): "
+            f"RSS {per_rss:.1f} KiB, malloc in use {per_malloc:.1f} KiB"
+        )
+        print(
+            f"{'':8s} against a state of {parked:.1f} KiB parked (mean of the {p.get('n', 0)} "
+            f"parked before the final closes) and {state:.1f} KiB at the end (to_bytes); "
+            f"{r['live']} live states"
+        )
+        print(
+            f"{'':8s} at the end: RSS {r['end'] / mb:.0f}M, {r['trimmed'] / mb:.0f}M after "
+            f"malloc_trim(0); malloc in use {r['start_malloc'] / mb:.0f}M -> "
+            f"{r['end_malloc'] / mb:.0f}M; {r['rows']:,} rows, {r['alerts']:,} alerts, "
+            f"{r['notices']:,} notices"
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import gc
 import json
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ from phenotyping.pipeline import (
     flush,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
-from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
+from phenotyping.replay.spill import ParkedStates, SpilledItems, SpilledRows, SpilledSeries
 from phenotyping.risk.engine import RiskParams
 
 #: The files :func:`write_outputs` writes, in the order the module docstring lists them.
@@ -88,9 +88,10 @@ class RecordingCollector:
                 values = values if summed is None else summed
             self.parts.add(msg.subject_id, start_s // 60, msg.tz_offset_min, values)
 
-    def summaries(self) -> list[dict[str, Any]]:
-        rows = []
-        for subject in sorted(self.parts.subjects()):
+    def summaries(self, order: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """One row per subject, in ``order`` (default: sorted by subject id), one at a
+        time."""
+        for subject in sorted(self.parts.subjects()) if order is None else order:
             parts = sorted(self.parts.parts(subject), key=lambda p: p[0])
             first = parts[0][0]
             last = max(p[0] + len(p[2]) for p in parts)
@@ -99,20 +100,24 @@ class RecordingCollector:
                 seg = series[start - first : start - first + len(values)]
                 np.fmax(seg, values, out=seg)
             start_local = first + parts[0][1]
-            rows.append({"subject_id": subject, **recording_summary(series, start_local % 1440)})
-        return rows
+            yield {"subject_id": subject, **recording_summary(series, start_local % 1440)}
 
 
 @dataclass
 class ReplayResult:
-    daily: Sequence[dict[str, Any]]  # a list, or rows spilled to a temporary file
-    recordings: list[dict[str, Any]]
+    """Every output of a replay. ``daily``, ``recordings``, ``notices`` and ``alerts`` are
+    sequences of dicts: lists, or (a one-process replay) held in temporary files
+    (:mod:`phenotyping.replay.spill`), read back on access, equal to the lists they stand
+    for; ``list(...)`` makes a list."""
+
+    daily: Sequence[dict[str, Any]]
+    recordings: Sequence[dict[str, Any]]
     report: ReadReport
     late: int
     seconds: float
     samples: int
-    notices: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notices: Sequence[dict[str, Any]] = field(default_factory=list)
+    alerts: Sequence[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
     state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed; 0 unless measured
     # where each notice and alert came from: (0, file, n) while a file was read, (1, subject,
@@ -162,8 +167,10 @@ def _replay_files(
     measure_states: bool = False,
 ) -> ReplayResult:
     """Replay ``files`` in this process. With ``spill`` (one process: the result is not
-    sent to a parent) daily rows go to a temporary file and idle subject states are kept
-    as their compressed bytes, so memory grows by little more than the states."""
+    sent to a parent) daily rows, alerts, notices and recording rows go to temporary files
+    as they are produced, and subject states beyond the ``LIVE_STATES`` most recently used
+    are parked as their compressed bytes in another, so memory keeps a few bytes a row
+    and ~100 bytes a parked subject."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -172,12 +179,16 @@ def _replay_files(
     collector = RecordingCollector()
     out = StepOutput()
     daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
+    alerts: SpilledItems | list[dict[str, Any]] = SpilledItems("alerts") if spill else out.alerts
+    notices: SpilledItems | list[dict[str, Any]] = SpilledItems("notices") if spill else out.notices
     nights = _Nights()
     samples = 0
     notice_keys: list[tuple[int, str, int]] = []
     alert_keys: list[tuple[int, str, int]] = []
 
     def mark(phase: int, source: str) -> None:  # the notices and alerts added since the last
+        if spill:  # one process: its order is the order; the keys only order shared parts
+            return
         notice_keys.extend((phase, source, n) for n in range(len(out.notices) - len(notice_keys)))
         alert_keys.extend((phase, source, n) for n in range(len(out.alerts) - len(alert_keys)))
 
@@ -192,10 +203,9 @@ def _replay_files(
                 collector.add(msg)
                 samples += events.samples(msg)
                 if spill:
-                    nights.add(step_out.daily)
-                    daily.extend(step_out.daily)
-                    step_out.daily.clear()
-                out.extend(step_out)
+                    _spill(step_out, nights, daily, alerts, notices)
+                else:
+                    out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
         except Exception as exc:  # a reader bug must not cost the other files
@@ -203,12 +213,7 @@ def _replay_files(
         mark(0, str(f))
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
-            step_out = flush(subject, pipeline.store[subject])
-            nights.add(step_out.daily)
-            daily.extend(step_out.daily)
-            step_out.daily.clear()
-            out.extend(step_out)
-            mark(1, subject)
+            _spill(flush(subject, pipeline.store[subject]), nights, daily, alerts, notices)
     else:
         for subject in sorted(pipeline.store):  # as Pipeline.flush does
             out.extend(flush(subject, pipeline.store[subject]))
@@ -223,11 +228,16 @@ def _replay_files(
     for _, state, size in states:
         late += state.days.late
         state_bytes += size if measure_states else 0
-    recordings = collector.summaries()
-    if not spill:
+    recordings: SpilledItems | list[dict[str, Any]]
+    if spill:  # in the order replay() returns them (its sort is stable)
+        recordings = SpilledItems("recording summaries")
+        order = sorted(sorted(collector.parts.subjects()), key=natural_key)
+    else:
+        recordings, order = [], None
         nights.add(daily)
-    for rec in recordings:
+    for rec in collector.summaries(order):
         rec.update(nights.timing(rec["subject_id"]))
+        recordings.append(rec)
     return ReplayResult(
         daily,
         recordings,
@@ -235,13 +245,27 @@ def _replay_files(
         late,
         time.perf_counter() - t0,
         samples,
-        out.notices,
-        out.alerts,
+        notices,
+        alerts,
         clinical=list(collector.clinical.values()),
         state_bytes=state_bytes,
         notice_keys=notice_keys,
         alert_keys=alert_keys,
     )
+
+
+def _spill(
+    step_out: StepOutput,
+    nights: _Nights,
+    daily: SpilledRows | list[dict[str, Any]],
+    alerts: SpilledItems | list[dict[str, Any]],
+    notices: SpilledItems | list[dict[str, Any]],
+) -> None:
+    """A step's outputs to their (spilled) sequences, in the order produced."""
+    nights.add(step_out.daily)
+    daily.extend(step_out.daily)
+    alerts.extend(step_out.alerts)
+    notices.extend(step_out.notices)
 
 
 class _Nights:
@@ -354,6 +378,7 @@ def replay(
         raise FormatError(failed[0].removeprefix("file not used: "))
     key = natural_key
     daily: Sequence[dict[str, Any]]
+    recordings: Sequence[dict[str, Any]]
     if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
         parts[0].daily.sort(key)
         daily = parts[0].daily
@@ -361,11 +386,15 @@ def replay(
         daily = sorted(
             (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
         )
+    if len(parts) == 1 and isinstance(parts[0].recordings, SpilledItems):
+        recordings = parts[0].recordings  # already in this order
+    else:
+        recordings = sorted(
+            (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
+        )
     return ReplayResult(
         daily=daily,
-        recordings=sorted(
-            (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
-        ),
+        recordings=recordings,
         report=report,
         late=sum(p.late for p in parts),
         state_bytes=sum(p.state_bytes for p in parts),
@@ -442,8 +471,9 @@ def _replay_shared(
 
 
 def _in_one_process_order(
-    files: Sequence[Path], parts: list[tuple[list[dict[str, Any]], list[tuple[int, str, int]]]]
-) -> list[dict[str, Any]]:
+    files: Sequence[Path],
+    parts: list[tuple[Sequence[dict[str, Any]], list[tuple[int, str, int]]]],
+) -> Sequence[dict[str, Any]]:
     """The notices (or alerts) of the parts of a replay in the order one process gives
     them: those raised while reading, file by file in ``files``' order; then those of the
     last days' closes, subject by subject (the order of ``Pipeline.flush``). A subject never
