@@ -38,7 +38,7 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import ctypes, json, sys, threading, time
+import ctypes, json, sys, threading, time, weakref
 from pathlib import Path
 
 def rss():
@@ -70,23 +70,29 @@ if int(sys.argv[2]) > 0:
 live = run.LIVE_STATES
 top = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 files = [0]  # recordings started (one subject each in --depresjon-copies)
+trim_every = int(sys.argv[4]) if len(sys.argv) > 4 else 0  # an experiment: malloc_trim(0)
+trim_s = [0.0]
 read = run.read
 def counting_read(*a, **k):
     files[0] += 1
+    if trim_every and files[0] % trim_every == 0:
+        t = time.process_time()
+        libc.malloc_trim(0)
+        trim_s[0] += time.process_time() - t
     return read(*a, **k)
 run.read = counting_read
-stores = []  # the replay's ParkedStates, to size the parked states before the final closes
+stores = []  # the replay's ParkedStates (weakly: it is freed with the replay's end)
 class Store(run.ParkedStates):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
-        stores.append(self)
+        stores.append(weakref.ref(self))
 run.ParkedStates = Store
 parked = {}
 flush = run.flush
 def sizing_flush(*a, **k):
-    if not parked and stores:
-        st = stores[0]
-        parked.update(n=len(st) - len(st._live), bytes=st.parked_bytes(), live=len(st._live))
+    st = stores[0]() if stores else None
+    if not parked and st is not None:
+        parked.update(n=st.parked(), bytes=st.parked_bytes(), live=len(st._live))
     return flush(*a, **k)
 run.flush = sizing_flush
 if top:
@@ -119,7 +125,7 @@ print(json.dumps({
     "seconds": result.seconds, "samples": result.samples, "rows": n_rows,
     "subjects": len(result.recordings), "files": files[0], "live": live,
     "state_bytes": getattr(result, "state_bytes", None), "parked": parked,
-    "alerts": len(result.alerts), "notices": len(result.notices),
+    "alerts": len(result.alerts), "notices": len(result.notices), "trim_s": trim_s[0],
     "all": samples,
 }))
 """
@@ -140,6 +146,10 @@ def main() -> None:
     ap.add_argument(
         "--tracemalloc", type=int, default=0, metavar="N",
         help="also print the N lines whose allocations grew most (slow: for small cohorts)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--trim-every", type=int, default=0, metavar="N",
+        help="an experiment: call malloc_trim(0) before every N-th recording",
     )  # fmt: skip
     ap.add_argument(
         "--tile-days", type=int, default=0,
@@ -164,7 +174,7 @@ def main() -> None:
                     for c in range(k):
                         (folder / f"copy{c}_{f.name}").symlink_to(f)
             cohorts.append(folder)
-        report(cohorts, args.live, what, args.tracemalloc)
+        report(cohorts, args.live, what, args.tracemalloc, args.trim_every)
         return
     cohorts = []
     for n in args.subjects:
@@ -177,7 +187,11 @@ def main() -> None:
             )  # fmt: skip
         cohorts.append(cohort)
     report(
-        cohorts, args.live, f"simulated cohorts with RR, {args.days} days each", args.tracemalloc
+        cohorts,
+        args.live,
+        f"simulated cohorts with RR, {args.days} days each",
+        args.tracemalloc,
+        args.trim_every,
     )
 
 
@@ -223,7 +237,9 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
-def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
+def report(
+    cohorts: list[Path], live_arg: int, what: str, top: int = 0, trim_every: int = 0
+) -> None:
     live = live_arg or "default"
     print(f"in-process replay memory, {what}, live states: {live}")
     print(
@@ -233,7 +249,7 @@ def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
     kib, mb = 1024, 1 << 20
     for cohort in cohorts:
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(cohort), str(live_arg), str(top)],
+            [sys.executable, "-c", CHILD, str(cohort), str(live_arg), str(top), str(trim_every)],
             check=True,
             capture_output=True,
             text=True,
@@ -279,6 +295,10 @@ def report(cohorts: list[Path], live_arg: int, what: str, top: int = 0) -> None:
             f"{r['end_malloc'] / mb:.0f}M; {r['rows']:,} rows, {r['alerts']:,} alerts, "
             f"{r['notices']:,} notices"
         )
+        if trim_every:
+            print(
+                f"{'':8s} malloc_trim(0) every {trim_every} recording(s): {r['trim_s']:.2f} s CPU"
+            )
 
 
 if __name__ == "__main__":

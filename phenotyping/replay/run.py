@@ -53,7 +53,13 @@ from phenotyping.pipeline import (
     flush,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
-from phenotyping.replay.spill import ParkedStates, SpilledItems, SpilledRows, SpilledSeries
+from phenotyping.replay.spill import (
+    ParkedStates,
+    SpilledItems,
+    SpilledRows,
+    SpilledSeries,
+    SpillError,
+)
 from phenotyping.risk.engine import RiskParams
 
 #: The files :func:`write_outputs` writes, in the order the module docstring lists them.
@@ -208,6 +214,8 @@ def _replay_files(
                     out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
+        except SpillError:  # the temporary files failed, not this recording: stop, say why
+            raise
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
         mark(0, str(f))
