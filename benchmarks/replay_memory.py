@@ -92,14 +92,15 @@ flush = run.flush
 def sizing_flush(*a, **k):
     st = stores[0]() if stores else None
     if not parked and st is not None:
-        parked.update(n=st.parked(), bytes=st.parked_bytes(), live=len(st._live))
+        n = st.parked() if hasattr(st, "parked") else len(st._parked)  # older versions too
+        parked.update(n=n, bytes=st.parked_bytes(), live=len(st._live))
     return flush(*a, **k)
 run.flush = sizing_flush
 if top:
     import tracemalloc
     tracemalloc.start(1)
     before = tracemalloc.take_snapshot()
-start, start_malloc = rss(), malloc_used()
+start, start_malloc, cpu0 = rss(), malloc_used(), time.process_time()
 samples, stop = [], threading.Event()
 t0 = time.perf_counter()
 def watch():
@@ -109,7 +110,7 @@ def watch():
 th = threading.Thread(target=watch, daemon=True)
 th.start()
 result = replay([Path(sys.argv[1])], jobs=1, measure_states=True)
-end, end_malloc = rss(), malloc_used()
+end, end_malloc, cpu = rss(), malloc_used(), time.process_time() - cpu0
 stop.set(); th.join()
 libc.malloc_trim(0)  # what of the end's RSS is freed memory the allocator kept
 trimmed = rss()
@@ -122,7 +123,7 @@ n_rows = len(result.daily)
 print(json.dumps({
     "start": start, "end": end, "peak": max(s[2] for s in samples), "trimmed": trimmed,
     "start_malloc": start_malloc, "end_malloc": end_malloc,
-    "seconds": result.seconds, "samples": result.samples, "rows": n_rows,
+    "seconds": result.seconds, "cpu": cpu, "samples": result.samples, "rows": n_rows,
     "subjects": len(result.recordings), "files": files[0], "live": live,
     "state_bytes": getattr(result, "state_bytes", None), "parked": parked,
     "alerts": len(result.alerts), "notices": len(result.notices), "trim_s": trim_s[0],
@@ -293,7 +294,8 @@ def report(
             f"{'':8s} at the end: RSS {r['end'] / mb:.0f}M, {r['trimmed'] / mb:.0f}M after "
             f"malloc_trim(0); malloc in use {r['start_malloc'] / mb:.0f}M -> "
             f"{r['end_malloc'] / mb:.0f}M; {r['rows']:,} rows, {r['alerts']:,} alerts, "
-            f"{r['notices']:,} notices"
+            f"{r['notices']:,} notices; {r['cpu']:.1f} s CPU, "
+            f"{r['samples'] / r['cpu']:,.0f} samples per CPU-second"
         )
         if trim_every:
             print(

@@ -139,6 +139,7 @@ class _Records(Sequence[dict[str, Any]]):
     def __init__(self) -> None:
         self._file = _File(self._role)
         self._ends = array("q")  # record i is the file's bytes [ends[i - 1], ends[i])
+        self._order: NDArray[np.int32] | NDArray[np.int64] | None = None  # i -> record
 
     def append(self, item: dict[str, Any]) -> None:
         try:
@@ -147,10 +148,20 @@ class _Records(Sequence[dict[str, Any]]):
             raise SpillError(f"{self._role}: record {len(self)} cannot be stored ({exc})") from exc
         self._file.put(data)
         self._ends.append(self._file.end)
+        self._order = None
 
     def extend(self, items: Iterable[dict[str, Any]]) -> None:
         for item in items:
             self.append(item)
+
+    def reorder(self, order: NDArray[np.integer[Any]]) -> None:
+        """Read the records in ``order`` (a permutation of their append order) from now on,
+        until the next append."""
+        if order.shape != (len(self),) or (
+            len(order) and not np.array_equal(np.sort(order), np.arange(len(order)))
+        ):
+            raise ValueError(f"{self._role}: the order is not a permutation of {len(self)}")
+        self._order = order.astype(np.int32) if len(order) < 1 << 31 else order.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -161,7 +172,7 @@ class _Records(Sequence[dict[str, Any]]):
         return item
 
     def _row(self, i: int) -> dict[str, Any]:
-        return self._get(i)
+        return self._get(int(self._order[i]) if self._order is not None else i)
 
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
@@ -219,7 +230,6 @@ class SpilledRows(_Records):
         self._subject = array("i")
         self._date = array("i")  # yyyymmdd
         self._subjects: dict[str, int] = {}
-        self._order: NDArray[np.int32] | NDArray[np.int64] | None = None
 
     def append(self, row: dict[str, Any]) -> None:
         try:
@@ -238,8 +248,9 @@ class SpilledRows(_Records):
             self.append(row)
 
     def sort(self, subject_key: Callable[[str], Any]) -> None:
-        """Order by ``subject_key(subject_id)``, then date (ISO dates sort as numbers)."""
-        names = sorted(self._subjects, key=subject_key)
+        """Order by ``subject_key(subject_id)``, then date (ISO dates sort as numbers);
+        subjects whose keys are equal by their ids."""
+        names = sorted(self._subjects, key=lambda s: (subject_key(s), s))
         rank = np.empty(len(names), np.int32)
         for r, name in enumerate(names):
             rank[self._subjects[name]] = r
@@ -247,9 +258,6 @@ class SpilledRows(_Records):
         dates = np.frombuffer(self._date, dtype=np.int32)
         order = np.lexsort((dates, subj)) if len(dates) else np.empty(0, np.int64)
         self._order = order.astype(np.int32) if len(order) < 1 << 31 else order
-
-    def _row(self, i: int) -> dict[str, Any]:
-        return self._get(int(self._order[i]) if self._order is not None else i)
 
 
 class SpilledSeries:

@@ -137,17 +137,18 @@ def test_parked_states_in_memory_still_work() -> None:
 
 
 def _held(root: Any) -> int:
-    """Python objects reachable from ``root`` (not descending into classes, modules,
-    functions or files: the code, not the data)."""
+    """Python objects reachable from ``root``, not descending into classes, modules or
+    functions (the code, not the data); open files are not counted (a spill file is
+    opened with its first record)."""
     skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)
     seen: set[int] = set()
     stack = [root]
     while stack:
         obj = stack.pop()
-        if id(obj) in seen:
+        if id(obj) in seen or hasattr(obj, "fileno"):
             continue
         seen.add(id(obj))
-        if not isinstance(obj, skip) and not hasattr(obj, "fileno"):
+        if not isinstance(obj, skip):
             stack.extend(gc.get_referents(obj))
     return len(seen)
 
