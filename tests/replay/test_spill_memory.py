@@ -185,3 +185,55 @@ def test_objects_held_grow_by_a_few_per_subject(tmp_path: Path) -> None:
     five, ten = replay([_cohort(tmp_path, 5, 21)]), replay([_cohort(tmp_path, 10, 21)])
     assert len(ten.daily) > len(five.daily)
     assert 0 < _held_outputs(ten) - _held_outputs(five) <= 3 * 5  # the name in two indexes
+
+
+def _part(file: str, subject: str, dates: list[str]) -> ReplayResult:
+    """A worker's result: rows, one notice while reading ``file`` and one alert at the
+    final closes of ``subject``, and its recording row."""
+    rows = [{"subject_id": subject, "date": d, "x": float(i)} for i, d in enumerate(dates)]
+    return ReplayResult(
+        daily=rows,
+        recordings=[{"subject_id": subject, "n": len(dates)}],
+        report=run_module.ReadReport(files=1, rows=len(dates)),
+        late=1,
+        seconds=0.0,
+        samples=10,
+        notices=[{"kind": "gap", "file": file}, {"kind": "late", "file": file}],
+        alerts=[{"kind": "opened", "subject_id": subject}],
+        notice_keys=[(0, file, 0), (0, file, 1)],
+        alert_keys=[(1, subject, 0)],
+    )
+
+
+def test_parts_of_a_shared_replay_come_out_in_one_process_order_whatever_their_arrival() -> None:
+    files = [Path("a.csv"), Path("b.csv"), Path("c.csv")]
+    parts = [
+        _part("a.csv", "s10", ["2024-01-02", "2024-01-01"]),
+        _part("b.csv", "s2", ["2024-01-05"]),
+        _part("c.csv", "s9", ["2024-01-01", "2024-01-03"]),
+    ]
+    results = []
+    for arrival in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        merged = run_module._Merged(files)
+        for i in arrival:
+            merged.add(parts[i])
+        results.append(merged.result())
+    for r in results:
+        # rows by subject in natural order (s2, s9, s10), then date
+        assert [(x["subject_id"], x["date"]) for x in r.daily] == [
+            ("s2", "2024-01-05"),
+            ("s9", "2024-01-01"),
+            ("s9", "2024-01-03"),
+            ("s10", "2024-01-01"),
+            ("s10", "2024-01-02"),
+        ]
+        assert [x["subject_id"] for x in r.recordings] == ["s2", "s9", "s10"]
+        # notices raised while reading: file by file in the listed order, each file's in
+        # its own order; alerts of the final closes: subject by subject as Pipeline.flush
+        # (sorted ids: "s10" < "s2" < "s9")
+        assert [(n["file"], n["kind"]) for n in r.notices] == [
+            (f, k) for f in ("a.csv", "b.csv", "c.csv") for k in ("gap", "late")
+        ]
+        assert [a["subject_id"] for a in r.alerts] == ["s10", "s2", "s9"]
+        assert (r.report.files, r.report.rows, r.late, r.samples) == (3, 5, 3, 30)
+    assert all(list(r.alerts) == list(results[0].alerts) for r in results)
