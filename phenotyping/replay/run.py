@@ -54,6 +54,7 @@ from phenotyping.pipeline import (
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
 from phenotyping.replay.spill import (
+    MemoryReturn,
     ParkedStates,
     SpilledItems,
     SpilledRows,
@@ -188,6 +189,7 @@ def _replay_files(
     alerts: SpilledItems | list[dict[str, Any]] = SpilledItems("alerts") if spill else out.alerts
     notices: SpilledItems | list[dict[str, Any]] = SpilledItems("notices") if spill else out.notices
     nights = _Nights()
+    give_back = MemoryReturn()  # freed memory the allocator keeps, to the system
     samples = 0
     notice_keys: list[tuple[int, str, int]] = []
     alert_keys: list[tuple[int, str, int]] = []
@@ -219,9 +221,11 @@ def _replay_files(
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
         mark(0, str(f))
+        give_back()
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
             _spill(flush(subject, pipeline.store[subject]), nights, daily, alerts, notices)
+            give_back()
     else:
         for subject in sorted(pipeline.store):  # as Pipeline.flush does
             out.extend(flush(subject, pipeline.store[subject]))

@@ -19,7 +19,13 @@ import pytest
 from phenotyping.features.day import EngineParams
 from phenotyping.pipeline import SubjectState
 from phenotyping.replay.run import ReplayResult, replay
-from phenotyping.replay.spill import ParkedStates, SpilledItems, SpilledRows, SpillError
+from phenotyping.replay.spill import (
+    MemoryReturn,
+    ParkedStates,
+    SpilledItems,
+    SpilledRows,
+    SpillError,
+)
 from phenotyping.risk.engine import RiskParams
 from phenotyping.simulate.spec import CohortSpec, demo_spec
 from phenotyping.simulate.uploads import simulate, write_jsonl
@@ -237,3 +243,14 @@ def test_parts_of_a_shared_replay_come_out_in_one_process_order_whatever_their_a
         assert [a["subject_id"] for a in r.alerts] == ["s10", "s2", "s9"]
         assert (r.report.files, r.report.rows, r.late, r.samples) == (3, 5, 3, 30)
     assert all(list(r.alerts) == list(results[0].alerts) for r in results)
+
+
+def test_memory_is_given_back_at_most_once_per_interval() -> None:
+    calls: list[int] = []
+    rare, often = MemoryReturn(every_s=3600.0), MemoryReturn(every_s=0.0)
+    for give_back in (rare, often):
+        assert give_back._trim is not None or sys.platform != "linux"  # glibc here
+        give_back._trim = lambda pad, g=give_back: calls.append(id(g)) or 1
+        for _ in range(5):
+            give_back()
+    assert calls.count(id(rare)) == 1 and calls.count(id(often)) == 5
