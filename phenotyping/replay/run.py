@@ -391,6 +391,7 @@ def replay(
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
     result.seconds = time.perf_counter() - t0
+    MemoryReturn(every_s=0.0)()  # the live states and buffers of the replay just freed
     return result
 
 
