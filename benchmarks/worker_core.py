@@ -158,6 +158,8 @@ def main() -> None:
     timed(proc_mod, "step", "pipeline.step (features + risk)")
     timed(pipeline, "check_window", "  of which: event-time window check")
     timed(pipeline, "apply", "  of which: push into the day engine (apply)")
+    if hasattr(pipeline, "_push_one_minute"):  # single samples' window check + push in one
+        timed(pipeline, "_push_one_minute", "  of which: one-minute sample (window + push)")
     timed(day_mod.SubjectDays, "advance", "  of which: day close (SubjectDays.advance)")
     timed(pipeline, "_judge", "  of which: risk (_judge)")
     timed(SubjectState, "to_bytes", "state to_bytes (at flush)")

@@ -63,6 +63,12 @@ MAX_COUNT = 1_000_000.0
 #: Epoch lengths (seconds) an activity batch may use: they tile a minute, or are one minute.
 EPOCHS_S = (1, 2, 5, 10, 15, 20, 30, 60)
 
+# the limits above in POSIX seconds, a second inside them (:meth:`_Message._plausible_time`)
+_EARLIEST_S = EARLIEST.timestamp() + 1.0
+_LATEST_S = LATEST.timestamp() - 1.0
+_MAX_SPAN_S = MAX_SPAN.total_seconds() - 1.0
+_MAX_FUTURE_S = MAX_FUTURE.total_seconds() - 1.0
+
 SubjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="pseudonymous id")]
 EventId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 TzOffset = Annotated[
@@ -83,8 +89,30 @@ class _Message(BaseModel):
         """First and last instant this message covers."""
         raise NotImplementedError
 
+    def _span_s(self) -> tuple[float, float] | None:
+        """:meth:`span` as POSIX seconds, when a type can give it without building
+        datetimes (None: it cannot; only :meth:`_plausible_time`'s shortcut uses it)."""
+        return None
+
     @model_validator(mode="after")
     def _plausible_time(self, info: ValidationInfo) -> _Message:
+        now = (info.context or {}).get("now") if info is not None else None
+        bounds = self._span_s()
+        if bounds is not None:
+            # the shortcut of a single sample: every rule holds with a second to spare
+            # (float seconds are exact to far below that), so the exact checks below
+            # could not fail; anything nearer a limit takes them and gets their message
+            first_s, last_s = bounds
+            if (
+                _EARLIEST_S < first_s
+                and last_s < _LATEST_S
+                and last_s - first_s < _MAX_SPAN_S
+                and (
+                    now is None
+                    or (now.tzinfo is not None and last_s < now.timestamp() + _MAX_FUTURE_S)
+                )
+            ):
+                return self
         try:
             first, last = self.span()
         except OverflowError:
@@ -97,7 +125,6 @@ class _Message(BaseModel):
             )
         if last - first > MAX_SPAN:
             raise ValueError(f"time: batch spans {last - first}, more than {MAX_SPAN.days} days")
-        now = (info.context or {}).get("now") if info is not None else None
         if now is not None and last > now + MAX_FUTURE:
             raise ValueError(
                 f"time: {last.isoformat()} is more than {MAX_FUTURE} after the ingest time"
@@ -131,21 +158,23 @@ class ActivityBatch(_Message):
 
     @model_validator(mode="after")
     def _arrays(self) -> ActivityBatch:
-        if self.counts is None and self.steps is None:
+        counts, steps = self.counts, self.steps
+        if counts is None and steps is None:
             raise ValueError("counts/steps: at least one of them is required")
-        if not self.n_epochs:
+        n = self.n_epochs
+        if not n:
             raise ValueError("counts/steps: a batch needs at least one epoch")
-        if self.counts is not None and self.steps is not None:
-            if len(self.counts) != len(self.steps):
+        if counts is not None and steps is not None:
+            if len(counts) != len(steps):
                 raise ValueError(
-                    f"steps: length {len(self.steps)} differs from counts length {len(self.counts)}"
+                    f"steps: length {len(steps)} differs from counts length {len(counts)}"
                 )
         if self.epoch_s < 60:
             # sub-minute epochs are summed into minutes: a minute split over two messages
             # could not be merged exactly, so a message covers whole minutes (pad with null)
             if self.start.second or self.start.microsecond:
                 raise ValueError("start: with epoch_s < 60 a batch must start on a whole minute")
-            if (self.n_epochs * self.epoch_s) % 60:
+            if (n * self.epoch_s) % 60:
                 raise ValueError("counts/steps: with epoch_s < 60 a batch must cover whole minutes")
         return self
 
@@ -156,6 +185,10 @@ class ActivityBatch(_Message):
 
     def span(self) -> tuple[dt.datetime, dt.datetime]:
         return self.start, self.start + dt.timedelta(seconds=self.epoch_s * max(self.n_epochs, 1))
+
+    def _span_s(self) -> tuple[float, float]:
+        first = self.start.timestamp()
+        return first, first + self.epoch_s * max(self.n_epochs, 1)
 
 
 class HeartBeatBatch(_Message):

@@ -210,11 +210,13 @@ def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
             until=None if until is None else int((until - dt.date(1970, 1, 1)).days),
         )
         return StepOutput(notices=[_notice(subject, n) for n in notices])
-    check_window(state.days, msg)
-    late_before = state.days.late
-    apply(state.days, msg)
-    out = _judge(subject, state, state.days.advance())
-    late = state.days.late - late_before
+    days = state.days
+    late_before = days.late
+    if not _push_one_minute(days, msg):
+        check_window(days, msg)
+        apply(days, msg)
+    out = _judge(subject, state, days.advance())
+    late = days.late - late_before
     if late:
         out.notices.append(
             _notice(
@@ -228,6 +230,37 @@ def step(state: SubjectState, msg: AnyMessage) -> StepOutput:
             )
         )
     return out
+
+
+def _push_one_minute(days: SubjectDays, msg: AnyMessage) -> bool:
+    """Apply ``msg`` if it is one one-minute sample inside the window (True), the commonest
+    message of a live phone or watch stream: :func:`check_window` and :func:`apply` in
+    integer arithmetic, without arrays (:meth:`SubjectDays.push_minute`). Anything else,
+    or a sample outside the window (whose error :func:`check_window` words), is left to
+    them (False)."""
+    if type(msg) is not ActivityBatch or msg.epoch_s != 60:
+        return False
+    counts, steps = msg.counts, msg.steps
+    if (counts is not None and len(counts) != 1) or (steps is not None and len(steps) != 1):
+        return False
+    start = msg.start
+    if start.microsecond:
+        return False
+    minute = int(start.timestamp()) // 60
+    tz = msg.tz_offset_min
+    ref = reference_min(days)
+    if ref is not None and not (
+        minute + 1 + tz <= ref + MAX_AHEAD_DAYS * _DAY
+        and (
+            minute + tz >= ref - MAX_BEHIND_DAYS * _DAY
+            or minute + 1 + tz <= (days.closed_through + 1) * _DAY
+        )
+    ):
+        return False
+    days.push_minute(
+        minute, None if counts is None else counts[0], None if steps is None else steps[0], tz
+    )
+    return True
 
 
 def reference_min(days: SubjectDays) -> int | None:

@@ -301,6 +301,35 @@ class SubjectDays:
         self.offset[i:j] = tz_offset_min
         self.watermark_local = max(self.watermark_local, hi + tz_offset_min)
 
+    def push_minute(
+        self, minute: int, count: float | None, step: float | None, tz_offset_min: int
+    ) -> None:
+        """:meth:`push_activity` of one one-minute epoch starting in UTC minute ``minute``
+        (None or NaN: no value), without arrays: a stream of single samples pays per
+        message, and for one value NumPy's array machinery costs more than the work.
+        The state afterwards is the one :meth:`push_activity` gives, bit for bit (tested).
+
+        >>> days = SubjectDays()
+        >>> days.push_minute(29_000_000, 12.0, None, 60)
+        >>> days.push_minute(29_000_000, 5.0, 3.0, 60)  # the larger value of a minute stays
+        >>> float(days.counts[0]), float(days.steps[0]), int(days.offset[0])
+        (12.0, 3.0, 60)
+        """
+        if minute + tz_offset_min < (self.closed_through + 1) * MINUTES_PER_DAY:
+            self.late += 1  # a closed day: counted, not applied
+            return
+        if minute < self.win_from_utc:  # rewrites a minute the window parts were built on
+            self.win_through = _NO_DAY
+        self._ensure(minute, minute + 1)
+        i = minute - self.base
+        # np.fmax (a missing value never replaces one; ties keep the stored value)
+        if count is not None and count == count and not self.counts[i] >= count:
+            self.counts[i] = count
+        if step is not None and step == step and not self.steps[i] >= step:
+            self.steps[i] = step
+        self.offset[i] = tz_offset_min
+        self.watermark_local = max(self.watermark_local, minute + 1 + tz_offset_min)
+
     def push_beats(self, first_beat_ms: int, rr_ms: F64, tz_offset_min: int) -> None:
         """Add one burst of RR intervals (beat 0 at ``first_beat_ms``, UTC epoch ms).
 

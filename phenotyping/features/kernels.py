@@ -982,7 +982,16 @@ def window_parts(
         for i in range(1, n):
             repeats += idx[i] <= idx[i - 1]
         for i in range(n):
-            grid[idx[i]] = x[i]  # a repeated hour keeps its later copy
+            j = idx[i]
+            if 0 <= j < size:
+                grid[j] = x[i]  # a repeated hour keeps its later copy
+            else:
+                # a minute of another local date amid the window's: the clock went back
+                # across midnight (a flight west) and the date search cannot bound the
+                # days exactly. It is not part of the window (never written outside it)
+                idx[i] = -1
+                x[i] = math.nan
+                repeats += 1
     changed = 0
     same_size = trust and win_worn.size == lo - a
     if same_size:
@@ -1006,7 +1015,8 @@ def window_parts(
         codes = oakley_codes(x, threshold)
         if idx.size:
             for i in range(n):
-                sleep[idx[i]] = codes[i]
+                if idx[i] >= 0:
+                    sleep[idx[i]] = codes[i]
         elif n:
             sleep[shift : shift + n] = codes
         for k in range(w):
@@ -1017,7 +1027,7 @@ def window_parts(
         s = max(a, lo - 4)
         codes = oakley_codes(x[s - a :], threshold)
         m0 = lo - 2 if s < lo else s
-        if idx.size:
+        if idx.size:  # (no minute was dropped: that is a repeat, and nothing is reused)
             for i in range(m0 - a, n):
                 sleep[idx[i]] = codes[i - (s - a)]
         else:

@@ -439,13 +439,17 @@ class BatchProcessor:
             self._dead(result, rec, "processing_error", f"engine raised {type(exc).__name__}")
             return
         slot.offset, slot.dirty = rec.offset, True
-        if rec.timestamp_ms is not None:
-            slot.max_ts = max(slot.max_ts, rec.timestamp_ms)
+        ts = rec.timestamp_ms
+        if ts is not None and ts > slot.max_ts:
+            slot.max_ts = ts
         self._seen[subject] = self.ticker()
         result.touched[subject] = index
-        result.counts["applied"] += 1
-        result.counts["samples"] += samples(msg)
-        head: Headers | None = None  # built for the first output (most records have none)
+        counts = result.counts
+        counts["applied"] += 1
+        counts["samples"] += samples(msg)
+        if not (out.daily or out.alerts or out.notices):
+            return  # most records cause nothing
+        head: Headers | None = None  # built for the first output
         for route, item in outputs(out, self._routes):
             if head is None:
                 head = self._lineage(rec)
