@@ -24,6 +24,15 @@ cached under ``--cache``), then replayed in a fresh process (``replay(..., jobs=
 a thread samples that process's resident set size every 0.25 s. Growth = RSS at the end of
 the replay (result still held) minus RSS after the imports. The target: growth no more
 than the subjects' states (10,000 subjects x 90 days < 2 GB).
+
+Beside the table, for each cohort: the **growth per subject** -- the least-squares slope
+of RSS (and of the bytes malloc has handed out, glibc's ``mallinfo2``) against the number
+of recordings started, from when the live states are all taken (1.1 x ``LIVE_STATES``
+subjects) to the start of the last recording -- and the **state it compares against**:
+the mean compressed size of the states parked just before the final closes, and the mean
+``to_bytes`` size at the end. Then RSS at the end and after one ``malloc_trim(0)`` (how
+much of it is freed memory the allocator kept), and the CPU time. ``--trim-every N`` is
+an experiment: ``malloc_trim(0)`` before every N-th recording, its CPU time printed.
 """
 
 from __future__ import annotations
@@ -93,7 +102,8 @@ def sizing_flush(*a, **k):
     st = stores[0]() if stores else None
     if not parked and st is not None:
         n = st.parked() if hasattr(st, "parked") else len(st._parked)  # older versions too
-        parked.update(n=n, bytes=st.parked_bytes(), live=len(st._live))
+        disk = st.file_bytes() if hasattr(st, "file_bytes") else 0  # 0: parked in memory
+        parked.update(n=n, bytes=st.parked_bytes(), live=len(st._live), file=disk)
     return flush(*a, **k)
 run.flush = sizing_flush
 if top:
@@ -288,7 +298,7 @@ def report(
         print(
             f"{'':8s} against a state of {parked:.1f} KiB parked (mean of the {p.get('n', 0)} "
             f"parked before the final closes) and {state:.1f} KiB at the end (to_bytes); "
-            f"{r['live']} live states"
+            f"{r['live']} live states; parked states' file {p.get('file', 0) / mb:.0f} MB"
         )
         print(
             f"{'':8s} at the end: RSS {r['end'] / mb:.0f}M, {r['trimmed'] / mb:.0f}M after "
