@@ -371,6 +371,9 @@ def day_offsets(days: SubjectDays, dates: list[int]) -> list[int | None]:
     >>> day_offsets(days, [0, 1, 2]), day_offsets(SubjectDays(), [0])
     ([-600, -600, 780], [None])
     """
+    one, offset = days.one_offset()
+    if one:  # one offset over the grid (the usual case), or none known
+        return [offset] * len(dates)
     latest = utc_offset(days)
     idx = np.flatnonzero(days.offset != NO_OFFSET)
     if latest is None or not idx.size:

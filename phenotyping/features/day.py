@@ -556,6 +556,32 @@ class SubjectDays:
         self._spare = (c, s, o, 0, self.counts, self.steps, self.offset) if spare else None
 
     # ----------------------------------------------------------------- closing
+    def one_offset(self) -> tuple[bool, int | None]:
+        """``(True, offset)`` when every minute of the grid with a known UTC offset has
+        this one (``(True, None)``: no minute has one), ``(False, None)`` when offsets
+        differ: the usual case answered by one pass over the int16 offsets, without the
+        arrays of :meth:`local_minutes`.
+
+        >>> days = SubjectDays()
+        >>> days.one_offset()
+        (True, None)
+        >>> days.push_activity(0, 60, np.ones(3), None, tz_offset_min=0)
+        >>> days.one_offset()
+        (True, 0)
+        >>> days.push_activity(180, 60, np.ones(3), None, tz_offset_min=60)
+        >>> days.one_offset()
+        (False, None)
+        """
+        if self.base < 0:
+            return True, None
+        steady, local0 = kn.steady_clock(self.offset, self.base)
+        if not steady:
+            return False, None
+        first = local0 - self.base  # 0 also when no offset is known (then filled with 0)
+        if first == 0 and not (self.offset != NO_OFFSET).any():
+            return True, None
+        return True, int(first)
+
     def local_minutes(self) -> NDArray[np.int64]:
         """Local clock minute (since 1970-01-01 local) of every grid minute."""
         return kn.local_clock(self.offset, self.base)[0]
