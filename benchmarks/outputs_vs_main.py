@@ -46,9 +46,10 @@ def dump(data: Path, out: Path) -> None:
             res = run.replay(paths)
             result[name] = {
                 "daily": [dict(r) for r in res.daily],
-                "alerts": res.alerts,
-                "notices": res.notices,
-                "recordings": res.recordings,
+                # lists: a replay may hold them in a temporary file (not picklable)
+                "alerts": list(res.alerts),
+                "notices": list(res.notices),
+                "recordings": list(res.recordings),
             }
             cpu = time.process_time() - t0
             print(f"{name}: {len(result[name]['daily']):,} daily rows, {cpu:.1f} s CPU")

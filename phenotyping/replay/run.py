@@ -30,7 +30,7 @@ import gc
 import json
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,14 @@ from phenotyping.pipeline import (
     flush,
 )
 from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
-from phenotyping.replay.spill import ParkedStates, SpilledRows, SpilledSeries
+from phenotyping.replay.spill import (
+    MemoryReturn,
+    ParkedStates,
+    SpilledItems,
+    SpilledRows,
+    SpilledSeries,
+    SpillError,
+)
 from phenotyping.risk.engine import RiskParams
 
 #: The files :func:`write_outputs` writes, in the order the module docstring lists them.
@@ -88,9 +95,10 @@ class RecordingCollector:
                 values = values if summed is None else summed
             self.parts.add(msg.subject_id, start_s // 60, msg.tz_offset_min, values)
 
-    def summaries(self) -> list[dict[str, Any]]:
-        rows = []
-        for subject in sorted(self.parts.subjects()):
+    def summaries(self, order: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """One row per subject, in ``order`` (default: sorted by subject id), one at a
+        time."""
+        for subject in sorted(self.parts.subjects()) if order is None else order:
             parts = sorted(self.parts.parts(subject), key=lambda p: p[0])
             first = parts[0][0]
             last = max(p[0] + len(p[2]) for p in parts)
@@ -99,20 +107,24 @@ class RecordingCollector:
                 seg = series[start - first : start - first + len(values)]
                 np.fmax(seg, values, out=seg)
             start_local = first + parts[0][1]
-            rows.append({"subject_id": subject, **recording_summary(series, start_local % 1440)})
-        return rows
+            yield {"subject_id": subject, **recording_summary(series, start_local % 1440)}
 
 
 @dataclass
 class ReplayResult:
-    daily: Sequence[dict[str, Any]]  # a list, or rows spilled to a temporary file
-    recordings: list[dict[str, Any]]
+    """Every output of a replay. ``daily``, ``recordings``, ``notices`` and ``alerts`` are
+    sequences of dicts: lists, or (a one-process replay) held in temporary files
+    (:mod:`phenotyping.replay.spill`), read back on access, equal to the lists they stand
+    for; ``list(...)`` makes a list."""
+
+    daily: Sequence[dict[str, Any]]
+    recordings: Sequence[dict[str, Any]]
     report: ReadReport
     late: int
     seconds: float
     samples: int
-    notices: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notices: Sequence[dict[str, Any]] = field(default_factory=list)
+    alerts: Sequence[dict[str, Any]] = field(default_factory=list)
     clinical: list[dict[str, Any]] = field(default_factory=list)
     state_bytes: int = 0  # the subjects' states (to_bytes) at the end, summed; 0 unless measured
     # where each notice and alert came from: (0, file, n) while a file was read, (1, subject,
@@ -162,8 +174,10 @@ def _replay_files(
     measure_states: bool = False,
 ) -> ReplayResult:
     """Replay ``files`` in this process. With ``spill`` (one process: the result is not
-    sent to a parent) daily rows go to a temporary file and idle subject states are kept
-    as their compressed bytes, so memory grows by little more than the states."""
+    sent to a parent) daily rows, alerts, notices and recording rows go to temporary files
+    as they are produced, and subject states beyond the ``LIVE_STATES`` most recently used
+    are parked as their compressed bytes in another, so memory keeps a few bytes a row
+    and ~100 bytes a parked subject."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -172,12 +186,17 @@ def _replay_files(
     collector = RecordingCollector()
     out = StepOutput()
     daily: SpilledRows | list[dict[str, Any]] = SpilledRows() if spill else out.daily
+    alerts: SpilledItems | list[dict[str, Any]] = SpilledItems("alerts") if spill else out.alerts
+    notices: SpilledItems | list[dict[str, Any]] = SpilledItems("notices") if spill else out.notices
     nights = _Nights()
+    give_back = MemoryReturn()  # freed memory the allocator keeps, to the system
     samples = 0
     notice_keys: list[tuple[int, str, int]] = []
     alert_keys: list[tuple[int, str, int]] = []
 
     def mark(phase: int, source: str) -> None:  # the notices and alerts added since the last
+        if spill:  # one process: its order is the order; the keys only order shared parts
+            return
         notice_keys.extend((phase, source, n) for n in range(len(out.notices) - len(notice_keys)))
         alert_keys.extend((phase, source, n) for n in range(len(out.alerts) - len(alert_keys)))
 
@@ -192,23 +211,21 @@ def _replay_files(
                 collector.add(msg)
                 samples += events.samples(msg)
                 if spill:
-                    nights.add(step_out.daily)
-                    daily.extend(step_out.daily)
-                    step_out.daily.clear()
-                out.extend(step_out)
+                    _spill(step_out, nights, daily, alerts, notices)
+                else:
+                    out.extend(step_out)
         except FormatError as exc:  # one bad file is counted; the others still replay
             report.reject(f"file not used: {exc}")
+        except SpillError:  # the temporary files failed, not this recording: stop, say why
+            raise
         except Exception as exc:  # a reader bug must not cost the other files
             report.reject(f"file not used: {f.name}: reader failed ({type(exc).__name__})")
         mark(0, str(f))
+        give_back()
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
-            step_out = flush(subject, pipeline.store[subject])
-            nights.add(step_out.daily)
-            daily.extend(step_out.daily)
-            step_out.daily.clear()
-            out.extend(step_out)
-            mark(1, subject)
+            _spill(flush(subject, pipeline.store[subject]), nights, daily, alerts, notices)
+            give_back()
     else:
         for subject in sorted(pipeline.store):  # as Pipeline.flush does
             out.extend(flush(subject, pipeline.store[subject]))
@@ -223,11 +240,16 @@ def _replay_files(
     for _, state, size in states:
         late += state.days.late
         state_bytes += size if measure_states else 0
-    recordings = collector.summaries()
-    if not spill:
+    recordings: SpilledItems | list[dict[str, Any]]
+    if spill:  # in the order replay() returns them (its sort is stable)
+        recordings = SpilledItems("recording summaries")
+        order = sorted(sorted(collector.parts.subjects()), key=natural_key)
+    else:
+        recordings, order = [], None
         nights.add(daily)
-    for rec in recordings:
+    for rec in collector.summaries(order):
         rec.update(nights.timing(rec["subject_id"]))
+        recordings.append(rec)
     return ReplayResult(
         daily,
         recordings,
@@ -235,13 +257,27 @@ def _replay_files(
         late,
         time.perf_counter() - t0,
         samples,
-        out.notices,
-        out.alerts,
+        notices,
+        alerts,
         clinical=list(collector.clinical.values()),
         state_bytes=state_bytes,
         notice_keys=notice_keys,
         alert_keys=alert_keys,
     )
+
+
+def _spill(
+    step_out: StepOutput,
+    nights: _Nights,
+    daily: SpilledRows | list[dict[str, Any]],
+    alerts: SpilledItems | list[dict[str, Any]],
+    notices: SpilledItems | list[dict[str, Any]],
+) -> None:
+    """A step's outputs to their (spilled) sequences, in the order produced."""
+    nights.add(step_out.daily)
+    daily.extend(step_out.daily)
+    alerts.extend(step_out.alerts)
+    notices.extend(step_out.notices)
 
 
 class _Nights:
@@ -339,45 +375,120 @@ def replay(
     if not files:
         raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt, options)
+    result: ReplayResult
     if jobs <= 1 or len(groups) < 2:
-        parts = [_replay_files(files, fmt, params, risk, progress, options, True, measure_states)]
+        result = _replay_files(files, fmt, params, risk, progress, options, True, measure_states)
+        if isinstance(result.daily, SpilledRows):
+            result.daily.sort(natural_key)
+        result.clinical = sorted(result.clinical, key=_clinical_order)
     else:
-        parts = _replay_shared(groups, jobs, fmt, params, risk, progress, options, measure_states)
-    report = ReadReport()
-    for part in parts:
-        report.files += part.report.files
-        report.rows += part.report.rows
-        report.messages += part.report.messages
-        report.unusable.update(part.report.unusable)
-    failed = [why for why in report.unusable if why.startswith("file not used: ")]
+        merged = _Merged(files)
+        _replay_shared(
+            groups, jobs, fmt, params, risk, progress, options, measure_states, merged.add
+        )
+        result = merged.result()
+    failed = [why for why in result.report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
-    key = natural_key
-    daily: Sequence[dict[str, Any]]
-    if len(parts) == 1 and isinstance(parts[0].daily, SpilledRows):
-        parts[0].daily.sort(key)
-        daily = parts[0].daily
-    else:
-        daily = sorted(
-            (r for p in parts for r in p.daily), key=lambda r: (key(r["subject_id"]), r["date"])
+    result.seconds = time.perf_counter() - t0
+    MemoryReturn(every_s=0.0)()  # the live states and buffers of the replay just freed
+    return result
+
+
+def _clinical_order(c: dict[str, Any]) -> tuple[Any, ...]:
+    return (natural_key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"])
+
+
+class _Merged:
+    """The parts of a shared replay, taken as they arrive (in any order), their rows,
+    alerts, notices and recording rows spilled at once; :meth:`result` puts them in the
+    order one process gives them (rows by subject and date, recording rows by subject;
+    alerts and notices: those raised while reading, file by file, then those of the final
+    closes, subject by subject). A subject never spans two parts, so that order is exact."""
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self._file_no = {str(f): i for i, f in enumerate(files)}
+        self.report = ReadReport()
+        self.late = self.state_bytes = self.samples = 0
+        self.daily = SpilledRows()
+        self.recordings = SpilledItems("recording summaries")
+        self._recording_subjects: list[str] = []
+        self.clinical: list[dict[str, Any]] = []
+        self.alerts = _Keyed("alerts", self._file_no)
+        self.notices = _Keyed("notices", self._file_no)
+
+    def add(self, part: ReplayResult) -> None:
+        self.report.files += part.report.files
+        self.report.rows += part.report.rows
+        self.report.messages += part.report.messages
+        self.report.unusable.update(part.report.unusable)
+        self.late += part.late
+        self.state_bytes += part.state_bytes
+        self.samples += part.samples
+        self.daily.extend(part.daily)
+        for rec in part.recordings:
+            self.recordings.append(rec)
+            self._recording_subjects.append(rec["subject_id"])
+        self.clinical.extend(part.clinical)
+        self.alerts.extend(part.alerts, part.alert_keys)
+        self.notices.extend(part.notices, part.notice_keys)
+
+    def result(self) -> ReplayResult:
+        self.daily.sort(natural_key)
+        names = self._recording_subjects
+        self.recordings.reorder(
+            np.array(sorted(range(len(names)), key=lambda i: (natural_key(names[i]), names[i])))
         )
-    return ReplayResult(
-        daily=daily,
-        recordings=sorted(
-            (r for p in parts for r in p.recordings), key=lambda r: key(r["subject_id"])
-        ),
-        report=report,
-        late=sum(p.late for p in parts),
-        state_bytes=sum(p.state_bytes for p in parts),
-        seconds=time.perf_counter() - t0,
-        samples=sum(p.samples for p in parts),
-        notices=_in_one_process_order(files, [(p.notices, p.notice_keys) for p in parts]),
-        alerts=_in_one_process_order(files, [(p.alerts, p.alert_keys) for p in parts]),
-        clinical=sorted(
-            (c for p in parts for c in p.clinical),
-            key=lambda c: (key(c["subject_id"]), dt.datetime.fromisoformat(c["at"]), c["event_id"]),
-        ),
-    )
+        return ReplayResult(
+            daily=self.daily,
+            recordings=self.recordings,
+            report=self.report,
+            late=self.late,
+            seconds=0.0,
+            samples=self.samples,
+            notices=self.notices.in_order(),
+            alerts=self.alerts.in_order(),
+            clinical=sorted(self.clinical, key=_clinical_order),
+            state_bytes=self.state_bytes,
+        )
+
+
+class _Keyed:
+    """Alerts or notices of a shared replay, spilled with where each came from: while
+    file ``f`` was read (phase 0), or at subject ``s``'s final closes (phase 1), the
+    ``n``-th there."""
+
+    def __init__(self, role: str, file_no: dict[str, int]) -> None:
+        self.items = SpilledItems(role)
+        self._file_no = file_no
+        self._phase = array("b")
+        self._where = array("q")  # phase 0: the file's number; phase 1: the subject's
+        self._n = array("q")
+        self._subjects: dict[str, int] = {}
+
+    def extend(self, items: Sequence[dict[str, Any]], keys: Sequence[tuple[int, str, int]]) -> None:
+        for item, (phase, source, n) in zip(items, keys, strict=True):
+            self.items.append(item)
+            self._phase.append(phase)
+            where = (
+                self._file_no.get(source, -1)
+                if phase == 0
+                else self._subjects.setdefault(source, len(self._subjects))
+            )
+            self._where.append(where)
+            self._n.append(n)
+
+    def in_order(self) -> SpilledItems:
+        phase = np.frombuffer(self._phase, dtype=np.int8)
+        where = np.frombuffer(self._where, dtype=np.int64).copy()
+        rank = np.empty(len(self._subjects), np.int64)  # subjects in the order of their ids
+        for r, name in enumerate(sorted(self._subjects)):
+            rank[self._subjects[name]] = r
+        late = phase == 1
+        where[late] = rank[where[late]]
+        n = np.frombuffer(self._n, dtype=np.int64)
+        self.items.reorder(np.lexsort((n, where, phase)) if len(n) else np.empty(0, np.int64))
+        return self.items
 
 
 def _replay_shared(
@@ -389,11 +500,12 @@ def _replay_shared(
     progress: bool,
     options: ReadOptions | None,
     measure_states: bool,
-) -> list[ReplayResult]:
+    take: Callable[[ReplayResult], None],
+) -> None:
     """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
     forked workers and this one all take the longest group that no process has taken yet.
-    The results come back in the groups' order, so notices and alerts come out in the
-    same order on every run."""
+    Each group's result is handed to ``take`` as soon as this process can (in no set
+    order) and then dropped."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
@@ -401,7 +513,13 @@ def _replay_shared(
     # longest first, so that the last groups to finish are short ones and no process
     # waits long for another at the end
     order = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
-    parts: list[ReplayResult | None] = [None] * len(groups)
+    taken = [False] * len(groups)
+
+    def hand_over(i: int, part: ReplayResult) -> None:
+        take(part)
+        taken[i] = True
+        bar.update()
+
     bar = tqdm(total=len(groups), unit="subject", disable=not progress, leave=False)
     # The workers are forked: every object of this process is theirs too, and a garbage
     # collection in a worker walks (and so copies, page by page) all of them. Frozen,
@@ -426,38 +544,22 @@ def _replay_shared(
             # this process works too (no third process on two cores, nothing of its share
             # pickled): a group whose future it can still cancel, no worker has taken
             for i in order:
-                if futures[i].cancel():
-                    parts[i] = _replay_files(
+                if not taken[i] and futures[i].cancel():
+                    part = _replay_files(
                         groups[i], fmt, params, risk, False, options, False, measure_states
                     )
-                    bar.update()
+                    hand_over(i, part)
+                    del part
+                    for j in order:  # what the workers finished meanwhile, so as not to
+                        if not taken[j] and futures[j].done() and not futures[j].cancelled():
+                            hand_over(j, futures[j].result())  # hold every part at once
+                            del futures[j]
             for i in order:
-                if parts[i] is None:
-                    parts[i] = futures[i].result()
-                    bar.update()
+                if not taken[i]:
+                    hand_over(i, futures.pop(i).result())
     finally:
         gc.unfreeze()
         bar.close()
-    return [p for p in parts if p is not None]
-
-
-def _in_one_process_order(
-    files: Sequence[Path], parts: list[tuple[list[dict[str, Any]], list[tuple[int, str, int]]]]
-) -> list[dict[str, Any]]:
-    """The notices (or alerts) of the parts of a replay in the order one process gives
-    them: those raised while reading, file by file in ``files``' order; then those of the
-    last days' closes, subject by subject (the order of ``Pipeline.flush``). A subject never
-    spans two parts, so this is the one-process order exactly."""
-    if len(parts) == 1:
-        return parts[0][0]
-    at = {str(f): i for i, f in enumerate(files)}
-    keyed = [
-        ((phase, at.get(source, -1) if phase == 0 else 0, source if phase else "", n), item)
-        for items, keys in parts
-        for item, (phase, source, n) in zip(items, keys, strict=True)
-    ]
-    keyed.sort(key=lambda kv: kv[0])
-    return [item for _, item in keyed]
 
 
 def found_nothing(path: Path) -> str:

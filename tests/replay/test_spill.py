@@ -97,7 +97,7 @@ def test_parked_states_and_two_processes_change_no_output(
     two = replay(files, jobs=2, measure_states=True)
     for other in (parked, two):
         assert _same(list(other.daily), list(default.daily))
-        assert _same(other.recordings, default.recordings)
+        assert _same(list(other.recordings), list(default.recordings))
         assert other.notices == default.notices and other.alerts == default.alerts
         assert (other.late, other.state_bytes) == (default.late, default.state_bytes)
     assert len(default.recordings) == 4 and default.state_bytes > 0
