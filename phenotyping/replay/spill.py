@@ -472,7 +472,7 @@ class MemoryReturn:
 
     def __init__(self, every_s: float = 1.0) -> None:
         self._every = every_s
-        self._next = 0.0
+        self._next = time.process_time() + every_s  # the first after a CPU-second too
         self._trim: Callable[[int], int] | None = None
         try:
             import ctypes

@@ -94,8 +94,11 @@ def test_parked_states_and_two_processes_change_no_output(
     default = replay(files, measure_states=True)
     monkeypatch.setattr(run_module, "LIVE_STATES", 1)  # every other subject parked
     parked = replay(files, measure_states=True)
-    two = replay(files, jobs=2, measure_states=True)
-    for other in (parked, two):
+    two = replay(files, jobs=2, measure_states=True)  # few rows: held in the parent
+    monkeypatch.setattr(run_module._Merged, "HELD_ROWS", 5)  # spilled by the parent
+    two_spilled = replay(files, jobs=2, measure_states=True)
+    assert isinstance(two_spilled.daily, SpilledRows) and isinstance(two.daily, list)
+    for other in (parked, two, two_spilled):
         assert _same(list(other.daily), list(default.daily))
         assert _same(list(other.recordings), list(default.recordings))
         assert other.notices == default.notices and other.alerts == default.alerts
