@@ -249,13 +249,7 @@ def _push_one_minute(days: SubjectDays, msg: AnyMessage) -> bool:
     minute = int(start.timestamp()) // 60
     tz = msg.tz_offset_min
     ref = reference_min(days)
-    if ref is not None and not (
-        minute + 1 + tz <= ref + MAX_AHEAD_DAYS * _DAY
-        and (
-            minute + tz >= ref - MAX_BEHIND_DAYS * _DAY
-            or minute + 1 + tz <= (days.closed_through + 1) * _DAY
-        )
-    ):
+    if ref is not None and not _inside(days, ref, minute + tz, minute + 1 + tz):
         return False
     days.push_minute(
         minute, None if counts is None else counts[0], None if steps is None else steps[0], tz
@@ -268,6 +262,14 @@ def reference_min(days: SubjectDays) -> int | None:
     the end of the last closed day, whichever is later (None: nothing seen yet)."""
     ref = max(days.watermark_local, (days.closed_through + 1) * _DAY)
     return None if ref < -(2**61) else int(ref)
+
+
+def _inside(days: SubjectDays, ref: int, first: int, last: int) -> bool:
+    """Whether local minutes ``first .. last`` (a message's span) lie in the window around
+    the time reference ``ref``, or wholly in closed days (late data, counted by the engine)."""
+    return last <= ref + MAX_AHEAD_DAYS * _DAY and (
+        first >= ref - MAX_BEHIND_DAYS * _DAY or last <= (days.closed_through + 1) * _DAY
+    )
 
 
 def check_window(days: SubjectDays, msg: AnyMessage) -> None:
@@ -301,10 +303,7 @@ def check_window(days: SubjectDays, msg: AnyMessage) -> None:
         # building two datetimes -- this runs for every single-sample message)
         first_s = int(start.timestamp())
         last_s = first_s + msg.epoch_s * max(msg.n_epochs, 1)
-        if last_s // 60 + tz <= ref + MAX_AHEAD_DAYS * _DAY and (
-            first_s // 60 + tz >= ref - MAX_BEHIND_DAYS * _DAY
-            or last_s // 60 + tz <= (days.closed_through + 1) * _DAY
-        ):
+        if _inside(days, ref, first_s // 60 + tz, last_s // 60 + tz):
             return  # inside the window (else the general path below names the rule)
     first, last = msg.span()
     if _seconds(last) // 60 + tz > ref + MAX_AHEAD_DAYS * _DAY:
