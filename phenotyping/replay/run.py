@@ -29,9 +29,11 @@ import datetime as dt
 import gc
 import json
 import time
+import traceback
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -523,63 +525,108 @@ def _replay_shared(
     take: Callable[[ReplayResult], None],
 ) -> None:
     """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
-    forked workers and this one all take the longest group that no process has taken yet.
-    Each group's result is handed to ``take`` as soon as this process can (in no set
-    order) and then dropped."""
-    from concurrent.futures import ProcessPoolExecutor
+    forked workers and this one each claim, one at a time, the longest group that no
+    process has claimed yet. Each group's result is handed to ``take`` as soon as this
+    process can (in no set order) and then dropped.
+
+    No executor: a claim is one shared counter (a worker holds no queued group that this
+    process might have taken when it runs out of its own), this process runs no thread
+    beside its own replay (the executor's result thread took the lock away from it to read
+    results while it replayed), and a worker's part comes back on its own pipe, read here
+    between groups."""
+    import multiprocessing as mp
+    from multiprocessing.connection import Connection, wait
 
     from tqdm import tqdm
 
     # longest first, so that the last groups to finish are short ones and no process
     # waits long for another at the end
     order = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
-    taken = [False] * len(groups)
+    ctx = mp.get_context("fork")
+    claimed = ctx.RawValue("q", 0)  # the next position in ``order`` to claim
+    lock = ctx.Lock()
 
-    def hand_over(i: int, part: ReplayResult) -> None:
-        take(part)
-        taken[i] = True
-        bar.update()
+    def claim() -> int | None:
+        with lock:
+            k = int(claimed.value)
+            claimed.value = k + 1
+        return order[k] if k < len(order) else None
+
+    def work(send: Connection) -> None:  # a forked worker: claim, replay, send; then "done"
+        try:
+            while (i := claim()) is not None:
+                part = _replay_files(
+                    groups[i], fmt, params, risk, False, options, False, measure_states
+                )
+                send.send((i, part))
+                del part
+            send.send(None)
+        except BaseException as exc:  # noqa: BLE001 -- the parent raises it
+            send.send(_WorkerFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        finally:
+            send.close()
 
     bar = tqdm(total=len(groups), unit="subject", disable=not progress, leave=False)
+    workers: dict[Connection, BaseProcess] = {}
+
+    def receive(conn: Connection) -> None:
+        try:
+            msg = conn.recv()
+        except EOFError:  # died without a word (killed, or crashed in compiled code)
+            proc = workers.pop(conn)
+            proc.join()
+            raise _WorkerFailed(
+                f"a replay worker process stopped (exit code {proc.exitcode}) "
+                "before it sent its results",
+                "",
+            ) from None
+        if msg is None:  # that worker is done
+            workers.pop(conn).join()
+        elif isinstance(msg, _WorkerFailed):
+            raise msg
+        else:
+            take(msg[1])
+            bar.update()
+
     # The workers are forked: every object of this process is theirs too, and a garbage
     # collection in a worker walks (and so copies, page by page) all of them. Frozen,
     # the collector leaves them alone; the workers only collect their own.
     gc.freeze()
     try:
-        with ProcessPoolExecutor(max_workers=jobs - 1) as pool:
-            futures = {
-                i: pool.submit(
-                    _replay_files,
-                    groups[i],
-                    fmt,
-                    params,
-                    risk,
-                    False,
-                    options,
-                    False,
-                    measure_states,
-                )
-                for i in order
-            }
-            # this process works too (no third process on two cores, nothing of its share
-            # pickled): a group whose future it can still cancel, no worker has taken
-            for i in order:
-                if not taken[i] and futures[i].cancel():
-                    part = _replay_files(
-                        groups[i], fmt, params, risk, False, options, False, measure_states
-                    )
-                    hand_over(i, part)
-                    del part
-                    for j in order:  # what the workers finished meanwhile, so as not to
-                        if not taken[j] and futures[j].done() and not futures[j].cancelled():
-                            hand_over(j, futures[j].result())  # hold every part at once
-                            del futures[j]
-            for i in order:
-                if not taken[i]:
-                    hand_over(i, futures.pop(i).result())
+        for _ in range(jobs - 1):
+            recv, send = ctx.Pipe(duplex=False)
+            proc: BaseProcess = ctx.Process(target=work, args=(send,), daemon=True)
+            proc.start()
+            send.close()
+            workers[recv] = proc
+        # this process works too (no third process on two cores, nothing of its share
+        # pickled), and reads what the workers finished between its own groups
+        while (i := claim()) is not None:
+            part = _replay_files(
+                groups[i], fmt, params, risk, False, options, False, measure_states
+            )
+            take(part)
+            bar.update()
+            del part
+            for conn in wait(list(workers), timeout=0):
+                receive(conn)  # type: ignore[arg-type]
+        while workers:
+            for conn in wait(list(workers)):
+                receive(conn)  # type: ignore[arg-type]
     finally:
+        for conn, proc in workers.items():  # only after a failure
+            proc.terminate()
+            proc.join()
+            conn.close()
         gc.unfreeze()
         bar.close()
+
+
+class _WorkerFailed(RuntimeError):
+    """A worker of a shared replay failed: what it raised, and its traceback."""
+
+    def __init__(self, message: str, trace: str = "") -> None:
+        super().__init__(message + (f"\n(in the worker process)\n{trace}" if trace else ""))
 
 
 def found_nothing(path: Path) -> str:
