@@ -381,6 +381,7 @@ def replay(
         raise FormatError("; ".join(found_nothing(p) for p in paths))
     groups = _subject_groups(files, fmt, options)
     result: ReplayResult
+    exiting: list[BaseProcess] = []
     if jobs <= 1 or len(groups) < 2:
         result = _replay_files(files, fmt, params, risk, progress, options, True, measure_states)
         if isinstance(result.daily, SpilledRows):
@@ -388,7 +389,7 @@ def replay(
         result.clinical = sorted(result.clinical, key=_clinical_order)
     else:
         merged = _Merged(files)
-        _replay_shared(
+        exiting = _replay_shared(
             groups, jobs, fmt, params, risk, progress, options, measure_states, merged.add
         )
         result = merged.result()
@@ -397,6 +398,8 @@ def replay(
         raise FormatError(failed[0].removeprefix("file not used: "))
     result.seconds = time.perf_counter() - t0
     MemoryReturn(every_s=0.0)()  # the live states and buffers of the replay just freed
+    for proc in exiting:  # reaped if they have exited by now; else multiprocessing reaps
+        proc.join(timeout=0)  # them at its next start or at exit (waiting cost ~7 ms)
     return result
 
 
@@ -454,9 +457,8 @@ class _Merged:
             self.daily.sort(natural_key)
             daily = self.daily
         else:  # a small replay: its rows never went to disk (the order SpilledRows.sort gives)
-            daily = sorted(
-                self._held, key=lambda r: (natural_key(r["subject_id"]), r["subject_id"], r["date"])
-            )
+            keys = {s: (natural_key(s), s) for s in {r["subject_id"] for r in self._held}}
+            daily = sorted(self._held, key=lambda r: (keys[r["subject_id"]], r["date"]))
         names = self._recording_subjects
         self.recordings.reorder(
             np.array(sorted(range(len(names)), key=lambda i: (natural_key(names[i]), names[i])))
@@ -523,7 +525,7 @@ def _replay_shared(
     options: ReadOptions | None,
     measure_states: bool,
     take: Callable[[ReplayResult], None],
-) -> None:
+) -> list[BaseProcess]:
     """Each group replayed by :func:`_replay_files` in one of ``jobs`` processes: ``jobs - 1``
     forked workers and this one each claim, one at a time, the longest group that no
     process has claimed yet. Each group's result is handed to ``take`` as soon as this
@@ -533,7 +535,8 @@ def _replay_shared(
     process might have taken when it runs out of its own), this process runs no thread
     beside its own replay (the executor's result thread took the lock away from it to read
     results while it replayed), and a worker's part comes back on its own pipe, read here
-    between groups."""
+    between groups. Returns the workers, done but perhaps still exiting (not waited for
+    here: tearing down a forked copy of this process takes the kernel several ms)."""
     import multiprocessing as mp
     from multiprocessing.connection import Connection, wait
 
@@ -568,6 +571,7 @@ def _replay_shared(
 
     bar = tqdm(total=len(groups), unit="subject", disable=not progress, leave=False)
     workers: dict[Connection, BaseProcess] = {}
+    done: list[BaseProcess] = []
 
     def receive(conn: Connection) -> None:
         try:
@@ -581,7 +585,8 @@ def _replay_shared(
                 "",
             ) from None
         if msg is None:  # that worker is done
-            workers.pop(conn).join()
+            done.append(workers.pop(conn))
+            conn.close()
         elif isinstance(msg, _WorkerFailed):
             raise msg
         else:
@@ -613,6 +618,7 @@ def _replay_shared(
         while workers:
             for conn in wait(list(workers)):
                 receive(conn)  # type: ignore[arg-type]
+        return done
     finally:
         for conn, proc in workers.items():  # only after a failure
             proc.terminate()
