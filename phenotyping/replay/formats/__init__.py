@@ -121,8 +121,13 @@ def files_in(path: Path, options: ReadOptions | None = None) -> list[Path]:
     (natural) order; a file is its own recording, and a recording folder owns its files."""
     if path.is_file() or any(r.sniff(path) for r in READERS):
         return [path]
-    found = {u for r in READERS for u in r.units(path)}
+    # the CSV sniff is the one that reads the options; it is asked with them and, if the
+    # options name columns of its own (which can also narrow what it accepts), without
+    # them as well (without such columns the two asks are the same: asked once)
+    found = {u for r in READERS if r is not generic_csv for u in r.units(path)}
     found |= set(generic_csv.units(path, options))
+    if generic_csv.names_columns(options):
+        found |= set(generic_csv.units(path))
     folders = {u for u in found if u.is_dir()}
     found = {u for u in found if not any(f in u.parents for f in folders)}
     return sorted(sorted(found), key=natural_key)

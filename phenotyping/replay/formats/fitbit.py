@@ -118,9 +118,26 @@ def fitbit_dir(path: Path) -> Path | None:
     if not path.is_dir():
         return None
     for folder in (path / "fitbit", path):
-        if folder.is_dir() and any(_parts(folder, stem) for stem in KNOWN):
+        if folder.is_dir() and _holds_known(folder):
             return folder
     return None
+
+
+#: A name :func:`_parts` finds for one of the ``KNOWN`` stems.
+_KNOWN_PART = re.compile(
+    rf"^({'|'.join(re.escape(stem) for stem in KNOWN)})(-\d{{4}}-\d{{2}}-\d{{2}})?\.json$",
+    re.IGNORECASE,
+)
+
+
+def _holds_known(folder: Path) -> bool:
+    """``any(_parts(folder, stem) for stem in KNOWN)`` in one listing of ``folder``, a
+    file's name looked at before its type (a folder of many recordings is sniffed for
+    every subfolder while its files are listed: one look, not one per stem and file)."""
+    try:
+        return any(_KNOWN_PART.match(p.name) and p.is_file() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def sniff(path: Path) -> bool:

@@ -77,6 +77,16 @@ def _flag(opts: ReadOptions, name: str) -> str | None:
     return opts.columns.get(name)
 
 
+def names_columns(options: ReadOptions | None) -> bool:
+    """Whether ``options`` name a time, count or step column, which :func:`sniff` then
+    looks for instead of the usual names.
+
+    >>> names_columns(None), names_columns(ReadOptions(columns={"time": "t"}))
+    (False, True)
+    """
+    return options is not None and any(_flag(options, n) for n in ("time", "counts", "steps"))
+
+
 def _is_actilife(lines: list[str]) -> bool:
     return bool(lines) and "data file created by actigraph" in lines[0].lower()
 
