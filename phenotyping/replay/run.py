@@ -54,7 +54,14 @@ from phenotyping.pipeline import (
     StepOutput,
     flush,
 )
-from phenotyping.replay.formats import ReadOptions, ReadReport, detect, files_in, read
+from phenotyping.replay.formats import (
+    ReadOptions,
+    ReadReport,
+    detect,
+    files_in,
+    may_hold_many,
+    read,
+)
 from phenotyping.replay.spill import (
     MemoryReturn,
     ParkedStates,
@@ -674,6 +681,9 @@ def _subject_groups(
     together in one group."""
     groups: dict[str, list[Path]] = {}
     for f in files:
+        if fmt == "auto" and not may_hold_many(f):  # its own group, whatever its format
+            groups[f"one:{f}"] = [f]  # (not sniffed here: reading it sniffs it)
+            continue
         try:
             kind = detect(f, options) if fmt == "auto" else fmt
         except FormatError:

@@ -51,6 +51,7 @@ __all__ = [
     "detect",
     "event_id",
     "files_in",
+    "may_hold_many",
     "read",
     "reader",
 ]
@@ -131,6 +132,13 @@ def files_in(path: Path, options: ReadOptions | None = None) -> list[Path]:
     folders = {u for u in found if u.is_dir()}
     found = {u for u in found if not any(f in u.parents for f in folders)}
     return sorted(sorted(found), key=natural_key)
+
+
+def may_hold_many(path: Path) -> bool:
+    """Whether ``path`` may be a file of several subjects' data: one :func:`detect` could
+    call JSONL or Open mHealth (by its name; whether it is one takes reading it). Any
+    other recording -- a file or folder of another format, or none -- holds one subject."""
+    return path.is_file() and path.name.lower().endswith(omh.SUFFIXES + jsonl.SUFFIXES)
 
 
 def read(

@@ -13,19 +13,20 @@ from phenotyping.events import AnyMessage, decode
 from phenotyping.replay.formats.base import ReadOptions, ReadReport, files_under
 
 NAME = "jsonl"
-_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
+#: The file names this reader takes.
+SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 
 
 def sniff(path: Path) -> bool:
     """A file named ``*.jsonl``, ``*.jsonl.gz`` or ``*.ndjson``."""
-    return path.is_file() and path.name.lower().endswith(_SUFFIXES)
+    return path.is_file() and path.name.lower().endswith(SUFFIXES)
 
 
 def units(path: Path) -> list[Path]:
     """The JSONL files under ``path``."""
     if path.is_file():
         return [path] if sniff(path) else []
-    return files_under(path, *_SUFFIXES)
+    return files_under(path, *SUFFIXES)
 
 
 def read(

@@ -61,7 +61,8 @@ from phenotyping.replay.formats.base import ReadOptions, ReadReport
 NAME = "omh"
 DEFAULT_TZ = "UTC"
 SOURCE = "open-mhealth"
-_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson")
+#: The file names this reader sniffs.
+SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson")
 #: Bridged gaps (minutes) between worn minutes, with heart rate / steps only.
 HR_GAP_MIN = 15
 STEP_GAP_MIN = 120
@@ -80,7 +81,7 @@ def _head(path: Path, n: int = 4096) -> bytes:
 
 def sniff(path: Path) -> bool:
     """A JSON/JSONL file whose first data point has an OMH ``header.schema_id``."""
-    if not path.is_file() or not path.name.lower().endswith(_SUFFIXES):
+    if not path.is_file() or not path.name.lower().endswith(SUFFIXES):
         return False
     head = _head(path)
     return b'"schema_id"' in head and b'"header"' in head and b'"body"' in head

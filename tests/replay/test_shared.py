@@ -1,0 +1,143 @@
+"""A replay shared among processes (``jobs > 1``): the same result as one process, a bad
+file loses nothing else, and a worker that fails or dies is an error in the parent, not
+a hang or a silently smaller result."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phenotyping.events import encode
+from phenotyping.replay import run as run_module
+from phenotyping.replay.formats import detect, files_in
+from phenotyping.replay.run import ReplayResult, replay
+from phenotyping.simulate import CohortSpec, simulate
+
+DEPRESJON = [
+    "control/control_1",
+    "control/control_3",
+    "condition/condition_2",
+    "condition/condition_7",
+]
+
+
+def _cohort(data_dir: Path, folder: Path) -> Path:
+    """Four Depresjon recordings (linked, not copied), a truncated gzip file, and two JSONL
+    files sharing three simulated subjects (so one group holds both)."""
+    folder.mkdir()
+    for name in DEPRESJON:
+        (folder / f"{name.split('/')[1]}.csv.gz").symlink_to(
+            data_dir / "depresjon" / f"{name}.csv.gz"
+        )
+    bad = gzip.compress(b"timestamp,date,activity\n2003-05-07 12:00:00,2003-05-07,1\n")
+    (folder / "broken_9.csv.gz").write_bytes(bad[:25])
+    msgs = list(simulate(CohortSpec(n_subjects=3, days=9, seed=11, rr=False)))
+    (folder / "a.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[::2]) + b"\n")
+    (folder / "b.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[1::2]) + b"\n")
+    return folder
+
+
+def _everything(r: ReplayResult) -> dict[str, Any]:
+    nan = "nan"  # NaN != NaN: compared as a marker
+
+    def plain(rows: Any) -> list[Any]:
+        return [{k: nan if v != v else v for k, v in row.items()} for row in rows]
+
+    return {
+        "daily": plain(r.daily),
+        "recordings": plain(r.recordings),
+        "alerts": list(r.alerts),
+        "notices": list(r.notices),
+        "clinical": r.clinical,
+        "report": (r.report.files, r.report.rows, r.report.messages, dict(r.report.unusable)),
+        "late": r.late,
+        "samples": r.samples,
+    }
+
+
+@pytest.mark.realdata
+def test_shared_replays_equal_one_process_and_a_bad_file_costs_only_itself(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    folder = _cohort(data_dir, tmp_path / "cohort")
+    one = replay([folder], jobs=1)
+    expected = _everything(one)
+    subjects = {r["subject_id"] for r in one.recordings}
+    assert len(subjects) == 4 + 3  # every good recording, every simulated subject
+    [why] = [k for k in one.report.unusable if k.startswith("file not used")]
+    assert "broken_9.csv.gz" in why
+    assert len(one.daily) > 100 and one.notices
+    for jobs in (2, 3):
+        assert _everything(replay([folder], jobs=jobs)) == expected, jobs
+
+
+def test_groups_keep_a_subject_in_one_process_without_sniffing_every_file(
+    tmp_path: Path,
+) -> None:
+    """Each recording its own group, the files that may hold many subjects (JSONL, OMH)
+    together: the grouping the formats' detection gives, file by file."""
+    msgs = list(simulate(CohortSpec(n_subjects=2, days=3, seed=3, rr=False)))
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs[::2]) + b"\n")
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b"\n".join(encode(m) for m in msgs[1::2])))
+    (tmp_path / "c_1.csv").write_text("timestamp,date,activity\n2003-05-07 12:00:00,2003-05-07,5\n")
+    (tmp_path / "c_2.csv").write_text("timestamp,date,activity\n2003-05-07 12:00:00,2003-05-07,5\n")
+    (tmp_path / "epochs.csv").write_text("timestamp,counts\n2024-01-01 00:00:00,3\n")
+    files = files_in(tmp_path)
+    assert len(files) == 5
+    kinds = {f: detect(f) for f in files}
+    many = [f for f in files if kinds[f] in ("jsonl", "omh")]
+    expected = [[f] for f in files if f not in many]
+    groups = run_module._subject_groups(files, "auto")
+    assert sorted(groups, key=str) == sorted([*expected, many], key=str)
+    assert sorted(len(g) for g in groups) == [1, 1, 1, 2]
+
+
+def _slow_parent_first_group(monkeypatch: pytest.MonkeyPatch, in_worker: Any) -> None:
+    """``_replay_files`` as it is in the parent (its first group taking long enough for the
+    worker to claim groups), ``in_worker`` in a forked worker."""
+    parent, real = os.getpid(), run_module._replay_files
+    first = [True]
+
+    def patched(*args: Any, **kwargs: Any) -> ReplayResult:
+        if os.getpid() != parent:
+            in_worker()
+        elif first[0]:
+            first[0] = False
+            time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "_replay_files", patched)
+
+
+def _small_cohort(folder: Path) -> Path:
+    folder.mkdir()
+    for k in range(4):
+        (folder / f"s_{k}.csv").write_text(
+            "timestamp,date,activity\n"
+            + "".join(f"2003-05-07 {h:02d}:00:00,2003-05-07,{h}\n" for h in range(24))
+        )
+    return folder
+
+
+def test_a_worker_that_raises_makes_the_replay_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom() -> None:
+        raise ValueError("boom in the worker")
+
+    _slow_parent_first_group(monkeypatch, boom)
+    with pytest.raises(RuntimeError, match="ValueError: boom in the worker"):
+        replay([_small_cohort(tmp_path / "c")], jobs=2)
+
+
+def test_a_worker_that_dies_makes_the_replay_raise_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _slow_parent_first_group(monkeypatch, lambda: os._exit(3))
+    with pytest.raises(RuntimeError, match=r"worker process stopped \(exit code 3\)"):
+        replay([_small_cohort(tmp_path / "c")], jobs=2)
