@@ -605,7 +605,7 @@ def _replay_shared(
     # the collector leaves them alone; the workers only collect their own.
     gc.freeze()
     try:
-        for _ in range(jobs - 1):
+        for _ in range(min(jobs, len(groups)) - 1):  # none forked to find nothing left
             recv, send = ctx.Pipe(duplex=False)
             proc: BaseProcess = ctx.Process(target=work, args=(send,), daemon=True)
             proc.start()
