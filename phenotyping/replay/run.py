@@ -33,6 +33,7 @@ import traceback
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -545,7 +546,7 @@ def _replay_shared(
     between groups. Returns the workers, done but perhaps still exiting (not waited for
     here: tearing down a forked copy of this process takes the kernel several ms)."""
     import multiprocessing as mp
-    from multiprocessing.connection import Connection, wait
+    from multiprocessing.connection import wait
 
     from tqdm import tqdm
 
@@ -607,6 +608,7 @@ def _replay_shared(
     try:
         for _ in range(min(jobs, len(groups)) - 1):  # none forked to find nothing left
             recv, send = ctx.Pipe(duplex=False)
+            _widen(send)
             proc: BaseProcess = ctx.Process(target=work, args=(send,), daemon=True)
             proc.start()
             send.close()
@@ -633,6 +635,21 @@ def _replay_shared(
             conn.close()
         gc.unfreeze()
         bar.close()
+
+
+def _widen(conn: Connection) -> None:
+    """Let the pipe under ``conn`` hold up to 1 MiB (Linux; elsewhere, or if refused, it
+    keeps its 64 KiB): a worker's part (~1 KiB pickled a daily row; 25 KiB for a month,
+    100 KiB for three) then waits in the pipe while the parent finishes a group of its
+    own, instead of stopping the worker until the parent reads."""
+    import fcntl
+
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is not None:
+        try:
+            fcntl.fcntl(conn.fileno(), setsize, 1 << 20)
+        except OSError:  # above the system's pipe-max-size: the default stays
+            pass
 
 
 class _WorkerFailed(RuntimeError):
