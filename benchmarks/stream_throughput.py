@@ -50,6 +50,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "stream"))
 
 SUBJECTS = 50
+#: worker settings of the capacity and latency runs (``--worker-kafka``)
+WORKER_KAFKA: dict[str, Any] = {}
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
@@ -118,8 +120,14 @@ def settings_for(bootstrap: str, prefix: str, **kafka: Any) -> Any:
 
 
 async def _produce(
-    settings: Any, records: list[tuple[bytes, bytes]], rate: float | None = None
+    settings: Any,
+    records: list[tuple[bytes, bytes]],
+    rate: float | None = None,
+    acks: list[float] | None = None,
 ) -> None:
+    """Send ``records`` (at ``rate`` msg/s, or at once); ``acks`` gets each record's time
+    from its timestamp to the broker's acknowledgement, in seconds (as this process sees
+    it: an upper bound)."""
     from aiokafka import AIOKafkaProducer
 
     from phenotyping.kafkaio import TopicNames, client_options
@@ -137,7 +145,15 @@ async def _produce(
                 wait = t0 + i / rate - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            futs.append(await producer.send(topic, value, key=key))
+            fut = await producer.send(topic, value, key=key)
+            if acks is not None:
+                fut.add_done_callback(
+                    lambda f: (
+                        f.exception() is None
+                        and acks.append(time.time() - f.result().timestamp / 1000)
+                    )
+                )
+            futs.append(fut)
             if len(futs) >= 20_000:
                 await asyncio.gather(*futs)
                 futs.clear()
@@ -399,7 +415,10 @@ def run_role(
 
 # --------------------------------------------------------------------------- latency
 async def _latency(
-    settings: Any, records: list[tuple[bytes, bytes]], rate: float
+    settings: Any,
+    records: list[tuple[bytes, bytes]],
+    rate: float,
+    acks: list[float] | None = None,
 ) -> list[tuple[float, float, float]]:
     """``(source record timestamp, output record timestamp, arrival)`` in seconds for every
     daily row: the output's timestamp is the worker's producer clock when it sent the row,
@@ -421,7 +440,7 @@ async def _latency(
     await consumer.start()
     lat: list[tuple[float, float, float]] = []
     expected_rows = len(records) - 2 * SUBJECTS
-    producing = asyncio.create_task(_produce(settings, records, rate))
+    producing = asyncio.create_task(_produce(settings, records, rate, acks))
     try:
         deadline = time.monotonic() + len(records) / rate + 60
         while len(lat) < expected_rows and time.monotonic() < deadline:
@@ -563,7 +582,15 @@ def _with_worker(settings: Any, tree: Path, run: Any) -> tuple[Any, list[str]]:
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(60)
-        stats = [x for x in log.read_text(errors="replace").splitlines() if "stats: " in x]
+        lines = log.read_text(errors="replace").splitlines()
+    stats = [x for x in lines if "stats: " in x]
+    # what else the worker said beyond its stats (seeks back over a hole, warnings): the
+    # log never holds payloads
+    notes = [x for x in lines if "seeking back" in x or "WARN" in x or "ERROR" in x]
+    if notes:
+        print(f"[worker log] {len(notes)} warning/seek line(s), e.g.:", file=sys.stderr)
+        for x in notes[:5]:
+            print("   " + x[-220:], file=sys.stderr)
     return out, stats
 
 
@@ -577,7 +604,9 @@ def live_capacity(
     over the middle 60 % of the run (start-up and the drain at the end left out); a worker
     that keeps up gives about ``offered`` (its capacity is then at least that)."""
     days = max(4, int(offered * seconds / SUBJECTS))
-    settings = settings_for(bootstrap, f"{tag}-cap{tree.name}", stats_interval_s=2.0)
+    settings = settings_for(
+        bootstrap, f"{tag}-cap{tree.name}", stats_interval_s=2.0, **WORKER_KAFKA
+    )
     create_topics(settings)
     records = day_messages(days)
     lat, stats = _with_worker(
@@ -600,12 +629,15 @@ def latency(
     bootstrap: str, rate: float, tag: str, seconds: float, tree: Path = REPO
 ) -> dict[str, Any]:
     days = max(4, int(rate * seconds / SUBJECTS))
-    settings = settings_for(bootstrap, f"{tag}-lat{tree.name}{int(rate)}", stats_interval_s=2.0)
+    settings = settings_for(
+        bootstrap, f"{tag}-lat{tree.name}{int(rate)}", stats_interval_s=2.0, **WORKER_KAFKA
+    )
     create_topics(settings)
     before = load()
     records = day_messages(days)
+    acks: list[float] = []
     lat, stats = _with_worker(
-        settings, tree, lambda: asyncio.run(_latency(settings, records, rate))
+        settings, tree, lambda: asyncio.run(_latency(settings, records, rate, acks))
     )
     arr = np.array(sorted(lat))
     total = arr[:, 2] - arr[:, 0]
@@ -620,6 +652,7 @@ def latency(
             "total": total,
             "in the worker (source record -> output sent)": inside,
             "delivery (output sent -> read)": delivery,
+            "device record -> acknowledged by the broker (the producer's side)": np.array(acks),
             **{
                 f"total, {k} third of the run": t
                 for k, t in zip(("1st", "2nd", "3rd"), thirds, strict=True)
@@ -659,6 +692,14 @@ def main() -> None:
         "shares give the latency against the load)",
     )
     ap.add_argument(
+        "--worker-kafka",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="worker settings (phenotyping.config.KafkaSettings) for the capacity and latency "
+        "runs, e.g. fetch_max_bytes_per_partition=1048576",
+    )
+    ap.add_argument(
         "--capacity",
         choices=("live", "isolated"),
         default="live",
@@ -682,6 +723,7 @@ def main() -> None:
     ap.add_argument("--role-profile", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     SUBJECTS = args.subjects
+    WORKER_KAFKA.update(kv.split("=", 1) for kv in args.worker_kafka)
     if args.role:
         if args.role_profile:
             import cProfile

@@ -18,8 +18,8 @@ Outputs in ``--out DIR``:
     the clinical events replayed (treatment sessions, responses, self-reports), once per
     event id, by subject and time -- what the plots mark beside the features.
 ``report.json``
-    files, rows and messages read, unusable rows with their reasons, late samples,
-    throughput.
+    files, rows and messages read, unusable rows with their reasons, the files of a
+    replayed folder that no reader recognises (``not_read``), late samples, throughput.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from phenotyping.replay.formats import (
     detect,
     files_in,
     may_hold_many,
+    not_recordings,
     read,
 )
 from phenotyping.replay.spill import (
@@ -153,6 +154,13 @@ class ReplayResult:
             f"({valid:,} valid, {len(self.daily) - valid:,} below the coverage threshold)",
             f"{self.seconds:.2f} s, {self.samples / max(self.seconds, 1e-9):,.0f} samples/s",
         ]
+        if self.report.not_read:
+            names = [Path(f).name for f in self.report.not_read]
+            more = f", and {len(names) - 5:,} more" if len(names) > 5 else ""
+            lines.append(
+                f"{len(names):,} file(s) in the folder(s) not read, no reader recognises them "
+                f"(report.json lists them): {', '.join(names[:5])}{more}"
+            )
         if self.report.unusable:
             lines.append("unusable rows (not used):")
             lines += [f"  {n:,}  {why}" for why, n in sorted(self.report.unusable.items())]
@@ -404,6 +412,7 @@ def replay(
     failed = [why for why in result.report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
+    result.report.not_read = [str(f) for p in paths for f in not_recordings(p, files)]
     result.seconds = time.perf_counter() - t0
     MemoryReturn(every_s=0.0)()  # the live states and buffers of the replay just freed
     for proc in exiting:  # reaped if they have exited by now; else multiprocessing reaps
@@ -731,6 +740,7 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "messages": result.report.messages,
         "samples": result.samples,
         "unusable": {str(k): int(v) for k, v in result.report.unusable.items()},
+        "not_read": result.report.not_read,
         "late_samples": result.late,
         "alerts": len(result.alerts),
         "notices": len(result.notices),

@@ -20,7 +20,7 @@ recordings of another format.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from phenotyping.errors import FormatError
@@ -52,6 +52,7 @@ __all__ = [
     "event_id",
     "files_in",
     "may_hold_many",
+    "not_recordings",
     "read",
     "reader",
 ]
@@ -139,6 +140,38 @@ def may_hold_many(path: Path) -> bool:
     call JSONL or Open mHealth (by its name; whether it is one takes reading it). Any
     other recording -- a file or folder of another format, or none -- holds one subject."""
     return path.is_file() and path.name.lower().endswith(omh.SUFFIXES + jsonl.SUFFIXES)
+
+
+def not_recordings(path: Path, recordings: Sequence[Path]) -> list[Path]:
+    """The files under the folder ``path`` in none of ``recordings`` (what :func:`files_in`
+    found there), in natural order: no reader recognises them -- a side file such as a
+    licence or a score table, or a recording exported in a shape we cannot tell (a JSON
+    file named ``.csv``, a header that is no known device's). A replay names them, so that
+    a folder never loses a recording in silence. Hidden files and folders are left out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> head = "timestamp,date,activity" + chr(10)
+    >>> _ = (d / "s1.csv").write_text(head + "2003-05-07 12:00:00,2003-05-07,5" + chr(10))
+    >>> _ = (d / "s2.csv").write_text('{"not": "a recording"}')
+    >>> _ = (d / ".DS_Store").write_bytes(b"")
+    >>> [f.name for f in not_recordings(d, files_in(d))]
+    ['s2.csv']
+    """
+    if not path.is_dir():
+        return []
+    held = set(recordings)
+    left = [
+        f
+        for f in path.rglob("*")
+        if not any(part.startswith(".") for part in f.relative_to(path).parts)
+        and f not in held
+        and not any(p in held for p in f.parents)
+        and f.is_file()
+    ]
+    return sorted(left, key=natural_key)
 
 
 def read(

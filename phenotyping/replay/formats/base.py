@@ -53,6 +53,9 @@ class ReadReport:
     rows: int = 0
     messages: int = 0
     unusable: Counter[str] = field(default_factory=Counter)
+    #: files under a replayed folder that belong to no recording (no reader recognises
+    #: them): named, not passed over in silence
+    not_read: list[str] = field(default_factory=list)
 
     def reject(self, reason: str, n: int = 1) -> None:
         if n:
