@@ -190,12 +190,14 @@ def _replay_files(
     options: ReadOptions | None = None,
     spill: bool = False,
     measure_states: bool = False,
+    keyed: bool | None = None,
 ) -> ReplayResult:
-    """Replay ``files`` in this process. With ``spill`` (one process: the result is not
-    sent to a parent) daily rows, alerts, notices and recording rows go to temporary files
-    as they are produced, and subject states beyond the ``LIVE_STATES`` most recently used
-    are parked as their compressed bytes in another, so memory keeps a few bytes a row
-    and ~100 bytes a parked subject."""
+    """Replay ``files`` in this process. With ``spill`` (the result is not sent to another
+    process) daily rows, alerts, notices and recording rows go to temporary files as they
+    are produced, and subject states beyond the ``LIVE_STATES`` most recently used are
+    parked as their compressed bytes in another, so memory keeps a few bytes a row and
+    ~100 bytes a parked subject. ``keyed`` (default: not ``spill``): record where each
+    alert and notice came from, for a shared replay's merge."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -215,11 +217,14 @@ def _replay_files(
     notice_keys: list[tuple[int, str, int]] = []
     alert_keys: list[tuple[int, str, int]] = []
 
+    if keyed is None:
+        keyed = not spill
+
     def mark(phase: int, source: str) -> None:  # the notices and alerts added since the last
-        if spill:  # one process: its order is the order; the keys only order shared parts
+        if not keyed:  # one process: its order is the order; the keys only order shared parts
             return
-        notice_keys.extend((phase, source, n) for n in range(len(out.notices) - len(notice_keys)))
-        alert_keys.extend((phase, source, n) for n in range(len(out.alerts) - len(alert_keys)))
+        notice_keys.extend((phase, source, n) for n in range(len(notices) - len(notice_keys)))
+        alert_keys.extend((phase, source, n) for n in range(len(alerts) - len(alert_keys)))
 
     for f in tqdm(files, unit="file", disable=not progress, leave=False):
         try:
@@ -246,6 +251,7 @@ def _replay_files(
     if spill:  # subject by subject, so that only one subject's last rows are in memory
         for subject in sorted(pipeline.store):
             _spill(flush(subject, pipeline.store[subject]), nights, daily, alerts, notices)
+            mark(1, subject)
             give_back()
     else:
         for subject in sorted(pipeline.store):  # as Pipeline.flush does
@@ -456,10 +462,17 @@ class _Merged:
         self.late += part.late
         self.state_bytes += part.state_bytes
         self.samples += part.samples
-        self._held.extend(part.daily)
-        if len(self._held) > self.HELD_ROWS:
-            self.daily.extend(self._held)
-            self._held.clear()
+        if isinstance(part.daily, list):
+            self._held.extend(part.daily)
+            if len(self._held) > self.HELD_ROWS:
+                self.daily.extend(self._held)
+                self._held.clear()
+        else:  # a part spilled to disk (a group of many subjects): streamed, never all held
+            for row in part.daily:
+                self._held.append(row)
+                if len(self._held) > self.HELD_ROWS:
+                    self.daily.extend(self._held)
+                    self._held.clear()
         for rec in part.recordings:
             self.recordings.append(rec)
             self._recording_subjects.append(rec["subject_id"])
@@ -562,6 +575,12 @@ def _replay_shared(
     # longest first, so that the last groups to finish are short ones and no process
     # waits long for another at the end
     order = sorted(range(len(groups)), key=lambda i: -_size(groups[i]))
+    # A group that may hold many subjects (JSONL, Open mHealth: a whole cohort) is replayed
+    # here, spilled to disk with its states parked, as one process would: a worker holds
+    # its part's states and rows in memory until it sends them, which for a cohort would
+    # grow with its subjects.
+    many = [i for i in order if _holds_many(groups[i], fmt)]
+    order = [i for i in order if i not in many]
     ctx = mp.get_context("fork")
     claimed = ctx.RawValue("q", 0)  # the next position in ``order`` to claim
     lock = ctx.Lock()
@@ -615,7 +634,8 @@ def _replay_shared(
     # the collector leaves them alone; the workers only collect their own.
     gc.freeze()
     try:
-        for _ in range(min(jobs, len(groups)) - 1):  # none forked to find nothing left
+        # none forked to find nothing left (this process takes one if it has no cohort)
+        for _ in range(max(0, min(jobs - 1, len(order) - (0 if many else 1)))):
             recv, send = ctx.Pipe(duplex=False)
             _widen(send)
             proc: BaseProcess = ctx.Process(target=work, args=(send,), daemon=True)
@@ -624,6 +644,15 @@ def _replay_shared(
             workers[recv] = proc
         # this process works too (no third process on two cores, nothing of its share
         # pickled), and reads what the workers finished between its own groups
+        for cohort in many:
+            part = _replay_files(
+                groups[cohort], fmt, params, risk, False, options, True, measure_states, True
+            )
+            take(part)
+            bar.update()
+            del part
+            for conn in wait(list(workers), timeout=0):
+                receive(conn)  # type: ignore[arg-type]
         while (i := claim()) is not None:
             part = _replay_files(
                 groups[i], fmt, params, risk, False, options, False, measure_states
@@ -644,6 +673,12 @@ def _replay_shared(
             conn.close()
         gc.unfreeze()
         bar.close()
+
+
+def _holds_many(group: Sequence[Path], fmt: str) -> bool:
+    """Whether ``group`` may hold many subjects' data (a cohort's JSONL or Open mHealth
+    files), not one subject's recording."""
+    return fmt in ("jsonl", "omh") or any(may_hold_many(f) for f in group)
 
 
 def _widen(conn: Connection) -> None:

@@ -141,3 +141,49 @@ def test_a_worker_that_dies_makes_the_replay_raise_not_hang(
     _slow_parent_first_group(monkeypatch, lambda: os._exit(3))
     with pytest.raises(RuntimeError, match=r"worker process stopped \(exit code 3\)"):
         replay([_small_cohort(tmp_path / "c")], jobs=2)
+
+
+def _actiwatch(path: Path, days: int, seed: int) -> None:
+    """A Depresjon-style recording of ``days`` days (synthetic counts)."""
+    import datetime as dt
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = dt.datetime(2003, 5, 7, 12)
+    lines = ["timestamp,date,activity"]
+    for m in range(days * 1440):
+        t = start + dt.timedelta(minutes=m)
+        awake = 7 <= t.hour < 23
+        lines.append(f"{t:%Y-%m-%d %H:%M:%S},{t:%Y-%m-%d},{int(rng.gamma(2, 150 if awake else 5))}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_cohort_file_is_replayed_here_spilled_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSONL cohort beside single recordings: the parent replays the cohort as one
+    process would (states parked, rows spilled: memory does not grow with its subjects),
+    the workers the recordings, and the merged result is the one-process result."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for k in range(3):
+        _actiwatch(folder / f"watch_{k}.csv", days=4, seed=k)
+    msgs = list(simulate(CohortSpec(n_subjects=5, days=9, seed=3, rr=False)))
+    (folder / "cohort.jsonl").write_bytes(b"\n".join(encode(m) for m in msgs) + b"\n")
+    monkeypatch.setattr(run_module, "LIVE_STATES", 2)  # 5 subjects: 3 of them parked
+    expected = _everything(replay([folder], jobs=1))
+    calls: list[tuple[list[str], bool]] = []
+    real = run_module._replay_files
+
+    def spy(files: Any, *args: Any, **kwargs: Any) -> ReplayResult:
+        calls.append(([Path(f).name for f in files], bool(args[5])))  # args[5]: spill
+        return real(files, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "_replay_files", spy)
+    got = _everything(replay([folder], jobs=2))
+    assert (["cohort.jsonl"], True) in calls  # in this process, spilled
+    assert all(not spill for names, spill in calls if names != ["cohort.jsonl"])
+    assert got == expected
+    assert len({r["subject_id"] for r in got["recordings"]}) == 5 + 3
+    assert got["alerts"] or got["notices"]  # the keyed merge had something to order
