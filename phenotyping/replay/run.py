@@ -591,7 +591,13 @@ def _replay_shared(
             claimed.value = k + 1
         return order[k] if k < len(order) else None
 
-    def work(send: Connection) -> None:  # a forked worker: claim, replay, send; then "done"
+    def work(send: Connection, inherited: list[Connection]) -> None:
+        """A forked worker: claim, replay, send; then "done". It first closes the read ends
+        of the pipes it inherited (its own, and the earlier workers'): were it to hold
+        one, a parent killed by a signal would leave it blocked for ever on a full pipe
+        with a reader that never reads, instead of failing at its next send."""
+        for conn in inherited:
+            conn.close()
         try:
             while (i := claim()) is not None:
                 part = _replay_files(
@@ -638,7 +644,9 @@ def _replay_shared(
         for _ in range(max(0, min(jobs - 1, len(order) - (0 if many else 1)))):
             recv, send = ctx.Pipe(duplex=False)
             _widen(send)
-            proc: BaseProcess = ctx.Process(target=work, args=(send,), daemon=True)
+            proc: BaseProcess = ctx.Process(
+                target=work, args=(send, [recv, *workers]), daemon=True
+            )
             proc.start()
             send.close()
             workers[recv] = proc
@@ -741,9 +749,15 @@ def _subject_groups(
     file (or MMASH folder) is one subject; JSONL files may hold any subjects, so they stay
     together in one group."""
     groups: dict[str, list[Path]] = {}
+    subject = getattr(options, "subject", None)
     for f in files:
-        if fmt == "auto" and not may_hold_many(f):  # its own group, whatever its format
-            groups[f"one:{f}"] = [f]  # (not sniffed here: reading it sniffs it)
+        if fmt == "auto" and subject is None and not may_hold_many(f):
+            # one subject's recording, whatever its format (not sniffed here: reading it
+            # sniffs it), grouped by the name readers take a subject id from (the part
+            # before the first dot): two files of one subject (``s1.csv``,
+            # ``s1.part2.csv``, the same name in two folders) and a file given twice are
+            # replayed by one process, as one process would
+            groups.setdefault(f"one:{f.name.split('.')[0]}", []).append(f)
             continue
         try:
             kind = detect(f, options) if fmt == "auto" else fmt
@@ -751,7 +765,7 @@ def _subject_groups(
             kind = "unreadable"
         # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
         together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
-        key = kind if together else f"{kind}:{f}"
+        key = kind if together else f"one:{f.name.split('.')[0]}"
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 

@@ -187,3 +187,91 @@ def test_a_cohort_file_is_replayed_here_spilled_with_the_same_result(
     assert got == expected
     assert len({r["subject_id"] for r in got["recordings"]}) == 5 + 3
     assert got["alerts"] or got["notices"]  # the keyed merge had something to order
+
+
+def _generic(path: Path, days: int, seed: int, start_hour: int = 12) -> None:
+    """A generic CSV recording (``datetime,counts``) of ``days`` days (synthetic counts)."""
+    import datetime as dt
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = dt.datetime(2003, 5, 7, start_hour)
+    lines = ["datetime,counts"]
+    for m in range(days * 1440):
+        t = start + dt.timedelta(minutes=m)
+        lines.append(f"{t:%Y-%m-%d %H:%M:%S},{int(rng.gamma(2, 150 if 7 <= t.hour < 23 else 5))}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("case", ["subject option", "file given twice", "one name, two files"])
+def test_one_subjects_files_stay_in_one_process(tmp_path: Path, case: str) -> None:
+    """Whatever makes two files one subject's -- ``--subject``, the same file given twice,
+    two files whose names give one subject id -- a shared replay keeps them in one process
+    (two processes gave two states of one subject: other rows, alerts and notices)."""
+    from phenotyping.replay.formats import ReadOptions
+
+    options = None
+    if case == "subject option":
+        _generic(tmp_path / "g1.csv", days=6, seed=1)
+        _generic(tmp_path / "g2.csv", days=6, seed=2, start_hour=15)
+        paths, options = [tmp_path], ReadOptions(subject="S1")
+    elif case == "file given twice":
+        _actiwatch(tmp_path / "a.csv", days=6, seed=1)
+        _actiwatch(tmp_path / "b.csv", days=6, seed=2)
+        paths = [tmp_path / "a.csv", tmp_path / "a.csv", tmp_path / "b.csv"]
+    else:
+        _actiwatch(tmp_path / "g1.csv", days=6, seed=1)
+        (tmp_path / "more").mkdir()
+        _actiwatch(tmp_path / "more" / "g1.part2.csv", days=6, seed=2)
+        paths = [tmp_path / "g1.csv", tmp_path / "more" / "g1.part2.csv"]
+    expected = _everything(replay(paths, jobs=1, options=options))
+    assert len({r["subject_id"] for r in expected["recordings"]}) == (
+        2 if case == "file given twice" else 1
+    )
+    assert _everything(replay(paths, jobs=2, options=options)) == expected
+
+
+def test_a_worker_does_not_outlive_a_parent_killed_by_a_signal(tmp_path: Path) -> None:
+    """A parent ended by SIGTERM (``docker stop``, ``timeout``) runs no cleanup: its worker
+    must fail at its next send instead of blocking for ever on a pipe it still reads."""
+    import signal
+    import subprocess
+    import sys
+
+    for k in range(16):
+        _actiwatch(tmp_path / f"w{k}.csv", days=10, seed=k)
+    # the pipe left at 64 KiB, so that the worker's parts (~80 KiB) fill it
+    script = (
+        "import sys; from pathlib import Path; from phenotyping.replay import run; "
+        "run._widen = lambda conn: None; run.replay([Path(sys.argv[1])], jobs=2)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    try:
+        worker = None
+        for _ in range(600):  # the worker is forked once the files are listed
+            kids = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+            if kids:
+                worker = int(kids[0])
+                break
+            time.sleep(0.01)
+        assert worker is not None, "no worker was forked"
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(30)
+        for _ in range(200):  # it ends at its next send (a few 10-day groups at most)
+            if not Path(f"/proc/{worker}").exists() or "Z" in _state(worker):
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the worker outlived its parent by 10 s")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
