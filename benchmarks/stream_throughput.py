@@ -21,7 +21,7 @@ row (the row's arrival at a consumer minus the timestamp of the device record th
 the day) gives p50/p99 (``--load 0.5 0.7 0.9``: at more shares of the capacity). The
 capacity is measured first under the same conditions (``--capacity live``): day messages
 offered faster than the worker consumes them, with the producer, the broker and the
-reading consumer beside it on the same machine -- on 2 cores that is ~80 % of the rate it
+reading consumer beside it on the same machine -- on 2 cores that is ~70 % of the rate it
 reaches on a pre-loaded topic alone (``--capacity isolated``, which an earlier version of
 this script used, and whose half was not "half" of what the worker sustains live).
 Prints tables; not a test.
@@ -601,8 +601,10 @@ def live_capacity(
     messages offered for ``seconds`` at ``offered`` msg/s (more than it consumes from a
     pre-loaded topic with nothing else running) while the producer, the broker and the
     reading consumer share the machine with it. The rate is daily rows arriving per second
-    over the middle 60 % of the run (start-up and the drain at the end left out); a worker
-    that keeps up gives about ``offered`` (its capacity is then at least that)."""
+    while the producer is still offering, its first quarter left out (start-up); what
+    arrives after the producer's last record (the drain, with the producer gone) is not
+    counted. A worker that keeps up gives about ``offered`` (its capacity is then at least
+    that)."""
     days = max(4, int(offered * seconds / SUBJECTS))
     settings = settings_for(
         bootstrap, f"{tag}-cap{tree.name}", stats_interval_s=2.0, **WORKER_KAFKA
@@ -613,8 +615,10 @@ def live_capacity(
         settings, tree, lambda: asyncio.run(_latency(settings, records, offered))
     )
     arrivals = np.sort(np.array([a for _, _, a in lat]))
-    lo, hi = int(len(arrivals) * 0.2), int(len(arrivals) * 0.8)
-    rate = (hi - lo) / (arrivals[hi] - arrivals[lo]) if hi > lo else float("nan")
+    offered_until = max(src for src, _, _ in lat)  # the last device record's timestamp
+    start = arrivals[0] + 0.25 * (offered_until - arrivals[0])
+    inside = int(np.sum((arrivals >= start) & (arrivals <= offered_until)))
+    rate = inside / (offered_until - start) if offered_until > start else float("nan")
     total = np.array([a - src for src, _, a in lat])
     return {
         "offered": offered,
@@ -831,8 +835,9 @@ def main() -> None:
         print()
         print(
             "capacity under the latency run's conditions (day messages offered at 1.5x the "
-            "throughput rounds' rate while producer, broker and reader run; rows/s over the "
-            "middle 60 % of the run; the latency of a saturated worker grows with the run):"
+            "throughput rounds' rate while producer, broker and reader run; rows/s while the "
+            "producer offers, its first quarter left out; the latency of a saturated worker "
+            "grows with the run):"
         )
         for name, c in caps.items():
             print(
