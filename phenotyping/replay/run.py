@@ -64,6 +64,7 @@ from phenotyping.replay.formats import (
     not_recordings,
     read,
 )
+from phenotyping.replay.formats._util import subject_from
 from phenotyping.replay.spill import (
     MemoryReturn,
     ParkedStates,
@@ -418,7 +419,10 @@ def replay(
     failed = [why for why in result.report.unusable if why.startswith("file not used: ")]
     if files and len(failed) == len(files):  # nothing could be read at all: an error
         raise FormatError(failed[0].removeprefix("file not used: "))
-    result.report.not_read = [str(f) for p in paths for f in not_recordings(p, files)]
+    # a folder given twice, or inside another given folder, names its files once
+    result.report.not_read = list(
+        dict.fromkeys(str(f) for p in paths for f in not_recordings(p, files))
+    )
     result.seconds = time.perf_counter() - t0
     MemoryReturn(every_s=0.0)()  # the live states and buffers of the replay just freed
     for proc in exiting:  # reaped if they have exited by now; else multiprocessing reaps
@@ -753,11 +757,9 @@ def _subject_groups(
     for f in files:
         if fmt == "auto" and subject is None and not may_hold_many(f):
             # one subject's recording, whatever its format (not sniffed here: reading it
-            # sniffs it), grouped by the name readers take a subject id from (the part
-            # before the first dot): two files of one subject (``s1.csv``,
-            # ``s1.part2.csv``, the same name in two folders) and a file given twice are
-            # replayed by one process, as one process would
-            groups.setdefault(f"one:{f.name.split('.')[0]}", []).append(f)
+            # sniffs it), grouped by the subject id its name gives: two files of one
+            # subject and a file given twice are replayed by one process, as one would
+            groups.setdefault(_subject_key(f), []).append(f)
             continue
         try:
             kind = detect(f, options) if fmt == "auto" else fmt
@@ -765,9 +767,19 @@ def _subject_groups(
             kind = "unreadable"
         # JSONL and Open mHealth files may hold any subjects; --subject makes every file one
         together = kind in ("jsonl", "omh") or getattr(options, "subject", None) is not None
-        key = kind if together else f"one:{f.name.split('.')[0]}"
+        key = kind if together else _subject_key(f)
         groups.setdefault(key, []).append(f)
     return list(groups.values())
+
+
+def _subject_key(f: Path) -> str:
+    """The subject id the readers take from the name of ``f`` (``subject_from`` of the part
+    before the first dot; a Fitbit export's ``fitbit/`` folder is named for its parent):
+    ``s1.csv``, ``s1.part2.csv``, ``s1.csv`` in another folder and ``s 1.csv`` (id ``s_1``,
+    as ``s_1.csv``) give one key. A key that joins more files than one subject's costs
+    only parallelism; one that split a subject would give two states of it."""
+    name = f.parent.name if f.name.lower() == "fitbit" else f.name
+    return "one:" + subject_from(name.split(".")[0])
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:

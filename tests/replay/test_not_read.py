@@ -36,6 +36,11 @@ def test_files_no_reader_recognises_are_listed_with_the_replay(tmp_path: Path) -
     assert "2 file(s) in the folder(s) not read" in lines and "notes.txt, s2.csv" in lines
 
 
+def test_a_folder_given_twice_names_its_files_once(tmp_path: Path) -> None:
+    d = _folder(tmp_path)
+    assert replay([d, d, d / "sub"]).report.not_read == [str(d / "notes.txt"), str(d / "s2.csv")]
+
+
 def test_the_same_with_two_processes(tmp_path: Path) -> None:
     d = _folder(tmp_path)
     assert replay([d], jobs=2).report.not_read == [str(d / "notes.txt"), str(d / "s2.csv")]

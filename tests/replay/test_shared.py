@@ -204,7 +204,9 @@ def _generic(path: Path, days: int, seed: int, start_hour: int = 12) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("case", ["subject option", "file given twice", "one name, two files"])
+@pytest.mark.parametrize(
+    "case", ["subject option", "file given twice", "one name, two files", "two names, one id"]
+)
 def test_one_subjects_files_stay_in_one_process(tmp_path: Path, case: str) -> None:
     """Whatever makes two files one subject's -- ``--subject``, the same file given twice,
     two files whose names give one subject id -- a shared replay keeps them in one process
@@ -220,6 +222,10 @@ def test_one_subjects_files_stay_in_one_process(tmp_path: Path, case: str) -> No
         _actiwatch(tmp_path / "a.csv", days=6, seed=1)
         _actiwatch(tmp_path / "b.csv", days=6, seed=2)
         paths = [tmp_path / "a.csv", tmp_path / "a.csv", tmp_path / "b.csv"]
+    elif case == "two names, one id":  # "s 1" and "s_1" both give the subject id s_1
+        _actiwatch(tmp_path / "s 1.csv", days=6, seed=1)
+        _actiwatch(tmp_path / "s_1.csv", days=6, seed=2)
+        paths = [tmp_path / "s 1.csv", tmp_path / "s_1.csv"]
     else:
         _actiwatch(tmp_path / "g1.csv", days=6, seed=1)
         (tmp_path / "more").mkdir()
