@@ -800,7 +800,8 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
         "rows": result.report.rows,
         "messages": result.report.messages,
         "samples": result.samples,
-        "unusable": {str(k): int(v) for k, v in result.report.unusable.items()},
+        # by reason: the same file whatever order the parts of a shared replay came in
+        "unusable": {str(k): int(v) for k, v in sorted(result.report.unusable.items())},
         "not_read": result.report.not_read,
         "late_samples": result.late,
         "alerts": len(result.alerts),

@@ -281,3 +281,27 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_report_json_is_the_same_file_with_two_processes(tmp_path: Path) -> None:
+    """Unusable-row reasons come from the parts in any order; report.json lists them by
+    reason, so the file does not depend on which process finished first."""
+    import json
+
+    from phenotyping.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k, bad in enumerate(("not a time,2003-05-08,3", "2003-05-08 00:01:00,2003-05-08,-4")):
+        _actiwatch(folder / f"w{k}.csv", days=3, seed=k)
+        with (folder / f"w{k}.csv").open("a") as fh:
+            fh.write(bad + "\n")
+    texts = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        assert main(["replay", str(folder), "--out", str(out), "--jobs", jobs, "-q"]) == 0
+        text = (out / "report.json").read_text()
+        reasons = list(json.loads(text)["unusable"])
+        assert len(reasons) == 2 and reasons == sorted(reasons)
+        texts.append([line for line in text.splitlines() if '"seconds"' not in line])
+    assert texts[0] == texts[1]
